@@ -1,0 +1,101 @@
+#!/usr/bin/env node
+/**
+ * The commands table. This is the only place that prints errors and decides exit codes: commands
+ * return an exit code or throw a NightshiftError; anything else is a bug (exit 70).
+ */
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import { processIo, type GlobalOptions, type Io } from './context.js';
+import { ExitCode, NightshiftError } from './errors.js';
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+interface CommandSpec {
+  name: string;
+  summary: string;
+  arguments?: string;
+  options?: (command: Command) => Command;
+  run: (options: GlobalOptions & Record<string, unknown>, args: string[], io: Io) => Promise<number>;
+}
+
+const selectOptions = (command: Command) =>
+  command
+    .option('--only <glob>', 'only builds whose id matches (globs with {a,b}; repeatable)', collect)
+    .option('--skip <glob>', 'leave out builds whose id matches (repeatable)', collect);
+
+const commands: CommandSpec[] = [
+  {
+    name: 'validate',
+    summary: 'check matrix.yaml and the schedules; list every problem at once',
+    run: async (options, _args, io) => (await import('./commands/validate.js')).validate(options, io),
+  },
+  {
+    name: 'plan',
+    summary: 'show which machine builds which cell, in start order',
+    options: (command) =>
+      selectOptions(command)
+        .option('--all-machines', 'show every machine (default: this one)')
+        .option('--json', 'print JSON: machines with slots and start order, builds with every axis'),
+    run: async (options, _args, io) => (await import('./commands/plan.js')).plan(options, io),
+  },
+];
+
+function program(io: Io): Command {
+  const root = new Command('nightshift')
+    .description('Runs a nightly build matrix on a fleet of build machines.')
+    .version(version(), '-V, --version')
+    .addOption(new Option('--config <dir>', 'folder holding matrix.yaml and schedules/').env('NIGHTSHIFT_CONFIG').default('.'))
+    .addOption(new Option('--schedule <name>', 'schedule in schedules/ (default: the only one, else nightly)'))
+    .addOption(new Option('--machine <name>', "this machine's name (default: the host name)").env('NIGHTSHIFT_MACHINE'))
+    .addOption(new Option('--root <dir>', "folder of the night folders (overrides the schedule's root)").env('NIGHTSHIFT_ROOT'))
+    .addOption(new Option('--date <YYYY_MM_DD>', "the night (default: today in the schedule's time zone)"))
+    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
+    .exitOverride()
+    .showSuggestionAfterError();
+  for (const spec of commands) {
+    const command = root.command(spec.name + (spec.arguments ? ` ${spec.arguments}` : '')).description(spec.summary);
+    spec.options?.(command);
+    command.action(async (...received: unknown[]) => {
+      const self = received.at(-1) as Command;
+      const status = await spec.run(self.optsWithGlobals(), self.args, io);
+      root.setOptionValue('__status', status);
+    });
+  }
+  return root;
+}
+
+/** Runs nightshift with `argv` (without node and the script) and returns the exit code. */
+export async function main(argv: string[], io: Io = processIo): Promise<number> {
+  const root = program(io);
+  try {
+    if (argv.length === 0) {
+      root.outputHelp();
+      return ExitCode.usage;
+    }
+    await root.parseAsync(argv, { from: 'user' });
+    return (root.getOptionValue('__status') as number | undefined) ?? ExitCode.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    if (error instanceof NightshiftError) {
+      io.err(`nightshift: ${error.message}`);
+      return error.exitCode;
+    }
+    io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error)?.stack ?? String(error)}`);
+    return ExitCode.bug;
+  }
+}
+
+function version(): string {
+  try {
+    return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+  } catch {
+    return 'unknown';
+  }
+}
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) {
+  process.exitCode = await main(process.argv.slice(2));
+}

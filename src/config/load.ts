@@ -1,0 +1,134 @@
+/**
+ * Reads `matrix.yaml` and `schedules/*.yaml`, checks them (YAML, schema, then named rules) and reports
+ * every problem of every file at once, each as `file:line:col path: message`.
+ */
+import { access, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import type { z } from 'zod';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { expandMatrix } from '../matrix/expand.js';
+import { didYouMean } from './did-you-mean.js';
+import { formatIssue, sortIssues, type ConfigIssue } from './issues.js';
+import type { Cell, Matrix, Schedule } from './model.js';
+import { toMatrix, toSchedule } from './normalize.js';
+import { matrixRules, runRules, scheduleRules, type RuleProblem } from './rules.js';
+import { matrixSchema, scheduleSchema } from './schema.js';
+import { schemaIssues } from './schema-issues.js';
+import { locate, readYamlSource, type YamlSource } from './source.js';
+
+export const MATRIX_FILE = 'matrix.yaml';
+export const SCHEDULES_DIR = 'schedules';
+const DEFAULT_SCHEDULE = 'nightly';
+
+export interface LoadOptions {
+  /** The folder holding matrix.yaml and schedules/. */
+  dir: string;
+  /** A schedule name; 'all' checks every schedule (validate). Default: the only one, else "nightly". */
+  schedule?: string | 'all';
+}
+
+export interface LoadedConfig {
+  dir: string;
+  matrix: Matrix;
+  cells: Cell[];
+  schedules: Schedule[];
+}
+
+/** All config problems at once; its message lists them, one per line. */
+export class ConfigError extends NightshiftError {
+  constructor(readonly issues: ConfigIssue[]) {
+    const sorted = sortIssues(issues);
+    const count = `${sorted.length} problem${sorted.length === 1 ? '' : 's'} in the configuration`;
+    super(`${sorted.map(formatIssue).join('\n')}\n${count}`, ExitCode.usage);
+    this.name = 'ConfigError';
+  }
+}
+
+export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
+  const dir = path.resolve(options.dir);
+  const show = (file: string) => displayPath(path.join(dir, file));
+  if (!(await exists(path.join(dir, MATRIX_FILE)))) {
+    throw new NightshiftError(`no ${MATRIX_FILE} in ${displayPath(dir) || '.'}: run nightshift in the folder holding ${MATRIX_FILE} and ${SCHEDULES_DIR}/, or pass --config DIR`, ExitCode.usage);
+  }
+  const scheduleNames = await chooseSchedules(dir, options.schedule);
+
+  const issues: ConfigIssue[] = [];
+  const matrixSource = await readYamlSource(path.join(dir, MATRIX_FILE), show(MATRIX_FILE));
+  const checkedMatrix = checkFile(matrixSource, matrixSchema, issues);
+  let matrix: Matrix | undefined;
+  let cells: Cell[] = [];
+  if (checkedMatrix) {
+    matrix = toMatrix(checkedMatrix, matrixSource.file, dir);
+    cells = expandMatrix(matrix);
+    addRuleProblems(matrixSource, runRules(matrixRules, { input: checkedMatrix, matrix, cells }), issues);
+  }
+
+  const schedules: Schedule[] = [];
+  for (const name of scheduleNames) {
+    const file = path.join(SCHEDULES_DIR, `${name}.yaml`);
+    const source = await readYamlSource(path.join(dir, file), show(file));
+    const input = checkFile(source, scheduleSchema, issues);
+    if (!input) continue;
+    const schedule = toSchedule(input, name, source.file, dir);
+    schedules.push(schedule);
+    if (matrix && issues.every((issue) => issue.file !== matrixSource.file)) {
+      addRuleProblems(source, runRules(scheduleRules, { input, schedule, matrix, cells }), issues);
+    }
+  }
+
+  if (issues.length > 0 || !matrix) throw new ConfigError(issues);
+  return { dir, matrix, cells, schedules };
+}
+
+function checkFile<S extends z.ZodType>(source: YamlSource, schema: S, issues: ConfigIssue[]): z.output<S> | undefined {
+  if (source.problems.length) {
+    issues.push(...source.problems);
+    return undefined;
+  }
+  if (source.data === null || source.data === undefined || typeof source.data !== 'object' || Array.isArray(source.data)) {
+    issues.push({ file: source.file, line: 1, col: 1, path: [], message: 'expected a mapping of keys at the top of the file' });
+    return undefined;
+  }
+  const result = schema.safeParse(source.data, { reportInput: true });
+  if (result.success) return result.data;
+  issues.push(...schemaIssues(source, schema, result.error.issues));
+  return undefined;
+}
+
+function addRuleProblems(source: YamlSource, problems: RuleProblem[], issues: ConfigIssue[]): void {
+  for (const { path: where, message, at } of problems) {
+    issues.push({ file: source.file, ...locate(source, where, at), path: where, message });
+  }
+}
+
+async function chooseSchedules(dir: string, wanted: string | undefined): Promise<string[]> {
+  const folder = path.join(dir, SCHEDULES_DIR);
+  const names = (await readdir(folder).catch(() => [] as string[]))
+    .filter((file) => file.endsWith('.yaml'))
+    .map((file) => file.slice(0, -'.yaml'.length))
+    .sort();
+  if (names.length === 0) {
+    throw new NightshiftError(`no schedules in ${displayPath(folder)}/: add one, e.g. ${SCHEDULES_DIR}/${DEFAULT_SCHEDULE}.yaml with cron, timezone and machines`, ExitCode.usage);
+  }
+  if (wanted === 'all') return names;
+  if (wanted !== undefined) {
+    if (names.includes(wanted)) return [wanted];
+    throw new NightshiftError(`no schedule "${wanted}" in ${displayPath(folder)}/${didYouMean(wanted, names) || ''} (schedules: ${names.join(', ')})`, ExitCode.usage);
+  }
+  if (names.length === 1) return names;
+  if (names.includes(DEFAULT_SCHEDULE)) return [DEFAULT_SCHEDULE];
+  throw new NightshiftError(`several schedules (${names.join(', ')}) and none is called ${DEFAULT_SCHEDULE}: choose one with --schedule NAME`, ExitCode.usage);
+}
+
+/** Paths in messages: relative to the working directory when that is shorter. */
+export function displayPath(absolute: string): string {
+  const relative = path.relative(process.cwd(), absolute);
+  return relative && !relative.startsWith('..') ? relative : absolute;
+}
+
+async function exists(file: string): Promise<boolean> {
+  return access(file).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,79 @@
+/** The configuration as the rest of nightshift sees it: checked, defaults applied, units converted. */
+
+export interface AxisValue {
+  value: string;
+  /** Attributes for templates (`{cuda.image_tag}`), all as text. */
+  attrs: Readonly<Record<string, string>>;
+}
+
+export interface Axis {
+  name: string;
+  values: readonly AxisValue[];
+}
+
+export type Executor = 'docker' | 'host';
+
+export interface Resources {
+  memory?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  gpus?: number | 'all';
+}
+
+export interface PackageSpec {
+  name: string;
+  executor: Executor;
+  /** Image template; null for the host executor. */
+  image: string | null;
+  command: readonly string[];
+  timeoutS: number;
+  estimateS: number;
+  /** The axes this package's cells have, in build-id order. */
+  axes: readonly Axis[];
+  resources: Resources;
+  artifacts: 'required' | 'optional';
+  env: Readonly<Record<string, string>>;
+}
+
+/** One exclude or include entry: `package` and axis names to values. */
+export type Selection = Readonly<Record<string, string | AxisValue>>;
+
+export interface Matrix {
+  /** The file as shown in messages. */
+  file: string;
+  recipes: { repo: string; ref: string };
+  axes: readonly Axis[];
+  packages: readonly PackageSpec[];
+  env: Readonly<Record<string, string>>;
+  exclude: readonly Readonly<Record<string, string>>[];
+  include: readonly Selection[];
+}
+
+export interface Machine {
+  name: string;
+  slots: number;
+  /** Selectors (globs over build ids); undefined = takes a share of the unassigned cells. */
+  builds?: readonly string[];
+}
+
+export interface Schedule {
+  name: string;
+  file: string;
+  cron: string;
+  timezone: string;
+  /** Absolute path of the folder holding the night folders. */
+  root: string;
+  keepDays: number;
+  minFreeBytes?: number;
+  machines: readonly Machine[];
+  upload?: { to: string; key: string };
+  report?: { cron: string; machine: string; to: readonly string[]; from?: string; when: 'always' | 'failures' };
+}
+
+/** One combination of the matrix: what gets built. */
+export interface Cell {
+  id: string;
+  package: PackageSpec;
+  /** Axis name to value, in the package's axis order. */
+  values: Readonly<Record<string, AxisValue>>;
+}

@@ -1,0 +1,261 @@
+/**
+ * Named rules: checks that look at more than one key. Each returns problems with the path they are
+ * about; load.ts places them in the file. They run once the schema has accepted the file.
+ */
+import type { Cell, Matrix, Schedule } from './model.js';
+import type { MatrixInput, ScheduleInput } from './schema.js';
+import type { IssuePath } from './issues.js';
+import { didYouMean } from './did-you-mean.js';
+import { expandMatrix, cellVars, matches } from '../matrix/expand.js';
+import { templateRefs, resolveRef, type TemplateVars } from '../matrix/template.js';
+import { planNight } from '../plan/plan.js';
+
+export interface RuleProblem {
+  path: IssuePath;
+  message: string;
+  at?: 'key' | 'value';
+}
+
+export interface MatrixContext {
+  input: MatrixInput;
+  matrix: Matrix;
+  cells: Cell[];
+}
+
+export interface ScheduleContext {
+  input: ScheduleInput;
+  schedule: Schedule;
+  matrix: Matrix;
+  cells: Cell[];
+}
+
+/** Variables every template may use besides axes. */
+export const BUILTIN_VARIABLES = ['package', 'id', 'date', 'machine'] as const;
+/** Names an axis cannot take: they mean something else in templates, selections and `plan --json`. */
+const RESERVED_AXIS_NAMES = [...BUILTIN_VARIABLES, 'file', 'image', 'executor', 'order', 'status'];
+
+const list = (items: readonly string[], max = 6) =>
+  items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+
+/** Every axis name any package uses, with every value it can take. */
+function axisCatalogue(matrix: Matrix): Map<string, Set<string>> {
+  const catalogue = new Map<string, Set<string>>();
+  for (const axis of [...matrix.axes, ...matrix.packages.flatMap((p) => p.axes)]) {
+    const values = catalogue.get(axis.name) ?? new Set<string>();
+    axis.values.forEach((v) => values.add(v.value));
+    catalogue.set(axis.name, values);
+  }
+  return catalogue;
+}
+
+export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> = {
+  reservedAxisNames({ input }) {
+    const problems: RuleProblem[] = [];
+    const check = (name: string, path: IssuePath) => {
+      if (RESERVED_AXIS_NAMES.includes(name)) problems.push({ path, at: 'key', message: `"${name}" is reserved and cannot name an axis; choose another name` });
+    };
+    Object.keys(input.axes).forEach((name) => check(name, ['axes', name]));
+    for (const [pkg, spec] of Object.entries(input.packages)) Object.keys(spec.axes).forEach((name) => check(name, ['packages', pkg, 'axes', name]));
+    return problems;
+  },
+
+  axisValuesUnique({ input }) {
+    const problems: RuleProblem[] = [];
+    const check = (values: readonly unknown[], path: IssuePath) => {
+      const seen = new Set<string>();
+      values.forEach((v, i) => {
+        const value = typeof v === 'string' ? v : (v as { value: string }).value;
+        if (seen.has(value)) problems.push({ path: [...path, i], message: `"${value}" is listed twice; remove one` });
+        seen.add(value);
+      });
+    };
+    for (const [name, values] of Object.entries(input.axes)) check(values, ['axes', name]);
+    for (const [pkg, spec] of Object.entries(input.packages)) for (const [name, values] of Object.entries(spec.axes)) check(values, ['packages', pkg, 'axes', name]);
+    return problems;
+  },
+
+  removedAxesExist({ input }) {
+    const global = Object.keys(input.axes);
+    return Object.entries(input.packages).flatMap(([pkg, spec]) =>
+      Object.entries(spec.axes)
+        .filter(([name, values]) => values.length === 0 && !global.includes(name))
+        .map(([name]) => ({
+          path: ['packages', pkg, 'axes', name],
+          at: 'key' as const,
+          message: `"${name}: []" leaves out an axis that is not defined under axes${didYouMean(name, global) || `; axes are ${global.join(', ')}`}`,
+        })),
+    );
+  },
+
+  executorAndImage({ input }) {
+    return Object.entries(input.packages).flatMap(([pkg, spec]): RuleProblem[] => {
+      if (spec.executor === 'docker' && spec.image === undefined) {
+        return [{ path: ['packages', pkg], at: 'key', message: 'a docker package needs an image; add image: "...", or set executor: host to build on the machine itself' }];
+      }
+      if (spec.executor === 'host' && spec.image !== undefined) {
+        return [{ path: ['packages', pkg, 'image'], message: 'a host package runs without Docker, so it has no image; remove image or set executor: docker' }];
+      }
+      if (spec.executor === 'host' && spec.resources.gpus !== undefined) {
+        return [{ path: ['packages', pkg, 'resources', 'gpus'], message: 'gpus are passed to Docker only; remove it for a host package' }];
+      }
+      return [];
+    });
+  },
+
+  templatesResolve({ matrix, cells }) {
+    const catalogue = axisCatalogue(matrix);
+    const problems = new Map<string, RuleProblem>();
+    const report = (path: IssuePath, ref: string, message: string) => problems.set(`${path.join('\0')}\0${ref}`, { path, message });
+    for (const cell of cells) {
+      const spec = cell.package;
+      const vars = cellVars(cell, { date: '2000_01_01', machine: 'machine' });
+      const pkgPath = ['packages', spec.name];
+      const checks: [string, IssuePath, boolean][] = [
+        ...(spec.image !== null ? [[spec.image, [...pkgPath, 'image'], false] as [string, IssuePath, boolean]] : []),
+        ...spec.command.map((arg, i): [string, IssuePath, boolean] => [arg, [...pkgPath, 'command', i], false]),
+        ...Object.entries(spec.env).map(([k, v]): [string, IssuePath, boolean] => [v, [...pkgPath, 'env', k], false]),
+        // The shared env may name axes a package does not have: that variable is left out for its cells.
+        ...Object.entries(matrix.env).map(([k, v]): [string, IssuePath, boolean] => [v, ['env', k], true]),
+      ];
+      for (const [template, path, shared] of checks) {
+        for (const ref of templateRefs(template)) {
+          const resolved = resolveRef(ref, vars as TemplateVars);
+          if (resolved.ok) continue;
+          const known = [...BUILTIN_VARIABLES, ...catalogue.keys()];
+          if (resolved.reason === 'unknown' && !catalogue.has(ref.name) && !(BUILTIN_VARIABLES as readonly string[]).includes(ref.name)) {
+            report(path, ref.text, `${ref.text} names no axis or variable${didYouMean(ref.name, known) || `; use one of ${list(known, 10)}`}`);
+          } else if (resolved.reason === 'unknown' && !shared) {
+            report(path, ref.text, `${ref.text}: package ${spec.name} has no axis ${ref.name} (its axes: ${spec.axes.map((a) => a.name).join(', ') || 'none'})`);
+          } else if (resolved.reason === 'no-attribute') {
+            const value = cell.values[ref.name]!.value;
+            report(path, ref.text, `${ref.text}: ${ref.name} value "${value}" has no attribute ${ref.attr}; add it to that value or give a fallback like {${ref.name}.${ref.attr}|default}`);
+          }
+        }
+      }
+    }
+    return [...problems.values()];
+  },
+
+  excludeNamesKnownCells({ matrix, input }) {
+    const catalogue = axisCatalogue(matrix);
+    const packages = matrix.packages.map((p) => p.name);
+    const unfiltered = expandMatrix({ ...matrix, exclude: [], include: [] });
+    return input.exclude.flatMap((entry, i): RuleProblem[] => {
+      const problems = selectionKeyProblems(entry, ['exclude', i], catalogue, packages);
+      if (problems.length === 0 && !unfiltered.some((cell) => matches(cell, matrix.exclude[i]!))) {
+        problems.push({ path: ['exclude', i], message: 'matches no cell: no package has this combination; remove it or fix its values' });
+      }
+      return problems;
+    });
+  },
+
+  includeNamesWholeCells({ matrix, input }) {
+    const packages = matrix.packages.map((p) => p.name);
+    return input.include.flatMap((entry, i): RuleProblem[] => {
+      const path = ['include', i];
+      if (entry.package === undefined) return [{ path, message: `an include entry must name its package (one of ${packages.join(', ')})` }];
+      const spec = matrix.packages.find((p) => p.name === String(entry.package));
+      if (!spec) return [{ path: [...path, 'package'], message: `no package "${entry.package}"${didYouMean(String(entry.package), packages)}` }];
+      const axes = spec.axes.map((a) => a.name);
+      const problems: RuleProblem[] = [];
+      for (const key of Object.keys(entry)) {
+        if (key !== 'package' && !axes.includes(key)) {
+          problems.push({ path: [...path, key], at: 'key', message: `package ${spec.name} has no axis "${key}"${didYouMean(key, axes) || `; its axes are ${axes.join(', ')}`}` });
+        }
+      }
+      const missing = axes.filter((axis) => !(axis in entry));
+      if (missing.length) problems.push({ path, message: `missing ${missing.join(', ')}: an include entry names a value for every axis of ${spec.name} (${axes.join(', ')})` });
+      return problems;
+    });
+  },
+
+  atLeastOneCell({ cells, input }) {
+    return cells.length === 0 && Object.keys(input.packages).length > 0
+      ? [{ path: ['packages'], at: 'key', message: 'the matrix has no cells: every combination is excluded' }]
+      : Object.keys(input.packages).length === 0
+        ? [{ path: ['packages'], at: 'key', message: 'define at least one package' }]
+        : [];
+  },
+};
+
+function selectionKeyProblems(
+  entry: Record<string, unknown>,
+  path: IssuePath,
+  catalogue: Map<string, Set<string>>,
+  packages: readonly string[],
+): RuleProblem[] {
+  const problems: RuleProblem[] = [];
+  for (const [key, value] of Object.entries(entry)) {
+    const text = String(value);
+    if (key === 'package') {
+      if (!packages.includes(text)) problems.push({ path: [...path, key], message: `no package "${text}"${didYouMean(text, packages)}` });
+    } else if (!catalogue.has(key)) {
+      const keys = ['package', ...catalogue.keys()];
+      problems.push({ path: [...path, key], at: 'key', message: `"${key}" is not an axis${didYouMean(key, keys) || `; use ${keys.join(', ')}`}` });
+    } else if (typeof value !== 'string') {
+      problems.push({ path: [...path, key], message: `expected text, got ${JSON.stringify(value)}; put it in quotes so YAML keeps it as written` });
+    } else if (!catalogue.get(key)!.has(text)) {
+      const values = [...catalogue.get(key)!];
+      problems.push({ path: [...path, key], message: `${key} has no value "${text}"${didYouMean(text, values) || `; values are ${list(values)}`}` });
+    }
+  }
+  return problems;
+}
+
+export const scheduleRules: Record<string, (ctx: ScheduleContext) => RuleProblem[]> = {
+  selectorsAgree({ schedule, cells }) {
+    const plan = planNight(cells, schedule.machines);
+    const ids = cells.map((c) => c.id);
+    const problems: RuleProblem[] = plan.unmatchedSelectors.map(({ machine, index, glob }) => ({
+      path: ['machines', machine, 'builds', index],
+      message: `"${glob}" matches no build${didYouMean(glob, ids) || '; see the build ids with `nightshift plan --all-machines`'}`,
+    }));
+    const byPair = new Map<string, string[]>();
+    for (const { id, machines } of plan.conflicts) {
+      const key = machines.join(' and ');
+      byPair.set(key, [...(byPair.get(key) ?? []), id]);
+    }
+    for (const [pair, conflictIds] of byPair) {
+      const second = pair.split(' and ')[1]!;
+      problems.push({
+        path: ['machines', second, 'builds'],
+        message: `${conflictIds.length} cell(s) selected by both ${pair} (${list(conflictIds, 4)}); a cell is built on exactly one machine — narrow one selector`,
+      });
+    }
+    if (plan.unplaced.length) {
+      problems.push({
+        path: ['machines'],
+        at: 'key',
+        message: `${plan.unplaced.length} cell(s) on no machine (${list(plan.unplaced.map((c) => c.id), 4)}); add a selector for them or a machine without builds: to share them`,
+      });
+    }
+    return problems;
+  },
+
+  reportMachineListed({ input }) {
+    const machine = input.report?.machine;
+    const names = Object.keys(input.machines);
+    return machine !== undefined && !names.includes(machine)
+      ? [{ path: ['report', 'machine'], message: `no machine "${machine}" in machines${didYouMean(machine, names) || `; machines are ${names.join(', ')}`}` }]
+      : [];
+  },
+
+  uploadTemplatesResolve({ input, matrix }) {
+    if (!input.upload) return [];
+    const known = [...BUILTIN_VARIABLES, 'file', ...axisCatalogue(matrix).keys()];
+    const problems: RuleProblem[] = [];
+    for (const key of ['to', 'key'] as const) {
+      const allowed = key === 'to' ? ['date', 'machine'] : known;
+      for (const ref of templateRefs(input.upload[key])) {
+        if (!allowed.includes(ref.name)) {
+          problems.push({ path: ['upload', key], message: `${ref.text} cannot be used here${didYouMean(ref.name, allowed) || `; use ${allowed.join(', ')}`}` });
+        }
+      }
+    }
+    return problems;
+  },
+};
+
+export function runRules<C>(rules: Record<string, (ctx: C) => RuleProblem[]>, ctx: C): RuleProblem[] {
+  return Object.values(rules).flatMap((rule) => rule(ctx));
+}

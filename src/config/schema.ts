@@ -1,0 +1,175 @@
+/**
+ * The shape of `matrix.yaml` and `schedules/*.yaml`, as users write it. Checks that need more than one
+ * field (templates, selectors, include/exclude) are named rules in rules.ts; this file only says what each
+ * key may hold, so that it can also be exported as a JSON Schema for editors (schema/).
+ */
+import { z } from 'zod';
+import cron from 'node-cron';
+import { parseDuration, parseSize } from '../units.js';
+import { didYouMean } from './did-you-mean.js';
+
+/** Names that end up in build ids, file names, container names and S3 keys. */
+const ID_PART = /^[A-Za-z0-9](?:[A-Za-z0-9.+-]*[A-Za-z0-9+])?$/;
+const idPartMessage = (what: string) => (issue: { input?: unknown }) =>
+  `${JSON.stringify(issue.input)} cannot be used as ${what}: use letters, digits, ".", "+" and "-" ` +
+  `(no "_", which separates the parts of a build id, no "/", "..", spaces or shell characters)`;
+
+export const idPart = (what: string) =>
+  z
+    .string()
+    .regex(ID_PART, { error: idPartMessage(what) })
+    .refine((text) => !text.includes('..'), { error: idPartMessage(what) });
+
+const AXIS_NAME = /^[a-z][a-z0-9]*$/;
+export const axisName = z
+  .string()
+  .regex(AXIS_NAME, { error: 'axis names are lower-case letters and digits, starting with a letter (they become NIGHTSHIFT_<AXIS> variables)' });
+
+// A bare number is refused: 90 could mean seconds or minutes.
+export const duration = z.string({ error: durationMessage }).refine((text) => parseDuration(text) !== undefined, {
+  error: durationMessage,
+});
+function durationMessage(issue: { input?: unknown }): string {
+  return `expected a duration like 90m or 4h, got ${JSON.stringify(issue.input)}`;
+}
+
+export const size = z.string({ error: sizeMessage }).refine((text) => parseSize(text) !== undefined, {
+  error: sizeMessage,
+});
+function sizeMessage(issue: { input?: unknown }): string {
+  return `expected a size like 512m or 32g, got ${JSON.stringify(issue.input)}`;
+}
+
+const scalar = z.union([z.string(), z.number(), z.boolean()]);
+
+/** `cu126` or `{ value: cu126, version: "12.6", image_tag: cuda12.6 }`. */
+export const axisValue = z.union([
+  idPart('an axis value'),
+  z
+    .strictObject({ value: idPart('an axis value') })
+    .catchall(scalar)
+    .describe('a value with attributes, usable in templates as {axis.attribute}'),
+]);
+
+export const command = z
+  .array(z.string(), {
+    error: (issue) =>
+      typeof issue.input === 'string'
+        ? `expected an argv list like ["bash", "build.sh"], got the string ${JSON.stringify(issue.input)}; nightshift never runs a shell string`
+        : undefined,
+  })
+  .min(1, { error: 'a command needs at least the program to run, like ["bash", "build.sh"]' });
+
+const envName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'environment variable names are letters, digits and "_"' });
+export const env = z.record(envName, scalar);
+
+const executors = ['docker', 'host'] as const;
+const artifactModes = ['required', 'optional'] as const;
+
+export const packageSchema = z.strictObject({
+  executor: z.enum(executors).default('docker').describe('docker (default) or host: run on the machine itself'),
+  image: z.string().min(1).optional().describe('Docker image; templates like {cuda.image_tag|cpu} allowed'),
+  command: command.describe('argv list, run inside the container (or on the host) with the recipes at /recipes'),
+  timeout: duration.default('4h').describe('a build running longer is killed and marked timed_out'),
+  estimate: duration.default('30m').describe('expected duration, used to balance machines before history exists'),
+  axes: z
+    .record(axisName, z.array(axisValue))
+    .default({})
+    .describe('per-package axes: [] = axis not used, a list replaces the values, new axes are allowed'),
+  resources: z
+    .strictObject({
+      memory: size.optional(),
+      cpus: z.number().positive().optional(),
+      gpus: z.union([z.number().int().nonnegative(), z.literal('all')]).optional(),
+    })
+    .default({}),
+  artifacts: z.enum(artifactModes).default('required').describe("'optional' accepts a build that writes no file"),
+  env: env.default({}),
+});
+
+const selectionEntry = z.record(z.string(), scalar);
+
+export const matrixSchema = z.strictObject({
+  recipes: z.strictObject({
+    repo: z.string().min(1).describe('git URL of the build recipes, cloned fresh into every night folder'),
+    ref: z.string().min(1).default('main'),
+  }),
+  axes: z
+    .record(axisName, z.array(axisValue).min(1, { error: 'an axis needs at least one value' }))
+    .describe('order of keys = order in build ids'),
+  packages: z.record(idPart('a package name'), packageSchema),
+  env: env.default({}).describe('environment of every build; templates allowed'),
+  exclude: z.array(selectionEntry).default([]).describe('cells to leave out (GitHub Actions semantics)'),
+  include: z
+    .array(z.record(z.string(), z.union([scalar, axisValue])))
+    .default([])
+    .describe('extra cells (GitHub Actions semantics)'),
+});
+
+const timeZones = new Set(Intl.supportedValuesOf('timeZone'));
+export const timeZone = z.string().refine((zone) => zone === 'UTC' || timeZones.has(zone) || isTimeZone(zone), {
+  error: (issue) => `unknown time zone ${JSON.stringify(issue.input)}${didYouMean(String(issue.input), timeZones)}`,
+});
+function isTimeZone(zone: string): boolean {
+  try {
+    new Intl.DateTimeFormat('en-US', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export const cronExpression = z.string().refine((text) => cron.validate(text), {
+  error: (issue) =>
+    `expected a cron expression like "5 0 * * *" (minute hour day month weekday), got ${JSON.stringify(issue.input)}`,
+});
+
+const destination = z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|file:\/\/\/)/, {
+  error: (issue) => `expected s3://bucket/prefix or file:///absolute/path, got ${JSON.stringify(issue.input)}`,
+});
+
+const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, {
+  error: (issue) => `expected an email address, got ${JSON.stringify(issue.input)}`,
+});
+
+export const machineSchema = z.strictObject({
+  slots: z.number().int().min(1).default(1).describe('how many builds run at once'),
+  builds: z
+    .array(z.string().min(1))
+    .min(1)
+    .optional()
+    .describe('globs over build ids this machine builds; without it the machine shares the unassigned cells'),
+});
+
+export const scheduleSchema = z.strictObject({
+  cron: cronExpression.describe('when the night starts, in the schedule time zone'),
+  timezone: timeZone.default('UTC'),
+  root: z.string().min(1).default('/var/lib/nightshift').describe('night folders live here; relative to the config folder'),
+  keep_days: z.number().int().min(1).default(5),
+  min_free: size.optional().describe('free space needed under root before a night starts'),
+  machines: z
+    .record(idPart('a machine name'), machineSchema)
+    .refine((machines) => Object.keys(machines).length > 0, { error: 'list at least one machine' }),
+  upload: z
+    .strictObject({
+      to: destination.describe('s3://bucket/prefix or file:///path; {date} allowed'),
+      key: z.string().min(1).default('{id}/{file}').describe('object key template: {date} {machine} {id} {package} {file} and axes'),
+    })
+    .optional(),
+  report: z
+    .strictObject({
+      cron: cronExpression,
+      machine: z.string().optional().describe('the one machine that sends it (default: the first listed)'),
+      to: z.array(email).default([]),
+      from: email.optional(),
+      when: z.enum(['always', 'failures']).default('always'),
+    })
+    .optional(),
+});
+
+export type MatrixInput = z.output<typeof matrixSchema>;
+export type PackageInput = z.output<typeof packageSchema>;
+export type ScheduleInput = z.output<typeof scheduleSchema>;
+export type AxisValueInput = z.output<typeof axisValue>;

@@ -1,0 +1,57 @@
+/** The global options every command shares, and what they resolve to. */
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig, type LoadedConfig } from './config/load.js';
+import type { Schedule } from './config/model.js';
+import { didYouMean } from './config/did-you-mean.js';
+import { ExitCode, NightshiftError } from './errors.js';
+
+export interface GlobalOptions {
+  config: string;
+  schedule?: string;
+  machine?: string;
+  root?: string;
+  date?: string;
+}
+
+/** Where command output goes; tests pass their own. */
+export interface Io {
+  out(text: string): void;
+  err(text: string): void;
+  isTTY: boolean;
+}
+
+export const processIo: Io = {
+  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
+  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  isTTY: Boolean(process.stdout.isTTY),
+};
+
+export interface ScheduleContext {
+  config: LoadedConfig;
+  schedule: Schedule;
+}
+
+/** Loads the config and picks the schedule the options name (with --root applied). */
+export async function loadSchedule(options: GlobalOptions): Promise<ScheduleContext> {
+  const config = await loadConfig({ dir: options.config, schedule: options.schedule });
+  const schedule = config.schedules[0]!;
+  return { config, schedule: options.root ? { ...schedule, root: path.resolve(options.root) } : schedule };
+}
+
+/** This machine's name: --machine, NIGHTSHIFT_MACHINE (commander fills both in), else the host name. */
+export function machineName(options: GlobalOptions): string {
+  return options.machine ?? os.hostname();
+}
+
+/** The machine named by the options, which must be in the schedule. */
+export function requireMachine(schedule: Schedule, options: GlobalOptions): string {
+  const name = machineName(options);
+  if (schedule.machines.some((m) => m.name === name)) return name;
+  const names = schedule.machines.map((m) => m.name);
+  const how = options.machine ? '' : ` (this host's name; pass --machine NAME or set NIGHTSHIFT_MACHINE)`;
+  throw new NightshiftError(
+    `machine "${name}"${how} is not in ${schedule.file}${didYouMean(name, names) || `; machines are ${names.join(', ')}`}`,
+    ExitCode.usage,
+  );
+}

@@ -1,0 +1,23 @@
+/** Exit codes, as the README lists them. */
+export const ExitCode = {
+  ok: 0,
+  buildsFailed: 1,
+  usage: 2,
+  nothingSelected: 3,
+  serviceUnavailable: 4,
+  bug: 70,
+} as const;
+export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
+
+/**
+ * The one error type nightshift throws on purpose. Its message is for the user (what failed, why,
+ * what to do); cli.ts prints it without a stack trace and exits with `exitCode`.
+ */
+export class NightshiftError extends Error {
+  readonly exitCode: ExitCodeValue;
+  constructor(message: string, exitCode: ExitCodeValue = ExitCode.usage, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'NightshiftError';
+    this.exitCode = exitCode;
+  }
+}

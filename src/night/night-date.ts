@@ -1,0 +1,26 @@
+/** The night's date: the schedule's calendar date in its time zone, written YYYY_MM_DD. */
+import { ExitCode, NightshiftError } from '../errors.js';
+
+const NIGHT_DATE = /^(\d{4})_(\d{2})_(\d{2})$/;
+
+export function nightDate(now: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit' }).formatToParts(now);
+  const part = (type: string) => parts.find((p) => p.type === type)!.value;
+  return `${part('year')}_${part('month')}_${part('day')}`;
+}
+
+/** True for a real calendar date in the YYYY_MM_DD form (2026_02_30 is not). */
+export function isNightDate(text: string): boolean {
+  const match = NIGHT_DATE.exec(text);
+  if (!match) return false;
+  const [year, month, day] = match.slice(1).map(Number) as [number, number, number];
+  const date = new Date(Date.UTC(year, month - 1, day));
+  return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
+}
+
+/** `--date` as given, checked; or today's night in the schedule's time zone. */
+export function resolveNightDate(given: string | undefined, timeZone: string, now: Date = new Date()): string {
+  if (given === undefined) return nightDate(now, timeZone);
+  if (isNightDate(given)) return given;
+  throw new NightshiftError(`--date ${JSON.stringify(given)} is not a date in the form YYYY_MM_DD, e.g. ${nightDate(now, timeZone)}`, ExitCode.usage);
+}
