@@ -1,0 +1,114 @@
+import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCli } from '../helpers/run-cli.js';
+
+const repo = path.resolve(import.meta.dirname, '../..');
+let broken: string;
+
+beforeAll(async () => {
+  broken = await mkdtemp(path.join(os.tmpdir(), 'nightshift-cli-'));
+  await mkdir(path.join(broken, 'schedules'));
+  await writeFile(
+    path.join(broken, 'matrix.yaml'),
+    'recipes: { repo: r }\naxes:\n  python: ["3.12"]\npackages:\n  wheel:\n    image: i\n    command: [b]\n    timeout: soon\n',
+  );
+  await writeFile(path.join(broken, 'schedules', 'nightly.yaml'), 'cron: "5 0 * * *"\nmachines:\n  a: { slotz: 2 }\n');
+});
+afterAll(() => rm(broken, { recursive: true, force: true }));
+
+describe('nightshift validate', () => {
+  it('accepts the repository configuration', async () => {
+    const result = await runCli(['validate', '--config', repo]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/matrix\.yaml: ok, 23 builds from 2 packages/);
+    expect(result.stdout).toMatch(/nightly\.yaml: ok, every build on exactly one machine \(linux-0 \d+, linux-1 \d+, linux-2 \d+\)/);
+  });
+
+  it('lists every problem of every file with file:line:col, exit 2, no stack trace', async () => {
+    const result = await runCli(['validate', '--config', broken]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/matrix\.yaml:8:14 packages\.wheel\.timeout: expected a duration like 90m or 4h, got "soon"/);
+    expect(result.stderr).toMatch(/nightly\.yaml:3:8 machines\.a\.slotz: unknown key "slotz"; did you mean "slots"\?/);
+    expect(result.stderr).toMatch(/2 problems in the configuration/);
+    expect(result.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('names an unknown schedule and the ones that exist', async () => {
+    const result = await runCli(['validate', '--config', repo, '--schedule', 'nighlty']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/no schedule "nighlty".*did you mean "nightly"/);
+  });
+
+  it('says where to run it when there is no matrix.yaml', async () => {
+    const result = await runCli(['validate', '--config', os.tmpdir()]);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/no matrix\.yaml in .*--config DIR/);
+  });
+});
+
+describe('nightshift plan', () => {
+  it('--json lists every cell once with machine, image, estimate and axis values', async () => {
+    const result = await runCli(['plan', '--config', repo, '--all-machines', '--json', '--date', '2026_11_22']);
+    expect(result.exitCode).toBe(0);
+    const plan = JSON.parse(result.stdout) as { date: string; machines: { name: string; slots: number; order: string[] }[]; builds: Record<string, unknown>[] };
+    expect(plan.date).toBe('2026_11_22');
+    expect(plan.builds).toHaveLength(23);
+    expect(new Set(plan.builds.map((b) => b.id)).size).toBe(23);
+    expect(plan.machines.map((m) => [m.name, m.slots])).toEqual([['linux-0', 4], ['linux-1', 4], ['linux-2', 4]]);
+    expect(plan.machines.flatMap((m) => m.order).sort()).toEqual(plan.builds.map((b) => b.id).sort());
+    expect(plan.builds.find((b) => b.id === 'manywheel_3.12_cu126')).toMatchObject({
+      package: 'manywheel',
+      python: '3.12',
+      cuda: 'cu126',
+      image: 'pytorch/manylinux2_28-builder:cuda12.6',
+      estimate_s: 4200,
+      executor: 'docker',
+    });
+    expect(plan.builds.find((b) => b.id === 'libtorch_cu126_cxx11-abi')).toMatchObject({ abi: 'cxx11-abi', cuda: 'cu126' });
+    expect(plan.builds.find((b) => b.id === 'libtorch_cu126_cxx11-abi')).not.toHaveProperty('python');
+  });
+
+  it('shows one machine as a table, longest first', async () => {
+    const result = await runCli(['plan', '--config', repo, '--machine', 'linux-0']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^linux-0 · 4 slots · \d+ builds · expected /m);
+    expect(result.stdout).not.toMatch(/^linux-1/m);
+    expect(result.stdout).toMatch(/#\s+build\s+image\s+estimate/);
+  });
+
+  it('filters with --only and exits 3 when nothing matches', async () => {
+    const only = await runCli(['plan', '--config', repo, '--all-machines', '--json', '--only', 'manywheel_3.1{2,3}_cu126']);
+    expect((JSON.parse(only.stdout) as { builds: { id: string }[] }).builds.map((b) => b.id).sort()).toEqual(['manywheel_3.12_cu126', 'manywheel_3.13_cu126']);
+    const none = await runCli(['plan', '--config', repo, '--all-machines', '--only', 'conda_*']);
+    expect(none.exitCode).toBe(3);
+    expect(none.stderr).toMatch(/no build matches/);
+  });
+
+  it('refuses a machine that is not in the schedule and a bad --date', async () => {
+    const machine = await runCli(['plan', '--config', repo, '--machine', 'linux-9']);
+    expect(machine.exitCode).toBe(2);
+    expect(machine.stderr).toMatch(/machine "linux-9" is not in schedules\/nightly\.yaml; did you mean "linux-0"\?/);
+    const date = await runCli(['plan', '--config', repo, '--all-machines', '--date', '2026-11-22']);
+    expect(date.exitCode).toBe(2);
+    expect(date.stderr).toMatch(/YYYY_MM_DD/);
+  });
+});
+
+describe('usage', () => {
+  it.each(['validate', 'plan'])('%s --help describes the command and the global options', async (command) => {
+    const result = await runCli([command, '--help']);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`Usage: nightshift ${command}`));
+    expect(result.stdout).toMatch(/--config <dir>/);
+  });
+
+  it('exits 2 on an unknown command or option, with a suggestion', async () => {
+    const command = await runCli(['pla']);
+    expect(command.exitCode).toBe(2);
+    expect(command.stderr).toMatch(/Did you mean plan\?/);
+    const option = await runCli(['plan', '--al-machines']);
+    expect(option.exitCode).toBe(2);
+  });
+});
