@@ -79,7 +79,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   } catch (error) {
     if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     if (error instanceof NightshiftError) {
-      io.err(`nightshift: ${error.message}`);
+      io.err(error.plain ? error.message : `nightshift: ${error.message}`);
       return error.exitCode;
     }
     io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error)?.stack ?? String(error)}`);

@@ -15,9 +15,12 @@ export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];
  */
 export class NightshiftError extends Error {
   readonly exitCode: ExitCodeValue;
-  constructor(message: string, exitCode: ExitCodeValue = ExitCode.usage, options?: { cause?: unknown }) {
-    super(message, options);
+  /** Print the message as it is, without the `nightshift: ` prefix (lists of `file:line:col` problems). */
+  readonly plain: boolean;
+  constructor(message: string, exitCode: ExitCodeValue = ExitCode.usage, options?: { cause?: unknown; plain?: boolean }) {
+    super(message, { cause: options?.cause });
     this.name = 'NightshiftError';
     this.exitCode = exitCode;
+    this.plain = options?.plain ?? false;
   }
 }

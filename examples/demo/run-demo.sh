@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Runs the demo night: makes a local git repository of the recipes, then checks, plans and runs the night.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+repo_root=$(cd "$here/../.." && pwd)
+nightshift=(node "$repo_root/dist/cli.js" --config "$here" --machine demo)
+
+[ -f "$repo_root/dist/cli.js" ] || (cd "$repo_root" && npm run -s build)
+
+# The recipes repository nightshift clones into every night folder (a real git repo, served by file path).
+work="$here/work"
+rm -rf "$work/recipes.git" "$work/recipes-src"
+mkdir -p "$work"
+cp -r "$here/recipes" "$work/recipes-src"
+git -C "$work/recipes-src" init -q -b main
+git -C "$work/recipes-src" add -A
+git -C "$work/recipes-src" -c user.name=demo -c user.email=demo@example.com commit -qm "demo recipes"
+git clone -q --bare "$work/recipes-src" "$work/recipes.git"
+rm -rf "$work/recipes-src"
+
+echo "== nightshift validate"
+"${nightshift[@]}" validate
+echo
+echo "== nightshift plan"
+"${nightshift[@]}" plan
