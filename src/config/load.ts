@@ -11,9 +11,9 @@ import { didYouMean } from './did-you-mean.js';
 import { formatIssue, sortIssues, type ConfigIssue } from './issues.js';
 import type { Cell, Matrix, Schedule } from './model.js';
 import { toMatrix, toSchedule } from './normalize.js';
-import { matrixRules, runRules, scheduleRules, type RuleProblem } from './rules.js';
+import { matrixRules, runRules, scheduleMatrixRules, scheduleRules, type RuleProblem } from './rules.js';
 import { matrixSchema, scheduleSchema } from './schema.js';
-import { schemaIssues } from './schema-issues.js';
+import { requiredKeys, schemaIssues } from './schema-issues.js';
 import { locate, readYamlSource, type YamlSource } from './source.js';
 
 export const MATRIX_FILE = 'matrix.yaml';
@@ -39,7 +39,7 @@ export class ConfigError extends NightshiftError {
   constructor(readonly issues: ConfigIssue[]) {
     const sorted = sortIssues(issues);
     const count = `${sorted.length} problem${sorted.length === 1 ? '' : 's'} in the configuration`;
-    super(`${sorted.map(formatIssue).join('\n')}\n${count}`, ExitCode.usage);
+    super(`${sorted.map(formatIssue).join('\n')}\n${count}`, ExitCode.usage, { plain: true });
     this.name = 'ConfigError';
   }
 }
@@ -48,7 +48,9 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const dir = path.resolve(options.dir);
   const show = (file: string) => displayPath(path.join(dir, file));
   if (!(await exists(path.join(dir, MATRIX_FILE)))) {
-    throw new NightshiftError(`no ${MATRIX_FILE} in ${displayPath(dir) || '.'}: run nightshift in the folder holding ${MATRIX_FILE} and ${SCHEDULES_DIR}/, or pass --config DIR`, ExitCode.usage);
+    // matrix.yml is the likeliest slip: say so rather than "no matrix.yaml" next to it.
+    const hint = (await exists(path.join(dir, 'matrix.yml'))) ? `; found matrix.yml: rename it to ${MATRIX_FILE}` : `: run nightshift in the folder holding ${MATRIX_FILE} and ${SCHEDULES_DIR}/, or pass --config DIR`;
+    throw new NightshiftError(`no ${MATRIX_FILE} in ${displayPath(dir) || '.'}${hint}`, ExitCode.usage);
   }
   const scheduleNames = await chooseSchedules(dir, options.schedule);
 
@@ -71,8 +73,10 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     if (!input) continue;
     const schedule = toSchedule(input, name, source.file, dir);
     schedules.push(schedule);
+    addRuleProblems(source, runRules(scheduleRules, { input, schedule }), issues);
+    // Selectors are checked against the cells, which are only right once matrix.yaml is.
     if (matrix && issues.every((issue) => issue.file !== matrixSource.file)) {
-      addRuleProblems(source, runRules(scheduleRules, { input, schedule, matrix, cells }), issues);
+      addRuleProblems(source, runRules(scheduleMatrixRules, { input, schedule, matrix, cells }), issues);
     }
   }
 
@@ -85,8 +89,13 @@ function checkFile<S extends z.ZodType>(source: YamlSource, schema: S, issues: C
     issues.push(...source.problems);
     return undefined;
   }
-  if (source.data === null || source.data === undefined || typeof source.data !== 'object' || Array.isArray(source.data)) {
-    issues.push({ file: source.file, line: 1, col: 1, path: [], message: 'expected a mapping of keys at the top of the file' });
+  if (source.data === null || source.data === undefined) {
+    issues.push({ file: source.file, line: 1, col: 1, path: [], message: `the file is empty: it needs at least ${requiredKeys(schema).join(', ')}` });
+    return undefined;
+  }
+  if (typeof source.data !== 'object' || Array.isArray(source.data)) {
+    const got = Array.isArray(source.data) ? 'a list' : JSON.stringify(source.data);
+    issues.push({ file: source.file, ...locate(source, []), path: [], message: `expected a mapping of keys (${requiredKeys(schema).map((key) => `${key}:`).join(', ')} ...) at the top of the file, got ${got}` });
     return undefined;
   }
   const result = schema.safeParse(source.data, { reportInput: true });
@@ -103,12 +112,15 @@ function addRuleProblems(source: YamlSource, problems: RuleProblem[], issues: Co
 
 async function chooseSchedules(dir: string, wanted: string | undefined): Promise<string[]> {
   const folder = path.join(dir, SCHEDULES_DIR);
-  const names = (await readdir(folder).catch(() => [] as string[]))
+  const files = await readdir(folder).catch(() => [] as string[]);
+  const names = files
     .filter((file) => file.endsWith('.yaml'))
     .map((file) => file.slice(0, -'.yaml'.length))
     .sort();
   if (names.length === 0) {
-    throw new NightshiftError(`no schedules in ${displayPath(folder)}/: add one, e.g. ${SCHEDULES_DIR}/${DEFAULT_SCHEDULE}.yaml with cron, timezone and machines`, ExitCode.usage);
+    const yml = files.filter((file) => file.endsWith('.yml'));
+    const hint = yml.length ? `; schedule files end in .yaml: rename ${yml.join(', ')}` : `: add one, e.g. ${SCHEDULES_DIR}/${DEFAULT_SCHEDULE}.yaml with cron, timezone and machines`;
+    throw new NightshiftError(`no schedules in ${displayPath(folder)}/${hint}`, ExitCode.usage);
   }
   if (wanted === 'all') return names;
   if (wanted !== undefined) {

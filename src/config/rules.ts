@@ -87,6 +87,15 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
     );
   },
 
+  envNotReserved({ input }) {
+    // nightshift itself sets NIGHTSHIFT_BUILD_ID, NIGHTSHIFT_<AXIS>, ... in every build: a clash would hide one.
+    const check = (env: Record<string, unknown>, path: IssuePath): RuleProblem[] =>
+      Object.keys(env)
+        .filter((name) => name.startsWith('NIGHTSHIFT_'))
+        .map((name) => ({ path: [...path, name], at: 'key' as const, message: `names starting with NIGHTSHIFT_ are set by nightshift itself (build id, date, axes); choose another name` }));
+    return [...check(input.env, ['env']), ...Object.entries(input.packages).flatMap(([pkg, spec]) => check(spec.env, ['packages', pkg, 'env']))];
+  },
+
   executorAndImage({ input }) {
     return Object.entries(input.packages).flatMap(([pkg, spec]): RuleProblem[] => {
       if (spec.executor === 'docker' && spec.image === undefined) {
@@ -192,8 +201,6 @@ function selectionKeyProblems(
     } else if (!catalogue.has(key)) {
       const keys = ['package', ...catalogue.keys()];
       problems.push({ path: [...path, key], at: 'key', message: `"${key}" is not an axis${didYouMean(key, keys) || `; use ${keys.join(', ')}`}` });
-    } else if (typeof value !== 'string') {
-      problems.push({ path: [...path, key], message: `expected text, got ${JSON.stringify(value)}; put it in quotes so YAML keeps it as written` });
     } else if (!catalogue.get(key)!.has(text)) {
       const values = [...catalogue.get(key)!];
       problems.push({ path: [...path, key], message: `${key} has no value "${text}"${didYouMean(text, values) || `; values are ${list(values)}`}` });
@@ -202,7 +209,28 @@ function selectionKeyProblems(
   return problems;
 }
 
-export const scheduleRules: Record<string, (ctx: ScheduleContext) => RuleProblem[]> = {
+/** Rules about a schedule alone: they run even when matrix.yaml has problems. */
+export const scheduleRules: Record<string, (ctx: Pick<ScheduleContext, 'input' | 'schedule'>) => RuleProblem[]> = {
+  reportMachineListed({ input }) {
+    const machine = input.report?.machine;
+    const names = Object.keys(input.machines);
+    return machine !== undefined && !names.includes(machine)
+      ? [{ path: ['report', 'machine'], message: `no machine "${machine}" in machines${didYouMean(machine, names) || `; machines are ${names.join(', ')}`}` }]
+      : [];
+  },
+
+  uploadDestinationTemplate({ input }) {
+    if (!input.upload) return [];
+    // The destination is the same for every build of a night and machine: no per-build variables.
+    const allowed = ['date', 'machine'];
+    return templateRefs(input.upload.to)
+      .filter((ref) => !allowed.includes(ref.name))
+      .map((ref) => ({ path: ['upload', 'to'], message: `${ref.text} cannot be used here${didYouMean(ref.name, allowed) || `; use ${allowed.join(', ')}`}` }));
+  },
+};
+
+/** Rules that compare a schedule with the matrix's cells: they run once matrix.yaml is without problems. */
+export const scheduleMatrixRules: Record<string, (ctx: ScheduleContext) => RuleProblem[]> = {
   selectorsAgree({ schedule, cells }) {
     const plan = planNight(cells, schedule.machines);
     const ids = cells.map((c) => c.id);
@@ -232,27 +260,27 @@ export const scheduleRules: Record<string, (ctx: ScheduleContext) => RuleProblem
     return problems;
   },
 
-  reportMachineListed({ input }) {
-    const machine = input.report?.machine;
-    const names = Object.keys(input.machines);
-    return machine !== undefined && !names.includes(machine)
-      ? [{ path: ['report', 'machine'], message: `no machine "${machine}" in machines${didYouMean(machine, names) || `; machines are ${names.join(', ')}`}` }]
-      : [];
-  },
-
-  uploadTemplatesResolve({ input, matrix }) {
+  uploadKeyResolves({ input, matrix, cells }) {
     if (!input.upload) return [];
     const known = [...BUILTIN_VARIABLES, 'file', ...axisCatalogue(matrix).keys()];
-    const problems: RuleProblem[] = [];
-    for (const key of ['to', 'key'] as const) {
-      const allowed = key === 'to' ? ['date', 'machine'] : known;
-      for (const ref of templateRefs(input.upload[key])) {
-        if (!allowed.includes(ref.name)) {
-          problems.push({ path: ['upload', key], message: `${ref.text} cannot be used here${didYouMean(ref.name, allowed) || `; use ${allowed.join(', ')}`}` });
-        }
+    const problems = new Map<string, RuleProblem>();
+    const path = ['upload', 'key'];
+    for (const ref of templateRefs(input.upload.key)) {
+      if (!known.includes(ref.name)) {
+        problems.set(ref.text, { path, message: `${ref.text} cannot be used here${didYouMean(ref.name, known) || `; use ${known.join(', ')}`}` });
+        continue;
+      }
+      // Every uploaded file needs a key: an axis (or attribute) some cells lack needs a fallback.
+      for (const cell of cells) {
+        const resolved = resolveRef(ref, cellVars(cell, { date: '2000_01_01', machine: 'machine', file: 'file' }));
+        if (resolved.ok) continue;
+        const lacking = resolved.reason === 'unknown' ? `package ${cell.package.name} has no axis ${ref.name}` : `${ref.name} value "${cell.values[ref.name]!.value}" has no attribute ${ref.attr}`;
+        const fallback = `{${ref.name}${ref.attr ? `.${ref.attr}` : ''}|none}`;
+        problems.set(ref.text, { path, message: `${ref.text} cannot be filled in for ${cell.id}: ${lacking}; give a fallback like ${fallback}` });
+        break;
       }
     }
-    return problems;
+    return [...problems.values()];
   },
 };
 

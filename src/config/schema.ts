@@ -17,7 +17,8 @@ const idPartMessage = (what: string) => (issue: { input?: unknown }) =>
 export const idPart = (what: string) =>
   z
     .string()
-    .regex(ID_PART, { error: idPartMessage(what) })
+    // abort: ".." fails both checks; one message is enough.
+    .regex(ID_PART, { error: idPartMessage(what), abort: true })
     .refine((text) => !text.includes('..'), { error: idPartMessage(what) });
 
 const AXIS_NAME = /^[a-z][a-z0-9]*$/;
@@ -30,7 +31,8 @@ export const duration = z.string({ error: durationMessage }).refine((text) => pa
   error: durationMessage,
 });
 function durationMessage(issue: { input?: unknown }): string {
-  return `expected a duration like 90m or 4h, got ${JSON.stringify(issue.input)}`;
+  const hint = typeof issue.input === 'number' ? `; add a unit: ${issue.input}m or ${issue.input}s` : '';
+  return `expected a duration like 90m or 4h, got ${JSON.stringify(issue.input)}${hint}`;
 }
 
 export const size = z.string({ error: sizeMessage }).refine((text) => parseSize(text) !== undefined, {
@@ -89,21 +91,25 @@ export const packageSchema = z.strictObject({
   env: env.default({}),
 });
 
-const selectionEntry = z.record(z.string(), scalar);
+// Axis values are text: an unquoted 3.10 would be the number 3.1 and silently match nothing.
+const excludeEntry = z.record(z.string(), z.string());
 
 export const matrixSchema = z.strictObject({
-  recipes: z.strictObject({
-    repo: z.string().min(1).describe('git URL of the build recipes, cloned fresh into every night folder'),
-    ref: z.string().min(1).default('main'),
-  }),
+  recipes: z
+    .strictObject({
+      repo: z.string().min(1).describe('git URL of the build recipes, cloned fresh into every night folder'),
+      ref: z.string().min(1).default('main'),
+    })
+    .describe('the git repository of build scripts: { repo: URL, ref: branch }'),
   axes: z
     .record(axisName, z.array(axisValue).min(1, { error: 'an axis needs at least one value' }))
     .describe('order of keys = order in build ids'),
-  packages: z.record(idPart('a package name'), packageSchema),
+  packages: z.record(idPart('a package name'), packageSchema).describe('package name to { image, command, ... }'),
   env: env.default({}).describe('environment of every build; templates allowed'),
-  exclude: z.array(selectionEntry).default([]).describe('cells to leave out (GitHub Actions semantics)'),
+  exclude: z.array(excludeEntry).default([]).describe('cells to leave out (GitHub Actions semantics)'),
   include: z
-    .array(z.record(z.string(), z.union([scalar, axisValue])))
+    // An include may bring a new value, which ends up in a build id like any other: same rules.
+    .array(z.record(z.string(), axisValue))
     .default([])
     .describe('extra cells (GitHub Actions semantics)'),
 });
@@ -138,7 +144,7 @@ export const machineSchema = z.strictObject({
   slots: z.number().int().min(1).default(1).describe('how many builds run at once'),
   builds: z
     .array(z.string().min(1))
-    .min(1)
+    .min(1, { error: 'list at least one glob, or remove builds: so that the machine shares the unassigned cells' })
     .optional()
     .describe('globs over build ids this machine builds; without it the machine shares the unassigned cells'),
 });
@@ -151,7 +157,8 @@ export const scheduleSchema = z.strictObject({
   min_free: size.optional().describe('free space needed under root before a night starts'),
   machines: z
     .record(idPart('a machine name'), machineSchema)
-    .refine((machines) => Object.keys(machines).length > 0, { error: 'list at least one machine' }),
+    .refine((machines) => Object.keys(machines).length > 0, { error: 'list at least one machine' })
+    .describe('machine name to { slots, builds }'),
   upload: z
     .strictObject({
       to: destination.describe('s3://bucket/prefix or file:///path; {date} allowed'),
