@@ -39,6 +39,47 @@ const commands: CommandSpec[] = [
         .option('--json', 'print JSON: machines with slots and start order, builds with every axis'),
     run: async (options, _args, io) => (await import('./commands/plan.js')).plan(options, io),
   },
+  {
+    name: 'run',
+    summary: "run this machine's night: clone the recipes, run its builds in slots, record the results",
+    options: (command) =>
+      selectOptions(command)
+        .option('--force', 'rebuild builds that already succeeded tonight')
+        .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone")
+        .option('--dry-run', 'print what would run and write nothing'),
+    run: async (options, _args, io) => (await import('./commands/run.js')).run(options, io),
+  },
+  {
+    name: 'build',
+    arguments: '<package> [pythons] [cudas]',
+    summary: 'build by hand: comma lists build every combination (- for an axis the package does not use)',
+    options: (command) =>
+      command
+        .option('--axis <name=values>', 'values of another axis, e.g. --axis abi=cxx11-abi (repeatable)', collect)
+        .option('--slots <n>', 'builds at once (default 1, showing the log live)')
+        .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone"),
+    run: async (options, args, io) => (await import('./commands/build.js')).build(options, args, io),
+  },
+  {
+    name: 'status',
+    summary: "every build of a night: status, duration, exit code, reason",
+    options: (command) => command.option('--json', 'print JSON: {date, machine, builds: [{id, status, exit_code, duration_s, log}]}'),
+    run: async (options, _args, io) => (await import('./commands/status.js')).status(options, io),
+  },
+  {
+    name: 'log',
+    arguments: '<id>',
+    summary: "print a build's log wherever it is",
+    options: (command) => command.option('-f, --follow', 'keep printing until the build ends; exit with its result'),
+    run: async (options, args, io) => (await import('./commands/log.js')).log(options, args, io),
+  },
+  {
+    name: 'wait',
+    arguments: '[ids...]',
+    summary: 'block until the builds (default: all of the night) end; exit 0 if all succeeded',
+    options: (command) => command.option('--timeout <duration>', 'give up after this long (e.g. 30m), exit 1'),
+    run: async (options, args, io) => (await import('./commands/wait.js')).wait(options, args, io),
+  },
 ];
 
 function program(io: Io): Command {
@@ -59,7 +100,8 @@ function program(io: Io): Command {
     spec.options?.(command);
     command.action(async (...received: unknown[]) => {
       const self = received.at(-1) as Command;
-      const status = await spec.run(self.optsWithGlobals(), self.args, io);
+      const args = (self.processedArgs as unknown[]).flat().filter((arg): arg is string => typeof arg === "string");
+      const status = await spec.run(self.optsWithGlobals(), args, io);
       root.setOptionValue('__status', status);
     });
   }

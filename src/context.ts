@@ -16,14 +16,22 @@ export interface GlobalOptions {
 
 /** Where command output goes; tests pass their own. */
 export interface Io {
+  /** A line (or lines) on stdout. */
   out(text: string): void;
+  /** A line (or lines) on stderr. */
   err(text: string): void;
+  /** Raw bytes on stdout, resolving when the stream can take more (so huge logs stream in bounded memory). */
+  write(chunk: string | Uint8Array): Promise<void>;
+  /** True when stdout is a terminal: live progress instead of plain lines. */
   isTTY: boolean;
 }
 
+const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
+
 export const processIo: Io = {
-  out: (text) => process.stdout.write(text.endsWith('\n') ? text : `${text}\n`),
-  err: (text) => process.stderr.write(text.endsWith('\n') ? text : `${text}\n`),
+  out: (text) => void process.stdout.write(line(text)),
+  err: (text) => void process.stderr.write(line(text)),
+  write: (chunk) => new Promise((resolve) => (process.stdout.write(chunk) ? resolve() : process.stdout.once('drain', resolve))),
   isTTY: Boolean(process.stdout.isTTY),
 };
 

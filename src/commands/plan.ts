@@ -8,6 +8,7 @@ import { render } from '../matrix/template.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { planNight, type MachinePlan, type PlannedBuild } from '../plan/plan.js';
 import { formatDuration } from '../units.js';
+import { table } from '../output/table.js';
 
 export interface PlanCommandOptions extends GlobalOptions {
   allMachines?: boolean;
@@ -87,13 +88,7 @@ function planTable(schedule: Schedule, date: string, machines: MachinePlan[], co
   for (const m of machines) {
     lines.push('', `${m.machine.name} · ${m.machine.slots} slot${m.machine.slots === 1 ? '' : 's'} · ${m.builds.length} builds · expected ${formatDuration(m.expectedFinishS)}`);
     const rows = m.builds.map((b) => [String(b.order), b.id, image(b, date) ?? '(host)', formatDuration(b.estimateS)]);
-    lines.push(...table([['#', 'build', 'image', 'estimate'], ...rows]).map((line) => `  ${line}`));
+    lines.push(...table([['#', 'build', 'image', 'estimate'], ...rows], { alignRight: [3] }).map((line) => `  ${line}`));
   }
   return lines.join('\n');
-}
-
-/** Left-aligned columns, the last one right-aligned. */
-export function table(rows: string[][]): string[] {
-  const widths = rows[0]!.map((_, col) => Math.max(...rows.map((row) => row[col]!.length)));
-  return rows.map((row) => row.map((cell, col) => (col === row.length - 1 ? cell.padStart(widths[col]!) : cell.padEnd(widths[col]!))).join('  ').trimEnd());
 }

@@ -32,6 +32,8 @@ export interface PackageSpec {
   axes: readonly Axis[];
   resources: Resources;
   artifacts: 'required' | 'optional';
+  /** Docker network of the container (docker only); undefined = Docker's default. */
+  network?: string;
   env: Readonly<Record<string, string>>;
 }
 

@@ -46,6 +46,7 @@ function toPackage(name: string, input: PackageInput, globalAxes: readonly Axis[
       memoryBytes: input.resources.memory === undefined ? undefined : parseSize(input.resources.memory),
     },
     artifacts: input.artifacts,
+    network: input.network,
     env: stringify(input.env),
   };
 }

@@ -107,6 +107,9 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
       if (spec.executor === 'host' && spec.resources.gpus !== undefined) {
         return [{ path: ['packages', pkg, 'resources', 'gpus'], message: 'gpus are passed to Docker only; remove it for a host package' }];
       }
+      if (spec.executor === 'host' && spec.network !== undefined) {
+        return [{ path: ['packages', pkg, 'network'], message: 'network is a Docker setting; remove it for a host package' }];
+      }
       return [];
     });
   },

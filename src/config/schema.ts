@@ -88,6 +88,11 @@ export const packageSchema = z.strictObject({
     })
     .default({}),
   artifacts: z.enum(artifactModes).default('required').describe("'optional' accepts a build that writes no file"),
+  network: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'expected a Docker network name like none, host or bridge' })
+    .optional()
+    .describe('Docker network of the build container, e.g. none for hermetic builds (default: Docker\'s)'),
   env: env.default({}),
 });
 

@@ -12,7 +12,8 @@ export interface TemplateRef {
   text: string;
 }
 
-const REFERENCE = /\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?(?:\|([^{}]*))?\}/g;
+// `${HOME}` in a command is the shell's business, not a template: a `{` after `$` is left alone.
+const REFERENCE = /(?<!\$)\{([A-Za-z_][A-Za-z0-9_]*)(?:\.([A-Za-z0-9_-]+))?(?:\|([^{}]*))?\}/g;
 
 export function templateRefs(template: string): TemplateRef[] {
   return [...template.matchAll(REFERENCE)].map(([text, name, attr, fallback]) => ({ text, name: name!, attr, fallback }));

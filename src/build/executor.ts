@@ -1,0 +1,42 @@
+/** What an executor (Docker or host) is given and what it returns. */
+import type { Resources } from '../config/model.js';
+
+export interface ExecuteOptions {
+  id: string;
+  date: string;
+  machine: string;
+  /** Rendered argv; never joined into a shell string. */
+  command: readonly string[];
+  /** The build's environment without NIGHTSHIFT_RECIPES/NIGHTSHIFT_OUT, which each executor sets itself. */
+  env: Readonly<Record<string, string>>;
+  /** Rendered image (docker only). */
+  image?: string;
+  resources: Resources;
+  /** Docker network for the container (docker only); undefined = Docker's default. */
+  network?: string;
+  /** The night's recipes clone on the host (mounted read-only at /recipes, or copied for host builds). */
+  recipesDir: string;
+  /** The build's artifact folder on the host (mounted at /out). */
+  outDir: string;
+  /** Host builds run here, in their own copy of the recipes. */
+  workDir: string;
+  /** An open file descriptor the build's stdout and stderr are appended to, untouched by Node. */
+  logFd: number;
+  timeoutMs: number;
+  /** Aborted on SIGINT/SIGTERM: the build is killed and reported canceled. */
+  signal: AbortSignal;
+}
+
+export interface ExecuteResult {
+  /** The command's exit code; null when it never ran or was killed. */
+  exitCode: number | null;
+  timedOut: boolean;
+  canceled: boolean;
+  /** Why the command could not be started at all (image missing, executable not found, ...). */
+  startError?: string;
+  durationMs: number;
+}
+
+export interface Executor {
+  run(options: ExecuteOptions): Promise<ExecuteResult>;
+}

@@ -1,0 +1,27 @@
+/** How an executor's result and the artifacts found become a build status — pure. */
+import type { FinishedStatus } from '../night/layout.js';
+import { formatDuration } from '../units.js';
+import type { ExecuteResult } from './executor.js';
+
+export interface Outcome {
+  status: FinishedStatus;
+  reason?: string;
+}
+
+export function buildOutcome(result: ExecuteResult, artifactCount: number, artifacts: 'required' | 'optional', timeoutS: number): Outcome {
+  if (result.canceled) return { status: 'canceled', reason: 'canceled: nightshift was stopped while the build ran' };
+  if (result.timedOut) return { status: 'timed_out', reason: `timed out after ${formatDuration(timeoutS)} and was killed` };
+  if (result.startError) return { status: 'failed', reason: result.startError };
+  if (result.exitCode !== 0) return { status: 'failed', reason: `exit code ${result.exitCode ?? 'unknown (killed)'}` };
+  if (artifacts === 'required' && artifactCount === 0) {
+    return { status: 'failed', reason: 'no artifact: the build exited 0 but wrote no file to its output folder (set artifacts: optional if that is expected)' };
+  }
+  return { status: 'succeeded' };
+}
+
+/** The last line of every build log. */
+export function footerLine(outcome: Outcome, exitCode: number | null, durationMs: number): string {
+  const parts = [`nightshift: ${outcome.status}`, `exit code ${exitCode ?? '-'}`, `duration ${formatDuration(durationMs / 1000)}`];
+  if (outcome.reason) parts.push(outcome.reason);
+  return parts.join(' · ');
+}

@@ -1,0 +1,51 @@
+/**
+ * What a person sees while builds run: on a terminal, one status line redrawn in place with finished
+ * builds printed above it; elsewhere (cron, journald, CI) one plain line per event.
+ */
+import type { Io } from '../context.js';
+import { formatDuration } from '../units.js';
+import type { RunnerEvent } from './runner.js';
+
+export interface Progress {
+  onEvent(event: RunnerEvent): void;
+  stop(): void;
+}
+
+export function progress(io: Io, total: number, now: () => number = Date.now): Progress {
+  const started = now();
+  const counts = { running: 0, succeeded: 0, failed: 0 };
+  const clock = () => new Date(now()).toISOString().slice(11, 19);
+  const statusLine = () => {
+    const pending = total - counts.running - counts.succeeded - counts.failed;
+    return `${counts.running} running · ${counts.succeeded} succeeded · ${counts.failed} failed · ${pending} pending · ${formatDuration((now() - started) / 1000)} elapsed`;
+  };
+  const redraw = () => void io.write(`\r\x1b[K${statusLine()}`);
+  const timer = io.isTTY ? setInterval(redraw, 1000) : undefined;
+  timer?.unref();
+
+  const say = (text: string) => {
+    if (io.isTTY) void io.write(`\r\x1b[K${text}\n${statusLine()}`);
+    else io.out(`${clock()} ${text}`);
+  };
+
+  return {
+    onEvent(event) {
+      if (event.type === 'start') {
+        counts.running++;
+        if (!io.isTTY) say(`start ${event.id} (slot ${event.slot})`);
+        else redraw();
+        return;
+      }
+      counts.running--;
+      const record = event.record;
+      if (record.status === 'succeeded') counts.succeeded++;
+      else counts.failed++;
+      const took = record.duration_s === undefined ? '' : ` after ${formatDuration(record.duration_s)}`;
+      say(`${record.status} ${record.id}${took}${record.reason ? ` (${record.reason})` : ''}`);
+    },
+    stop() {
+      if (timer) clearInterval(timer);
+      if (io.isTTY) void io.write(`\r\x1b[K`);
+    },
+  };
+}

@@ -1,0 +1,175 @@
+/**
+ * The slot runner: a machine's builds, `slots` at a time, in the order given (longest expected first).
+ * Each build streams its output to logs/running/<id>.log, which is renamed into logs/succeeded or
+ * logs/failed when it ends; night.json is updated at every start and end. A failed build is a result,
+ * never an exception: one build's trouble does not stop the others.
+ */
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { mkdir, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import PQueue from 'p-queue';
+import type { Cell, Matrix } from '../config/model.js';
+import { artifactDir, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
+import { appendMasterLog } from '../night/open-night.js';
+import type { BuildRecord, NightStateStore } from '../night/state.js';
+import { formatDuration } from '../units.js';
+import { listArtifacts } from './artifacts.js';
+import { buildEnv, renderCommand, renderImage } from './build-env.js';
+import type { Executor, ExecuteResult } from './executor.js';
+import { buildOutcome, footerLine } from './outcome.js';
+
+export interface RunnerBuild {
+  cell: Cell;
+}
+
+export type RunnerEvent =
+  | { type: 'start'; id: string; slot: number }
+  | { type: 'finish'; id: string; slot: number; record: BuildRecord };
+
+export interface RunBuildsOptions {
+  layout: NightLayout;
+  /** In start order. */
+  cells: readonly Cell[];
+  slots: number;
+  matrix: Matrix;
+  machine: string;
+  store: NightStateStore;
+  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  /** Aborted on SIGINT/SIGTERM: nothing new starts, running builds are killed and marked canceled. */
+  signal: AbortSignal;
+  onEvent?: (event: RunnerEvent) => void;
+  now?: () => Date;
+}
+
+/** Runs the builds and resolves with each one's final record, in start order. */
+export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[]> {
+  const queue = new PQueue({ concurrency: Math.max(1, options.slots) });
+  const freeSlots = new SlotNumbers();
+  const stop = () => queue.clear();
+  options.signal.addEventListener('abort', stop, { once: true });
+  try {
+    const results = await Promise.all(
+      options.cells.map((cell) =>
+        queue.add(async () => {
+          const slot = freeSlots.take();
+          try {
+            return await runOne(cell, slot, options);
+          } finally {
+            freeSlots.give(slot);
+          }
+        }),
+      ),
+    );
+    return results.filter((record): record is BuildRecord => record !== undefined);
+  } finally {
+    options.signal.removeEventListener('abort', stop);
+  }
+}
+
+async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Promise<BuildRecord> {
+  const { layout, store, machine } = options;
+  const now = options.now ?? (() => new Date());
+  const id = cell.id;
+  const outDir = artifactDir(layout, id);
+  const logPath = runningLog(layout, id);
+  const image = renderImage(cell, layout.date, machine);
+  const command = renderCommand(cell, layout.date, machine);
+  // A rerun starts from an empty output folder, so old artifacts are never mistaken for new ones.
+  await rm(outDir, { recursive: true, force: true });
+  await mkdir(outDir, { recursive: true });
+
+  const startedAt = now();
+  await store.update((state) => {
+    const record = state.builds.find((b) => b.id === id)!;
+    Object.assign(record, {
+      status: 'running',
+      image,
+      attempt: record.attempt + 1,
+      started_at: startedAt.toISOString(),
+      finished_at: undefined,
+      duration_s: undefined,
+      exit_code: undefined,
+      reason: undefined,
+      artifacts: undefined,
+      log: path.relative(layout.dir, logPath),
+    } satisfies Partial<BuildRecord>);
+  });
+  options.onEvent?.({ type: 'start', id, slot });
+  await appendMasterLog(layout, `slot-${slot}`, `start ${id}`);
+
+  const logFd = openSync(logPath, 'w');
+  let result: ExecuteResult;
+  try {
+    writeSync(logFd, `nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}\n`);
+    writeSync(logFd, `nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
+    result = await options.executors[cell.package.executor].run({
+      id,
+      date: layout.date,
+      machine,
+      command,
+      env: buildEnv({ cell, matrixEnv: options.matrix.env, date: layout.date, machine }),
+      image: image ?? undefined,
+      resources: cell.package.resources,
+      network: cell.package.network,
+      recipesDir: layout.recipes,
+      outDir,
+      workDir: workDir(layout, id),
+      logFd,
+      timeoutMs: cell.package.timeoutS * 1000,
+      signal: options.signal,
+    });
+  } catch (error) {
+    // An executor bug must not take the night down: record it as this build's failure.
+    result = { exitCode: null, timedOut: false, canceled: false, startError: `nightshift could not run the build: ${(error as Error).message}`, durationMs: now().getTime() - startedAt.getTime() };
+  }
+
+  const artifacts = await listArtifacts(outDir).catch(() => []);
+  const outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS);
+  try {
+    writeSync(logFd, `\n${footerLine(outcome, result.exitCode, result.durationMs)}\n`);
+  } finally {
+    closeSync(logFd);
+  }
+  const finalLog = await moveLog(layout, id, logPath, outcome.status);
+
+  const finishedAt = now();
+  const state = await store.update((s) => {
+    const record = s.builds.find((b) => b.id === id)!;
+    Object.assign(record, {
+      status: outcome.status,
+      finished_at: finishedAt.toISOString(),
+      duration_s: Math.round(result.durationMs / 100) / 10,
+      exit_code: result.exitCode,
+      reason: outcome.reason,
+      log: path.relative(layout.dir, finalLog),
+      artifacts,
+    } satisfies Partial<BuildRecord>);
+  });
+  const record = state.builds.find((b) => b.id === id)!;
+  await appendMasterLog(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(result.durationMs / 1000)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+  options.onEvent?.({ type: 'finish', id, slot, record });
+  return record;
+}
+
+/** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */
+async function moveLog(layout: NightLayout, id: string, from: string, status: FinishedStatus): Promise<string> {
+  const to = finishedLog(layout, id, status);
+  const other = finishedLog(layout, id, status === 'succeeded' ? 'failed' : 'succeeded');
+  await rm(other, { force: true });
+  await rename(from, to);
+  return to;
+}
+
+/** Slot numbers 1..n, the lowest free one first, so master logs read like the old per-queue logs. */
+class SlotNumbers {
+  private readonly busy = new Set<number>();
+  take(): number {
+    let slot = 1;
+    while (this.busy.has(slot)) slot++;
+    this.busy.add(slot);
+    return slot;
+  }
+  give(slot: number): void {
+    this.busy.delete(slot);
+  }
+}

@@ -1,0 +1,119 @@
+/**
+ * `nightshift build PACKAGE PYTHONS CUDAS [--axis name=v1,v2]`: build by hand, like the old
+ * build_multiple.sh — comma lists build every combination — in the same night folder layout.
+ */
+import type { Cell, PackageSpec } from '../config/model.js';
+import { didYouMean } from '../config/did-you-mean.js';
+import { idPart } from '../config/schema.js';
+import { defaultExecutors } from '../build/executors.js';
+import { progress } from '../build/progress.js';
+import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
+import { stopOnSignals } from '../daemon/signals.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { includedCell } from '../matrix/expand.js';
+import { followLog } from '../night/follow-log.js';
+import { resolveNightDate } from '../night/night-date.js';
+import { runNight } from '../night/run-night.js';
+import { reportOutcome } from './night-summary.js';
+import type { RunnerEvent } from '../build/runner.js';
+import { nightLayout } from '../night/layout.js';
+
+export interface BuildOptions extends GlobalOptions {
+  axis?: string[];
+  slots?: string;
+  refreshRecipes?: boolean;
+}
+
+/** Positional lists fill these axes, in this order; `-` stands for an axis the package does not use. */
+const POSITIONAL_AXES = ['python', 'cuda'] as const;
+
+export async function build(options: BuildOptions, [packageName, ...lists]: string[], io: Io): Promise<number> {
+  const { config, schedule } = await loadSchedule(options);
+  const date = resolveNightDate(options.date, schedule.timezone);
+  const machine = machineName(options);
+  const names = config.matrix.packages.map((p) => p.name);
+  const spec = config.matrix.packages.find((p) => p.name === packageName);
+  if (!spec) throw new NightshiftError(`no package "${packageName}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
+  const cells = manualCells(spec, requestedValues(spec, lists, options.axis ?? []));
+  const slots = options.slots === undefined ? 1 : Number(options.slots);
+  if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots}`, ExitCode.usage);
+
+  const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
+  // One build at a time: show its log live, as the old build_docker.sh did; several: show progress.
+  const live = slots === 1 ? liveLog(nightLayout(schedule.root, date), io) : undefined;
+  const reporter = live ? undefined : progress(io, cells.length);
+  try {
+    const outcome = await runNight(
+      { matrix: config.matrix, root: schedule.root, schedule: schedule.name, date, machine, cells, slots, force: true, refreshRecipes: options.refreshRecipes, purpose: 'build' },
+      {
+        executors: defaultExecutors(),
+        signal: stop.signal,
+        onEvent: (event) => {
+          live?.onEvent(event);
+          reporter?.onEvent(event);
+        },
+        say: (line) => io.out(line),
+      },
+    );
+    await live?.done();
+    reporter?.stop();
+    return reportOutcome(outcome, io, stop.signal.aborted);
+  } finally {
+    reporter?.stop();
+    stop.dispose();
+  }
+}
+
+/** Axis name to the values asked for: positional lists for python and cuda, --axis for the rest. */
+function requestedValues(spec: PackageSpec, lists: readonly string[], axisOptions: readonly string[]): Map<string, string[]> {
+  const axes = spec.axes.map((a) => a.name);
+  const values = new Map<string, string[]>();
+  const set = (axis: string, text: string, from: string) => {
+    if (!axes.includes(axis)) {
+      throw new NightshiftError(`${spec.name} has no ${axis} axis (its axes: ${axes.join(', ') || 'none'}); ${from === 'argument' ? 'write - in its place' : 'leave out --axis ' + axis}`, ExitCode.usage);
+    }
+    values.set(axis, text.split(',').map((v) => v.trim()).filter(Boolean));
+  };
+  lists.forEach((text, i) => {
+    const axis = POSITIONAL_AXES[i];
+    if (axis === undefined) throw new NightshiftError(`too many arguments: give other axes with --axis name=v1,v2`, ExitCode.usage);
+    if (text !== '-') set(axis, text, 'argument');
+  });
+  for (const option of axisOptions) {
+    const match = /^([a-z][a-z0-9]*)=(.+)$/.exec(option);
+    if (!match) throw new NightshiftError(`--axis ${JSON.stringify(option)}: write it as name=value1,value2`, ExitCode.usage);
+    set(match[1]!, match[2]!, 'option');
+  }
+  const missing = axes.filter((axis) => !values.get(axis)?.length);
+  if (missing.length) {
+    const usage = `nightshift build ${spec.name} ${axes.includes('python') ? 'PYTHONS' : '-'} ${axes.includes('cuda') ? 'CUDAS' : ''}`.trimEnd();
+    throw new NightshiftError(`say which ${missing.join(', ')} to build: ${usage}${missing.filter((a) => !(POSITIONAL_AXES as readonly string[]).includes(a)).map((a) => ` --axis ${a}=...`).join('')}`, ExitCode.usage);
+  }
+  return values;
+}
+
+/** Every combination of the requested values; values not in the matrix are allowed but must be safe. */
+function manualCells(spec: PackageSpec, values: Map<string, string[]>): Cell[] {
+  let combos: Record<string, string>[] = [{ package: spec.name }];
+  for (const axis of spec.axes) {
+    for (const value of values.get(axis.name)!) {
+      const checked = idPart('an axis value').safeParse(value);
+      if (!checked.success) throw new NightshiftError(`${axis.name} ${checked.error.issues[0]!.message}`, ExitCode.usage);
+    }
+    combos = combos.flatMap((combo) => values.get(axis.name)!.map((value) => ({ ...combo, [axis.name]: value })));
+  }
+  return combos.map((combo) => includedCell(spec, combo)!);
+}
+
+/** Prints each build's log as it is written, one build after another. */
+function liveLog(layout: ReturnType<typeof nightLayout>, io: Io) {
+  let chain = Promise.resolve();
+  const finished = new Set<string>();
+  return {
+    onEvent(event: RunnerEvent) {
+      if (event.type === 'finish') finished.add(event.id);
+      else chain = chain.then(() => followLog({ layout, id: event.id, write: (chunk) => io.write(chunk), ended: async () => finished.has(event.id), pollMs: 100 }));
+    },
+    done: () => chain,
+  };
+}

@@ -1,0 +1,19 @@
+/** The lines printed when `run` or `build` ends, and the exit code they lead to. */
+import path from 'node:path';
+import type { Io } from '../context.js';
+import { ExitCode } from '../errors.js';
+import type { NightOutcome } from '../night/run-night.js';
+
+export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): number {
+  const { ran, kept, layout } = outcome;
+  const counts = new Map<string, number>();
+  ran.forEach((b) => counts.set(b.status, (counts.get(b.status) ?? 0) + 1));
+  const parts = [...counts].map(([status, n]) => `${n} ${status}`);
+  if (kept.length) parts.push(`${kept.length} kept from an earlier run`);
+  io.out(`night ${layout.date}: ${parts.join(', ') || 'nothing ran'}${stopped ? ' (stopped by a signal)' : ''}`);
+  for (const build of ran.filter((b) => b.status !== 'succeeded')) {
+    io.out(`  ${build.status} ${build.id}: ${build.reason ?? ''} — log ${build.log ? path.join(layout.dir, build.log) : '(none)'}`);
+  }
+  const allGood = ran.every((b) => b.status === 'succeeded') && !stopped;
+  return allGood ? ExitCode.ok : ExitCode.buildsFailed;
+}

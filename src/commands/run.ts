@@ -1,0 +1,68 @@
+/** `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it. */
+import { defaultExecutors } from '../build/executors.js';
+import { progress } from '../build/progress.js';
+import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { stopOnSignals } from '../daemon/signals.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { filterIds } from '../matrix/select.js';
+import { nightLayout } from '../night/layout.js';
+import { resolveNightDate } from '../night/night-date.js';
+import { runNight } from '../night/run-night.js';
+import { readNightState } from '../night/state.js';
+import { table } from '../output/table.js';
+import { planNight } from '../plan/plan.js';
+import { formatDuration } from '../units.js';
+import { reportOutcome } from './night-summary.js';
+
+export interface RunOptions extends GlobalOptions {
+  only?: string[];
+  skip?: string[];
+  force?: boolean;
+  dryRun?: boolean;
+  refreshRecipes?: boolean;
+}
+
+export async function run(options: RunOptions, io: Io): Promise<number> {
+  const { config, schedule } = await loadSchedule(options);
+  const date = resolveNightDate(options.date, schedule.timezone);
+  const machine = requireMachine(schedule, options);
+  const mine = planNight(config.cells, schedule.machines).machines.find((m) => m.machine.name === machine)!;
+  const builds = filterIds(mine.builds, options);
+  if (builds.length === 0) {
+    throw new NightshiftError(`nothing to build on ${machine}${options.only || options.skip ? ' with these --only/--skip selectors' : ''}; see nightshift plan --all-machines`, ExitCode.nothingSelected);
+  }
+
+  if (options.dryRun) {
+    const state = await readNightState(nightLayout(schedule.root, date).state);
+    const done = new Set(state?.builds.filter((b) => b.status === 'succeeded').map((b) => b.id));
+    const action = (id: string) => (done.has(id) && !options.force ? 'keep (succeeded)' : 'build');
+    io.out(`dry run: night ${date} on ${machine}, ${mine.machine.slots} slot(s), folder ${nightLayout(schedule.root, date).dir}`);
+    io.out(table([['#', 'build', 'action', 'estimate'], ...builds.map((b) => [String(b.order), b.id, action(b.id), formatDuration(b.estimateS)])], { alignRight: [3] }).join('\n'));
+    return ExitCode.ok;
+  }
+
+  const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
+  const reporter = progress(io, builds.length);
+  try {
+    const outcome = await runNight(
+      {
+        matrix: config.matrix,
+        root: schedule.root,
+        schedule: schedule.name,
+        date,
+        machine,
+        cells: builds.map((b) => b.cell),
+        slots: mine.machine.slots,
+        force: options.force,
+        refreshRecipes: options.refreshRecipes,
+        purpose: 'run',
+      },
+      { executors: defaultExecutors(), signal: stop.signal, onEvent: reporter.onEvent, say: (line) => io.out(line) },
+    );
+    reporter.stop();
+    return reportOutcome(outcome, io, stop.signal.aborted);
+  } finally {
+    reporter.stop();
+    stop.dispose();
+  }
+}

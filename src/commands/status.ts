@@ -1,0 +1,62 @@
+/** `nightshift status`: every build of a night with status, duration, exit code and reason. */
+import path from 'node:path';
+import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { ExitCode } from '../errors.js';
+import { resolveNightDate } from '../night/night-date.js';
+import { readNight, runnerGone } from '../night/read-night.js';
+import type { BuildRecord } from '../night/state.js';
+import { formatDuration } from '../units.js';
+import { table } from '../output/table.js';
+
+export interface StatusOptions extends GlobalOptions {
+  json?: boolean;
+}
+
+export async function status(options: StatusOptions, io: Io): Promise<number> {
+  const { schedule } = await loadSchedule(options);
+  const date = resolveNightDate(options.date, schedule.timezone);
+  const { layout, state } = await readNight(schedule.root, date);
+  const logPath = (b: BuildRecord) => (b.log ? path.join(layout.dir, b.log) : null);
+  if (options.json) {
+    io.out(
+      JSON.stringify(
+        {
+          date: state.date,
+          machine: state.machine,
+          recipes: state.recipes ?? null,
+          started_at: state.started_at ?? null,
+          finished_at: state.finished_at ?? null,
+          builds: state.builds.map((b) => ({
+            id: b.id,
+            status: b.status,
+            exit_code: b.exit_code ?? null,
+            duration_s: b.duration_s ?? null,
+            reason: b.reason ?? null,
+            log: logPath(b),
+            artifacts: b.artifacts ?? [],
+          })),
+        },
+        null,
+        2,
+      ),
+    );
+    return ExitCode.ok;
+  }
+  const counts = new Map<string, number>();
+  state.builds.forEach((b) => counts.set(b.status, (counts.get(b.status) ?? 0) + 1));
+  const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+  const recipes = state.recipes ? ` · recipes ${state.recipes.commit.slice(0, 12)}` : '';
+  io.out(`night ${state.date} on ${state.machine}${recipes} · ${summary}`);
+  if (await runnerGone(layout, state.builds)) {
+    io.out('the runner of this night is gone with builds unfinished: `nightshift run` resumes it');
+  }
+  const rows = state.builds.map((b) => [
+    b.id,
+    b.status,
+    b.duration_s === undefined ? '' : formatDuration(b.duration_s),
+    b.exit_code === undefined || b.exit_code === null ? '' : String(b.exit_code),
+    b.reason ?? '',
+  ]);
+  io.out(table([['build', 'status', 'duration', 'exit', 'reason'], ...rows], { alignRight: [2, 3] }).join('\n'));
+  return ExitCode.ok;
+}

@@ -1,0 +1,41 @@
+/** `nightshift wait [ID...]`: block until those builds (default: all of the night) have ended. */
+import { setTimeout as sleep } from 'node:timers/promises';
+import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { resolveNightDate } from '../night/night-date.js';
+import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
+import { formatDuration, parseDuration } from '../units.js';
+
+export interface WaitOptions extends GlobalOptions {
+  timeout?: string;
+  pollMs?: number;
+}
+
+export async function wait(options: WaitOptions, ids: string[], io: Io): Promise<number> {
+  const { schedule } = await loadSchedule(options);
+  const date = resolveNightDate(options.date, schedule.timezone);
+  const timeoutS = options.timeout === undefined ? Infinity : parseDuration(options.timeout);
+  if (timeoutS === undefined) throw new NightshiftError(`--timeout ${JSON.stringify(options.timeout)} is not a duration like 90m or 4h`, ExitCode.usage);
+  const deadline = Date.now() + timeoutS * 1000;
+  const reported = new Set<string>();
+
+  for (;;) {
+    const { layout, state } = await readNight(schedule.root, date);
+    const builds = pickBuilds(state, ids);
+    for (const build of builds.filter((b) => isFinished(b) && !reported.has(b.id))) {
+      reported.add(build.id);
+      const took = build.duration_s === undefined ? '' : ` after ${formatDuration(build.duration_s)}`;
+      io.out(`${build.status} ${build.id}${took}${build.reason ? ` (${build.reason})` : ''}`);
+    }
+    if (builds.every(isFinished)) return builds.every((b) => b.status === 'succeeded' || b.status === 'skipped') ? ExitCode.ok : ExitCode.buildsFailed;
+    if (await runnerGone(layout, builds)) {
+      io.err(`nightshift: the runner of night ${date} is gone with ${builds.filter((b) => !isFinished(b)).length} build(s) unfinished; nightshift run resumes the night`);
+      return ExitCode.buildsFailed;
+    }
+    if (Date.now() >= deadline) {
+      io.err(`nightshift: still waiting for ${builds.filter((b) => !isFinished(b)).map((b) => b.id).join(', ')} after ${options.timeout}`);
+      return ExitCode.buildsFailed;
+    }
+    await sleep(options.pollMs ?? 500);
+  }
+}

@@ -1,0 +1,63 @@
+/**
+ * Reading a build's log wherever it is, and following it while it runs. The follower only reads: it
+ * can start and stop any number of times without touching the build. It keeps its file descriptor when
+ * the runner renames the log from running/ to succeeded/ or failed/, so nothing is missed or repeated.
+ */
+import { open, type FileHandle } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { finishedLog, runningLog, type NightLayout } from './layout.js';
+
+const CHUNK = 64 * 1024;
+
+/** The log's current path: running/, then succeeded/ or failed/. */
+export async function openBuildLog(layout: NightLayout, id: string): Promise<FileHandle | undefined> {
+  for (const file of [runningLog(layout, id), finishedLog(layout, id, 'succeeded'), finishedLog(layout, id, 'failed')]) {
+    const handle = await open(file, 'r').catch(() => undefined);
+    if (handle) return handle;
+  }
+  return undefined;
+}
+
+/** Copies the file from `position` to its current end; returns the new position. */
+export async function copyFrom(handle: FileHandle, position: number, write: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+  const buffer = Buffer.alloc(CHUNK);
+  for (;;) {
+    const { bytesRead } = await handle.read(buffer, 0, CHUNK, position);
+    if (bytesRead === 0) return position;
+    position += bytesRead;
+    await write(buffer.subarray(0, bytesRead));
+  }
+}
+
+export interface FollowOptions {
+  layout: NightLayout;
+  id: string;
+  write: (chunk: Uint8Array) => Promise<void>;
+  /** True once the build has ended (its log then holds everything). */
+  ended: () => Promise<boolean>;
+  pollMs?: number;
+  signal?: AbortSignal;
+}
+
+/** Streams the log as it grows until the build ends (or the signal aborts the follower). */
+export async function followLog(options: FollowOptions): Promise<void> {
+  const pollMs = options.pollMs ?? 250;
+  let handle = await openBuildLog(options.layout, options.id);
+  while (!handle) {
+    if (await options.ended()) return;
+    await sleep(pollMs, undefined, { signal: options.signal });
+    handle = await openBuildLog(options.layout, options.id);
+  }
+  try {
+    let position = 0;
+    for (;;) {
+      // Ask "ended?" before reading, so the last read after it surely sees the final line.
+      const ended = await options.ended();
+      position = await copyFrom(handle, position, options.write);
+      if (ended) return;
+      await sleep(pollMs, undefined, { signal: options.signal });
+    }
+  } finally {
+    await handle.close();
+  }
+}

@@ -1,0 +1,63 @@
+/** Where everything of a night lives under `<root>/YYYY_MM_DD/` — pure path arithmetic. */
+import path from 'node:path';
+
+export type FinishedStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled';
+export type BuildStatus = 'pending' | 'running' | 'skipped' | FinishedStatus;
+export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'skipped'];
+
+export interface NightLayout {
+  root: string;
+  date: string;
+  dir: string;
+  /** Fresh clone of the recipes repository. */
+  recipes: string;
+  logs: { running: string; succeeded: string; failed: string; master: string };
+  /** `artifacts/<id>/`: what each build wrote to /out. */
+  artifacts: string;
+  /** `work/<id>/`: host builds' own copies of the recipes, so parallel builds never share a writable tree. */
+  work: string;
+  state: string;
+  lock: string;
+  reportHtml: string;
+  reportText: string;
+}
+
+export function nightLayout(root: string, date: string): NightLayout {
+  const dir = path.join(root, date);
+  const logs = path.join(dir, 'logs');
+  return {
+    root,
+    date,
+    dir,
+    recipes: path.join(dir, 'recipes'),
+    logs: {
+      running: path.join(logs, 'running'),
+      succeeded: path.join(logs, 'succeeded'),
+      failed: path.join(logs, 'failed'),
+      master: path.join(logs, 'master'),
+    },
+    artifacts: path.join(dir, 'artifacts'),
+    work: path.join(dir, 'work'),
+    state: path.join(dir, 'night.json'),
+    lock: path.join(dir, 'night.lock'),
+    reportHtml: path.join(dir, 'report.html'),
+    reportText: path.join(dir, 'report.txt'),
+  };
+}
+
+export function runningLog(layout: NightLayout, id: string): string {
+  return path.join(layout.logs.running, `${id}.log`);
+}
+
+/** Successes go to logs/succeeded; failures, timeouts and cancels to logs/failed. */
+export function finishedLog(layout: NightLayout, id: string, status: FinishedStatus): string {
+  return path.join(status === 'succeeded' ? layout.logs.succeeded : layout.logs.failed, `${id}.log`);
+}
+
+export function artifactDir(layout: NightLayout, id: string): string {
+  return path.join(layout.artifacts, id);
+}
+
+export function workDir(layout: NightLayout, id: string): string {
+  return path.join(layout.work, id);
+}

@@ -1,0 +1,125 @@
+/**
+ * One run of a night on this machine: open the folder, take its lock, clone the recipes, run the
+ * selected builds in slots, record what happened. Used by `run`, `build` and the daemon. Builds that
+ * already succeeded are kept (unless forced); builds an earlier runner left running are cleaned up and
+ * run again. Whatever fails, the lock is released and night.json says where things stand.
+ */
+import type { Cell, Matrix } from '../config/model.js';
+import { removeContainers } from '../build/docker-executor.js';
+import type { Executor } from '../build/executor.js';
+import { runBuilds, type RunnerEvent } from '../build/runner.js';
+import { longestFirst } from '../plan/order.js';
+import { recordDurations, lastSuccessfulDurations } from './history.js';
+import { nightLayout, type NightLayout } from './layout.js';
+import { acquireNightLock } from './lock.js';
+import { appendMasterLog, openNight } from './open-night.js';
+import { fetchRecipes } from './recipes.js';
+import { planResume } from './resume.js';
+import { NightStateStore, type BuildRecord, type NightState } from './state.js';
+
+export interface NightRequest {
+  matrix: Matrix;
+  root: string;
+  schedule: string;
+  date: string;
+  machine: string;
+  /** The cells to build on this machine (any order: they run longest expected first). */
+  cells: readonly Cell[];
+  slots: number;
+  /** Rebuild cells that already succeeded. */
+  force?: boolean;
+  /** Clone the recipes again even when this night already has a clone. */
+  refreshRecipes?: boolean;
+  /** Written to the lock and the master log: 'run', 'build', 'daemon'. */
+  purpose: string;
+}
+
+export interface NightCollaborators {
+  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  signal: AbortSignal;
+  onEvent?: (event: RunnerEvent) => void;
+  /** Told what is happening before the builds start (kept, orphaned, recipes). */
+  say?: (line: string) => void;
+  now?: () => Date;
+}
+
+export interface NightOutcome {
+  layout: NightLayout;
+  state: NightState;
+  /** Records of the builds this run ran, in start order. */
+  ran: BuildRecord[];
+  /** Ids kept because they had already succeeded. */
+  kept: string[];
+}
+
+export async function runNight(request: NightRequest, collaborators: NightCollaborators): Promise<NightOutcome> {
+  const { matrix, root, date, machine } = request;
+  const now = collaborators.now ?? (() => new Date());
+  const say = collaborators.say ?? (() => {});
+  const layout = nightLayout(root, date);
+  await openNight(layout);
+  const lock = await acquireNightLock(layout.lock, { purpose: request.purpose });
+  const master = (line: string) => appendMasterLog(layout, 'run', line);
+  try {
+    await master(`${request.purpose} started by pid ${process.pid} on ${machine}: ${request.cells.length} build(s) selected`);
+    const store = new NightStateStore(layout.state);
+    const previous = (await store.load()) ?? emptyState(request, now());
+
+    // Order by what builds really took on earlier nights, falling back to the matrix estimate.
+    const history = await lastSuccessfulDurations(root);
+    const estimate = (cell: Cell) => history.get(cell.id) ?? cell.package.estimateS;
+    const ordered = longestFirst(request.cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
+    const resume = planResume(previous, ordered, { force: request.force ?? false, estimate });
+    await store.update((state) => {
+      Object.assign(state, resume.state, { machine, schedule: request.schedule, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
+    });
+    if (resume.kept.length) say(`${resume.kept.length} build(s) already succeeded and are kept (--force rebuilds them)`);
+    for (const id of resume.orphaned) {
+      // Left running by a runner that died: its container may still be there.
+      await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine }).catch(() => {});
+      await master(`${id} was left running by an earlier runner; its container was removed and it runs again`);
+    }
+
+    const recipes = await fetchRecipes({ repo: matrix.recipes.repo, ref: matrix.recipes.ref, dest: layout.recipes, refresh: request.refreshRecipes ?? false }).catch(
+      async (error: Error) => {
+        await master(`recipes: ${error.message}`);
+        throw error;
+      },
+    );
+    await store.update((state) => {
+      state.recipes = { repo: matrix.recipes.repo, ref: matrix.recipes.ref, commit: recipes.commit };
+    });
+    await master(`recipes ${recipes.reused ? 'reused' : 'cloned'} at ${recipes.commit}`);
+    say(`recipes ${matrix.recipes.ref} at ${recipes.commit.slice(0, 12)}${recipes.reused ? ' (this night\'s clone)' : ''}`);
+
+    const ran = await runBuilds({
+      layout,
+      cells: resume.toRun,
+      slots: request.slots,
+      matrix,
+      machine,
+      store,
+      executors: collaborators.executors,
+      signal: collaborators.signal,
+      onEvent: collaborators.onEvent,
+      now,
+    });
+    await recordDurations(
+      root,
+      ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled').map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
+    );
+    const state = await store.update((s) => {
+      s.finished_at = now().toISOString();
+      s.runner_pid = undefined;
+    });
+    const failed = ran.filter((b) => b.status !== 'succeeded').length;
+    await master(`${request.purpose} finished: ${ran.length - failed} succeeded, ${failed} did not${collaborators.signal.aborted ? ' (stopped by a signal)' : ''}`);
+    return { layout, state, ran, kept: resume.kept };
+  } finally {
+    await lock.release();
+  }
+}
+
+function emptyState(request: NightRequest, now: Date): NightState {
+  return { version: 1, date: request.date, machine: request.machine, schedule: request.schedule, updated_at: now.toISOString(), builds: [] };
+}
