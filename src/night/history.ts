@@ -1,0 +1,102 @@
+/**
+ * `<root>/history.json`: how long each build took on recent nights, so later nights can order and
+ * balance builds by what they really cost rather than by the configured estimate.
+ */
+import { mkdir, readFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import type { BuildStatus } from './layout.js';
+import { writeJsonAtomic } from './state.js';
+
+export const HISTORY_KEEP = 20;
+
+export interface HistoryEntry {
+  /** The night, YYYY_MM_DD. */
+  date: string;
+  duration_s: number;
+  status: BuildStatus;
+}
+
+export interface BuildHistory {
+  version: 1;
+  builds: Record<string, HistoryEntry[]>;
+}
+
+export function historyPath(root: string): string {
+  return path.join(root, 'history.json');
+}
+
+/** Adds entries (keeping the last HISTORY_KEEP per build, by night) and writes the file atomically. */
+export async function recordDurations(root: string, entries: readonly (HistoryEntry & { id: string })[]): Promise<void> {
+  const file = historyPath(root);
+  await serialized(file, async () => {
+    const history = (await readHistory(file, { keepCorrupt: true })) ?? { version: 1, builds: {} };
+    for (const { id, date, duration_s, status } of entries) {
+      const list = [...(history.builds[id] ?? []), { date, duration_s, status }];
+      // Stable sort: a rerun of the same night stays after the first run.
+      list.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+      history.builds[id] = list.slice(-HISTORY_KEEP);
+    }
+    await mkdir(root, { recursive: true });
+    await writeJsonAtomic(file, history);
+  });
+}
+
+/** Build id → duration of its most recent success; a missing or unreadable history is empty. */
+export async function lastSuccessfulDurations(root: string): Promise<Map<string, number>> {
+  const history = await readHistory(historyPath(root), { keepCorrupt: false });
+  const durations = new Map<string, number>();
+  for (const [id, list] of Object.entries(history?.builds ?? {})) {
+    const success = [...list].reverse().find((entry) => entry.status === 'succeeded');
+    if (success) durations.set(id, success.duration_s);
+  }
+  return durations;
+}
+
+/**
+ * The history, or undefined when there is none or it cannot be understood. A writer moves such a
+ * file aside (history.json.corrupt) instead of overwriting it, so nothing is lost for inspection.
+ */
+async function readHistory(file: string, options: { keepCorrupt: boolean }): Promise<BuildHistory | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const history = parseHistory(text);
+  if (!history && options.keepCorrupt) await rename(file, `${file}.corrupt`);
+  return history;
+}
+
+function parseHistory(text: string): BuildHistory | undefined {
+  try {
+    const value = JSON.parse(text) as Partial<BuildHistory> | null;
+    if (value?.version !== 1 || typeof value.builds !== 'object' || value.builds === null || Array.isArray(value.builds)) return undefined;
+    const builds: Record<string, HistoryEntry[]> = {};
+    for (const [id, list] of Object.entries(value.builds)) {
+      if (Array.isArray(list)) builds[id] = list.filter(isEntry);
+    }
+    return { version: 1, builds };
+  } catch {
+    return undefined;
+  }
+}
+
+function isEntry(value: unknown): value is HistoryEntry {
+  const e = value as Partial<HistoryEntry> | null;
+  return typeof e?.date === 'string' && typeof e.duration_s === 'number' && Number.isFinite(e.duration_s) && typeof e.status === 'string';
+}
+
+/** One read-modify-write at a time per file in this process, so concurrent calls don't lose entries. */
+const pending = new Map<string, Promise<unknown>>();
+
+async function serialized<T>(file: string, task: () => Promise<T>): Promise<T> {
+  const result = (pending.get(file) ?? Promise.resolve()).then(task);
+  const tail = result.catch(() => undefined);
+  pending.set(file, tail);
+  void tail.then(() => {
+    if (pending.get(file) === tail) pending.delete(file);
+  });
+  return result;
+}

@@ -1,0 +1,182 @@
+/**
+ * night.json: the machine-readable state of one night, and its storage. Every write is atomic
+ * (temp file in the same folder, fsync, rename), so readers and a crashed runner only ever see a
+ * complete file: the previous one or the new one.
+ */
+import { randomBytes } from 'node:crypto';
+import { open, readFile, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { ExitCode, NightshiftError } from '../errors.js';
+import type { BuildStatus } from './layout.js';
+
+export interface ArtifactRecord {
+  /** File name relative to the build's artifact folder. */
+  file: string;
+  size: number;
+  sha256: string;
+}
+
+export interface BuildRecord {
+  id: string;
+  package: string;
+  axes: Record<string, string>;
+  executor: 'docker' | 'host';
+  image: string | null;
+  status: BuildStatus;
+  /** Start order on this machine, from 1. */
+  order: number;
+  estimate_s: number;
+  /** How many times the build was started (this night, across runs). */
+  attempt: number;
+  started_at?: string;
+  finished_at?: string;
+  duration_s?: number;
+  exit_code?: number | null;
+  reason?: string;
+  /** Path relative to the night folder. */
+  log?: string;
+  artifacts?: ArtifactRecord[];
+}
+
+export interface NightState {
+  version: 1;
+  date: string;
+  machine: string;
+  schedule: string;
+  recipes?: { repo: string; ref: string; commit: string };
+  started_at?: string;
+  updated_at: string;
+  finished_at?: string;
+  runner_pid?: number;
+  builds: BuildRecord[];
+}
+
+/** The state in `file`, or undefined when there is none yet. */
+export async function readNightState(file: string): Promise<NightState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const problem = (why: string) =>
+    new NightshiftError(
+      `${file} is unreadable (${why}); it only records this night's progress: remove it to start the night over (every build runs again)`,
+      ExitCode.usage,
+    );
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch (error) {
+    throw problem((error as Error).message);
+  }
+  if (!isNightState(value)) throw problem('not a version 1 night state');
+  return value;
+}
+
+function isNightState(value: unknown): value is NightState {
+  if (typeof value !== 'object' || value === null) return false;
+  const v = value as Partial<NightState>;
+  return v.version === 1 && typeof v.date === 'string' && Array.isArray(v.builds);
+}
+
+export async function writeNightState(file: string, state: NightState): Promise<void> {
+  await writeJsonAtomic(file, state);
+}
+
+/** Writes JSON so that `file` always holds either its old or its new complete content. */
+export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  const text = `${JSON.stringify(value, null, 2)}\n`;
+  // Same folder as the target: rename is only atomic within one file system.
+  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
+  try {
+    const handle = await open(temp, 'wx');
+    try {
+      await handle.writeFile(text, 'utf8');
+      // Without fsync a power loss after the rename can leave an empty file under the new name.
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDir(path.dirname(file));
+}
+
+/** Makes the rename itself durable; some platforms cannot fsync a folder, which only costs durability. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // best effort
+  }
+}
+
+export type StateMutator = (state: NightState) => NightState | void | Promise<NightState | void>;
+
+/**
+ * One night.json for its single writer (the process holding the night lock). Updates run one at a
+ * time, in call order, so parallel builds never lose each other's changes; each is written before
+ * the next starts, and `get()` only ever returns what is on disk.
+ */
+export class NightStateStore {
+  readonly file: string;
+  private readonly now: () => Date;
+  private state: NightState | undefined;
+  private tail: Promise<unknown> = Promise.resolve();
+
+  constructor(file: string, options: { now?: () => Date } = {}) {
+    this.file = file;
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** Reads the file (undefined when absent); call before `get` or `update`. */
+  load(): Promise<NightState | undefined> {
+    return this.enqueue(async () => (this.state = await readNightState(this.file)));
+  }
+
+  /** The current state; treat it as read-only (updates work on a copy). */
+  get(): NightState {
+    if (!this.state) throw new Error(`NightStateStore(${this.file}): no state yet; call load() or replace() first`);
+    return this.state;
+  }
+
+  /** Writes a whole new state, e.g. the first one of a night. */
+  replace(state: NightState): Promise<NightState> {
+    return this.enqueue(() => this.commit(structuredClone(state)));
+  }
+
+  /**
+   * Applies `mutator` to a copy of the current state (it may edit it in place or return a new one),
+   * stamps `updated_at` and writes it. A mutator that throws changes nothing.
+   */
+  update(mutator: StateMutator): Promise<NightState> {
+    return this.enqueue(async () => {
+      const draft = structuredClone(this.get());
+      return this.commit((await mutator(draft)) ?? draft);
+    });
+  }
+
+  private async commit(next: NightState): Promise<NightState> {
+    next.updated_at = this.now().toISOString();
+    await writeNightState(this.file, next);
+    this.state = next;
+    return next;
+  }
+
+  private enqueue<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.tail.then(task);
+    // A failed task rejects for its caller only; the next one still runs.
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+}

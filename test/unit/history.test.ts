@@ -1,0 +1,75 @@
+import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HISTORY_KEEP, historyPath, lastSuccessfulDurations, recordDurations, type BuildHistory } from '../../src/night/history.js';
+
+let root: string;
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'nightshift-history-'));
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+
+const night = (day: number) => `2026_11_${String(day).padStart(2, '0')}`;
+const readHistory = async () => JSON.parse(await readFile(historyPath(root), 'utf8')) as BuildHistory;
+
+describe('build history', () => {
+  it('starts empty without a file, and records entries per build id', async () => {
+    expect(await lastSuccessfulDurations(root)).toEqual(new Map());
+    await recordDurations(root, [
+      { id: 'manywheel_3.12_cu126', date: night(1), duration_s: 4000, status: 'succeeded' },
+      { id: 'libtorch_cu126_cxx11-abi', date: night(1), duration_s: 900, status: 'failed' },
+    ]);
+    expect(await readHistory()).toEqual({
+      version: 1,
+      builds: {
+        'manywheel_3.12_cu126': [{ date: night(1), duration_s: 4000, status: 'succeeded' }],
+        'libtorch_cu126_cxx11-abi': [{ date: night(1), duration_s: 900, status: 'failed' }],
+      },
+    });
+    expect(await lastSuccessfulDurations(root)).toEqual(new Map([['manywheel_3.12_cu126', 4000]]));
+  });
+
+  it('estimates from the most recent success, skipping later failures and timeouts', async () => {
+    const id = 'manywheel_3.12_cu126';
+    await recordDurations(root, [{ id, date: night(1), duration_s: 4000, status: 'succeeded' }]);
+    await recordDurations(root, [{ id, date: night(3), duration_s: 4400, status: 'succeeded' }]);
+    await recordDurations(root, [{ id, date: night(4), duration_s: 10800, status: 'timed_out' }]);
+    // A late rerun of an older night does not count as the most recent.
+    await recordDurations(root, [{ id, date: night(2), duration_s: 3000, status: 'succeeded' }]);
+    expect((await lastSuccessfulDurations(root)).get(id)).toBe(4400);
+    expect((await readHistory()).builds[id]!.map((e) => e.date)).toEqual([night(1), night(2), night(3), night(4)]);
+  });
+
+  it(`keeps only the last ${HISTORY_KEEP} entries of each build`, async () => {
+    const id = 'conda_3.11_cpu';
+    for (let day = 1; day <= 25; day++) await recordDurations(root, [{ id, date: night(day), duration_s: day * 100, status: 'succeeded' }]);
+    const entries = (await readHistory()).builds[id]!;
+    expect(entries).toHaveLength(HISTORY_KEEP);
+    expect(entries[0]!.date).toBe(night(6));
+    expect((await lastSuccessfulDurations(root)).get(id)).toBe(2500);
+  });
+
+  it('loses nothing when many records are made at once', async () => {
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) => recordDurations(root, [{ id: `build_${i}`, date: night(1), duration_s: i + 1, status: 'succeeded' }])),
+    );
+    expect((await lastSuccessfulDurations(root)).size).toBe(30);
+  });
+
+  it('starts fresh from a corrupt file but keeps it aside', async () => {
+    await writeFile(historyPath(root), '{"version":1,"builds":{"x":[');
+    expect(await lastSuccessfulDurations(root)).toEqual(new Map());
+    await recordDurations(root, [{ id: 'x', date: night(2), duration_s: 60, status: 'succeeded' }]);
+    expect((await readHistory()).builds).toEqual({ x: [{ date: night(2), duration_s: 60, status: 'succeeded' }] });
+    expect(await readFile(`${historyPath(root)}.corrupt`, 'utf8')).toBe('{"version":1,"builds":{"x":[');
+    expect((await readdir(root)).sort()).toEqual(['history.json', 'history.json.corrupt']);
+  });
+
+  it('keeps the good entries of a file with a few bad ones', async () => {
+    await writeFile(historyPath(root), JSON.stringify({ version: 1, builds: { x: [{ date: night(1), duration_s: 'long', status: 'succeeded' }, { date: night(2), duration_s: 70, status: 'succeeded' }] } }));
+    expect((await lastSuccessfulDurations(root)).get('x')).toBe(70);
+    await recordDurations(root, [{ id: 'y', date: night(3), duration_s: 5, status: 'failed' }]);
+    expect(Object.keys((await readHistory()).builds).sort()).toEqual(['x', 'y']);
+  });
+});
