@@ -41,26 +41,30 @@ export interface RunBuildsOptions {
   now?: () => Date;
 }
 
-/** Runs the builds and resolves with each one's final record, in start order. */
+/** Runs the builds and resolves with each one's final record, in the order they finished. */
 export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[]> {
   const queue = new PQueue({ concurrency: Math.max(1, options.slots) });
   const freeSlots = new SlotNumbers();
   const stop = () => queue.clear();
   options.signal.addEventListener('abort', stop, { once: true });
+  const records: BuildRecord[] = [];
+  const errors: unknown[] = [];
   try {
-    const results = await Promise.all(
-      options.cells.map((cell) =>
-        queue.add(async () => {
-          const slot = freeSlots.take();
-          try {
-            return await runOne(cell, slot, options);
-          } finally {
-            freeSlots.give(slot);
-          }
-        }),
-      ),
-    );
-    return results.filter((record): record is BuildRecord => record !== undefined);
+    for (const cell of options.cells) {
+      // Not awaited one by one: on abort, clear() drops the tasks not yet started, whose promises never settle.
+      void queue.add(async () => {
+        const slot = freeSlots.take();
+        try {
+          records.push(await runOne(cell, slot, options));
+        } finally {
+          freeSlots.give(slot);
+        }
+      }).catch((error: unknown) => void errors.push(error));
+    }
+    await queue.onIdle();
+    // Only nightshift's own bookkeeping can throw here (a failed build is a record); the other builds ran.
+    if (errors.length) throw errors[0];
+    return records;
   } finally {
     options.signal.removeEventListener('abort', stop);
   }

@@ -63,7 +63,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   try {
     await master(`${request.purpose} started by pid ${process.pid} on ${machine}: ${request.cells.length} build(s) selected`);
     const store = new NightStateStore(layout.state);
-    const previous = (await store.load()) ?? emptyState(request, now());
+    const previous = (await store.load()) ?? (await store.replace(emptyState(request, now())));
 
     // Order by what builds really took on earlier nights, falling back to the matrix estimate.
     const history = await lastSuccessfulDurations(root);

@@ -30,12 +30,22 @@ export interface NightFixture {
   cleanup: () => Promise<void>;
 }
 
-export async function makeNightFixture(options: { executor: 'docker' | 'host'; slowTimeout?: string; slots?: number }): Promise<NightFixture> {
+export interface NightFixtureOptions {
+  executor: 'docker' | 'host';
+  /** Timeout of the slow package (default 2s, so it times out). */
+  slowTimeout?: string;
+  /** Python values of the slow package (default one: 3.12). */
+  slowPythons?: string[];
+  slots?: number;
+}
+
+export async function makeNightFixture(options: NightFixtureOptions): Promise<NightFixture> {
   const repo = await makeRecipesRepo({ files: RECIPES });
   const root = await mkdtemp(path.join(os.tmpdir(), 'nightshift-root-'));
   const run = (script: string) => `["sh", "-c", "exec sh \\"$NIGHTSHIFT_RECIPES/${script}\\""]`;
   const where = options.executor === 'docker' ? `    image: ${TEST_IMAGE}\n    network: none\n` : '    executor: host\n';
-  const pkg = (name: string, script: string, extra = '') => `  ${name}:\n${where}    command: ${run(script)}\n    timeout: 1m\n${extra}`;
+  const pkg = (name: string, script: string, extra = '') =>
+    `  ${name}:\n${where}    command: ${run(script)}\n${extra.includes('timeout:') ? '' : '    timeout: 1m\n'}${extra}`;
   const matrix = `recipes: { repo: "${repo.url}", ref: main }
 axes:
   python: ["3.11", "3.12"]
@@ -43,7 +53,7 @@ axes:
 packages:
 ${pkg('ok', 'ok.sh', '    estimate: 10m\n')}
 ${pkg('bad', 'fail.sh', '    axes: { python: ["3.12"] }\n')}
-${pkg('slow', 'slow.sh', `    axes: { python: ["3.12"] }\n    timeout: ${options.slowTimeout ?? '2s'}\n    estimate: 20m\n`)}
+${pkg('slow', 'slow.sh', `    axes: { python: ${JSON.stringify(options.slowPythons ?? ['3.12'])} }\n    timeout: ${options.slowTimeout ?? '2s'}\n    estimate: 20m\n`)}
 ${pkg('empty', 'noart.sh', '    axes: { python: ["3.12"] }\n')}
 ${pkg('opt', 'noart.sh', '    axes: { python: ["3.12"] }\n    artifacts: optional\n')}
 env:

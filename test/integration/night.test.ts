@@ -51,7 +51,11 @@ describe.each(['docker', 'host'] as const)('a night with the %s executor', (exec
     });
     expect(await build('slow_3.12_cpu')).toMatchObject({ reason: 'timed out after 2s and was killed' });
     expect((await build('empty_3.12_cpu')).reason).toMatch(/^no artifact/);
-    expect((await build('ok_3.11_cpu')).duration_s).toBeGreaterThan(0);
+    const ok = await build('ok_3.11_cpu');
+    const wall = (Date.parse(ok.finished_at!) - Date.parse(ok.started_at!)) / 1000;
+    expect(ok.duration_s).toBeTypeOf('number');
+    expect(Math.abs(ok.duration_s! - wall)).toBeLessThan(1);
+    expect((await build('slow_3.12_cpu')).duration_s).toBeGreaterThanOrEqual(2);
   });
 
   it('records artifacts with size and sha256', async () => {
