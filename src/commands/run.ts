@@ -7,7 +7,7 @@ import { ExitCode, NightshiftError } from '../errors.js';
 import { filterIds } from '../matrix/select.js';
 import { nightLayout } from '../night/layout.js';
 import { resolveNightDate } from '../night/night-date.js';
-import { runNight } from '../night/run-night.js';
+import { nightOrder, runNight } from '../night/run-night.js';
 import { readNightState } from '../night/state.js';
 import { table } from '../output/table.js';
 import { planNight } from '../plan/plan.js';
@@ -37,7 +37,9 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
     const done = new Set(state?.builds.filter((b) => b.status === 'succeeded').map((b) => b.id));
     const action = (id: string) => (done.has(id) && !options.force ? 'keep (succeeded)' : 'build');
     io.out(`dry run: night ${date} on ${machine}, ${mine.machine.slots} slot(s), folder ${nightLayout(schedule.root, date).dir}`);
-    io.out(table([['#', 'build', 'action', 'estimate'], ...builds.map((b) => [String(b.order), b.id, action(b.id), formatDuration(b.estimateS)])], { alignRight: [3] }).join('\n'));
+    const { ordered, estimate } = await nightOrder(schedule.root, builds.map((b) => b.cell));
+    const rows = ordered.map((cell, i) => [String(i + 1), cell.id, action(cell.id), formatDuration(estimate(cell))]);
+    io.out(table([['#', 'build', 'action', 'expected'], ...rows], { alignRight: [3] }).join('\n'));
     return ExitCode.ok;
   }
 

@@ -65,10 +65,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const store = new NightStateStore(layout.state);
     const previous = (await store.load()) ?? (await store.replace(emptyState(request, now())));
 
-    // Order by what builds really took on earlier nights, falling back to the matrix estimate.
-    const history = await lastSuccessfulDurations(root);
-    const estimate = (cell: Cell) => history.get(cell.id) ?? cell.package.estimateS;
-    const ordered = longestFirst(request.cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
+    const { ordered, estimate } = await nightOrder(root, request.cells);
     const resume = planResume(previous, ordered, { force: request.force ?? false, estimate });
     await store.update((state) => {
       Object.assign(state, resume.state, { machine, schedule: request.schedule, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
@@ -118,6 +115,14 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   } finally {
     await lock.release();
   }
+}
+
+/** Longest expected first, by what builds really took on earlier nights, else the matrix estimate. */
+export async function nightOrder(root: string, cells: readonly Cell[]): Promise<{ ordered: Cell[]; estimate: (cell: Cell) => number }> {
+  const history = await lastSuccessfulDurations(root);
+  const estimate = (cell: Cell) => history.get(cell.id) ?? cell.package.estimateS;
+  const ordered = longestFirst(cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
+  return { ordered, estimate };
 }
 
 function emptyState(request: NightRequest, now: Date): NightState {

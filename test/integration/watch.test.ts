@@ -1,0 +1,104 @@
+/**
+ * A person at the terminal: building by hand, following a running build's log (stopping and starting
+ * the follower at will), waiting for builds. Host executor: what is watched here is nightshift itself.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { execa } from 'execa';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
+import { runCli } from '../helpers/run-cli.js';
+import type { NightState } from '../../src/night/state.js';
+
+const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
+
+let night: NightFixture;
+const args = () => ['--config', night.configDir, '--machine', 'm1', '--date', night.date];
+const state = async () => JSON.parse(await readFile(path.join(night.root, night.date, 'night.json'), 'utf8')) as NightState;
+
+beforeAll(async () => {
+  night = await makeNightFixture({ executor: 'host' });
+  // A build that talks for a few seconds, so there is something to follow.
+  await night.commit(
+    { 'ok.sh': 'for i in 1 2 3 4 5 6 7 8 9 10; do echo "line $i of $NIGHTSHIFT_BUILD_ID"; sleep 0.3; done\necho artifact > "$NIGHTSHIFT_OUT/pkg.whl"\n' },
+    'a chatty build',
+  );
+});
+afterAll(() => night?.cleanup());
+
+describe('nightshift build', () => {
+  it('builds every combination of the comma lists, printing the log live', async () => {
+    const result = await runCli(['build', 'opt', '3.11,3.12', 'cpu', ...args()]);
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/built, but wrote nothing[\s\S]*nightshift: succeeded[\s\S]*built, but wrote nothing[\s\S]*nightshift: succeeded/);
+    expect(result.stdout).toMatch(/night \d{4}_\d\d_\d\d: 2 succeeded/);
+    const builds = (await state()).builds.map((b) => [b.id, b.status]);
+    expect(builds).toEqual(expect.arrayContaining([['opt_3.11_cpu', 'succeeded'], ['opt_3.12_cpu', 'succeeded']]));
+  });
+
+  it('builds values that are not in the matrix, and exits 1 when a build fails', async () => {
+    expect((await runCli(['build', 'opt', '3.14', 'cpu', ...args()])).exitCode).toBe(0);
+    expect((await state()).builds.map((b) => b.id)).toContain('opt_3.14_cpu');
+    const failed = await runCli(['build', 'bad', '3.12', 'cpu', ...args()]);
+    expect(failed.exitCode).toBe(1);
+    expect(failed.stdout).toMatch(/compiler error: something broke/);
+  });
+
+  it('says what is missing or wrong in the request', async () => {
+    const missing = await runCli(['build', 'opt', ...args()]);
+    expect(missing.exitCode).toBe(2);
+    expect(missing.stderr).toMatch(/say which python, cuda to build: nightshift build opt PYTHONS CUDAS/);
+    const unknown = await runCli(['build', 'otp', '3.12', 'cpu', ...args()]);
+    expect(unknown.exitCode).toBe(2);
+    expect(unknown.stderr).toMatch(/no package "otp".*did you mean "opt"/);
+    const unsafe = await runCli(['build', 'opt', '3.12;rm', 'cpu', ...args()]);
+    expect(unsafe.exitCode).toBe(2);
+    expect(unsafe.stderr).toMatch(/python "3\.12;rm" cannot be used/);
+  });
+});
+
+describe('following and waiting while a night runs', () => {
+  it('log --follow can stop and start again; wait returns when the builds end', async () => {
+    const runner = execa('node', [CLI, 'run', '--only', 'ok_*', ...args()], { reject: false });
+    const running = async () => (await state()).builds.some((b) => b.id === 'ok_3.11_cpu' && b.status === 'running');
+    for (let i = 0; !(await running().catch(() => false)); i++) {
+      if (i > 200) throw new Error('the build never started');
+      await sleep(50);
+    }
+
+    // A first follower sees the start of the log and is stopped; the build is untouched.
+    const first = execa('node', [CLI, 'log', 'ok_3.11_cpu', '--follow', ...args()], { reject: false });
+    let seen = '';
+    first.stdout!.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
+    for (let i = 0; !seen.includes('line 2 of ok_3.11_cpu'); i++) {
+      if (i > 200) throw new Error(`the follower printed nothing: ${seen}`);
+      await sleep(50);
+    }
+    first.kill('SIGINT');
+    await first;
+
+    const waiting = runCli(['wait', 'ok_3.11_cpu', 'ok_3.12_cpu', ...args()]);
+    const second = await execa('node', [CLI, 'log', 'ok_3.11_cpu', '--follow', ...args()], { reject: false });
+    expect(second.exitCode).toBe(0);
+    const lines = String(second.stdout).split('\n');
+    expect(lines.filter((l) => /^line \d+ of ok_3\.11_cpu$/.test(l))).toHaveLength(10);
+    expect(lines.filter(Boolean).at(-1)).toMatch(/^nightshift: succeeded/);
+
+    const waited = await waiting;
+    expect(waited.exitCode).toBe(0);
+    expect(waited.stdout).toMatch(/succeeded ok_3\.11_cpu/);
+    expect(waited.stdout).toMatch(/succeeded ok_3\.12_cpu/);
+    expect((await runner).exitCode).toBe(0);
+  });
+
+  it('later nights order builds by the durations history recorded', async () => {
+    const dry = await runCli(['run', '--dry-run', '--force', ...args()]);
+    const order = [...dry.stdout.matchAll(/^\s*\d+\s+(\S+)/gm)].map((m) => m[1]);
+    // ok_* were estimated at 10m, above slow_ (20m) and bad_/empty_ (30m) ... but took about 3s, so
+    // history puts them last, with opt_ which also succeeded; never-successful builds keep their estimates.
+    expect(order.slice(0, 3)).toEqual(['bad_3.12_cpu', 'empty_3.12_cpu', 'slow_3.12_cpu']);
+    expect(order.slice(3).sort()).toEqual(['ok_3.11_cpu', 'ok_3.12_cpu', 'opt_3.12_cpu']);
+  });
+});
