@@ -23,3 +23,18 @@ echo "== nightshift validate"
 echo
 echo "== nightshift plan"
 "${nightshift[@]}" plan
+echo
+echo "== nightshift run  (one build fails on purpose: the night exits 1 and says which)"
+status=0
+"${nightshift[@]}" run --force --refresh-recipes || status=$?
+echo
+echo "== nightshift status"
+"${nightshift[@]}" status
+echo
+echo "== nightshift log wheel_3.13_cu126"
+"${nightshift[@]}" log wheel_3.13_cu126
+echo
+night=$("${nightshift[@]}" status --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const n=JSON.parse(s);console.log(n.date)})')
+echo "The night folder is $here/work/nights/$night (night.json, logs/, artifacts/)."
+# A failed build is the expected result here; anything else (exit 2, 4, 70) is a real problem.
+[ "$status" -le 1 ] || exit "$status"

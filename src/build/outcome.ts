@@ -22,6 +22,6 @@ export function buildOutcome(result: ExecuteResult, artifactCount: number, artif
 /** The last line of every build log. */
 export function footerLine(outcome: Outcome, exitCode: number | null, durationMs: number): string {
   const parts = [`nightshift: ${outcome.status}`, `exit code ${exitCode ?? '-'}`, `duration ${formatDuration(durationMs / 1000)}`];
-  if (outcome.reason) parts.push(outcome.reason);
+  if (outcome.reason && !outcome.reason.startsWith('exit code')) parts.push(outcome.reason);
   return parts.join(' · ');
 }
