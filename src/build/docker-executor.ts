@@ -5,7 +5,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
-import { mkdir } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result, type ResultPromise } from 'execa';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
@@ -29,10 +31,21 @@ export function containerEnv(options: Pick<ExecuteOptions, 'env'>): Record<strin
 }
 
 /**
- * The `docker run` argv. Variables are passed as `-e NAME` only: their values travel in the client's
- * environment, never in argv (which any user can read in `ps`).
+ * The `--env-file` text: one `NAME=value` per line. Values reach the container through this private
+ * file — not argv, which any user can read in `ps`, and not the docker client's own environment, where a
+ * build's PATH, HOME or DOCKER_HOST would change which daemon and helpers the client itself uses.
  */
-export function dockerRunArgs(options: ExecuteOptions, name: string): string[] {
+export function envFileText(env: Readonly<Record<string, string>>): string {
+  return Object.entries(env)
+    .map(([key, value]) => {
+      if (/[\r\n]/.test(value)) throw new Error(`environment variable ${key} holds a line break, which Docker's env file cannot carry`);
+      return `${key}=${value}\n`;
+    })
+    .join('');
+}
+
+/** The `docker run` argv; the environment comes from `envFile` (see envFileText). */
+export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: string): string[] {
   if (!options.image) throw new Error(`${options.id}: a docker build needs an image`);
   const { gpus, memory, memoryBytes, cpus } = options.resources;
   return [
@@ -45,7 +58,7 @@ export function dockerRunArgs(options: ExecuteOptions, name: string): string[] {
     '--label', `nightshift.machine=${options.machine}`,
     '-v', `${options.recipesDir}:${RECIPES}:ro`,
     '-v', `${options.outDir}:${OUT}`,
-    ...Object.keys(containerEnv(options)).flatMap((key) => ['-e', key]),
+    '--env-file', envFile,
     ...(gpus !== undefined && gpus !== 0 ? ['--gpus', String(gpus)] : []),
     // Bytes as nightshift parsed them (binary units, like Docker's own) rather than the text again.
     ...(memoryBytes !== undefined ? ['--memory', String(memoryBytes)] : memory !== undefined ? ['--memory', memory] : []),
@@ -71,9 +84,12 @@ export class DockerExecutor implements Executor {
     if (options.signal.aborted) return { exitCode: null, timedOut: false, canceled: true, durationMs: 0 };
 
     const name = containerName(options.date, options.id, randomBytes(4).toString('hex'));
-    const args = dockerRunArgs(options, name);
     // Docker would create a missing bind source itself, owned by root.
     await mkdir(options.outDir, { recursive: true });
+    const envDir = await mkdtemp(path.join(os.tmpdir(), 'nightshift-env-'));
+    const envFile = path.join(envDir, 'build.env');
+    await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });
+    const args = dockerRunArgs(options, name, envFile);
     const logStart = fstatSync(options.logFd).size;
 
     // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
@@ -82,7 +98,6 @@ export class DockerExecutor implements Executor {
       stdin: 'ignore',
       stdout: log,
       stderr: log,
-      env: containerEnv(options),
       reject: false,
     });
     let stopReason: StopReason | undefined;
@@ -107,6 +122,7 @@ export class DockerExecutor implements Executor {
       options.signal.removeEventListener('abort', onAbort);
       // Whatever happened to the client, the container must not outlive the build.
       await removeContainer(this.docker, name);
+      await rm(envDir, { recursive: true, force: true });
     }
   }
 

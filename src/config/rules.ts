@@ -96,6 +96,15 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
     return [...check(input.env, ['env']), ...Object.entries(input.packages).flatMap(([pkg, spec]) => check(spec.env, ['packages', pkg, 'env']))];
   },
 
+  envValuesOneLine({ input }) {
+    // Docker's env file, which carries build variables into the container, holds one line per variable.
+    const check = (env: Record<string, unknown>, path: IssuePath): RuleProblem[] =>
+      Object.entries(env)
+        .filter(([, value]) => /[\r\n]/.test(String(value)))
+        .map(([name]) => ({ path: [...path, name], message: 'an environment value must be a single line; join the lines or pass a file path instead' }));
+    return [...check(input.env, ['env']), ...Object.entries(input.packages).flatMap(([pkg, spec]) => check(spec.env, ['packages', pkg, 'env']))];
+  },
+
   executorAndImage({ input }) {
     return Object.entries(input.packages).flatMap(([pkg, spec]): RuleProblem[] => {
       if (spec.executor === 'docker' && spec.image === undefined) {

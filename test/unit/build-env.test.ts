@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AxisValue, Cell, PackageSpec } from '../../src/config/model.js';
 import { NightshiftError } from '../../src/errors.js';
 import { buildEnv, hostEnvironment, renderCommand, renderImage } from '../../src/build/build-env.js';
-import { containerName, dockerRunArgs, dockerStartError, removeContainers } from '../../src/build/docker-executor.js';
+import { containerEnv, containerName, dockerRunArgs, dockerStartError, envFileText, removeContainers } from '../../src/build/docker-executor.js';
 import type { ExecuteOptions } from '../../src/build/executor.js';
 import { pkg } from '../helpers/model.js';
 
@@ -130,41 +130,46 @@ function options(extra: Partial<ExecuteOptions> = {}): ExecuteOptions {
 
 describe('dockerRunArgs', () => {
   it('is exactly the documented docker run', () => {
-    expect(dockerRunArgs(options(), 'nightshift-x')).toEqual([
+    expect(dockerRunArgs(options(), 'nightshift-x', '/tmp/e/build.env')).toEqual([
       'run', '--rm', '--init', '--name', 'nightshift-x', '--log-driver', 'none',
       '--label', 'nightshift.night=2026_11_22',
       '--label', 'nightshift.build=manywheel_3.12_cu126',
       '--label', 'nightshift.machine=linux-0',
       '-v', '/night/recipes:/recipes:ro',
       '-v', '/night/artifacts/manywheel_3.12_cu126:/out',
-      '-e', 'NIGHTSHIFT_BUILD_ID', '-e', 'DESIRED_CUDA', '-e', 'TRICKY', '-e', 'NIGHTSHIFT_RECIPES', '-e', 'NIGHTSHIFT_OUT',
+      '--env-file', '/tmp/e/build.env',
       'example/builder:cuda12.6',
       'bash', '/recipes/manywheel/build.sh', 'a=b',
     ]);
   });
 
-  it('never puts an environment value in argv', () => {
-    const args = dockerRunArgs(options(), 'n');
-    const names = args.flatMap((arg, i) => (args[i - 1] === '-e' ? [arg] : []));
-    expect(names).toEqual(['NIGHTSHIFT_BUILD_ID', 'DESIRED_CUDA', 'TRICKY', 'NIGHTSHIFT_RECIPES', 'NIGHTSHIFT_OUT']);
-    expect(names.every((name) => !name.includes('='))).toBe(true);
+  it('never puts an environment value in argv: they go to the env file, one per line', () => {
+    const args = dockerRunArgs(options(), 'n', '/tmp/e/build.env');
+    expect(args).not.toContain('-e');
     expect(args.join(' ')).not.toContain('x=y z');
+    expect(envFileText(containerEnv(options()))).toBe(
+      'NIGHTSHIFT_BUILD_ID=manywheel_3.12_cu126\nDESIRED_CUDA=cu126\nTRICKY=x=y z\nNIGHTSHIFT_RECIPES=/recipes\nNIGHTSHIFT_OUT=/out\n',
+    );
+  });
+
+  it('refuses a value with a line break, which an env file cannot carry', () => {
+    expect(() => envFileText({ BAD: 'a\nb' })).toThrow(/BAD holds a line break/);
   });
 
   it('passes resources and the network', () => {
-    const args = dockerRunArgs(options({ resources: { gpus: 2, memory: '32g', memoryBytes: 32 * 1024 ** 3, cpus: 8 }, network: 'none' }), 'n');
+    const args = dockerRunArgs(options({ resources: { gpus: 2, memory: '32g', memoryBytes: 32 * 1024 ** 3, cpus: 8 }, network: 'none' }), 'n', 'f');
     const image = args.indexOf('example/builder:cuda12.6');
     expect(args.slice(image - 8, image)).toEqual(['--gpus', '2', '--memory', '34359738368', '--cpus', '8', '--network', 'none']);
-    expect(dockerRunArgs(options({ resources: { gpus: 'all', memory: '512m' } }), 'n')).toEqual(expect.arrayContaining(['--gpus', 'all', '--memory', '512m']));
+    expect(dockerRunArgs(options({ resources: { gpus: 'all', memory: '512m' } }), 'n', 'f')).toEqual(expect.arrayContaining(['--gpus', 'all', '--memory', '512m']));
   });
 
   it('omits --gpus 0 and everything not configured', () => {
-    const args = dockerRunArgs(options({ resources: { gpus: 0 } }), 'n');
+    const args = dockerRunArgs(options({ resources: { gpus: 0 } }), 'n', 'f');
     for (const flag of ['--gpus', '--memory', '--cpus', '--network']) expect(args).not.toContain(flag);
   });
 
   it('refuses a docker build without an image', () => {
-    expect(() => dockerRunArgs(options({ image: undefined }), 'n')).toThrow(/needs an image/);
+    expect(() => dockerRunArgs(options({ image: undefined }), 'n', 'f')).toThrow(/needs an image/);
   });
 });
 

@@ -198,6 +198,8 @@ const cases: Case[] = [
     inMatrix(26, 3, ['env', 'DESIRED-CUDA'], /environment variable names are letters, digits and "_"/)),
   matrixCase('env name NIGHTSHIFT_*', [['  DESIRED_CUDA: "{cuda}"', '  NIGHTSHIFT_CUDA: "{cuda}"']],
     inMatrix(26, 3, ['env', 'NIGHTSHIFT_CUDA'], /names starting with NIGHTSHIFT_ are set by nightshift itself/)),
+  matrixCase('env value over two lines', [['  DESIRED_CUDA: "{cuda}"', '  DESIRED_CUDA: "{cuda}\\nmore"']],
+    inMatrix(26, 17, ['env', 'DESIRED_CUDA'], /an environment value must be a single line/)),
 
   // --- executors and templates ---
   matrixCase('docker package without image', [['    image: "example/conda:{python}"\n', '']],
