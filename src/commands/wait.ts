@@ -6,6 +6,8 @@ import { resolveNightDate } from '../night/night-date.js';
 import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
 import { formatDuration, parseDuration } from '../units.js';
 
+const NIGHT_APPEAR_MS = 30_000;
+
 export interface WaitOptions extends GlobalOptions {
   timeout?: string;
   pollMs?: number;
@@ -19,8 +21,18 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
   const deadline = Date.now() + timeoutS * 1000;
   const reported = new Set<string>();
 
+  // `nightshift run & nightshift wait`: give the run a moment to create the night before giving up on it.
+  const appearBy = Math.min(deadline, Date.now() + NIGHT_APPEAR_MS);
   for (;;) {
-    const { layout, state } = await readNight(schedule.root, date);
+    const night = await readNight(schedule.root, date).catch(async (error: unknown) => {
+      if (Date.now() >= appearBy || !(error instanceof NightshiftError)) throw error;
+      return undefined;
+    });
+    if (!night) {
+      await sleep(options.pollMs ?? 500);
+      continue;
+    }
+    const { layout, state } = night;
     const builds = pickBuilds(state, ids);
     for (const build of builds.filter((b) => isFinished(b) && !reported.has(b.id))) {
       reported.add(build.id);

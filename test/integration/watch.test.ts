@@ -2,7 +2,8 @@
  * A person at the terminal: building by hand, following a running build's log (stopping and starting
  * the follower at will), waiting for builds. Host executor: what is watched here is nightshift itself.
  */
-import { readFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -100,5 +101,27 @@ describe('following and waiting while a night runs', () => {
     // history puts them last, with opt_ which also succeeded; never-successful builds keep their estimates.
     expect(order.slice(0, 3)).toEqual(['bad_3.12_cpu', 'empty_3.12_cpu', 'slow_3.12_cpu']);
     expect(order.slice(3).sort()).toEqual(['ok_3.11_cpu', 'ok_3.12_cpu', 'opt_3.12_cpu']);
+  });
+});
+
+describe('a recipes repository that cannot be cloned', () => {
+  it('exits 4 naming the repository, and the night master log explains it', async () => {
+    const broken = await makeNightFixture({ executor: 'host' });
+    try {
+      const matrixFile = path.join(broken.configDir, 'matrix.yaml');
+      const missing = `${broken.recipesUrl}-moved`;
+      await writeFile(matrixFile, (await readFile(matrixFile, 'utf8')).replace(broken.recipesUrl, missing));
+      const result = await runCli(['run', '--config', broken.configDir, '--machine', 'm1', '--date', broken.date]);
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toContain(missing);
+      const master = await readFile(path.join(broken.root, broken.date, 'logs', 'master', 'run.log'), 'utf8');
+      expect(master).toMatch(/recipes: .*-moved/);
+      // Nothing ran; every build waits, pending, for a run that can clone.
+      const builds = (JSON.parse(await readFile(path.join(broken.root, broken.date, 'night.json'), 'utf8')) as NightState).builds;
+      expect(new Set(builds.map((b) => b.status))).toEqual(new Set(['pending']));
+      expect(existsSync(path.join(broken.root, broken.date, 'night.lock'))).toBe(false);
+    } finally {
+      await broken.cleanup();
+    }
   });
 });

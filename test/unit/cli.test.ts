@@ -97,7 +97,7 @@ describe('nightshift plan', () => {
 });
 
 describe('usage', () => {
-  it.each(['validate', 'plan'])('%s --help describes the command and the global options', async (command) => {
+  it.each(['validate', 'plan', 'run', 'build', 'status', 'log', 'wait'])('%s --help describes the command and the global options', async (command) => {
     const result = await runCli([command, '--help']);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`Usage: nightshift ${command}`));
