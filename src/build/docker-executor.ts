@@ -11,6 +11,7 @@ import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result, type ResultPromise } from 'execa';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
+import { stopTrigger } from './stop-trigger.js';
 
 export interface DockerExecutorOptions {
   /** The docker client binary; default `docker`. */
@@ -69,8 +70,6 @@ export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: st
   ];
 }
 
-type StopReason = 'timeout' | 'cancel';
-
 export class DockerExecutor implements Executor {
   private readonly docker: string;
 
@@ -100,26 +99,14 @@ export class DockerExecutor implements Executor {
       stderr: log,
       reject: false,
     });
-    let stopReason: StopReason | undefined;
-    let stopping: Promise<void> | undefined;
-    const stop = (reason: StopReason) => {
-      if (stopReason) return;
-      stopReason = reason;
-      stopping = this.stopContainer(name, client);
-    };
-    const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
-    const onAbort = () => stop('cancel');
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    // Aborted while the build was being set up: the listener came too late to hear it.
-    if (options.signal.aborted) onAbort();
+    const trigger = stopTrigger(options, () => this.stopContainer(name, client));
     try {
       const result = await client;
-      await stopping;
-      if (stopReason) return { exitCode: null, timedOut: stopReason === 'timeout', canceled: stopReason === 'cancel', durationMs: elapsed() };
+      await trigger.settled();
+      if (trigger.reason) return trigger.result(elapsed());
       return { ...this.outcome(result, options, logStart), timedOut: false, canceled: false, durationMs: elapsed() };
     } finally {
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
+      trigger.dispose();
       // Whatever happened to the client, the container must not outlive the build.
       await removeContainer(this.docker, name);
       await rm(envDir, { recursive: true, force: true });

@@ -8,13 +8,13 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result } from 'execa';
 import { hostEnvironment } from './build-env.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
+import { stopTrigger } from './stop-trigger.js';
 
 export interface HostExecutorOptions {
   /** How long a killed build has between SIGTERM and SIGKILL; default 5 s. */
   killGraceMs?: number;
 }
 
-type StopReason = 'timeout' | 'cancel';
 
 export class HostExecutor implements Executor {
   private readonly graceMs: number;
@@ -47,26 +47,14 @@ export class HostExecutor implements Executor {
       detached: true,
       reject: false,
     });
-    let stopReason: StopReason | undefined;
-    let stopping: Promise<void> | undefined;
-    const stop = (reason: StopReason) => {
-      if (stopReason || child.pid === undefined) return;
-      stopReason = reason;
-      stopping = killGroup(child.pid, this.graceMs);
-    };
-    const timer = setTimeout(() => stop('timeout'), options.timeoutMs);
-    const onAbort = () => stop('cancel');
-    options.signal.addEventListener('abort', onAbort, { once: true });
-    // Aborted while the build was being set up: the listener came too late to hear it.
-    if (options.signal.aborted) onAbort();
+    const trigger = stopTrigger(options, () => (child.pid === undefined ? undefined : killGroup(child.pid, this.graceMs)));
     try {
       const result = await child;
-      await stopping;
-      if (stopReason) return { exitCode: null, timedOut: stopReason === 'timeout', canceled: stopReason === 'cancel', durationMs: elapsed() };
+      await trigger.settled();
+      if (trigger.reason) return trigger.result(elapsed());
       return { ...outcome(file, result), timedOut: false, canceled: false, durationMs: elapsed() };
     } finally {
-      clearTimeout(timer);
-      options.signal.removeEventListener('abort', onAbort);
+      trigger.dispose();
       // Like a container, the build's leftovers (background jobs) end with it.
       if (child.pid !== undefined && groupAlive(child.pid)) await killGroup(child.pid, this.graceMs);
     }

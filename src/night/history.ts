@@ -2,10 +2,10 @@
  * `<root>/history.json`: how long each build took on recent nights, so later nights can order and
  * balance builds by what they really cost rather than by the configured estimate.
  */
-import { mkdir, readFile, rename } from 'node:fs/promises';
+import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildStatus } from './layout.js';
-import { writeJsonAtomic } from './state.js';
+import { readTextIfExists, writeJsonAtomic } from '../files.js';
 
 export const HISTORY_KEEP = 20;
 
@@ -57,13 +57,8 @@ export async function lastSuccessfulDurations(root: string): Promise<Map<string,
  * file aside (history.json.corrupt) instead of overwriting it, so nothing is lost for inspection.
  */
 async function readHistory(file: string, options: { keepCorrupt: boolean }): Promise<BuildHistory | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
   const history = parseHistory(text);
   if (!history && options.keepCorrupt) await rename(file, `${file}.corrupt`);
   return history;

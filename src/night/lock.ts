@@ -3,11 +3,12 @@
  * pid is dead on this host is stale and taken over.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { link, readFile, rm, writeFile } from 'node:fs/promises';
+import { link, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ExitCode, NightshiftError } from '../errors.js';
+import { readTextIfExists } from '../files.js';
 
 /** A takeover lasts milliseconds; racers wait this long in all for the one doing it. */
 const TAKEOVER_ROUNDS = 100;
@@ -128,13 +129,8 @@ function takeoverPath(lockPath: string, stale: LockInfo): string {
 }
 
 async function readLockFile(lockPath: string): Promise<LockInfo | undefined> {
-  let text: string;
-  try {
-    text = await readFile(lockPath, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(lockPath);
+  if (text === undefined) return undefined;
   const info = parseLock(text);
   if (info) return info;
   throw new NightshiftError(

@@ -3,10 +3,8 @@
  * (temp file in the same folder, fsync, rename), so readers and a crashed runner only ever see a
  * complete file: the previous one or the new one.
  */
-import { randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { ExitCode, NightshiftError } from '../errors.js';
+import { readTextIfExists, writeJsonAtomic } from '../files.js';
 import type { BuildStatus } from './layout.js';
 
 export interface ArtifactRecord {
@@ -53,13 +51,8 @@ export interface NightState {
 
 /** The state in `file`, or undefined when there is none yet. */
 export async function readNightState(file: string): Promise<NightState | undefined> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw error;
-  }
+  const text = await readTextIfExists(file);
+  if (text === undefined) return undefined;
   const problem = (why: string) =>
     new NightshiftError(
       `${file} is unreadable (${why}); it only records this night's progress: remove it to start the night over (every build runs again)`,
@@ -85,41 +78,6 @@ export async function writeNightState(file: string, state: NightState): Promise<
   await writeJsonAtomic(file, state);
 }
 
-/** Writes JSON so that `file` always holds either its old or its new complete content. */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  // Same folder as the target: rename is only atomic within one file system.
-  const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  try {
-    const handle = await open(temp, 'wx');
-    try {
-      await handle.writeFile(text, 'utf8');
-      // Without fsync a power loss after the rename can leave an empty file under the new name.
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
-  }
-  await syncDir(path.dirname(file));
-}
-
-/** Makes the rename itself durable; some platforms cannot fsync a folder, which only costs durability. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
-  }
-}
 
 export type StateMutator = (state: NightState) => NightState | void | Promise<NightState | void>;
 
