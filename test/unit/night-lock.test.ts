@@ -53,10 +53,20 @@ describe('acquireNightLock', () => {
     await lock.release();
   });
 
-  // As root, signalling pid 1 succeeds, so there is no EPERM to see.
-  it.skipIf(process.getuid?.() === 0)('counts a pid of another user (EPERM) as alive', async () => {
+  it('counts a pid of another user (EPERM) as alive', async () => {
     await writeLock({ pid: 1 });
-    await expect(acquireNightLock(lockPath)).rejects.toThrow(/pid 1 holds/);
+    if (process.getuid?.() !== 0) {
+      await expect(acquireNightLock(lockPath)).rejects.toThrow(/pid 1 holds/);
+      return;
+    }
+    // As root, signalling pid 1 succeeds: try it as an unprivileged user, who gets EPERM.
+    // A copy of the built code inside the test folder: the checkout itself may be private to root.
+    await execa('cp', ['-r', path.resolve(import.meta.dirname, '../../dist'), path.join(dir, 'dist')]);
+    await execa('chmod', ['-R', 'a+rwX', dir]);
+    const lockModule = path.join(dir, 'dist', 'night', 'lock.js');
+    const script = `import(${JSON.stringify(lockModule)}).then((m) => m.acquireNightLock(${JSON.stringify(lockPath)})).then(() => console.log('acquired'), (e) => console.log(e.message))`;
+    const attempt = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script]);
+    expect(attempt.stdout).toMatch(/pid 1 holds/);
   });
 
   it('takes over a lock whose process is dead', async () => {
