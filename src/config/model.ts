@@ -68,8 +68,19 @@ export interface Schedule {
   keepDays: number;
   minFreeBytes?: number;
   machines: readonly Machine[];
-  upload?: { to: string; key: string };
+  /** Where successes go; without `upload:` in the schedule, a local folder under root. */
+  upload: Upload;
   report?: { cron: string; machine: string; to: readonly string[]; from?: string; when: 'always' | 'failures' };
+}
+
+export interface Upload {
+  /** `s3://bucket/prefix` or `file:///path`, may hold `{date}` and `{machine}` (and `{root}` in the default). */
+  to: string;
+  /** Artifact key template, relative to `to`. */
+  key: string;
+  region?: string;
+  endpoint?: string;
+  pathStyle: boolean;
 }
 
 /** One combination of the matrix: what gets built. */

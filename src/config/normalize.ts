@@ -1,7 +1,7 @@
 /** From the parsed YAML (schema output) to the model: units converted, axes resolved per package. */
 import path from 'node:path';
 import { parseDuration, parseSize } from '../units.js';
-import type { Axis, AxisValue, Matrix, PackageSpec, Schedule, Selection } from './model.js';
+import type { Axis, AxisValue, Matrix, PackageSpec, Schedule, Selection, Upload } from './model.js';
 import type { AxisValueInput, MatrixInput, PackageInput, ScheduleInput } from './schema.js';
 
 export function toAxisValue(input: AxisValueInput, known?: readonly AxisValue[]): AxisValue {
@@ -88,7 +88,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
     keepDays: input.keep_days,
     minFreeBytes: input.min_free === undefined ? undefined : parseSize(input.min_free),
     machines,
-    upload: input.upload,
+    upload: toUpload(input.upload),
     report: input.report && {
       cron: input.report.cron,
       machine: input.report.machine ?? machines[0]!.name,
@@ -97,4 +97,13 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
       when: input.report.when,
     },
   };
+}
+
+/**
+ * Without `upload:`, successes are published to `<root>/published/`: the same layout as S3, on disk.
+ * `{root}` is filled in when the destination is opened, so that --root moves it along.
+ */
+function toUpload(input: ScheduleInput['upload']): Upload {
+  if (!input) return { to: 'file://{root}/published/{date}', key: '{id}/{file}', pathStyle: false };
+  return { to: input.to, key: input.key, region: input.region, endpoint: input.endpoint, pathStyle: input.path_style ?? input.endpoint !== undefined };
 }

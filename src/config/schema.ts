@@ -168,8 +168,16 @@ export const scheduleSchema = z.strictObject({
     .strictObject({
       to: destination.describe('s3://bucket/prefix or file:///path; {date} allowed'),
       key: z.string().min(1).default('{id}/{file}').describe('object key template: {date} {machine} {id} {package} {file} and axes'),
+      region: z.string().min(1).optional().describe('S3 region (default: from the AWS environment, else us-east-1)'),
+      endpoint: z
+        .string()
+        .regex(/^https?:\/\/[^\s/]+/, { error: (issue) => `expected an http(s) URL like https://minio.example.com:9000, got ${JSON.stringify(issue.input)}` })
+        .optional()
+        .describe('S3-compatible store (MinIO, Ceph, R2, ...): its URL'),
+      path_style: z.boolean().optional().describe('bucket in the path, not the host name (default: true with an endpoint)'),
     })
-    .optional(),
+    .optional()
+    .describe('where successes go (default: file://<root>/published, a local folder)'),
   report: z
     .strictObject({
       cron: cronExpression,

@@ -1,0 +1,53 @@
+/**
+ * Where successes are published: an S3 bucket (AWS or any S3-compatible store) or a folder on disk,
+ * behind one small interface. Keys are relative to the destination's root and use "/" separators.
+ */
+
+export interface ObjectInfo {
+  size: number;
+  /** The sha256 nightshift recorded when it wrote the object (S3 metadata; computed for files). */
+  sha256?: string;
+}
+
+export interface PutOptions {
+  /** Hex sha256 of the content, stored with the object so a later upload can skip it. */
+  sha256: string;
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface Destination {
+  /** The root as a URL, for messages (never with credentials). */
+  readonly url: string;
+  /** What is at `key`, or undefined when nothing is. */
+  head(key: string): Promise<ObjectInfo | undefined>;
+  /** Streams a local file to `key` (multipart for large files), in bounded memory. */
+  putFile(key: string, file: string, options: PutOptions): Promise<void>;
+  /** Writes a small object: a manifest, a pointer. */
+  putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void>;
+  /** A small object's content, or undefined when there is none. */
+  getBytes(key: string): Promise<Buffer | undefined>;
+  /** Every key under `prefix`, across all pages, sorted. */
+  list(prefix: string): Promise<string[]>;
+}
+
+/** How to reach a destination: its root URL and, for S3, the client settings. */
+export interface DestinationSpec {
+  /** `s3://bucket/prefix/` or `file:///path/`. */
+  url: string;
+  region?: string;
+  endpoint?: string;
+  pathStyle?: boolean;
+}
+
+/** A failure talking to a destination. `transient` ones (5xx, resets, timeouts) were retried already. */
+export class DestinationError extends Error {
+  constructor(
+    message: string,
+    readonly transient: boolean,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'DestinationError';
+  }
+}
