@@ -1,0 +1,58 @@
+/** `nightshift prune`: remove night folders older than keep_days and this machine's leftover containers. */
+import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { resolveNightDate } from '../night/night-date.js';
+import { pruneNights, type PruneResult } from '../night/prune.js';
+import { addDays, type KeepReason } from '../night/prune-select.js';
+
+export interface PruneOptions extends GlobalOptions {
+  /** Overrides the schedule's keep_days (text as given on the command line). */
+  keepDays?: string;
+  dryRun?: boolean;
+}
+
+export async function prune(options: PruneOptions, io: Io): Promise<number> {
+  const { schedule } = await loadSchedule(options);
+  // --date acts as "today": re-running a missed prune, and tests, need a fixed today.
+  const today = resolveNightDate(options.date, schedule.timezone);
+  const keepDays = options.keepDays === undefined ? schedule.keepDays : parseKeepDays(options.keepDays);
+  const machine = machineName(options);
+  const dryRun = options.dryRun ?? false;
+  const result = await pruneNights({ root: schedule.root, today, keepDays, dryRun, machine });
+
+  const oldestKept = addDays(today, -(keepDays - 1));
+  const what = keepDays === 1 ? 'only tonight' : `${keepDays} nights, ${oldestKept} to ${today}`;
+  io.out(`${dryRun ? 'dry run: ' : ''}nights under ${schedule.root}: keeping ${what}`);
+  for (const line of resultLines(result, dryRun)) io.out(line);
+  for (const error of result.errors) io.err(`nightshift: ${error}`);
+  return result.errors.length ? ExitCode.serviceUnavailable : ExitCode.ok;
+}
+
+function parseKeepDays(text: string): number {
+  const days = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
+  if (Number.isSafeInteger(days) && days >= 1) return days;
+  throw new NightshiftError(`--keep-days expects a whole number of nights, 1 or more (1 keeps only tonight), got ${JSON.stringify(text)}`, ExitCode.usage);
+}
+
+const REASONS: Record<Exclude<KeepReason, 'recent'>, string> = {
+  today: 'tonight',
+  future: 'dated after today',
+  locked: 'in use: a live nightshift holds its lock',
+  newest: 'the newest night, always kept',
+};
+
+/** Plain lines: one per removed night or container, recent nights on one line, other kept nights with why. */
+export function resultLines(result: PruneResult, dryRun: boolean): string[] {
+  const verb = dryRun ? 'would remove' : 'removed';
+  const lines = result.removed.map((night) => `${verb} night ${night}`);
+  if (result.removed.length === 0) lines.push(dryRun ? 'no night to remove' : 'no night removed');
+  const recent = result.kept.filter((night) => result.reasons.get(night) === 'recent');
+  if (recent.length) lines.push(`kept ${recent.join(', ')}`);
+  for (const night of result.kept) {
+    const reason = result.reasons.get(night);
+    if (reason && reason !== 'recent') lines.push(`kept ${night}: ${REASONS[reason]}`);
+  }
+  lines.push(...result.containersRemoved.map((container) => `${verb} leftover container ${container}`));
+  lines.push(...result.notes);
+  return lines;
+}

@@ -1,0 +1,244 @@
+/**
+ * `nightshift prune` on real night folders in a temp root (today fixed with --date) and real
+ * containers. Every test uses its own machine name: prune removes containers by machine label, and
+ * other test files run nights (machine m1) at the same time.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { execa } from 'execa';
+import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { prune } from '../../src/commands/prune.js';
+import type { Io } from '../../src/context.js';
+import { NightshiftError } from '../../src/errors.js';
+import { pruneNights } from '../../src/night/prune.js';
+import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
+import { containersWithLabel, docker, dockerAvailable, removeContainersWithLabel, TEST_IMAGE } from '../helpers/docker.js';
+
+const TODAY = '2026_11_22';
+const NIGHTS = ['2026_11_10', '2026_11_15', '2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21', TODAY, '2026_11_23'];
+const JUNK = ['nightlies', '2026_13_01', 'tmp', '2026_11_01.old', '2026-11-01', 'published'];
+
+let root: string;
+let configDir: string;
+let machine: string;
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(os.tmpdir(), 'nightshift-prune-'));
+  configDir = writeConfigDir({
+    matrix: 'recipes: { repo: "file:///nonexistent/recipes.git", ref: main }\naxes:\n  python: ["3.12"]\npackages:\n  wheel:\n    executor: host\n    command: ["true"]\n',
+    schedules: { nightly: `cron: "5 0 * * *"\ntimezone: UTC\nroot: "${root}"\nkeep_days: 3\nmachines:\n  m1: { slots: 1 }\n` },
+  });
+  machine = `prune-${randomBytes(4).toString('hex')}`;
+  for (const night of NIGHTS) await makeNight(night);
+  for (const name of JUNK) await mkdir(path.join(root, name, 'inside'), { recursive: true });
+  await writeFile(path.join(root, '2026_11_02'), 'a file named like a night is not a night');
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+afterAll(() => removeConfigDirs());
+
+/** A night folder as a run leaves it: logs, an artifact, night.json. */
+async function makeNight(night: string): Promise<void> {
+  const dir = path.join(root, night);
+  await mkdir(path.join(dir, 'logs', 'succeeded'), { recursive: true });
+  await mkdir(path.join(dir, 'artifacts', 'wheel_3.12'), { recursive: true });
+  await writeFile(path.join(dir, 'logs', 'succeeded', 'wheel_3.12.log'), 'built\n');
+  await writeFile(path.join(dir, 'artifacts', 'wheel_3.12', 'wheel-1.0-py3-none-any.whl'), Buffer.alloc(64 * 1024, 7));
+  await writeFile(path.join(dir, 'night.json'), JSON.stringify({ version: 1, date: night, builds: [] }));
+}
+
+async function lockNight(night: string, pid: number): Promise<void> {
+  const lock = { pid, host: os.hostname(), started_at: new Date().toISOString(), purpose: 'run' };
+  await writeFile(path.join(root, night, 'night.lock'), JSON.stringify(lock));
+}
+
+/**
+ * `nightshift --config DIR --machine M --date TODAY prune ARGS`: the command as cli.ts runs it
+ * (captured output; a NightshiftError printed as `nightshift: ...` with its exit code). Calls the
+ * command function directly because the commands table entry is added to cli.ts separately; once it
+ * is there, this is `runCli([...global, 'prune', ...args])`.
+ */
+async function cli(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
+  let stdout = '';
+  let stderr = '';
+  const io: Io = {
+    out: (text) => void (stdout += `${text}\n`),
+    err: (text) => void (stderr += `${text}\n`),
+    write: async (chunk) => void (stdout += String(chunk)),
+    isTTY: false,
+  };
+  const flags = new Map<string, string | true>();
+  for (let i = 0; i < args.length; i++) {
+    const name = args[i]!;
+    if (name === '--dry-run') flags.set('dryRun', true);
+    else flags.set(name.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), args[++i]!);
+  }
+  const options = { config: configDir, machine, date: TODAY, ...Object.fromEntries(flags) };
+  try {
+    return { exitCode: await prune(options, io), stdout, stderr };
+  } catch (error) {
+    if (!(error instanceof NightshiftError)) throw error;
+    return { exitCode: error.exitCode, stdout, stderr: `${stderr}nightshift: ${error.message}\n` };
+  }
+}
+
+const present = async () => (await readdir(root)).sort();
+/** The night folders left, oldest first. */
+const nightsLeft = async () => (await present()).filter((name) => NIGHTS.includes(name));
+const junkAndFile = [...JUNK, '2026_11_02'];
+
+describe('nightshift prune', () => {
+  it('keeps exactly keep_days nights up to --date, and every folder that is not a night', async () => {
+    const result = await cli();
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(await present()).toEqual(['2026_11_20', '2026_11_21', TODAY, '2026_11_23', ...junkAndFile].sort());
+    expect(existsSync(path.join(root, 'nightlies', 'inside'))).toBe(true);
+    expect(result.stdout.split('\n')).toEqual(
+      expect.arrayContaining([
+        `nights under ${root}: keeping 3 nights, 2026_11_20 to ${TODAY}`,
+        'removed night 2026_11_10',
+        'removed night 2026_11_15',
+        'removed night 2026_11_18',
+        'removed night 2026_11_19',
+        'kept 2026_11_20, 2026_11_21',
+        `kept ${TODAY}: tonight`,
+        'kept 2026_11_23: dated after today',
+      ]),
+    );
+  });
+
+  it('--dry-run removes nothing and says what it would remove', async () => {
+    const before = await present();
+    const result = await cli('--dry-run');
+    expect(result.exitCode).toBe(0);
+    expect(await present()).toEqual(before);
+    expect(result.stdout).toMatch(/^dry run: nights under .*: keeping 3 nights/m);
+    expect(result.stdout).toMatch(/^would remove night 2026_11_10$/m);
+    expect(result.stdout).toMatch(/^would remove night 2026_11_19$/m);
+    expect(result.stdout).not.toMatch(/^removed/m);
+  });
+
+  it('--keep-days overrides keep_days', async () => {
+    expect((await cli('--keep-days', '1')).exitCode).toBe(0);
+    expect(await present()).toEqual([TODAY, '2026_11_23', ...junkAndFile].sort());
+  });
+
+  it('--keep-days 6 keeps 2026_11_18 and removes 2026_11_16 and older', async () => {
+    expect((await cli('--keep-days', '6')).exitCode).toBe(0);
+    expect(await nightsLeft()).toEqual(['2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21', TODAY, '2026_11_23']);
+  });
+
+  it.each(['0', '-1', 'five', '2.5', ''])('refuses --keep-days %j with exit 2 and removes nothing', async (value) => {
+    const before = await present();
+    const result = await cli('--keep-days', value);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--keep-days expects a whole number of nights, 1 or more/);
+    expect(await present()).toEqual(before);
+  });
+
+  it('refuses a --date that is not a date', async () => {
+    const result = await cli('--date', '2026-11-22');
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/--date "2026-11-22" is not a date in the form YYYY_MM_DD/);
+  });
+
+  it('keeps an old night whose lock a live process holds, and removes one with a dead holder', async () => {
+    await lockNight('2026_11_15', process.pid);
+    const dead = await execa(process.execPath, ['-e', 'process.stdout.write(String(process.pid))']);
+    await lockNight('2026_11_18', Number(dead.stdout));
+    const result = await cli();
+    expect(result.exitCode).toBe(0);
+    expect(await present()).toContain('2026_11_15');
+    expect(await present()).not.toContain('2026_11_18');
+    expect(result.stdout).toMatch(/^kept 2026_11_15: in use: a live nightshift holds its lock$/m);
+  });
+
+  it('keeps the newest night when every night is old', async () => {
+    const result = await cli('--date', '2027_06_01');
+    expect(result.exitCode).toBe(0);
+    expect(await nightsLeft()).toEqual(['2026_11_23']);
+    expect(result.stdout).toMatch(/^kept 2026_11_23: the newest night, always kept$/m);
+  });
+
+  it('goes on with the other nights when one cannot be removed, says what to do, and exits 4', async () => {
+    // Immutable for root too (chattr +i), plain read-only for anyone else.
+    const stuck = path.join(root, '2026_11_15', 'artifacts', 'wheel_3.12');
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot) await execa('chattr', ['+i', stuck]);
+    else await execa('chmod', ['a-w', stuck]);
+    try {
+      const result = await cli();
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toMatch(
+        new RegExp(`nightshift: could not remove night 2026_11_15: no permission to delete .*wheel_3.12.* remove it as root \\(sudo rm -rf ${root}/2026_11_15\\)`),
+      );
+      expect(result.stdout).toMatch(/^removed night 2026_11_10$/m);
+      expect(result.stdout).toMatch(/^removed night 2026_11_18$/m);
+      expect(await nightsLeft()).toEqual(['2026_11_15', '2026_11_20', '2026_11_21', TODAY, '2026_11_23']);
+      // The prune's own lock did not stay behind in the folder it could not remove.
+      expect(existsSync(path.join(root, '2026_11_15', 'night.lock'))).toBe(false);
+    } finally {
+      if (asRoot) await execa('chattr', ['-i', stuck]);
+      else await execa('chmod', ['u+w', stuck]);
+    }
+  });
+
+  it('prunes nothing under a root that does not exist yet', async () => {
+    const result = await cli('--root', path.join(root, 'missing'));
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/^no night removed$/m);
+  });
+});
+
+describe('nightshift prune and leftover containers', () => {
+  const tag = `prune-test-${randomBytes(4).toString('hex')}`;
+  beforeEach(() => dockerAvailable());
+  afterAll(() => removeContainersWithLabel(`${tag}`));
+
+  /** A running container with these labels (and the test's own label, for cleanup). */
+  async function start(name: string, labels: Record<string, string>): Promise<string> {
+    const full = `${tag}-${name}`;
+    const flags = Object.entries({ ...labels, [tag]: '1' }).flatMap(([k, v]) => ['--label', `${k}=${v}`]);
+    const r = await docker(['run', '-d', '--rm', '--name', full, '--network', 'none', ...flags, TEST_IMAGE, 'sleep', '300']);
+    if (r.failed) throw new Error(`docker run failed: ${r.stderr}`);
+    return full;
+  }
+
+  it("removes this machine's containers of nights without a live run, and nothing else", async () => {
+    await lockNight('2026_11_15', process.pid);
+    const old = await start('old', { 'nightshift.machine': machine, 'nightshift.night': '2026_11_10', 'nightshift.build': 'wheel_3.12' });
+    const tonight = await start('tonight', { 'nightshift.machine': machine, 'nightshift.night': TODAY, 'nightshift.build': 'wheel_3.12' });
+    const running = await start('running', { 'nightshift.machine': machine, 'nightshift.night': '2026_11_15', 'nightshift.build': 'wheel_3.12' });
+    const other = await start('other', { 'nightshift.machine': `${machine}-other`, 'nightshift.night': '2026_11_10', 'nightshift.build': 'wheel_3.12' });
+    const unlabelled = await start('unlabelled', {});
+    const noNight = await start('nonight', { 'nightshift.machine': machine });
+
+    const dry = await cli('--dry-run');
+    expect(dry.exitCode).toBe(0);
+    expect(dry.stdout).toMatch(new RegExp(`^would remove leftover container ${old} \\(night 2026_11_10\\)$`, 'm'));
+    expect((await containersWithLabel(tag)).sort()).toHaveLength(6);
+
+    const result = await cli();
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout).toMatch(new RegExp(`^removed leftover container ${old} \\(night 2026_11_10\\)$`, 'm'));
+    expect(result.stdout).toMatch(new RegExp(`^removed leftover container ${tonight} \\(night ${TODAY}\\)$`, 'm'));
+    expect((await containersWithLabel(tag)).sort()).toEqual([noNight, other, running, unlabelled].sort());
+  });
+
+  it('records docker trouble as an error but still prunes the folders', async () => {
+    const result = await pruneNights({ root, today: TODAY, keepDays: 3, dryRun: false, machine, docker: 'false' });
+    expect(result.removed).toEqual(['2026_11_10', '2026_11_15', '2026_11_18', '2026_11_19']);
+    expect(result.errors).toEqual([expect.stringMatching(/^leftover containers were not checked: docker ps failed: .*; start Docker/)]);
+  });
+
+  it('only notes a machine without Docker (nothing to clean there)', async () => {
+    const result = await pruneNights({ root, today: TODAY, keepDays: 3, dryRun: false, machine, docker: path.join(root, 'no-docker-here') });
+    expect(result.removed).toHaveLength(4);
+    expect(result.errors).toEqual([]);
+    expect(result.notes).toEqual([expect.stringMatching(/no-docker-here not found: no leftover containers to look for/)]);
+  });
+});

@@ -1,0 +1,163 @@
+/**
+ * The min_free guard on real folders. Only the free-space reading is injected: the disk "gains" exactly
+ * what the removed night folders took (measured with folderSize before), as a real disk would.
+ */
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ensureFreeSpace } from '../../src/night/disk-guard.js';
+import { folderSize } from '../../src/night/prune.js';
+import { NightshiftError } from '../../src/errors.js';
+
+const KB = 1024;
+const TODAY = '2026_11_22';
+let root: string;
+/** Size of each night folder as created, for the simulated disk. */
+let sizes: Map<string, number>;
+
+beforeEach(async () => {
+  root = await mkdtemp(path.join(tmpdir(), 'nightshift-guard-'));
+  sizes = new Map();
+});
+afterEach(() => rm(root, { recursive: true, force: true }));
+
+/** A night folder with logs and an artifact of `kb` KiB. */
+async function night(name: string, kb: number): Promise<void> {
+  const dir = path.join(root, name);
+  await mkdir(path.join(dir, 'logs', 'succeeded'), { recursive: true });
+  await mkdir(path.join(dir, 'artifacts', 'ok_3.12_cpu'), { recursive: true });
+  await writeFile(path.join(dir, 'logs', 'succeeded', 'ok_3.12_cpu.log'), 'built\n');
+  await writeFile(path.join(dir, 'artifacts', 'ok_3.12_cpu', 'pkg.whl'), Buffer.alloc(kb * KB, 1));
+  sizes.set(name, await folderSize(dir));
+}
+
+/** Free bytes: `base` plus what every removed night folder took. */
+function disk(base: number, { gainRatio = 1 } = {}): (dir: string) => Promise<number> {
+  return async (dir) => {
+    expect(dir).toBe(root);
+    let free = base;
+    for (const [name, size] of sizes) if (!existsSync(path.join(root, name))) free += Math.floor(size * gainRatio);
+    return free;
+  };
+}
+
+const present = async () => (await readdir(root)).sort();
+const size = (...names: string[]) => names.reduce((sum, name) => sum + sizes.get(name)!, 0);
+
+describe('ensureFreeSpace', () => {
+  beforeEach(async () => {
+    await night('2026_11_17', 100);
+    await night('2026_11_18', 200);
+    await night('2026_11_19', 300);
+    await night('2026_11_20', 400);
+    await night('2026_11_21', 500);
+    await night(TODAY, 50);
+    await mkdir(path.join(root, 'nightlies'));
+    await mkdir(path.join(root, '2026_13_01'));
+    await writeFile(path.join(root, '2026_11_01'), 'a file, not a night');
+  });
+
+  it('does nothing when there is enough', async () => {
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: 10 * KB, freeBytes: disk(10 * KB) });
+    expect(result).toEqual({ freedNights: [], freeBytes: 10 * KB, errors: [] });
+    expect(await present()).toHaveLength(9);
+  });
+
+  it('prunes the oldest nights, one at a time, until there is enough', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('2026_11_17') + 1; // one byte more than the oldest frees
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    expect(result.freedNights).toEqual(['2026_11_17', '2026_11_18']);
+    expect(result.freeBytes).toBe(base + size('2026_11_17', '2026_11_18'));
+    expect(await present()).toEqual(['2026_11_01', '2026_11_19', '2026_11_20', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
+  });
+
+  it('may prune every earlier night but the newest; today and the newest stay', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20');
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    expect(result.freedNights).toEqual(['2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20']);
+    expect(await present()).toEqual(['2026_11_01', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
+  });
+
+  it('refuses with exit 4 and removes nothing when pruning all that may go cannot be enough', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20') + 1;
+    const error = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(NightshiftError);
+    expect((error as NightshiftError).exitCode).toBe(4);
+    const message = (error as NightshiftError).message;
+    expect(message).toMatch(`not enough disk space to start night ${TODAY}: 1000B free under ${root}, min_free needs 1.`);
+    expect(message).toMatch(/nothing was removed: removing every night that may go \(2026_11_17, 2026_11_18, 2026_11_19, 2026_11_20\) would free only about 1\.\dM/);
+    expect(message).toMatch(/today and the newest earlier night, 2026_11_21, always stay/);
+    expect(message).toMatch(/Free space on that disk, lower min_free in the schedule, or give the schedule a root \(or --root\) on a disk with room/);
+    expect(await present()).toHaveLength(9);
+  });
+
+  it('refuses after pruning when the disk gains less than the folders seemed to take, naming what it removed', async () => {
+    const base = 1000;
+    // Enough by the folder sizes, but the disk only gets half back (e.g. a snapshot holds the rest).
+    const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19');
+    const error = (await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base, { gainRatio: 0.5 }) }).catch((e: unknown) => e)) as NightshiftError;
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toMatch(/removed 2026_11_17, 2026_11_18, 2026_11_19, 2026_11_20, the oldest nights that may go, and it was not enough/);
+    expect(await present()).toEqual(['2026_11_01', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
+  });
+
+  it('leaves a night held by a live process and takes the next one', async () => {
+    await writeFile(path.join(root, '2026_11_17', 'night.lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date().toISOString(), purpose: 'build' }));
+    const base = 1000;
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: base + size('2026_11_18'), freeBytes: disk(base) });
+    expect(result.freedNights).toEqual(['2026_11_18']);
+    expect(await present()).toContain('2026_11_17');
+  });
+
+  it('uses a given prune function, one night at a time', async () => {
+    const calls: string[][] = [];
+    const prune = async (nights: string[]) => {
+      calls.push(nights);
+      for (const n of nights) await rm(path.join(root, n), { recursive: true });
+    };
+    const base = 1000;
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: base + size('2026_11_17', '2026_11_18'), freeBytes: disk(base), prune });
+    expect(calls).toEqual([['2026_11_17'], ['2026_11_18']]);
+    expect(result.freedNights).toEqual(['2026_11_17', '2026_11_18']);
+  });
+});
+
+describe('ensureFreeSpace on a fresh machine', () => {
+  it('creates a missing root and measures the real disk by default', async () => {
+    const fresh = path.join(root, 'not', 'yet');
+    const result = await ensureFreeSpace({ root: fresh, today: TODAY, minFreeBytes: 1 });
+    expect(existsSync(fresh)).toBe(true);
+    expect(result.freedNights).toEqual([]);
+    expect(result.freeBytes).toBeGreaterThan(0);
+  });
+
+  it('refuses on a real disk that cannot have that much free, with nothing to prune', async () => {
+    const error = (await ensureFreeSpace({ root, today: TODAY, minFreeBytes: 1024 ** 5 }).catch((e: unknown) => e)) as NightshiftError;
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toMatch(/free under .*, min_free needs 1024T; nothing was removed: there is no night that may go\. Free space/);
+  });
+});
+
+describe('folderSize', () => {
+  it('counts files and folders once, hard links once, and never follows symlinks', async () => {
+    const dir = path.join(root, 'night');
+    await mkdir(path.join(dir, 'sub'), { recursive: true });
+    await writeFile(path.join(dir, 'sub', 'a'), Buffer.alloc(100 * KB));
+    const alone = await folderSize(dir);
+    expect(alone).toBeGreaterThanOrEqual(100 * KB);
+    const { link, symlink } = await import('node:fs/promises');
+    await link(path.join(dir, 'sub', 'a'), path.join(dir, 'hard'));
+    const outside = path.join(root, 'big');
+    await writeFile(outside, Buffer.alloc(1000 * KB));
+    await symlink(outside, path.join(dir, 'soft'));
+    await symlink(root, path.join(dir, 'loop'));
+    const withLinks = await folderSize(dir);
+    expect(withLinks - alone).toBeLessThan(20 * KB);
+    expect(await folderSize(path.join(root, 'missing'))).toBe(0);
+  });
+});
