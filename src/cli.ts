@@ -57,13 +57,22 @@ const commands: CommandSpec[] = [
       command
         .option('--axis <name=values>', 'values of another axis, e.g. --axis abi=cxx11-abi (repeatable)', collect)
         .option('--slots <n>', 'builds at once (default 1, showing the log live)')
+        .option('--upload', "publish the results like the night's run does (default: keep them local)")
         .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone"),
     run: async (options, args, io) => (await import('./commands/build.js')).build(options, args, io),
   },
   {
+    name: 'upload',
+    summary: "publish a night's successes, logs and manifest; only what the destination lacks is sent",
+    run: async (options, _args, io) => (await import('./commands/upload.js')).upload(options, io),
+  },
+  {
     name: 'status',
     summary: "every build of a night: status, duration, exit code, reason",
-    options: (command) => command.option('--json', 'print JSON: {date, machine, builds: [{id, status, exit_code, duration_s, log}]}'),
+    options: (command) =>
+      command
+        .option('--json', 'print JSON: {date, machine, builds: [{id, status, exit_code, duration_s, log}]}')
+        .option('--all-machines', "every machine's builds, from the manifests at the destination"),
     run: async (options, _args, io) => (await import('./commands/status.js')).status(options, io),
   },
   {
@@ -79,6 +88,15 @@ const commands: CommandSpec[] = [
     summary: 'block until the builds (default: all of the night) end; exit 0 if all succeeded',
     options: (command) => command.option('--timeout <duration>', 'give up after this long (e.g. 30m), exit 1'),
     run: async (options, args, io) => (await import('./commands/wait.js')).wait(options, args, io),
+  },
+  {
+    name: 'prune',
+    summary: 'remove night folders older than keep_days, and leftover containers of this machine',
+    options: (command) =>
+      command
+        .option('--keep-days <n>', "nights to keep, tonight included (default: the schedule's keep_days)")
+        .option('--dry-run', 'print what would be removed and remove nothing'),
+    run: async (options, _args, io) => (await import('./commands/prune.js')).prune(options, io),
   },
 ];
 

@@ -57,6 +57,7 @@ export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: st
     '--label', `nightshift.night=${options.date}`,
     '--label', `nightshift.build=${options.id}`,
     '--label', `nightshift.machine=${options.machine}`,
+    '--label', `nightshift.root=${options.root}`,
     '-v', `${options.recipesDir}:${RECIPES}:ro`,
     '-v', `${options.outDir}:${OUT}`,
     '--env-file', envFile,

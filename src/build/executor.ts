@@ -5,6 +5,8 @@ export interface ExecuteOptions {
   id: string;
   date: string;
   machine: string;
+  /** The root of the night folders: a label, so each schedule's cleanup finds only its own containers. */
+  root: string;
   /** Rendered argv; never joined into a shell string. */
   command: readonly string[];
   /** The build's environment without NIGHTSHIFT_RECIPES/NIGHTSHIFT_OUT, which each executor sets itself. */

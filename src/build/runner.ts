@@ -110,6 +110,7 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
       id,
       date: layout.date,
       machine,
+      root: layout.root,
       command,
       env: buildEnv({ cell, matrixEnv: options.matrix.env, date: layout.date, machine }),
       image: image ?? undefined,

@@ -22,6 +22,7 @@ export interface BuildOptions extends GlobalOptions {
   axis?: string[];
   slots?: string;
   refreshRecipes?: boolean;
+  upload?: boolean;
 }
 
 /** Positional lists fill these axes, in this order; `-` stands for an axis the package does not use. */
@@ -44,7 +45,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const reporter = live ? undefined : progress(io, cells.length);
   try {
     const outcome = await runNight(
-      { matrix: config.matrix, root: schedule.root, schedule: schedule.name, date, machine, cells, slots, force: true, refreshRecipes: options.refreshRecipes, purpose: 'build' },
+      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false },
       {
         executors: defaultExecutors(),
         signal: stop.signal,

@@ -14,6 +14,15 @@ export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): 
   for (const build of ran.filter((b) => b.status !== 'succeeded')) {
     io.out(`  ${build.status} ${build.id}: ${build.reason ?? ''} — log ${build.log ? path.join(layout.dir, build.log) : '(none)'}`);
   }
+  const upload = outcome.upload;
+  if (upload) {
+    io.out(`upload to ${upload.to}: ${upload.uploaded} uploaded, ${upload.skipped} already there${upload.failed.length ? `, ${upload.failed.length} failed` : ''}`);
+    for (const failure of upload.failed) io.out(`  not uploaded ${failure.key || upload.to}: ${failure.error}`);
+    if (upload.failed.length) {
+      io.err('nightshift: some uploads failed; `nightshift upload` tries them again');
+      return ExitCode.serviceUnavailable;
+    }
+  }
   const allGood = ran.every((b) => b.status === 'succeeded') && !stopped;
   return allGood ? ExitCode.ok : ExitCode.buildsFailed;
 }

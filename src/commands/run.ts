@@ -9,6 +9,8 @@ import { nightLayout } from '../night/layout.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { nightOrder, runNight } from '../night/run-night.js';
 import { readNightState } from '../night/state.js';
+import { ensureFreeSpace } from '../night/disk-guard.js';
+import { pruneNights } from '../night/prune.js';
 import { table } from '../output/table.js';
 import { planNight } from '../plan/plan.js';
 import { formatDuration } from '../units.js';
@@ -43,14 +45,21 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
     return ExitCode.ok;
   }
 
+  // Never start a night that would fail halfway for lack of disk: make room first, or refuse (exit 4).
+  if (schedule.minFreeBytes !== undefined) {
+    const room = await ensureFreeSpace({ root: schedule.root, today: date, minFreeBytes: schedule.minFreeBytes });
+    if (room.freedNights.length) io.out(`made room under ${schedule.root}: removed night(s) ${room.freedNights.join(', ')}`);
+    for (const error of room.errors) io.err(`nightshift: ${error}`);
+  }
+
   const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   const reporter = progress(io, builds.length);
   try {
     const outcome = await runNight(
       {
         matrix: config.matrix,
-        root: schedule.root,
-        schedule: schedule.name,
+        allCells: config.cells,
+        schedule,
         date,
         machine,
         cells: builds.map((b) => b.cell),
@@ -58,13 +67,24 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
         force: options.force,
         refreshRecipes: options.refreshRecipes,
         purpose: 'run',
+        upload: true,
       },
       { executors: defaultExecutors(), signal: stop.signal, onEvent: reporter.onEvent, say: (line) => io.out(line) },
     );
     reporter.stop();
-    return reportOutcome(outcome, io, stop.signal.aborted);
+    const exitCode = reportOutcome(outcome, io, stop.signal.aborted);
+    if (!stop.signal.aborted) await pruneAfterNight(schedule.root, date, schedule.keepDays, machine, io);
+    return exitCode;
   } finally {
     reporter.stop();
     stop.dispose();
   }
+}
+
+/** The end of a night: old nights and leftover containers go. Trouble here is reported, not fatal. */
+async function pruneAfterNight(root: string, today: string, keepDays: number, machine: string, io: Io): Promise<void> {
+  const result = await pruneNights({ root, today, keepDays, dryRun: false, machine });
+  if (result.removed.length) io.out(`pruned night(s) older than ${keepDays} days: ${result.removed.join(', ')}`);
+  if (result.containersRemoved.length) io.out(`removed leftover container(s): ${result.containersRemoved.join(', ')}`);
+  for (const error of result.errors) io.err(`nightshift: prune: ${error}`);
 }

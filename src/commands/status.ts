@@ -1,7 +1,9 @@
 /** `nightshift status`: every build of a night with status, duration, exit code and reason. */
 import path from 'node:path';
 import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
-import { ExitCode } from '../errors.js';
+import type { Schedule } from '../config/model.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { collectNight, openScheduleDestination } from '../report/collect.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { readNight, runnerGone } from '../night/read-night.js';
 import type { BuildRecord } from '../night/state.js';
@@ -10,11 +12,13 @@ import { table } from '../output/table.js';
 
 export interface StatusOptions extends GlobalOptions {
   json?: boolean;
+  allMachines?: boolean;
 }
 
 export async function status(options: StatusOptions, io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
   const date = resolveNightDate(options.date, schedule.timezone);
+  if (options.allMachines) return fleetStatus(schedule, date, options, io);
   const { layout, state } = await readNight(schedule.root, date);
   const logPath = (b: BuildRecord) => (b.log ? path.join(layout.dir, b.log) : null);
   if (options.json) {
@@ -58,5 +62,36 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
     b.reason ?? '',
   ]);
   io.out(table([['build', 'status', 'duration', 'exit', 'reason'], ...rows], { alignRight: [2, 3] }).join('\n'));
+  return ExitCode.ok;
+}
+
+/** --all-machines: every machine's builds, from the manifests published at the destination. */
+async function fleetStatus(schedule: Schedule, date: string, options: StatusOptions, io: Io): Promise<number> {
+  const destination = await openScheduleDestination(schedule, date).catch((error: Error) => {
+    throw new NightshiftError(`cannot read the destination of ${schedule.file}: ${error.message}`, ExitCode.serviceUnavailable);
+  });
+  const fleet = await collectNight(
+    destination,
+    date,
+    schedule.machines.map((m) => m.name),
+  ).catch((error: Error) => {
+    throw new NightshiftError(`cannot read the manifests of night ${date} at ${destination.url}: ${error.message}`, ExitCode.serviceUnavailable);
+  });
+  if (options.json) {
+    io.out(JSON.stringify({ date, destination: fleet.destination, machines: fleet.machines.map((m) => ({ name: m.name, published: m.manifest !== undefined, builds: m.manifest?.builds ?? [] })) }, null, 2));
+    return ExitCode.ok;
+  }
+  io.out(`night ${date} at ${fleet.destination}`);
+  const rows: string[][] = [];
+  for (const { name, manifest } of fleet.machines) {
+    if (!manifest) {
+      io.out(`${name}: nothing published for this night (not run yet, still running, or its upload failed)`);
+      continue;
+    }
+    for (const b of manifest.builds) {
+      rows.push([name, b.id, b.status, b.duration_s === null ? '' : formatDuration(b.duration_s), b.exit_code === null ? '' : String(b.exit_code), b.reason ?? '']);
+    }
+  }
+  if (rows.length) io.out(table([['machine', 'build', 'status', 'duration', 'exit', 'reason'], ...rows], { alignRight: [3, 4] }).join('\n'));
   return ExitCode.ok;
 }

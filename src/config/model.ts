@@ -81,6 +81,8 @@ export interface Upload {
   region?: string;
   endpoint?: string;
   pathStyle: boolean;
+  /** Tries per object on transient errors. */
+  attempts: number;
 }
 
 /** One combination of the matrix: what gets built. */

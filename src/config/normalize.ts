@@ -104,6 +104,6 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
  * `{root}` is filled in when the destination is opened, so that --root moves it along.
  */
 function toUpload(input: ScheduleInput['upload']): Upload {
-  if (!input) return { to: 'file://{root}/published/{date}', key: '{id}/{file}', pathStyle: false };
-  return { to: input.to, key: input.key, region: input.region, endpoint: input.endpoint, pathStyle: input.path_style ?? input.endpoint !== undefined };
+  if (!input) return { to: 'file://{root}/published/{date}', key: '{id}/{file}', pathStyle: false, attempts: 5 };
+  return { to: input.to, key: input.key, region: input.region, endpoint: input.endpoint, pathStyle: input.path_style ?? input.endpoint !== undefined, attempts: input.attempts };
 }

@@ -175,6 +175,7 @@ export const scheduleSchema = z.strictObject({
         .optional()
         .describe('S3-compatible store (MinIO, Ceph, R2, ...): its URL'),
       path_style: z.boolean().optional().describe('bucket in the path, not the host name (default: true with an endpoint)'),
+      attempts: z.number().int().min(1).max(20).default(5).describe('tries per object on transient errors (5xx, resets, timeouts), with backoff'),
     })
     .optional()
     .describe('where successes go (default: file://<root>/published, a local folder)'),

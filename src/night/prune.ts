@@ -188,7 +188,8 @@ interface LeftoverRequest {
  */
 async function removeLeftoverContainers(request: LeftoverRequest): Promise<string[]> {
   const { machine, docker, errors } = request;
-  const listed = await execa(docker, ['ps', '-a', '--filter', `label=nightshift.machine=${machine}`, '--format', '{{.Names}}\t{{.Label "nightshift.night"}}'], {
+  // Both labels: another schedule on this machine, with its own root, has its own nights and containers.
+  const listed = await execa(docker, ['ps', '-a', '--filter', `label=nightshift.machine=${machine}`, '--filter', `label=nightshift.root=${request.root}`, '--format', '{{.Names}}\t{{.Label "nightshift.night"}}'], {
     reject: false,
     stdin: 'ignore',
   });
@@ -211,7 +212,7 @@ async function removeLeftoverContainers(request: LeftoverRequest): Promise<strin
     if (!request.dryRun) {
       try {
         // The guarded removal: by nightshift labels, never by a bare list of names.
-        await removeContainers({ 'nightshift.machine': machine, 'nightshift.night': night }, docker);
+        await removeContainers({ 'nightshift.machine': machine, 'nightshift.root': request.root, 'nightshift.night': night }, docker);
       } catch (error) {
         errors.push(`could not remove the leftover containers of night ${night} (${names.join(', ')}): ${(error as Error).message}`);
         continue;

@@ -4,7 +4,9 @@
  * already succeeded are kept (unless forced); builds an earlier runner left running are cleaned up and
  * run again. Whatever fails, the lock is released and night.json says where things stand.
  */
-import type { Cell, Matrix } from '../config/model.js';
+import type { Cell, Matrix, Schedule } from '../config/model.js';
+import { uploadNight } from '../store/upload-night.js';
+import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
 import type { Executor } from '../build/executor.js';
 import { runBuilds, type RunnerEvent } from '../build/runner.js';
@@ -19,8 +21,9 @@ import { NightStateStore, type BuildRecord, type NightState } from './state.js';
 
 export interface NightRequest {
   matrix: Matrix;
-  root: string;
-  schedule: string;
+  /** The matrix's cells (for upload key templates), not only the selected ones. */
+  allCells: readonly Cell[];
+  schedule: Schedule;
   date: string;
   machine: string;
   /** The cells to build on this machine (any order: they run longest expected first). */
@@ -32,6 +35,8 @@ export interface NightRequest {
   refreshRecipes?: boolean;
   /** Written to the lock and the master log: 'run', 'build', 'daemon'. */
   purpose: string;
+  /** Publish the night's results when the builds are done (not after a stop signal). */
+  upload: boolean;
 }
 
 export interface NightCollaborators {
@@ -50,10 +55,13 @@ export interface NightOutcome {
   ran: BuildRecord[];
   /** Ids kept because they had already succeeded. */
   kept: string[];
+  /** What the upload did, when it ran. */
+  upload?: PublishOutcome;
 }
 
 export async function runNight(request: NightRequest, collaborators: NightCollaborators): Promise<NightOutcome> {
-  const { matrix, root, date, machine } = request;
+  const { matrix, date, machine } = request;
+  const root = request.schedule.root;
   const now = collaborators.now ?? (() => new Date());
   const say = collaborators.say ?? (() => {});
   const layout = nightLayout(root, date);
@@ -68,12 +76,12 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const { ordered, estimate } = await nightOrder(root, request.cells);
     const resume = planResume(previous, ordered, { force: request.force ?? false, estimate });
     await store.update((state) => {
-      Object.assign(state, resume.state, { machine, schedule: request.schedule, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
+      Object.assign(state, resume.state, { machine, schedule: request.schedule.name, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
     });
     if (resume.kept.length) say(`${resume.kept.length} build(s) already succeeded and are kept (--force rebuilds them)`);
     for (const id of resume.orphaned) {
       // Left running by a runner that died: its container may still be there.
-      await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine }).catch(() => {});
+      await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine, 'nightshift.root': root }).catch(() => {});
       await master(`${id} was left running by an earlier runner; its container was removed and it runs again`);
     }
 
@@ -105,13 +113,18 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       root,
       ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled').map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
     );
-    const state = await store.update((s) => {
+    await store.update((s) => {
       s.finished_at = now().toISOString();
       s.runner_pid = undefined;
     });
     const failed = ran.filter((b) => b.status !== 'succeeded').length;
     await master(`${request.purpose} finished: ${ran.length - failed} succeeded, ${failed} did not${collaborators.signal.aborted ? ' (stopped by a signal)' : ''}`);
-    return { layout, state, ran, kept: resume.kept };
+    // A stopped night exits now; `nightshift upload` publishes it later.
+    const upload =
+      request.upload && !collaborators.signal.aborted
+        ? await uploadNight({ schedule: request.schedule, cells: request.allCells, night: layout, store, now })
+        : undefined;
+    return { layout, state: store.get(), ran, kept: resume.kept, upload };
   } finally {
     await lock.release();
   }
@@ -126,5 +139,5 @@ export async function nightOrder(root: string, cells: readonly Cell[]): Promise<
 }
 
 function emptyState(request: NightRequest, now: Date): NightState {
-  return { version: 1, date: request.date, machine: request.machine, schedule: request.schedule, updated_at: now.toISOString(), builds: [] };
+  return { version: 1, date: request.date, machine: request.machine, schedule: request.schedule.name, updated_at: now.toISOString(), builds: [] };
 }

@@ -47,6 +47,20 @@ export interface NightState {
   finished_at?: string;
   runner_pid?: number;
   builds: BuildRecord[];
+  /** The last upload of this night's results (run's end, or `nightshift upload`). */
+  upload?: UploadRecord;
+}
+
+export interface UploadRecord {
+  /** The destination root. */
+  to: string;
+  started_at: string;
+  finished_at: string;
+  uploaded: number;
+  skipped: number;
+  /** What could not be uploaded and why; `nightshift upload` tries them again. */
+  failed: { key: string; error: string }[];
+  manifest?: string;
 }
 
 /** The state in `file`, or undefined when there is none yet. */

@@ -37,6 +37,10 @@ export interface NightFixtureOptions {
   /** Python values of the slow package (default one: 3.12). */
   slowPythons?: string[];
   slots?: number;
+  /** The `machines:` block (default `m1` with the slots). */
+  machines?: string;
+  /** More schedule YAML, e.g. an `upload:` block. */
+  scheduleExtra?: string;
 }
 
 export async function makeNightFixture(options: NightFixtureOptions): Promise<NightFixture> {
@@ -59,7 +63,8 @@ ${pkg('opt', 'noart.sh', '    axes: { python: ["3.12"] }\n    artifacts: optiona
 env:
   DESIRED_PYTHON: "{python}"
 `;
-  const schedule = `cron: "0 1 * * *"\ntimezone: UTC\nroot: "${root}"\nmachines:\n  m1: { slots: ${options.slots ?? 2} }\n`;
+  const machines = options.machines ?? `machines:\n  m1: { slots: ${options.slots ?? 2} }\n`;
+  const schedule = `cron: "0 1 * * *"\ntimezone: UTC\nroot: "${root}"\n${machines}${options.scheduleExtra ?? ''}`;
   const configDir = writeConfigDir({ matrix, schedules: { nightly: schedule } });
   const date = randomNightDate();
   return {

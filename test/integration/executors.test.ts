@@ -42,6 +42,7 @@ async function prepare(kind: 'docker' | 'host', script: string, extra: Partial<E
     id,
     date: '2026_11_22',
     machine: 'test-machine',
+    root: dir,
     command: ['/bin/sh', '-c', script],
     env: { NIGHTSHIFT_BUILD_ID: id, TRICKY: 'a=b c "d"', EMPTY: '' },
     ...(kind === 'docker' ? { image: TEST_IMAGE, network: 'none' } : {}),

@@ -10,11 +10,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { prune } from '../../src/commands/prune.js';
-import type { Io } from '../../src/context.js';
-import { NightshiftError } from '../../src/errors.js';
 import { pruneNights } from '../../src/night/prune.js';
 import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
+import { runCli } from '../helpers/run-cli.js';
 import { containersWithLabel, docker, dockerAvailable, removeContainersWithLabel, TEST_IMAGE } from '../helpers/docker.js';
 
 const TODAY = '2026_11_22';
@@ -54,35 +52,8 @@ async function lockNight(night: string, pid: number): Promise<void> {
   await writeFile(path.join(root, night, 'night.lock'), JSON.stringify(lock));
 }
 
-/**
- * `nightshift --config DIR --machine M --date TODAY prune ARGS`: the command as cli.ts runs it
- * (captured output; a NightshiftError printed as `nightshift: ...` with its exit code). Calls the
- * command function directly because the commands table entry is added to cli.ts separately; once it
- * is there, this is `runCli([...global, 'prune', ...args])`.
- */
-async function cli(...args: string[]): Promise<{ exitCode: number; stdout: string; stderr: string }> {
-  let stdout = '';
-  let stderr = '';
-  const io: Io = {
-    out: (text) => void (stdout += `${text}\n`),
-    err: (text) => void (stderr += `${text}\n`),
-    write: async (chunk) => void (stdout += String(chunk)),
-    isTTY: false,
-  };
-  const flags = new Map<string, string | true>();
-  for (let i = 0; i < args.length; i++) {
-    const name = args[i]!;
-    if (name === '--dry-run') flags.set('dryRun', true);
-    else flags.set(name.replace(/^--/, '').replace(/-(\w)/g, (_, c: string) => c.toUpperCase()), args[++i]!);
-  }
-  const options = { config: configDir, machine, date: TODAY, ...Object.fromEntries(flags) };
-  try {
-    return { exitCode: await prune(options, io), stdout, stderr };
-  } catch (error) {
-    if (!(error instanceof NightshiftError)) throw error;
-    return { exitCode: error.exitCode, stdout, stderr: `${stderr}nightshift: ${error.message}\n` };
-  }
-}
+/** `nightshift prune ARGS --config DIR --machine M --date TODAY`, in process. */
+const cli = (...args: string[]) => runCli(['prune', '--config', configDir, '--machine', machine, '--date', TODAY, ...args]);
 
 const present = async () => (await readdir(root)).sort();
 /** The night folders left, oldest first. */
@@ -209,24 +180,27 @@ describe('nightshift prune and leftover containers', () => {
 
   it("removes this machine's containers of nights without a live run, and nothing else", async () => {
     await lockNight('2026_11_15', process.pid);
-    const old = await start('old', { 'nightshift.machine': machine, 'nightshift.night': '2026_11_10', 'nightshift.build': 'wheel_3.12' });
-    const tonight = await start('tonight', { 'nightshift.machine': machine, 'nightshift.night': TODAY, 'nightshift.build': 'wheel_3.12' });
-    const running = await start('running', { 'nightshift.machine': machine, 'nightshift.night': '2026_11_15', 'nightshift.build': 'wheel_3.12' });
-    const other = await start('other', { 'nightshift.machine': `${machine}-other`, 'nightshift.night': '2026_11_10', 'nightshift.build': 'wheel_3.12' });
+    const ours = { 'nightshift.machine': machine, 'nightshift.root': root, 'nightshift.build': 'wheel_3.12' };
+    const old = await start('old', { ...ours, 'nightshift.night': '2026_11_10' });
+    const tonight = await start('tonight', { ...ours, 'nightshift.night': TODAY });
+    const running = await start('running', { ...ours, 'nightshift.night': '2026_11_15' });
+    const other = await start('other', { ...ours, 'nightshift.machine': `${machine}-other`, 'nightshift.night': '2026_11_10' });
+    // Same machine, another schedule's root: its nights are not ours to judge.
+    const otherRoot = await start('otherroot', { ...ours, 'nightshift.root': `${root}-other`, 'nightshift.night': '2026_11_10' });
     const unlabelled = await start('unlabelled', {});
-    const noNight = await start('nonight', { 'nightshift.machine': machine });
+    const noNight = await start('nonight', { 'nightshift.machine': machine, 'nightshift.root': root });
 
     const dry = await cli('--dry-run');
     expect(dry.exitCode).toBe(0);
     expect(dry.stdout).toMatch(new RegExp(`^would remove leftover container ${old} \\(night 2026_11_10\\)$`, 'm'));
-    expect((await containersWithLabel(tag)).sort()).toHaveLength(6);
+    expect((await containersWithLabel(tag)).sort()).toHaveLength(7);
 
     const result = await cli();
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(new RegExp(`^removed leftover container ${old} \\(night 2026_11_10\\)$`, 'm'));
     expect(result.stdout).toMatch(new RegExp(`^removed leftover container ${tonight} \\(night ${TODAY}\\)$`, 'm'));
-    expect((await containersWithLabel(tag)).sort()).toEqual([noNight, other, running, unlabelled].sort());
+    expect((await containersWithLabel(tag)).sort()).toEqual([noNight, other, otherRoot, running, unlabelled].sort());
   });
 
   it('records docker trouble as an error but still prunes the folders', async () => {

@@ -3,7 +3,7 @@
  * the follower at will), waiting for builds. Host executor: what is watched here is nightshift itself.
  */
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
@@ -122,6 +122,35 @@ describe('a recipes repository that cannot be cloned', () => {
       expect(existsSync(path.join(broken.root, broken.date, 'night.lock'))).toBe(false);
     } finally {
       await broken.cleanup();
+    }
+  });
+});
+
+describe('disk space around a night', () => {
+  it('prunes nights older than keep_days at the end of a run', async () => {
+    const pruned = await makeNightFixture({ executor: 'host', scheduleExtra: 'keep_days: 2\n' });
+    try {
+      const [year, month, day] = pruned.date.split('_').map(Number) as [number, number, number];
+      const daysBefore = (n: number) => new Date(Date.UTC(year, month - 1, day - n)).toISOString().slice(0, 10).replaceAll('-', '_');
+      for (const old of [daysBefore(1), daysBefore(2), daysBefore(5)]) await mkdir(path.join(pruned.root, old, 'logs'), { recursive: true });
+      const result = await runCli(['run', '--only', 'opt_*', '--config', pruned.configDir, '--machine', 'm1', '--date', pruned.date]);
+      expect(result.exitCode).toBe(0);
+      expect(result.stdout).toMatch(new RegExp(`pruned night\\(s\\) older than 2 days: ${daysBefore(5)}, ${daysBefore(2)}`));
+      expect((await readdir(pruned.root)).filter((name) => /^\d{4}_/.test(name)).sort()).toEqual([daysBefore(1), pruned.date]);
+    } finally {
+      await pruned.cleanup();
+    }
+  });
+
+  it('refuses to start a night when min_free cannot be had, and runs nothing', async () => {
+    const full = await makeNightFixture({ executor: 'host', scheduleExtra: 'min_free: 900t\n' });
+    try {
+      const result = await runCli(['run', '--config', full.configDir, '--machine', 'm1', '--date', full.date]);
+      expect(result.exitCode).toBe(4);
+      expect(result.stderr).toMatch(/free/);
+      expect(existsSync(path.join(full.root, full.date, 'night.json'))).toBe(false);
+    } finally {
+      await full.cleanup();
     }
   });
 });

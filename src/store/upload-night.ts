@@ -1,0 +1,54 @@
+/**
+ * The upload stage of a night: find the destination for this night and machine, publish, and record
+ * the outcome in night.json and the master log. Used at the end of `run` and by `nightshift upload`.
+ */
+import type { Cell, Schedule } from '../config/model.js';
+import { cellVars } from '../matrix/expand.js';
+import type { TemplateVars } from '../matrix/template.js';
+import type { NightLayout } from '../night/layout.js';
+import { appendMasterLog } from '../night/open-night.js';
+import type { BuildRecord, NightStateStore } from '../night/state.js';
+import { openDestination } from './open.js';
+import { publishNight, type PublishOutcome } from './publish.js';
+import { publishedLayout } from './published-layout.js';
+
+export interface UploadNightRequest {
+  schedule: Schedule;
+  /** The matrix's cells, for template attributes of the key (`{cuda.version}`). */
+  cells: readonly Cell[];
+  night: NightLayout;
+  store: NightStateStore;
+  now?: () => Date;
+}
+
+export async function uploadNight(request: UploadNightRequest): Promise<PublishOutcome> {
+  const { schedule, night, store } = request;
+  const now = request.now ?? (() => new Date());
+  const state = store.get();
+  const published = publishedLayout(schedule.upload, { root: schedule.root, date: state.date, machine: state.machine });
+  const byId = new Map(request.cells.map((cell) => [cell.id, cell]));
+  const varsFor = (build: BuildRecord): TemplateVars => {
+    const cell = byId.get(build.id);
+    return cell ? cellVars(cell, { date: state.date, machine: state.machine }) : { ...build.axes, package: build.package, id: build.id, date: state.date, machine: state.machine };
+  };
+
+  let outcome: PublishOutcome;
+  try {
+    const destination = await openDestination(
+      { url: published.rootUrl, region: schedule.upload.region, endpoint: schedule.upload.endpoint, pathStyle: schedule.upload.pathStyle },
+      { retry: { attempts: schedule.upload.attempts, baseDelayMs: 500 } },
+    );
+    outcome = await publishNight({ night, state, published, keyTemplate: schedule.upload.key, varsFor, destination, now });
+  } catch (error) {
+    // The destination itself is unusable (unknown scheme, no bucket): nothing went; say so and go on.
+    const at = now().toISOString();
+    outcome = { to: published.rootUrl, started_at: at, finished_at: at, uploaded: 0, skipped: 0, failed: [{ key: '', error: (error as Error).message }], latest: [] };
+  }
+  const { latest: _latest, ...record } = outcome;
+  await store.update((s) => {
+    s.upload = record;
+  });
+  const failures = outcome.failed.length ? `, ${outcome.failed.length} failed (first: ${outcome.failed[0]!.key || outcome.to}: ${outcome.failed[0]!.error})` : '';
+  await appendMasterLog(night, 'upload', `to ${outcome.to}: ${outcome.uploaded} uploaded, ${outcome.skipped} already there${failures}`);
+  return outcome;
+}

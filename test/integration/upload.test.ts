@@ -1,0 +1,131 @@
+/**
+ * Publishing nights to a real S3-protocol server (s3rver) and to a file:// folder: exactly the
+ * successes, every log, a correct manifest, latest pointers that only move forward and only on
+ * success; a second upload sends nothing; a server that went away is caught up by `nightshift upload`.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
+import { runCli } from '../helpers/run-cli.js';
+import { s3Env, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { openDestination } from '../../src/store/open.js';
+import type { Destination } from '../../src/store/destination.js';
+import type { Manifest, LatestPointer } from '../../src/store/manifest.js';
+import type { NightState } from '../../src/night/state.js';
+
+const nextDay = (date: string) => {
+  const d = new Date(`${date.replaceAll('_', '-')}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + 1);
+  return d.toISOString().slice(0, 10).replaceAll('-', '_');
+};
+
+describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
+  let server: S3rver | undefined;
+  let folder: string;
+  let night: NightFixture;
+  let destination: Destination;
+  let first: Awaited<ReturnType<typeof runCli>>;
+  const args = (date = night.date) => ['--config', night.configDir, '--machine', 'm1', '--date', date];
+  const json = async <T>(key: string) => JSON.parse((await destination.getBytes(key))!.toString('utf8')) as T;
+  const state = async (date = night.date) => JSON.parse(await readFile(path.join(night.root, date, 'night.json'), 'utf8')) as NightState;
+
+  beforeAll(async () => {
+    Object.assign(process.env, s3Env);
+    folder = await mkdtemp(path.join(os.tmpdir(), 'nightshift-published-'));
+    let upload: string;
+    if (kind === 's3') {
+      server = await startS3rver();
+      upload = `upload:\n  to: "s3://${server.bucket}/nightlies/{date}"\n  key: "{package}/{python}/{file}"\n  endpoint: "${server.endpoint}"\n  attempts: 2\n`;
+      destination = await openDestination({ url: `s3://${server.bucket}/nightlies/`, endpoint: server.endpoint, pathStyle: true });
+    } else {
+      upload = `upload:\n  to: "file://${folder}/{date}"\n  key: "{package}/{python}/{file}"\n`;
+      destination = await openDestination({ url: `file://${folder}/` });
+    }
+    // m2 claims opt_* and never runs: the fleet view must show it as missing.
+    night = await makeNightFixture({ executor: 'host', machines: 'machines:\n  m1: { slots: 2 }\n  m2: { builds: ["opt_*"] }\n', scheduleExtra: upload });
+    first = await runCli(['run', ...args()]);
+  }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    await night?.cleanup();
+    await rm(folder, { recursive: true, force: true });
+  });
+
+  it('uploads exactly the successes, every finished log and the manifest', async () => {
+    expect(first.exitCode).toBe(1); // builds failed; the upload itself went fine
+    expect(first.stdout).toMatch(/upload to .*: \d+ uploaded, 0 already there/);
+    const keys = await destination.list('');
+    expect(keys.filter((k) => !k.startsWith('nightshift/'))).toEqual([`${night.date}/ok/3.11/pkg-3.11.whl`, `${night.date}/ok/3.12/pkg-3.12.whl`]);
+    expect(keys.filter((k) => k.includes('/logs/')).sort()).toEqual(
+      ['bad_3.12_cpu', 'empty_3.12_cpu', 'ok_3.11_cpu', 'ok_3.12_cpu', 'slow_3.12_cpu'].map((id) => `nightshift/nights/${night.date}/m1/logs/${id}.log`),
+    );
+    const artifact = await destination.getBytes(`${night.date}/ok/3.12/pkg-3.12.whl`);
+    expect(artifact!.toString()).toBe('wheel of ok_3.12_cpu\n');
+    const log = await destination.getBytes(`nightshift/nights/${night.date}/m1/logs/bad_3.12_cpu.log`);
+    expect(log!.toString()).toMatch(/compiler error: something broke/);
+  });
+
+  it('publishes a manifest with every build, its status, timings and artifacts with key, size and sha256', async () => {
+    const manifest = await json<Manifest>(`nightshift/nights/${night.date}/m1/manifest.json`);
+    const local = await state();
+    expect(manifest).toMatchObject({ version: 1, date: night.date, machine: 'm1', schedule: 'nightly', recipes: local.recipes });
+    expect(manifest.builds.map((b) => [b.id, b.status, b.published])).toEqual(
+      local.builds.map((b) => [b.id, b.status, b.status === 'succeeded']),
+    );
+    const ok = manifest.builds.find((b) => b.id === 'ok_3.11_cpu')!;
+    const localOk = local.builds.find((b) => b.id === 'ok_3.11_cpu')!;
+    expect(ok.artifacts).toEqual([{ ...localOk.artifacts![0], key: `${night.date}/ok/3.11/pkg-3.11.whl` }]);
+    expect(ok).toMatchObject({ started_at: localOk.started_at, finished_at: localOk.finished_at, duration_s: localOk.duration_s, exit_code: 0, log: `nightshift/nights/${night.date}/m1/logs/ok_3.11_cpu.log` });
+    expect(manifest.builds.find((b) => b.id === 'slow_3.12_cpu')).toMatchObject({ status: 'timed_out', artifacts: [], published: false });
+    expect(local.upload).toMatchObject({ failed: [], manifest: `nightshift/nights/${night.date}/m1/manifest.json` });
+  });
+
+  it('points latest at each success', async () => {
+    const pointer = await json<LatestPointer>('nightshift/latest/ok_3.12_cpu.json');
+    expect(pointer).toMatchObject({ id: 'ok_3.12_cpu', date: night.date, machine: 'm1', commit: (await state()).recipes!.commit });
+    expect(pointer.artifacts.map((a) => a.key)).toEqual([`${night.date}/ok/3.12/pkg-3.12.whl`]);
+    expect((await destination.list('nightshift/latest/')).sort()).toEqual(['nightshift/latest/ok_3.11_cpu.json', 'nightshift/latest/ok_3.12_cpu.json']);
+  });
+
+  it('a second upload sends nothing new', async () => {
+    const again = await runCli(['upload', ...args()]);
+    expect(again.exitCode).toBe(0);
+    expect(again.stdout).toMatch(/: 0 uploaded, \d+ already there, 0 failed/);
+  });
+
+  it('moves latest pointers only on success, and never back to an older night', async () => {
+    const tomorrow = nextDay(night.date);
+    await night.commit({ 'ok.sh': '[ "$NIGHTSHIFT_PYTHON" = 3.11 ] && exit 1\necho new > "$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"\n' }, 'break 3.11');
+    expect((await runCli(['run', '--only', 'ok_*', ...args(tomorrow)])).exitCode).toBe(1);
+    expect((await json<LatestPointer>('nightshift/latest/ok_3.11_cpu.json')).date).toBe(night.date);
+    expect((await json<LatestPointer>('nightshift/latest/ok_3.12_cpu.json')).date).toBe(tomorrow);
+    // Publishing the older night again leaves the newer pointer where it is.
+    expect((await runCli(['upload', ...args()])).exitCode).toBe(0);
+    expect((await json<LatestPointer>('nightshift/latest/ok_3.12_cpu.json')).date).toBe(tomorrow);
+  });
+
+  it('status --all-machines shows every machine from the manifests, and the one that never published', async () => {
+    const status = await runCli(['status', '--all-machines', ...args()]);
+    expect(status.exitCode).toBe(0);
+    expect(status.stdout).toMatch(/m1\s+ok_3\.11_cpu\s+succeeded/);
+    expect(status.stdout).toMatch(/m2: nothing published for this night/);
+    const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean }[] };
+    expect(asJson.machines.map((m) => [m.name, m.published])).toEqual([['m1', true], ['m2', false]]);
+  });
+
+  it.runIf(kind === 's3')('a server that went away is caught up by nightshift upload', async () => {
+    const later = nextDay(nextDay(night.date));
+    await server!.stop();
+    const offline = await runCli(['run', '--only', 'ok_3.12_cpu', ...args(later)]);
+    expect(offline.exitCode).toBe(4);
+    expect(offline.stderr).toMatch(/some uploads failed; `nightshift upload` tries them again/);
+    expect((await state(later)).upload!.failed.length).toBeGreaterThan(0);
+    await server!.start();
+    const caughtUp = await runCli(['upload', ...args(later)]);
+    expect(caughtUp.exitCode).toBe(0);
+    expect(await destination.getBytes(`${later}/ok/3.12/pkg-3.12.whl`)).toBeDefined();
+    expect((await state(later)).upload!.failed).toEqual([]);
+  });
+});
