@@ -51,3 +51,15 @@ export class DestinationError extends Error {
     this.name = 'DestinationError';
   }
 }
+
+/**
+ * Throws a (not transient) DestinationError unless `key` is a plain relative key: "/"-separated
+ * segments, none of them empty, "." or "..". Both destinations apply it so that a key means the same
+ * in a bucket as on a disk (where ".." would escape the root); `prefix` also allows "" and a final "/".
+ */
+export function checkKey(url: string, key: string, kind: 'key' | 'prefix' = 'key'): void {
+  const body = kind === 'prefix' && key.endsWith('/') ? key.slice(0, -1) : key;
+  if (kind === 'prefix' && body === '') return;
+  const bad = body === '' ? 'it is empty' : body.includes('\0') ? 'it contains a NUL character' : body.split('/').some((s) => s === '' || s === '.' || s === '..') ? 'keys are relative, with no empty, "." or ".." segments' : undefined;
+  if (bad) throw new DestinationError(`${url}: invalid ${kind} ${JSON.stringify(key)}: ${bad}`, false);
+}

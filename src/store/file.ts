@@ -1,0 +1,188 @@
+/**
+ * The file destination: the same layout as in a bucket, on a local (or mounted) disk. Every write
+ * goes to a temporary file next to its target and is renamed into place, so a reader (a download
+ * page, rsync, the morning report) never sees half a file under the real name.
+ */
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutOptions } from './destination.js';
+
+const MiB = 1024 * 1024;
+/** Temporary files end so; list() skips them and no key may look like one. */
+const TEMP_SUFFIX = '.nightshift-tmp';
+
+export class FileDestination implements Destination {
+  readonly url: string;
+  /** The root folder. */
+  readonly root: string;
+
+  constructor(spec: Pick<DestinationSpec, 'url'>) {
+    let root: string;
+    try {
+      root = fileURLToPath(spec.url);
+    } catch (error) {
+      throw new DestinationError(`${spec.url}: not a file URL; expected file:///absolute/path/`, false, { cause: error });
+    }
+    this.root = path.resolve(root);
+    const href = pathToFileURL(this.root).href;
+    this.url = href.endsWith('/') ? href : `${href}/`;
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    const file = this.pathOf(key);
+    return this.wrap(key, 'read', async () => {
+      try {
+        const info = await stat(file);
+        if (!info.isFile()) return undefined;
+        const hash = createHash('sha256');
+        await pipeline(createReadStream(file, { highWaterMark: MiB }), hash);
+        return { size: info.size, sha256: hash.digest('hex') };
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  async putFile(key: string, file: string, options: PutOptions): Promise<void> {
+    const target = this.pathOf(key);
+    await this.wrap(key, 'write', async () => {
+      const info = await stat(file).catch((error: Error) => {
+        throw Object.assign(error, { sourceFile: file });
+      });
+      // The same rule as for S3, where a pipe or a device has no size to announce.
+      if (!info.isFile()) throw new DestinationError(`${this.url}${key}: cannot read ${file}: not a regular file`, false);
+      await writeAtomic(target, async (temp) => {
+        // Streamed, so memory stays flat for a 5 GB wheel; `flush` fsyncs before close, so a crash
+        // after the rename cannot leave a short file under the real name.
+        const source = createReadStream(file, { highWaterMark: MiB });
+        source.once('error', (error) => Object.assign(error, { sourceFile: file }));
+        await pipeline(source, createWriteStream(temp, { flags: 'wx', flush: true, highWaterMark: MiB }), { signal: options.signal });
+      });
+    });
+  }
+
+  async putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void> {
+    const target = this.pathOf(key);
+    options.signal?.throwIfAborted();
+    await this.wrap(key, 'write', () =>
+      writeAtomic(target, async (temp) => {
+        const handle = await open(temp, 'wx');
+        try {
+          await handle.writeFile(body);
+          await handle.sync();
+        } finally {
+          await handle.close();
+        }
+      }),
+    );
+  }
+
+  async getBytes(key: string): Promise<Buffer | undefined> {
+    const file = this.pathOf(key);
+    return this.wrap(key, 'read', async () => {
+      try {
+        return await readFile(file);
+      } catch (error) {
+        if (isMissing(error)) return undefined;
+        throw error;
+      }
+    });
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    checkKey(this.url, prefix, 'prefix');
+    // Prefixes match like S3's, by string and not by folder ("2026_01" matches "2026_01_02/..."), so
+    // walk the deepest folder the prefix names and filter.
+    const folder = prefix.slice(0, prefix.lastIndexOf('/') + 1);
+    const keys: string[] = [];
+    await this.wrap(prefix, 'list', () => walk(path.join(this.root, folder), folder, keys));
+    return keys.filter((key) => key.startsWith(prefix)).sort();
+  }
+
+  private pathOf(key: string): string {
+    checkKey(this.url, key);
+    if (key.endsWith(TEMP_SUFFIX)) throw new DestinationError(`${this.url}: invalid key ${JSON.stringify(key)}: names ending in ${TEMP_SUFFIX} are nightshift's temporary files`, false);
+    return path.join(this.root, ...key.split('/'));
+  }
+
+  /** Runs an operation, turning a file system error into a DestinationError that says what to do. */
+  private async wrap<T>(key: string, doing: 'read' | 'write' | 'list', operation: () => Promise<T>): Promise<T> {
+    try {
+      return await operation();
+    } catch (error) {
+      if (error instanceof DestinationError || (error as Error).name === 'AbortError') throw error;
+      const e = error as NodeJS.ErrnoException & { sourceFile?: string };
+      const what = e.sourceFile ? `cannot read ${e.sourceFile}` : `cannot ${doing}`;
+      const why = (e.code && REASONS[e.code]) ?? e.message;
+      throw new DestinationError(`${this.url}${key}: ${what}: ${why}${e.code ? ` (${e.code})` : ''}`, false, { cause: error });
+    }
+  }
+}
+
+const REASONS: Record<string, string> = {
+  ENOENT: 'no such file or folder',
+  EACCES: 'permission denied: check the folder’s owner and mode',
+  EPERM: 'operation not permitted: check the folder’s owner and mode',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'the file system is read-only',
+  ENOTDIR: 'a part of the path is a file, not a folder',
+  EISDIR: 'a folder is in the way',
+  ENOTEMPTY: 'a folder is in the way',
+  EEXIST: 'a file is in the way',
+};
+
+/** Writes `target` through `fill(temp)` and a rename in the same folder (atomic on one file system). */
+async function writeAtomic(target: string, fill: (temp: string) => Promise<void>): Promise<void> {
+  const dir = path.dirname(target);
+  await mkdir(dir, { recursive: true });
+  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+  try {
+    await fill(temp);
+    await rename(temp, target);
+  } catch (error) {
+    await rm(temp, { force: true });
+    throw error;
+  }
+  await syncDir(dir);
+}
+
+/** Makes the rename durable; some file systems cannot fsync a folder, which only costs durability. */
+async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, 'r');
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // best effort
+  }
+}
+
+/** Appends every file's key under `dir` (whose key prefix is `base`) to `keys`, skipping temp files. */
+async function walk(dir: string, base: string, keys: string[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (error) {
+    if (isMissing(error)) return; // nothing written there yet: an empty listing, as in S3
+    throw error;
+  }
+  for (const entry of entries) {
+    if (entry.isDirectory()) await walk(path.join(dir, entry.name), `${base}${entry.name}/`, keys);
+    else if (entry.isFile() && !entry.name.endsWith(TEMP_SUFFIX)) keys.push(base + entry.name);
+  }
+}
+
+/** The key names nothing (or a folder, which is not an object either). */
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}

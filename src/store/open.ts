@@ -1,0 +1,26 @@
+/** Opens the destination a URL names. */
+import { DestinationError, type Destination, type DestinationSpec } from './destination.js';
+import type { S3DestinationOptions } from './s3.js';
+
+export interface OpenDestinationOptions {
+  /** Retries of transient failures (S3 only: a local disk's errors do not pass by waiting). */
+  retry?: S3DestinationOptions['retry'];
+}
+
+export async function openDestination(spec: DestinationSpec, options: OpenDestinationOptions = {}): Promise<Destination> {
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(spec.url)?.[1]?.toLowerCase();
+  switch (scheme) {
+    case 's3': {
+      // Loaded on demand: the AWS SDK takes a noticeable part of a second to load, which commands
+      // that never upload (validate, plan, status, log) should not pay.
+      const { S3Destination } = await import('./s3.js');
+      return new S3Destination(spec, options);
+    }
+    case 'file': {
+      const { FileDestination } = await import('./file.js');
+      return new FileDestination(spec);
+    }
+    default:
+      throw new DestinationError(`${spec.url}: unsupported destination; use s3://bucket/prefix/ or file:///absolute/path/`, false);
+  }
+}

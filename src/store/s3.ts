@@ -1,0 +1,340 @@
+/**
+ * The S3 destination: AWS S3 or any S3-compatible store, through the AWS SDK v3. Credentials come
+ * only from the SDK's default chain (environment, profile, SSO, instance or task role): nightshift
+ * never reads them from its own files and never puts them in a message.
+ */
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import {
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutOptions } from './destination.js';
+import { isTransientError, withRetry, type RetryOptions } from './retry.js';
+
+export interface S3DestinationOptions {
+  /** How whole operations are retried on transient errors (see withRetry for the defaults). */
+  retry?: Pick<RetryOptions, 'attempts' | 'baseDelayMs' | 'maxDelayMs' | 'onRetry'>;
+}
+
+const MiB = 1024 * 1024;
+/** Parts of a multipart upload: queueSize × partSize bounds the memory an upload holds (64 MiB). */
+const PART_SIZE = 16 * MiB;
+const QUEUE_SIZE = 4;
+/** S3 allows at most 10,000 parts; files above 156 GiB get bigger parts rather than failing. */
+const MAX_PARTS = 10_000;
+
+export class S3Destination implements Destination {
+  readonly url: string;
+  readonly bucket: string;
+  /** Key prefix of the root inside the bucket: "" or ending in "/". */
+  readonly prefix: string;
+  private readonly endpoint: string | undefined;
+  private readonly retry: S3DestinationOptions['retry'];
+  /** For single requests: withRetry is the one retry layer, so `attempts` means what it says. */
+  private readonly client: S3Client;
+  /** For multipart uploads: the SDK also resends a failed part, so one 503 does not restart 5 GB. */
+  private readonly uploadClient: S3Client;
+  /** Why lib-storage could not abort a failed multipart upload, by upload id (see putFile). */
+  private readonly abortFailures = new Map<string, unknown>();
+  /** Set once the bucket is known to exist, so a 404 on HEAD can only mean "no such key". */
+  private bucketSeen = false;
+
+  constructor(spec: DestinationSpec, options: S3DestinationOptions = {}) {
+    const match = /^s3:\/\/([^/]+)\/?(.*)$/.exec(spec.url);
+    if (!match?.[1]) throw new DestinationError(`${spec.url}: not an S3 URL; expected s3://bucket/prefix/`, false);
+    this.bucket = match[1];
+    const rest = (match[2] ?? '').replace(/^\/+/, '');
+    this.prefix = rest === '' || rest.endsWith('/') ? rest : `${rest}/`;
+    this.url = `s3://${this.bucket}/${this.prefix}`;
+    this.endpoint = spec.endpoint === undefined ? undefined : withoutUserInfo(spec.endpoint);
+    this.retry = options.retry;
+
+    const config: S3ClientConfig = {
+      region: spec.region ?? (process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION || 'us-east-1'),
+      ...(spec.endpoint === undefined ? {} : { endpoint: spec.endpoint }),
+      // A custom endpoint (MinIO, s3rver, Ceph) rarely has wildcard DNS for bucket host names.
+      forcePathStyle: spec.pathStyle ?? spec.endpoint !== undefined,
+      // The SDK's default (WHEN_SUPPORTED) adds CRC32 trailers to streamed bodies with aws-chunked
+      // encoding; S3-compatible servers that do not understand it store the chunk framing as content.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+      // Without timeouts a half-open connection hangs a night's upload forever; the socket timeout
+      // is for inactivity, so a slow but moving multi-GB part is fine.
+      requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
+    };
+    this.client = new S3Client({ ...config, maxAttempts: 1 });
+    this.uploadClient = new S3Client({ ...config, maxAttempts: 3 });
+    // lib-storage aborts a failed multipart upload (no parts left behind), but if the abort fails too
+    // (the network is down, or the store does not implement it: s3rver answers 405) its error replaces
+    // the one that explains the failure. Keep the real error; remember the abort's to report it.
+    this.uploadClient.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName !== 'AbortMultipartUploadCommand') return next(args);
+        const uploadId = String((args.input as { UploadId?: unknown }).UploadId);
+        try {
+          return await next(args);
+        } catch (error) {
+          this.abortFailures.set(uploadId, error);
+          return { output: { $metadata: {} }, response: {} } as Awaited<ReturnType<typeof next>>;
+        }
+      },
+      { step: 'initialize', name: 'nightshiftKeepUploadError' },
+    );
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    checkKey(this.url, key);
+    const found = await this.run(key, async () => {
+      try {
+        const out = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+        return { size: out.ContentLength ?? 0, sha256: out.Metadata?.sha256 };
+      } catch (error) {
+        if (isNotFound(error)) return undefined;
+        throw error;
+      }
+    });
+    // A HEAD answer has no body, so S3 cannot say whether the key or the whole bucket is missing.
+    // Ask once, so that a mistyped bucket fails loudly instead of looking like an empty one.
+    if (found === undefined && !this.bucketSeen) await this.checkBucket(key);
+    this.bucketSeen = true;
+    return found === undefined ? undefined : found.sha256 === undefined ? { size: found.size } : found;
+  }
+
+  async putFile(key: string, file: string, options: PutOptions): Promise<void> {
+    checkKey(this.url, key);
+    const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+      throw new DestinationError(`${this.url}${key}: cannot read ${file}: ${error.code ?? error.message}`, false, { cause: error });
+    });
+    // A pipe or a device has no size to announce, and S3 needs one up front for the parts.
+    if (!info.isFile()) throw new DestinationError(`${this.url}${key}: cannot read ${file}: not a regular file`, false);
+    const size = info.size;
+    await this.run(
+      key,
+      async () => {
+        // A fresh stream and Upload per try: a failed upload cannot be resumed from a consumed stream.
+        const body = createReadStream(file, { highWaterMark: MiB });
+        const abortController = new AbortController();
+        const onAbort = () => abortController.abort(options.signal?.reason);
+        options.signal?.addEventListener('abort', onAbort, { once: true });
+        const upload = new Upload({
+          client: this.uploadClient,
+          params: {
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            Body: body,
+            ContentLength: size,
+            ContentType: options.contentType,
+            Metadata: { sha256: options.sha256 },
+          },
+          partSize: Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / MiB) * MiB),
+          queueSize: QUEUE_SIZE,
+          leavePartsOnError: false, // abort a failed multipart upload: no invisible parts billed forever
+          abortController,
+        });
+        try {
+          await upload.done();
+        } catch (caught) {
+          let error = caught;
+          // lib-storage counts the parts the size announced; a file rewritten during the upload breaks that.
+          if (error instanceof Error && /^Expected \d+ part\(s\) but uploaded/.test(error.message)) {
+            error = Object.assign(new Error(`${file} changed while it was being uploaded (it had ${size} bytes at the start)`, { cause: error }), { name: 'FileChanged' });
+          }
+          const abortError = upload.uploadId === undefined ? undefined : this.abortFailures.get(upload.uploadId);
+          if (abortError !== undefined) {
+            this.abortFailures.delete(upload.uploadId!);
+            throw Object.assign(error as object, { abortFailure: abortError, uploadId: upload.uploadId });
+          }
+          throw error;
+        } finally {
+          options.signal?.removeEventListener('abort', onAbort);
+          body.destroy();
+        }
+      },
+      options.signal,
+    );
+    this.bucketSeen = true;
+  }
+
+  async putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void> {
+    checkKey(this.url, key);
+    await this.run(
+      key,
+      () =>
+        this.client.send(
+          new PutObjectCommand({
+            Bucket: this.bucket,
+            Key: this.prefix + key,
+            Body: body,
+            ContentType: options.contentType,
+            Metadata: { sha256: options.sha256 },
+          }),
+          { abortSignal: options.signal },
+        ),
+      options.signal,
+    );
+    this.bucketSeen = true;
+  }
+
+  async getBytes(key: string): Promise<Buffer | undefined> {
+    checkKey(this.url, key);
+    const bytes = await this.run(key, async () => {
+      try {
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+        return out.Body ? Buffer.from(await out.Body.transformToByteArray()) : Buffer.alloc(0);
+      } catch (error) {
+        if (isNotFound(error) && errorName(error) !== 'NoSuchBucket') return undefined;
+        throw error;
+      }
+    });
+    this.bucketSeen = true;
+    return bytes;
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    checkKey(this.url, prefix, 'prefix');
+    const keys: string[] = [];
+    let token: string | undefined;
+    await this.run(prefix, async () => {
+      // A retry resumes after the last page read whole, rather than listing 100,000 keys again.
+      const pages = paginateListObjectsV2({ client: this.client, pageSize: 1000, startingToken: token }, { Bucket: this.bucket, Prefix: this.prefix + prefix });
+      for await (const page of pages) {
+        for (const object of page.Contents ?? []) if (object.Key !== undefined) keys.push(object.Key.slice(this.prefix.length));
+        token = page.NextContinuationToken;
+      }
+    });
+    this.bucketSeen = true;
+    return keys.sort();
+  }
+
+  private async checkBucket(key: string): Promise<void> {
+    await this.run(key, async () => {
+      try {
+        await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      } catch (error) {
+        if (isNotFound(error)) throw Object.assign(new Error('The specified bucket does not exist'), { name: 'NoSuchBucket', $metadata: { httpStatusCode: 404 } });
+        // Credentials allowed to write objects need not be allowed ListBucket (403 here): the bucket
+        // exists then, and whether they may read the key is for the object requests to say.
+        if (errorStatus(error) === 403) return;
+        throw error;
+      }
+    });
+  }
+
+  /** Runs one operation with retries, turning whatever it finally throws into a DestinationError. */
+  private async run<T>(key: string, operation: () => Promise<T>, signal?: AbortSignal): Promise<T> {
+    let tries = 0;
+    try {
+      return await withRetry(
+        () => {
+          tries++;
+          return operation();
+        },
+        { ...this.retry, signal },
+      );
+    } catch (error) {
+      // A cancel is the caller's own doing: hand it back as it is.
+      if (signal?.aborted) throw signal.reason ?? error;
+      throw this.describe(error, key, tries);
+    }
+  }
+
+  private describe(error: unknown, key: string, tries: number): DestinationError {
+    if (error instanceof DestinationError) return error;
+    const transient = isTransientError(error);
+    const where = `${this.url}${key}`;
+    let reason = reasonFor(error, this.bucket, this.endpoint);
+    if (transient) reason += `; gave up after ${tries} ${tries === 1 ? 'try' : 'tries'}`;
+    const abortFailure = (error as { abortFailure?: unknown }).abortFailure;
+    if (abortFailure !== undefined) {
+      reason += `; the incomplete multipart upload ${(error as { uploadId?: string }).uploadId} could not be aborted either (${shortError(abortFailure)}): a bucket lifecycle rule "AbortIncompleteMultipartUpload" removes such parts`;
+    }
+    return new DestinationError(`${where}: ${reason}`, transient, { cause: scrub(error) });
+  }
+}
+
+/** What went wrong, in words that say what to do; never the credentials or the signature's inputs. */
+function reasonFor(error: unknown, bucket: string, endpoint: string | undefined): string {
+  const name = errorName(error);
+  const status = errorStatus(error);
+  const code = (error as { code?: unknown }).code;
+  const service = endpoint ?? 'S3';
+  switch (name) {
+    case 'NoSuchBucket':
+      return `bucket "${bucket}" does not exist (NoSuchBucket): check upload.to${endpoint ? ` and the endpoint ${endpoint}` : ''}`;
+    case 'AccessDenied':
+    case 'AllAccessDisabled':
+      return `access denied (${status ?? 403}): check the credentials' permissions on bucket "${bucket}"`;
+    case 'InvalidAccessKeyId':
+      return `the access key id is not known to ${service} (InvalidAccessKeyId, 403): check the AWS credentials (environment, profile or instance role)`;
+    case 'SignatureDoesNotMatch':
+      return `the request signature does not match (SignatureDoesNotMatch, 403): check the secret access key`;
+    case 'ExpiredToken':
+    case 'TokenRefreshRequired':
+    case 'RequestExpired':
+      return `the credentials have expired (${name}): renew them (e.g. aws sso login) or check the machine's clock`;
+    case 'CredentialsProviderError':
+      return 'no AWS credentials found: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, AWS_PROFILE, or give the machine an instance role';
+    case 'FileChanged':
+      return messageOf(error);
+    case 'PermanentRedirect':
+    case 'AuthorizationHeaderMalformed':
+    case 'IllegalLocationConstraintException':
+      return `bucket "${bucket}" is in another region (${name}): set upload.region to the bucket's region`;
+  }
+  // HEAD answers have no body: the SDK names their errors after the status ("Forbidden") or "Unknown".
+  if (status === 403) return `access denied (403${name && !/^(Forbidden|Unknown)/.test(name) ? ` ${name}` : ''}): check the credentials' permissions on bucket "${bucket}"`;
+  if (typeof code === 'string' && status === undefined) return `cannot reach ${service} (${code}: ${messageOf(error)})`;
+  if (name === 'TimeoutError') return `${service} did not answer in time (${messageOf(error)})`;
+  return `${name ?? 'error'}${status ? ` (${status})` : ''}: ${messageOf(error)}`;
+}
+
+function shortError(error: unknown): string {
+  const status = errorStatus(error);
+  return `${errorName(error) ?? (error as { code?: string }).code ?? 'error'}${status ? ` ${status}` : ''}`;
+}
+
+function errorName(error: unknown): string | undefined {
+  const e = error as { name?: unknown; Code?: unknown } | null;
+  const name = typeof e?.Code === 'string' ? e.Code : typeof e?.name === 'string' ? e.name : undefined;
+  return name === 'Error' ? undefined : name;
+}
+
+function errorStatus(error: unknown): number | undefined {
+  const status = (error as { $metadata?: { httpStatusCode?: unknown } } | null)?.$metadata?.httpStatusCode;
+  return typeof status === 'number' ? status : undefined;
+}
+
+function messageOf(error: unknown): string {
+  const message = error instanceof Error ? error.message : String(error);
+  // The SDK says "UnknownError" for bodiless answers (HEAD): the status already says more.
+  return message === 'UnknownError' || message === '' ? 'no details from the service' : message;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = errorName(error);
+  return name === 'NotFound' || name === 'NoSuchKey' || name === 'NoSuchBucket' || (errorStatus(error) === 404 && name !== 'NoSuchUpload');
+}
+
+/** Service errors may carry the access key id; the cause is kept for debugging, without it. */
+function scrub(error: unknown): unknown {
+  if (typeof error === 'object' && error !== null && 'AWSAccessKeyId' in error) delete (error as { AWSAccessKeyId?: unknown }).AWSAccessKeyId;
+  return error;
+}
+
+function withoutUserInfo(endpoint: string): string {
+  try {
+    const url = new URL(endpoint);
+    url.username = '';
+    url.password = '';
+    return url.toString().replace(/\/$/, '');
+  } catch {
+    return endpoint;
+  }
+}
