@@ -1,5 +1,6 @@
 /** Small file helpers shared by the night's state, lock and history files. */
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -36,7 +37,7 @@ export async function writeJsonAtomic(file: string, value: unknown): Promise<voi
 }
 
 /** Makes the rename itself durable; some platforms cannot fsync a folder, which only costs durability. */
-async function syncDir(dir: string): Promise<void> {
+export async function syncDir(dir: string): Promise<void> {
   try {
     const handle = await open(dir, 'r');
     try {
@@ -47,4 +48,11 @@ async function syncDir(dir: string): Promise<void> {
   } catch {
     // best effort
   }
+}
+
+/** Hex sha256 of a file, read as a stream: bounded memory for multi-gigabyte artifacts. */
+export async function sha256File(file: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest('hex');
 }

@@ -1,8 +1,7 @@
 /** What a build left in its output folder: every regular file with its size and sha256. */
-import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, readdir } from 'node:fs/promises';
 import path from 'node:path';
+import { sha256File } from '../files.js';
 
 export interface Artifact {
   /** Path relative to the output folder, with '/' separators. */
@@ -40,9 +39,3 @@ async function regularFiles(root: string, relative: string): Promise<string[]> {
   return files;
 }
 
-/** Streamed, so a multi-GB wheel never sits in memory. */
-export async function sha256File(file: string): Promise<string> {
-  const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file)) hash.update(chunk as Buffer);
-  return hash.digest('hex');
-}

@@ -3,13 +3,14 @@
  * goes to a temporary file next to its target and is renamed into place, so a reader (a download
  * page, rsync, the morning report) never sees half a file under the real name.
  */
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutOptions } from './destination.js';
+import { sha256File, syncDir } from '../files.js';
 
 const MiB = 1024 * 1024;
 /** Temporary files end so; list() skips them and no key may look like one. */
@@ -38,9 +39,7 @@ export class FileDestination implements Destination {
       try {
         const info = await stat(file);
         if (!info.isFile()) return undefined;
-        const hash = createHash('sha256');
-        await pipeline(createReadStream(file, { highWaterMark: MiB }), hash);
-        return { size: info.size, sha256: hash.digest('hex') };
+        return { size: info.size, sha256: await sha256File(file) };
       } catch (error) {
         if (isMissing(error)) return undefined;
         throw error;
@@ -150,20 +149,6 @@ async function writeAtomic(target: string, fill: (temp: string) => Promise<void>
     throw error;
   }
   await syncDir(dir);
-}
-
-/** Makes the rename durable; some file systems cannot fsync a folder, which only costs durability. */
-async function syncDir(dir: string): Promise<void> {
-  try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
-  }
 }
 
 /** Appends every file's key under `dir` (whose key prefix is `base`) to `keys`, skipping temp files. */

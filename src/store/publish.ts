@@ -10,7 +10,7 @@ import PQueue from 'p-queue';
 import type { TemplateVars } from '../matrix/template.js';
 import { FINISHED_STATUSES, artifactDir, type NightLayout } from '../night/layout.js';
 import type { BuildRecord, NightState, UploadRecord } from '../night/state.js';
-import { sha256File } from '../build/artifacts.js';
+import { sha256File } from '../files.js';
 import type { Destination } from './destination.js';
 import { buildManifest, pointerMoves, type BuildPublication, type LatestPointer, type PublishedArtifact } from './manifest.js';
 import { artifactKey, latestKey, logKey, manifestKey, type PublishedLayout } from './published-layout.js';
