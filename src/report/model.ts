@@ -1,0 +1,63 @@
+/**
+ * What the morning report knows about a night across the fleet: every planned cell with its result
+ * (or `missing`), how long it has been failing, and which machines never reported. Built by
+ * history.ts from manifests; rendered by render.ts. Plain data, no I/O.
+ */
+
+/** A build status, or `missing`: planned for the night but no machine reported a result. */
+export type CellStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'skipped' | 'pending' | 'running' | 'missing';
+
+/** How tonight compares with the night before. */
+export type CellChange = 'newly-failed' | 'still-failing' | 'fixed' | 'still-good' | 'first-night';
+
+export interface ReportCell {
+  id: string;
+  package: string;
+  /** Axis name to value, in build-id order. */
+  axes: Record<string, string>;
+  /** The machine that built it (or was planned to). */
+  machine: string;
+  status: CellStatus;
+  reason: string | null;
+  duration_s: number | null;
+  exit_code: number | null;
+  /** Nights in a row, tonight included, that this cell did not succeed; 0 when it succeeded. */
+  streak: number;
+  /** The first night of the current failing streak, null when it succeeded tonight. */
+  failing_since: string | null;
+  /** The last night it succeeded before tonight, if the history knows one. */
+  last_success: string | null;
+  change: CellChange;
+  /** Where the full log is (a key at the destination and, when there is one, a URL), and its last lines. */
+  log: { key: string | null; url: string | null; tail: string[] };
+}
+
+export interface ReportMachine {
+  name: string;
+  /** False when the machine published no manifest for the night. */
+  reported: boolean;
+  builds: number;
+  failed: number;
+}
+
+export interface ReportModel {
+  date: string;
+  schedule: string;
+  /** The destination root the manifests were read from. */
+  destination: string;
+  /** Axis names in build-id order across all packages (for the grid). */
+  axes: string[];
+  machines: ReportMachine[];
+  /** Every planned cell, then any reported cell the plan did not expect; in plan order. */
+  cells: ReportCell[];
+  counts: { total: number; succeeded: number; failed: number; missing: number };
+  /** Earlier nights the history looked at, newest first. */
+  history: string[];
+  /** Set when the destination could not be read and the report was made from this machine's night alone. */
+  degraded?: string;
+}
+
+/** Did not succeed (and did run or was expected to): what the report lists. */
+export function isFailure(status: CellStatus): boolean {
+  return status !== 'succeeded' && status !== 'skipped';
+}
