@@ -25,8 +25,8 @@ export interface Destination {
   putFile(key: string, file: string, options: PutOptions): Promise<void>;
   /** Writes a small object: a manifest, a pointer. */
   putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void>;
-  /** A small object's content, or undefined when there is none. */
-  getBytes(key: string): Promise<Buffer | undefined>;
+  /** A small object's content (or only its last `lastBytes`, e.g. a log's tail), or undefined when there is none. */
+  getBytes(key: string, options?: { lastBytes?: number }): Promise<Buffer | undefined>;
   /** Every key under `prefix`, across all pages, sorted. */
   list(prefix: string): Promise<string[]>;
 }

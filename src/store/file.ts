@@ -81,10 +81,11 @@ export class FileDestination implements Destination {
     );
   }
 
-  async getBytes(key: string): Promise<Buffer | undefined> {
+  async getBytes(key: string, options: { lastBytes?: number } = {}): Promise<Buffer | undefined> {
     const file = this.pathOf(key);
     return this.wrap(key, 'read', async () => {
       try {
+        if (options.lastBytes !== undefined) return await readTail(file, options.lastBytes);
         return await readFile(file);
       } catch (error) {
         if (isMissing(error)) return undefined;
@@ -170,4 +171,18 @@ async function walk(dir: string, base: string, keys: string[]): Promise<void> {
 function isMissing(error: unknown): boolean {
   const code = (error as NodeJS.ErrnoException).code;
   return code === 'ENOENT' || code === 'ENOTDIR' || code === 'EISDIR';
+}
+
+/** The last `bytes` of a file (all of it when shorter), without reading the rest. */
+async function readTail(file: string, bytes: number): Promise<Buffer> {
+  const handle = await open(file, 'r');
+  try {
+    const { size } = await handle.stat();
+    const length = Math.min(size, bytes);
+    const buffer = Buffer.alloc(length);
+    await handle.read(buffer, 0, length, size - length);
+    return buffer;
+  } finally {
+    await handle.close();
+  }
 }

@@ -182,11 +182,20 @@ export class S3Destination implements Destination {
     this.bucketSeen = true;
   }
 
-  async getBytes(key: string): Promise<Buffer | undefined> {
+  async getBytes(key: string, options: { lastBytes?: number } = {}): Promise<Buffer | undefined> {
     checkKey(this.url, key);
+    // An explicit range from the size, not a suffix range (`bytes=-N`), which some S3-compatible
+    // servers (s3rver among them) read as the first N bytes.
+    let range: string | undefined;
+    if (options.lastBytes !== undefined) {
+      const info = await this.head(key);
+      if (info === undefined) return undefined;
+      if (info.size === 0) return Buffer.alloc(0);
+      range = `bytes=${Math.max(0, info.size - options.lastBytes)}-${info.size - 1}`;
+    }
     const bytes = await this.run(key, async () => {
       try {
-        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+        const out = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + key, Range: range }));
         return out.Body ? Buffer.from(await out.Body.transformToByteArray()) : Buffer.alloc(0);
       } catch (error) {
         if (isNotFound(error) && errorName(error) !== 'NoSuchBucket') return undefined;

@@ -129,6 +129,14 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
     expect((await t.destination.getBytes('latest/x.json'))!.toString()).toBe('two!');
   });
 
+  it('reads only the tail of an object when asked (a log\'s last lines), all of a shorter one', async () => {
+    const log = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n');
+    await t.destination.putBytes('logs/long.log', log, { sha256: sha256(log) });
+    expect((await t.destination.getBytes('logs/long.log', { lastBytes: 20 }))!.toString()).toBe(log.slice(-20));
+    expect((await t.destination.getBytes('logs/long.log', { lastBytes: 10 ** 7 }))!.toString()).toBe(log);
+    expect(await t.destination.getBytes('logs/none.log', { lastBytes: 20 })).toBeUndefined();
+  });
+
   it('says undefined for what is not there: a key, a folder, a key under a missing folder', async () => {
     await t.destination.putBytes('here/file.txt', 'x', { sha256: sha256('x') });
     for (const key of ['nothing.txt', 'here', 'here/other.txt', 'no/such/folder/file.txt', 'here/file.txt/below']) {
