@@ -1,0 +1,392 @@
+/**
+ * The morning report as mail — pure: a subject, an HTML body and a plain-text alternative from a
+ * ReportModel. The HTML is written for mail clients, not browsers: nested tables, inline styles only,
+ * no classes, no scripts, no external images or fonts, because Gmail and Outlook drop the rest.
+ * Everything that comes from a build (ids, machines, reasons, log lines, URLs) passes escapeHtml.
+ */
+import { formatDuration } from '../units.js';
+import { isFailure, type CellStatus, type ReportCell, type ReportMachine, type ReportModel } from './model.js';
+
+export interface RenderedReport {
+  subject: string;
+  html: string;
+  text: string;
+}
+
+export interface RenderOptions {
+  /** `failures`: an all-green night sends nothing; `always`: it sends a short "all N builds succeeded". */
+  when: 'always' | 'failures';
+}
+
+/** How many log lines each failure shows; the full log is one link away. */
+export const LOG_TAIL_LINES = 40;
+/** One minified or generated line must not bury the rest of the tail (or push Gmail over its clip size). */
+const MAX_LINE_CHARS = 400;
+
+const ENTITIES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
+
+/** Text into HTML text or a quoted attribute value; quotes included so it is safe in both. */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (ch) => ENTITIES[ch]!);
+}
+
+interface Look {
+  symbol: string;
+  /** In sentences ("timed out"). */
+  word: string;
+  /** In the monospace text grid, loud for what needs attention. */
+  short: string;
+  bg: string;
+  fg: string;
+}
+
+// A timeout gets its own colour and words: it is never to be mistaken for a plain failure.
+const LOOKS: Record<CellStatus, Look> = {
+  succeeded: { symbol: '✓', word: 'succeeded', short: 'ok', bg: '#dcfce7', fg: '#14532d' },
+  failed: { symbol: '✗', word: 'failed', short: 'FAILED', bg: '#dc2626', fg: '#ffffff' },
+  timed_out: { symbol: '⏱', word: 'timed out', short: 'TIMEOUT', bg: '#ea580c', fg: '#ffffff' },
+  canceled: { symbol: '—', word: 'canceled', short: 'canceled', bg: '#d1d5db', fg: '#1f2937' },
+  skipped: { symbol: '·', word: 'skipped', short: 'skipped', bg: '#f3f4f6', fg: '#6b7280' },
+  pending: { symbol: '…', word: 'pending', short: 'pending', bg: '#dbeafe', fg: '#1e3a8a' },
+  running: { symbol: '▶', word: 'still running', short: 'running', bg: '#dbeafe', fg: '#1e3a8a' },
+  missing: { symbol: '?', word: 'missing', short: 'MISSING', bg: '#f3e8ff', fg: '#6b21a8' },
+};
+const STATUS_ORDER: CellStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'running', 'pending', 'missing', 'skipped'];
+
+// ---- What the night says, computed once for both renderings ----
+
+interface GridRow {
+  package: string;
+  values: string[];
+  cells: Map<string, ReportCell[]>;
+}
+interface Grid {
+  axis: string;
+  columns: string[];
+  rows: GridRow[];
+}
+
+interface Night {
+  model: ReportModel;
+  /** Did not succeed and did report: newly broken first, then the longest streaks. */
+  failures: ReportCell[];
+  newly: ReportCell[];
+  still: ReportCell[];
+  /** Pending or running when the report was made: not broken, not done. */
+  unfinished: ReportCell[];
+  fixed: ReportCell[];
+  silentMachines: ReportMachine[];
+  /** Missing cells of machines that did report (a silent machine's cells are said once, as the machine). */
+  missingCells: ReportCell[];
+  byStatus: [CellStatus, number][];
+  allGreen: boolean;
+}
+
+/** Failed, timed out, canceled or unfinished, and reported: gets a section with its log. */
+const hasSection = (cell: ReportCell) => isFailure(cell.status) && cell.status !== 'missing';
+const isUnfinished = (cell: ReportCell) => cell.status === 'pending' || cell.status === 'running';
+const isNew = (cell: ReportCell) => cell.change === 'newly-failed' || cell.change === 'first-night' || (cell.change !== 'still-failing' && cell.streak <= 1);
+
+function nightOf(model: ReportModel): Night {
+  const failures = model.cells.filter(hasSection);
+  failures.sort((a, b) => Number(isNew(b)) - Number(isNew(a)) || b.streak - a.streak);
+  const silentMachines = model.machines.filter((machine) => !machine.reported);
+  const silent = new Set(silentMachines.map((machine) => machine.name));
+  const byStatus = STATUS_ORDER.map((status): [CellStatus, number] => [status, model.cells.filter((cell) => cell.status === status).length]);
+  return {
+    model,
+    failures,
+    newly: failures.filter((cell) => !isUnfinished(cell) && isNew(cell)),
+    still: failures.filter((cell) => !isUnfinished(cell) && !isNew(cell)),
+    unfinished: failures.filter(isUnfinished),
+    fixed: model.cells.filter((cell) => cell.change === 'fixed' && cell.status === 'succeeded'),
+    silentMachines,
+    missingCells: model.cells.filter((cell) => cell.status === 'missing' && !silent.has(cell.machine)),
+    byStatus: byStatus.filter(([, count]) => count > 0),
+    allGreen: model.counts.failed === 0 && model.counts.missing === 0 && failures.length === 0 && silentMachines.length === 0 && !model.degraded,
+  };
+}
+
+/** Columns are the `cuda` axis (the one everybody scans by); rows are the package and its other axis values. */
+function gridOf(model: ReportModel): Grid {
+  const axis = model.cells.some((cell) => 'cuda' in cell.axes) ? 'cuda' : (model.axes.at(-1) ?? '');
+  const columns: string[] = [];
+  const rows = new Map<string, GridRow>();
+  for (const cell of model.cells) {
+    const column = cell.axes[axis] ?? '';
+    if (!columns.includes(column)) columns.push(column);
+    const values = Object.entries(cell.axes).filter(([name]) => name !== axis).map(([, value]) => value);
+    const key = [cell.package, ...values].join('\u0000');
+    const row = rows.get(key) ?? { package: cell.package, values, cells: new Map() };
+    rows.set(key, row);
+    row.cells.set(column, [...(row.cells.get(column) ?? []), cell]);
+  }
+  return { axis, columns, rows: [...rows.values()] };
+}
+
+// ---- Words shared by both renderings ----
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
+const duration = (cell: ReportCell) => (cell.duration_s === null ? '' : formatDuration(cell.duration_s));
+
+function subjectOf(night: Night): string {
+  const { model } = night;
+  const skipped = model.cells.filter((cell) => cell.status === 'skipped').length;
+  const parts = night.allGreen
+    ? [`all ${model.counts.succeeded} builds succeeded${skipped ? ` (${skipped} skipped)` : ''}`]
+    : [`${model.counts.failed} of ${model.counts.total} builds failed`];
+  if (night.silentMachines.length) parts.push(`${plural(night.silentMachines.length, 'machine')} missing`);
+  if (night.missingCells.length) parts.push(`${night.missingCells.length}${night.silentMachines.length ? ' more' : ''} missing`);
+  if (model.degraded) parts.push('partial report');
+  return `nightshift ${model.date}: ${parts.join(', ')}`;
+}
+
+/** "failed: exit code 1", but "timed out after 3h and was killed" rather than "timed out: timed out ...". */
+function statusLine(cell: ReportCell): string {
+  const { word } = LOOKS[cell.status];
+  if (!cell.reason) return word;
+  return cell.reason.toLowerCase().startsWith(word) ? cell.reason : `${word}: ${cell.reason}`;
+}
+
+function streakLine(cell: ReportCell): string {
+  const last = cell.last_success && cell.last_success !== cell.failing_since ? `; last succeeded ${cell.last_success}` : '';
+  if (isUnfinished(cell)) return 'had not finished when the report was made';
+  if (cell.change === 'first-night') return 'did not succeed on its first night (no earlier night to compare)';
+  if (isNew(cell)) return `newly broken tonight${last}`;
+  return `failing ${plural(cell.streak, 'night')}${cell.failing_since ? `, since ${cell.failing_since}` : ''}${last}`;
+}
+
+function changeLine(cell: ReportCell): string {
+  if (cell.status === 'succeeded') return `succeeded${cell.duration_s === null ? '' : ` in ${duration(cell)}`} on ${cell.machine}`;
+  const since = isNew(cell) || isUnfinished(cell) ? '' : `since ${cell.failing_since ?? 'before the history'} (${plural(cell.streak, 'night')}) — `;
+  return `${since}${statusLine(cell)} on ${cell.machine}`;
+}
+
+/** Terminal colours and progress-bar redraws are noise in mail; so are other control characters. */
+function cleanLogLine(line: string): string {
+  const lastFrame = line.split('\r').filter((frame) => frame !== '').at(-1) ?? '';
+  const plain = lastFrame.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
+  const chars = Array.from(plain);
+  return chars.length > MAX_LINE_CHARS ? `${chars.slice(0, MAX_LINE_CHARS).join('')} … (${chars.length - MAX_LINE_CHARS} more characters)` : plain;
+}
+
+const logTail = (cell: ReportCell) => cell.log.tail.flatMap((line) => line.split('\n')).slice(-LOG_TAIL_LINES).map(cleanLogLine);
+/** Only web links become links: a `javascript:` or odd scheme from a manifest stays inert text. */
+const webUrl = (cell: ReportCell) => (cell.log.url && /^https?:\/\//i.test(cell.log.url) ? cell.log.url : null);
+const logWhere = (cell: ReportCell) => cell.log.url ?? cell.log.key ?? 'no log was published';
+
+function facts(cell: ReportCell): [string, string][] {
+  return [
+    ['Machine', cell.machine],
+    ['Status', statusLine(cell)],
+    ['Streak', streakLine(cell)],
+    ['Duration', duration(cell) || '—'],
+    ['Exit code', cell.exit_code === null ? 'none' : String(cell.exit_code)],
+  ];
+}
+
+// ---- HTML ----
+
+const FONT = "font-family:-apple-system,'Segoe UI',Roboto,Helvetica,Arial,sans-serif;";
+const MONO = "font-family:Menlo,Consolas,'DejaVu Sans Mono','Courier New',monospace;";
+const MUTED = '#6b7280';
+
+const badge = (status: CellStatus, text: string) => {
+  const look = LOOKS[status];
+  return `<span style="display:inline-block;padding:2px 8px;border-radius:10px;background:${look.bg};color:${look.fg};font-size:12px;font-weight:bold;white-space:nowrap;">${escapeHtml(text)}</span>`;
+};
+const row = (content: string, padding = '16px 24px 0') => `<tr><td style="padding:${padding};">${content}</td></tr>`;
+const heading = (text: string) => `<div style="margin:8px 0 8px;font-size:16px;font-weight:bold;color:#111827;">${escapeHtml(text)}</div>`;
+const banner = (colour: string, background: string, html: string) =>
+  row(`<div style="padding:12px 14px;border-left:4px solid ${colour};background:${background};font-size:14px;line-height:1.5;color:#1f2937;">${html}</div>`);
+/** Jumps to the failure's section further down; a fixed cell has none, so it is plain text. */
+const idLink = (cell: ReportCell) => {
+  const id = `<span style="${MONO}color:#111827;font-weight:bold;">${escapeHtml(cell.id)}</span>`;
+  return hasSection(cell) ? `<a href="#f-${escapeHtml(cell.id)}" style="text-decoration:none;">${id}</a>` : id;
+};
+
+function htmlHeader(night: Night, subject: string): string {
+  const { model } = night;
+  const rest = subject.slice(`nightshift ${model.date}: `.length);
+  const headline = rest.charAt(0).toUpperCase() + rest.slice(1);
+  const colour = night.allGreen ? '#16a34a' : '#dc2626';
+  const chips = night.byStatus.map(([status, count]) => badge(status, `${count} ${LOOKS[status].word}`)).join(' ');
+  return (
+    `<tr><td style="padding:20px 24px;background:#111827;color:#f9fafb;">` +
+    `<div style="font-size:12px;letter-spacing:1px;text-transform:uppercase;color:#9ca3af;">nightshift · ${escapeHtml(model.schedule)}</div>` +
+    `<div style="margin-top:4px;font-size:22px;font-weight:bold;">Nightly builds of ${escapeHtml(model.date)}</div></td></tr>` +
+    row(`<div style="padding:10px 14px;border-radius:6px;background:${colour};color:#ffffff;font-size:18px;font-weight:bold;">${escapeHtml(headline)}</div>`) +
+    row(`<div style="line-height:2;">${chips}</div>`, '10px 24px 0')
+  );
+}
+
+function htmlBanners(night: Night): string {
+  const { model } = night;
+  let html = model.degraded
+    ? banner('#d97706', '#fffbeb', `<b>⚠ Partial report.</b> ${escapeHtml(model.degraded)}`)
+    : '';
+  for (const machine of night.silentMachines) {
+    html += banner('#7e22ce', '#faf5ff', `<b>${escapeHtml(machine.name)} did not report.</b> It published nothing for this night (down, still running, or its upload failed), so its ${plural(machine.builds, 'build')} are missing: purple in the grid.`);
+  }
+  if (night.missingCells.length) {
+    const ids = night.missingCells.map((cell) => `<span style="${MONO}">${escapeHtml(cell.id)}</span> (${escapeHtml(cell.machine)})`).join(', ');
+    html += banner('#7e22ce', '#faf5ff', `<b>No result for ${plural(night.missingCells.length, 'build')}</b> on machines that did report: ${ids}.`);
+  }
+  return html;
+}
+
+/** One table for all the lists, so ids and explanations line up across them. */
+function htmlChanges(night: Night): string {
+  const cellStyle = 'padding:4px 12px 4px 0;vertical-align:top;';
+  const list = (title: string, cells: ReportCell[]) =>
+    cells.length === 0
+      ? ''
+      : `<tr><td colspan="3" style="padding:12px 0 4px;font-size:16px;font-weight:bold;color:#111827;">${escapeHtml(`${title} (${cells.length})`)}</td></tr>` +
+        cells
+          .map((cell) => `<tr><td style="${cellStyle}width:1%;white-space:nowrap;">${badge(cell.status, LOOKS[cell.status].word)}</td><td style="${cellStyle}width:1%;white-space:nowrap;">${idLink(cell)}</td><td style="${cellStyle}color:#374151;">${escapeHtml(changeLine(cell))}</td></tr>`)
+          .join('');
+  const rows = list('Newly broken tonight', night.newly) + list('Still failing', night.still) + list('Not finished at report time', night.unfinished) + list('Fixed tonight', night.fixed);
+  return rows ? row(`<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="width:100%;font-size:14px;">${rows}</table>`, '4px 24px 0') : '';
+}
+
+function htmlGridCell(cells: ReportCell[] | undefined, top: string): string {
+  if (!cells) return `<td style="padding:6px;border:1px solid #e5e7eb;${top}background:#ffffff;"></td>`;
+  return cells
+    .map((cell) => {
+      const look = LOOKS[cell.status];
+      const title = [cell.id, statusLine(cell), duration(cell), cell.machine].filter(Boolean).join(' · ');
+      const text = cell.status === 'missing' ? 'missing' : `${look.symbol} ${duration(cell)}`.trim();
+      return `<td title="${escapeHtml(title)}" style="padding:6px 4px;border:1px solid #ffffff;${top}background:${look.bg};color:${look.fg};text-align:center;font-size:13px;font-weight:bold;white-space:nowrap;">${escapeHtml(text)}</td>`;
+    })
+    .join('');
+}
+
+function htmlGrid(grid: Grid): string {
+  const th = (text: string, align = 'center') => `<th style="padding:6px 8px;background:#f3f4f6;border:1px solid #e5e7eb;font-size:13px;text-align:${align};color:#374151;">${escapeHtml(text)}</th>`;
+  let previous = '';
+  const rows = grid.rows.map((gridRow) => {
+    // A heavier line where a package starts, so manywheel, conda and libtorch read as groups.
+    const top = gridRow.package !== previous && previous !== '' ? 'border-top:3px solid #9ca3af;' : '';
+    previous = gridRow.package;
+    const label = `<td style="padding:6px 10px;border:1px solid #e5e7eb;${top}font-size:13px;white-space:nowrap;"><span style="color:${MUTED};">${escapeHtml(gridRow.package)}</span> <b>${escapeHtml(gridRow.values.join(' '))}</b></td>`;
+    return `<tr>${label}${grid.columns.map((column) => htmlGridCell(gridRow.cells.get(column), top)).join('')}</tr>`;
+  });
+  // Only what tonight shows: a legend of ten colours nobody saw is noise.
+  const shown = new Set(grid.rows.flatMap((gridRow) => [...gridRow.cells.values()].flat().map((cell) => cell.status)));
+  const legend = STATUS_ORDER.filter((status) => shown.has(status)).map((status) => badge(status, `${status === 'missing' ? '' : `${LOOKS[status].symbol} `}${LOOKS[status].word}`)).join(' ');
+  return row(
+    heading(`Build matrix (columns: ${grid.axis || 'builds'})`) +
+      `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%;">` +
+      `<tr>${th('', 'left')}${grid.columns.map((column) => th(column || '—')).join('')}</tr>${rows.join('')}</table>` +
+      `<div style="margin-top:8px;line-height:2;font-size:12px;color:${MUTED};">${legend} &nbsp;blank: not in the matrix</div>`,
+  );
+}
+
+function htmlFailure(cell: ReportCell): string {
+  const look = LOOKS[cell.status];
+  const url = webUrl(cell);
+  const log = url
+    ? `<a href="${escapeHtml(url)}" style="color:#1d4ed8;word-break:break-all;">${escapeHtml(url)}</a>`
+    : `<span style="${MONO}word-break:break-all;">${escapeHtml(logWhere(cell))}</span>`;
+  const fact = (name: string, html: string) => `<tr><td style="padding:2px 16px 2px 0;color:${MUTED};white-space:nowrap;vertical-align:top;">${name}</td><td style="padding:2px 0;">${html}</td></tr>`;
+  const factRows = facts(cell).map(([name, value]) => fact(name, escapeHtml(value))).join('') + fact('Full log', log);
+  const tail = logTail(cell);
+  const pre = tail.length
+    ? `<div style="margin:12px 0 4px;font-size:12px;color:${MUTED};">Last ${plural(tail.length, 'line')} of the log</div>` +
+      `<pre style="margin:0;padding:10px 12px;background:#0f172a;color:#e2e8f0;${MONO}font-size:12px;line-height:1.45;white-space:pre-wrap;word-break:break-all;border-radius:4px;">${tail.map(escapeHtml).join('\n')}</pre>`
+    : `<div style="margin-top:10px;font-size:13px;color:${MUTED};">The log is empty.</div>`;
+  return (
+    `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="width:100%;margin:0 0 16px;border:1px solid #e5e7eb;border-left:5px solid ${look.bg};">` +
+    `<tr><td id="f-${escapeHtml(cell.id)}" style="padding:12px 14px;">` +
+    `<div style="margin-bottom:8px;"><span style="${MONO}font-size:15px;font-weight:bold;">${escapeHtml(cell.id)}</span> ${badge(cell.status, look.word)}</div>` +
+    `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="font-size:13px;">${factRows}</table>${pre}</td></tr></table>`
+  );
+}
+
+function htmlFooter(night: Night, options: RenderOptions): string {
+  const { model } = night;
+  const machines = model.machines
+    .map((machine) => {
+      const state = machine.reported ? `${plural(machine.builds, 'build')}, ${machine.failed} failed` : `<b style="color:#7e22ce;">did not report</b> (${plural(machine.builds, 'build')} planned)`;
+      return `<b>${escapeHtml(machine.name)}</b>: ${state}`;
+    })
+    .join(' · ');
+  const history = model.history.length ? `compared with ${plural(model.history.length, 'earlier night')} (${escapeHtml(model.history.at(-1)!)} to ${escapeHtml(model.history[0]!)})` : 'no earlier nights to compare with';
+  return row(
+    `<div style="padding:12px 0 20px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.6;color:${MUTED};">` +
+      `Machines: ${machines}<br>Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
+      `Sent by nightshift (report.when: ${options.when}).</div>`,
+  );
+}
+
+function renderHtml(night: Night, subject: string, options: RenderOptions): string {
+  const body = night.allGreen
+    ? htmlChanges(night)
+    : htmlBanners(night) +
+      htmlChanges(night) +
+      htmlGrid(gridOf(night.model)) +
+      (night.failures.length ? row(heading(`What failed (${night.failures.length})`) + night.failures.map(htmlFailure).join('')) : '');
+  return (
+    `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>${escapeHtml(subject)}</title>\n</head>\n` +
+    `<body style="margin:0;padding:0;background:#f3f4f6;">\n` +
+    `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f4f6;"><tr><td align="center" style="padding:24px 8px;">\n` +
+    `<table role="presentation" width="780" cellpadding="0" cellspacing="0" border="0" style="width:780px;max-width:100%;background:#ffffff;border:1px solid #e5e7eb;text-align:left;${FONT}color:#111827;">\n` +
+    [htmlHeader(night, subject), body, htmlFooter(night, options)].join('\n') +
+    `\n</table>\n</td></tr></table>\n</body>\n</html>\n`
+  );
+}
+
+// ---- Plain text ----
+
+/** Columns padded to their widest entry, for a monospace reader. */
+function aligned(rows: string[][], indent = '  '): string[] {
+  const widths = rows[0]!.map((_, column) => Math.max(...rows.map((cells) => (cells[column] ?? '').length)));
+  return rows.map((cells) => indent + cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+}
+
+function textGrid(grid: Grid): string[] {
+  const rows = grid.rows.map((gridRow) => [
+    [gridRow.package, ...gridRow.values].join(' '),
+    ...grid.columns.map((column) => (gridRow.cells.get(column) ?? []).map((cell) => `${LOOKS[cell.status].short} ${duration(cell)}`.trim()).join(', ')),
+  ]);
+  const legend = 'ok = succeeded, FAILED, TIMEOUT = timed out and killed, MISSING = no result, blank = not in the matrix';
+  return [`Build matrix (columns: ${grid.axis || 'builds'})`, ...aligned([['', ...grid.columns.map((column) => column || '-')], ...rows]), `  ${legend}`, ''];
+}
+
+function textFailure(cell: ReportCell): string[] {
+  const tail = logTail(cell);
+  return [
+    `${cell.id} -- ${LOOKS[cell.status].word.toUpperCase()}`,
+    ...aligned([...facts(cell), ['Full log', logWhere(cell)]].map(([name, value]) => [`${name}:`, value ?? ''])),
+    tail.length ? `  Last ${plural(tail.length, 'line')} of the log:` : '  The log is empty.',
+    ...tail.map((line) => `      ${line}`.trimEnd()),
+    '',
+  ];
+}
+
+function renderText(night: Night, subject: string, options: RenderOptions): string {
+  const { model } = night;
+  const lines = [subject, `schedule ${model.schedule}: ${night.byStatus.map(([status, count]) => `${count} ${LOOKS[status].word}`).join(', ')}`, ''];
+  if (model.degraded) lines.push(`!! PARTIAL REPORT: ${model.degraded}`, '');
+  for (const machine of night.allGreen ? [] : night.silentMachines) lines.push(`!! ${machine.name} DID NOT REPORT: it published nothing for this night (down, still running, or its upload failed); its ${plural(machine.builds, 'build')} are missing.`, '');
+  if (night.missingCells.length) lines.push(`!! No result for ${plural(night.missingCells.length, 'build')}: ${night.missingCells.map((cell) => `${cell.id} (${cell.machine})`).join(', ')}`, '');
+  for (const [title, cells] of [['Newly broken tonight', night.newly], ['Still failing', night.still], ['Not finished at report time', night.unfinished], ['Fixed tonight', night.fixed]] as const) {
+    if (cells.length) lines.push(`${title} (${cells.length}):`, ...aligned(cells.map((cell) => [cell.id, changeLine(cell)])), '');
+  }
+  if (!night.allGreen) {
+    lines.push(...textGrid(gridOf(model)));
+    if (night.failures.length) lines.push(`What failed (${night.failures.length})`, '', ...night.failures.flatMap(textFailure));
+  }
+  const machines = model.machines.map((machine) => `${machine.name} ${machine.reported ? `${machine.builds} builds, ${machine.failed} failed` : 'DID NOT REPORT'}`).join('; ');
+  const history = model.history.length ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)} to ${model.history[0]})` : 'no earlier nights to compare with';
+  lines.push('--', `Machines: ${machines}`, `Results read from ${model.destination}; ${history}.`, `Sent by nightshift (report.when: ${options.when}).`);
+  return `${lines.join('\n')}\n`;
+}
+
+/** The mail for a night, or undefined when `when: failures` and there is nothing to tell. */
+export function renderReport(model: ReportModel, options: RenderOptions): RenderedReport | undefined {
+  const night = nightOf(model);
+  if (night.allGreen && options.when === 'failures') return undefined;
+  const subject = subjectOf(night);
+  return { subject, html: renderHtml(night, subject, options), text: renderText(night, subject, options) };
+}
