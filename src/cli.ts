@@ -90,6 +90,16 @@ const commands: CommandSpec[] = [
     run: async (options, args, io) => (await import('./commands/wait.js')).wait(options, args, io),
   },
   {
+    name: 'report',
+    summary: "the morning report of a night across the fleet: written to the night folder, mailed with --send",
+    options: (command) =>
+      command
+        .option('--print', 'print the text version and send nothing')
+        .option('--send', 'mail it to report.to (once per night)')
+        .option('--resend', 'mail it again although it was sent'),
+    run: async (options, _args, io) => (await import('./commands/report.js')).report(options, io),
+  },
+  {
     name: 'prune',
     summary: 'remove night folders older than keep_days, and leftover containers of this machine',
     options: (command) =>

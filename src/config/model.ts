@@ -70,7 +70,7 @@ export interface Schedule {
   machines: readonly Machine[];
   /** Where successes go; without `upload:` in the schedule, a local folder under root. */
   upload: Upload;
-  report?: { cron: string; machine: string; to: readonly string[]; from?: string; when: 'always' | 'failures' };
+  report?: { cron: string; machine: string; to: readonly string[]; from?: string; when: 'always' | 'failures'; logUrl?: string };
 }
 
 export interface Upload {

@@ -95,6 +95,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
       to: input.report.to,
       from: input.report.from,
       when: input.report.when,
+      logUrl: input.report.log_url,
     },
   };
 }

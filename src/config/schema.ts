@@ -185,7 +185,12 @@ export const scheduleSchema = z.strictObject({
       machine: z.string().optional().describe('the one machine that sends it (default: the first listed)'),
       to: z.array(email).default([]),
       from: email.optional(),
-      when: z.enum(['always', 'failures']).default('always'),
+      when: z.enum(['always', 'failures']).default('always').describe('failures: no mail for an all-green night'),
+      log_url: z
+        .string()
+        .regex(/^https?:\/\/.*\{key\}/, { error: 'expected an http(s) URL with {key} where the log\'s key goes, like https://nightlies.example.com/{key}' })
+        .optional()
+        .describe('makes log keys links in the report: the URL of the destination root with {key}'),
     })
     .optional(),
 });

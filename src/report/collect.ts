@@ -1,9 +1,7 @@
 /** Every machine's manifest of a night, read back from the destination: the fleet's view of a night. */
-import type { Schedule } from '../config/model.js';
 import type { Destination } from '../store/destination.js';
 import type { Manifest } from '../store/manifest.js';
-import { manifestKey, nightPrefix, publishedLayout } from '../store/published-layout.js';
-import { openDestination } from '../store/open.js';
+import { manifestKey, nightPrefix } from '../store/published-layout.js';
 
 export interface FleetNight {
   date: string;
@@ -12,10 +10,6 @@ export interface FleetNight {
   machines: { name: string; manifest: Manifest | undefined }[];
 }
 
-export async function openScheduleDestination(schedule: Schedule, date: string): Promise<Destination> {
-  const { rootUrl } = publishedLayout(schedule.upload, { root: schedule.root, date, machine: '' });
-  return openDestination({ url: rootUrl, region: schedule.upload.region, endpoint: schedule.upload.endpoint, pathStyle: schedule.upload.pathStyle });
-}
 
 export async function collectNight(destination: Destination, date: string, machines: readonly string[]): Promise<FleetNight> {
   const published = (await destination.list(nightPrefix(date)))

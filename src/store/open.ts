@@ -1,5 +1,7 @@
-/** Opens the destination a URL names. */
+/** Opens the destination a URL names, or the one a schedule publishes to. */
+import type { Schedule } from '../config/model.js';
 import { DestinationError, type Destination, type DestinationSpec } from './destination.js';
+import { publishedLayout } from './published-layout.js';
 import type { S3DestinationOptions } from './s3.js';
 
 export interface OpenDestinationOptions {
@@ -26,4 +28,11 @@ export async function openDestination(spec: DestinationSpec, options: OpenDestin
     default:
       throw new DestinationError(`${spec.url}: unsupported destination; use s3://bucket/prefix/ or file:///absolute/path/`, false);
   }
+}
+
+/** The destination root of a schedule's `upload` (the part of `to` before its first template). */
+export function openScheduleDestination(schedule: Schedule, date: string): Promise<Destination> {
+  const { upload } = schedule;
+  const { rootUrl } = publishedLayout(upload, { root: schedule.root, date, machine: '' });
+  return openDestination({ url: rootUrl, region: upload.region, endpoint: upload.endpoint, pathStyle: upload.pathStyle }, { retry: { attempts: upload.attempts, baseDelayMs: 500 } });
 }

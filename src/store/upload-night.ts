@@ -8,7 +8,7 @@ import type { TemplateVars } from '../matrix/template.js';
 import type { NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { BuildRecord, NightStateStore } from '../night/state.js';
-import { openDestination } from './open.js';
+import { openScheduleDestination } from './open.js';
 import { publishNight, type PublishOutcome } from './publish.js';
 import { publishedLayout } from './published-layout.js';
 
@@ -34,10 +34,7 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
 
   let outcome: PublishOutcome;
   try {
-    const destination = await openDestination(
-      { url: published.rootUrl, region: schedule.upload.region, endpoint: schedule.upload.endpoint, pathStyle: schedule.upload.pathStyle },
-      { retry: { attempts: schedule.upload.attempts, baseDelayMs: 500 } },
-    );
+    const destination = await openScheduleDestination(schedule, state.date);
     outcome = await publishNight({ night, state, published, keyTemplate: schedule.upload.key, varsFor, destination, now });
   } catch (error) {
     // The destination itself is unusable (unknown scheme, no bucket): nothing went; say so and go on.

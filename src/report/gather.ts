@@ -1,0 +1,109 @@
+/**
+ * Everything the morning report needs, read from the destination: tonight's manifests of every
+ * machine, earlier nights' for the streaks, the tails of the failed builds' logs. When the destination
+ * cannot be read, the report is made from this machine's own night.json and says so.
+ */
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Cell, Schedule } from '../config/model.js';
+import { readNightState } from '../night/state.js';
+import { nightLayout } from '../night/layout.js';
+import { planNight } from '../plan/plan.js';
+import type { Destination } from '../store/destination.js';
+import { buildManifest, type Manifest } from '../store/manifest.js';
+import { manifestKey } from '../store/published-layout.js';
+import { collectNight } from './collect.js';
+import { openScheduleDestination } from '../store/open.js';
+import { buildReportModel, type PlannedCell } from './history.js';
+import { isFailure, type CellStatus, type ReportModel } from './model.js';
+
+export interface GatherOptions {
+  schedule: Schedule;
+  cells: readonly Cell[];
+  /** Axis names in build-id order. */
+  axes: string[];
+  date: string;
+  /** This machine, for the fallback to the local night. */
+  machine: string;
+  /** How many earlier nights to read for streaks. */
+  historyNights?: number;
+  tailLines?: number;
+}
+
+const TAIL_BYTES = 64 * 1024;
+const NIGHTS = 'nightshift/nights/';
+
+export async function gatherReport(options: GatherOptions): Promise<ReportModel> {
+  const { schedule, date } = options;
+  const plan = planNight(options.cells, schedule.machines);
+  const machineOf = new Map(plan.machines.flatMap((m) => m.builds.map((b) => [b.id, m.machine.name] as const)));
+  const planned: PlannedCell[] = options.cells.map((cell) => ({
+    id: cell.id,
+    package: cell.package.name,
+    axes: Object.fromEntries(Object.entries(cell.values).map(([axis, v]) => [axis, v.value])),
+    machine: machineOf.get(cell.id) ?? '',
+  }));
+  const machines = schedule.machines.map((m) => m.name);
+  const tailLines = options.tailLines ?? 40;
+  const logUrl = (key: string) => (schedule.report?.logUrl ? schedule.report.logUrl.replace('{key}', key) : null);
+  const base = { date, schedule: schedule.name, axes: options.axes, planned, logUrl };
+
+  let destination: Destination | undefined;
+  try {
+    destination = await openScheduleDestination(schedule, date);
+    const fleet = await collectNight(destination, date, machines);
+    const earlier = await earlierNights(destination, date, options.historyNights ?? 14);
+    const failing = fleet.machines.flatMap((m) => m.manifest?.builds ?? []).filter((b) => isFailure(b.status as CellStatus) && b.log);
+    const tails = new Map(await Promise.all(failing.map(async (b) => [b.id, tail(await destination!.getBytes(b.log!, { lastBytes: TAIL_BYTES }).catch(() => undefined), tailLines)] as const)));
+    return buildReportModel({ ...base, destination: destination.url, tonight: fleet.machines.map((m) => ({ machine: m.name, manifest: m.manifest })), earlier, tails });
+  } catch (error) {
+    return localReport(options, base, `the destination ${destination?.url ?? ''} could not be read (${(error as Error).message}); this report shows only ${options.machine}'s own night`);
+  }
+}
+
+/** Earlier nights' manifests (all machines), newest first. */
+async function earlierNights(destination: Destination, date: string, count: number): Promise<{ date: string; manifests: Manifest[] }[]> {
+  const byNight = new Map<string, string[]>();
+  for (const key of await destination.list(NIGHTS)) {
+    const [night, machine, file] = key.slice(NIGHTS.length).split('/');
+    if (file === 'manifest.json' && night! < date) byNight.set(night!, [...(byNight.get(night!) ?? []), machine!]);
+  }
+  const nights = [...byNight.keys()].sort().reverse().slice(0, count);
+  return Promise.all(
+    nights.map(async (night) => ({
+      date: night,
+      manifests: (await Promise.all(byNight.get(night)!.map(async (machine) => destination.getBytes(manifestKey(night, machine)))))
+        .filter((body): body is Buffer => body !== undefined)
+        .map((body) => JSON.parse(body.toString('utf8')) as Manifest),
+    })),
+  );
+}
+
+/** The last lines of a log; the first line of a cut read is dropped (it is probably partial). */
+export function tail(bytes: Buffer | undefined, lines: number): string[] {
+  if (!bytes) return [];
+  const all = bytes.toString('utf8').split('\n');
+  if (bytes.length >= TAIL_BYTES) all.shift();
+  while (all.length && all.at(-1) === '') all.pop();
+  return all.slice(-lines);
+}
+
+async function localReport(options: GatherOptions, base: Omit<Parameters<typeof buildReportModel>[0], 'destination' | 'tonight' | 'earlier' | 'tails' | 'degraded'>, degraded: string): Promise<ReportModel> {
+  const layout = nightLayout(options.schedule.root, options.date);
+  const state = await readNightState(layout.state);
+  // Nothing of it is published: no log keys to link to.
+  const manifest = state && buildManifest(state, new Map(), { destination: 'local' });
+  const tails = new Map<string, string[]>();
+  for (const build of state?.builds.filter((b) => isFailure(b.status as CellStatus) && b.log) ?? []) {
+    const bytes = await readFile(path.join(layout.dir, build.log!)).catch(() => undefined);
+    tails.set(build.id, tail(bytes?.subarray(-TAIL_BYTES), options.tailLines ?? 40));
+  }
+  return buildReportModel({
+    ...base,
+    destination: 'local',
+    tonight: options.schedule.machines.map((m) => ({ machine: m.name, manifest: m.name === options.machine ? manifest : undefined })),
+    earlier: [],
+    tails,
+    degraded,
+  });
+}
