@@ -34,7 +34,11 @@ echo
 echo "== nightshift log wheel_3.13_cu126"
 "${nightshift[@]}" log wheel_3.13_cu126
 echo
+echo "== nightshift report  (written to a file here; --send would mail it)"
+"${nightshift[@]}" report
+echo
 night=$("${nightshift[@]}" status --json | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{const n=JSON.parse(s);console.log(n.date)})')
-echo "The night folder is $here/work/nights/$night (night.json, logs/, artifacts/)."
+echo "The night folder is $here/work/nights/$night (night.json, logs/, artifacts/, report.html)."
+echo "Published, as it would be to S3: $here/work/nights/published/ ($night/ and nightshift/ with manifests, logs, latest pointers)."
 # A failed build is the expected result here; anything else (exit 2, 4, 70) is a real problem.
 [ "$status" -le 1 ] || exit "$status"
