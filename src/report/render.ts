@@ -282,7 +282,12 @@ function htmlGrid(grid: Grid): string {
   );
 }
 
-function htmlFailure(cell: ReportCell): string {
+/** Failures that get their log tail in the mail; more would push it past mail clients' size limits
+ * (Gmail clips a message over ~100 KB). The others keep the link to their full log. */
+export const MAX_TAILS = 15;
+const TAIL_LEFT_OUT = `Log tail left out to keep this mail small (only the first ${MAX_TAILS} failures carry theirs); see the full log.`;
+
+function htmlFailure(cell: ReportCell, index: number): string {
   const look = LOOKS[cell.status];
   const url = webUrl(cell);
   const log = url
@@ -290,8 +295,10 @@ function htmlFailure(cell: ReportCell): string {
     : `<span style="${MONO}word-break:break-all;">${escapeHtml(logWhere(cell))}</span>`;
   const fact = (name: string, html: string) => `<tr><td style="padding:2px 16px 2px 0;color:${MUTED};white-space:nowrap;vertical-align:top;">${name}</td><td style="padding:2px 0;">${html}</td></tr>`;
   const factRows = facts(cell).map(([name, value]) => fact(name, escapeHtml(value))).join('') + fact('Full log', log);
-  const tail = logTail(cell);
-  const pre = tail.length
+  const tail = index < MAX_TAILS ? logTail(cell) : [];
+  const pre = index >= MAX_TAILS
+    ? `<div style="margin-top:10px;font-size:13px;color:${MUTED};">${TAIL_LEFT_OUT}</div>`
+    : tail.length
     ? `<div style="margin:12px 0 4px;font-size:12px;color:${MUTED};">Last ${plural(tail.length, 'line')} of the log</div>` +
       `<pre style="margin:0;padding:10px 12px;background:#0f172a;color:#e2e8f0;${MONO}font-size:12px;line-height:1.45;white-space:pre-wrap;word-break:break-all;border-radius:4px;">${tail.map(escapeHtml).join('\n')}</pre>`
     : `<div style="margin-top:10px;font-size:13px;color:${MUTED};">The log is empty.</div>`;
@@ -353,12 +360,12 @@ function textGrid(grid: Grid): string[] {
   return [`Build matrix (columns: ${grid.axis || 'builds'})`, ...aligned([['', ...grid.columns.map((column) => column || '-')], ...rows]), `  ${legend}`, ''];
 }
 
-function textFailure(cell: ReportCell): string[] {
-  const tail = logTail(cell);
+function textFailure(cell: ReportCell, index: number): string[] {
+  const tail = index < MAX_TAILS ? logTail(cell) : [];
   return [
     `${cell.id} -- ${LOOKS[cell.status].word.toUpperCase()}`,
     ...aligned([...facts(cell), ['Full log', logWhere(cell)]].map(([name, value]) => [`${name}:`, value ?? ''])),
-    tail.length ? `  Last ${plural(tail.length, 'line')} of the log:` : '  The log is empty.',
+    index >= MAX_TAILS ? `  ${TAIL_LEFT_OUT}` : tail.length ? `  Last ${plural(tail.length, 'line')} of the log:` : '  The log is empty.',
     ...tail.map((line) => `      ${line}`.trimEnd()),
     '',
   ];

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
 import { isFailure, type ReportCell, type ReportModel } from '../../src/report/model.js';
-import { escapeHtml, LOG_TAIL_LINES, renderReport, type RenderedReport } from '../../src/report/render.js';
+import { escapeHtml, LOG_TAIL_LINES, MAX_TAILS, renderReport, type RenderedReport } from '../../src/report/render.js';
 import { sampleReportModel } from '../../src/report/sample.js';
 
 const GOLDEN = '../fixtures/golden';
@@ -263,5 +263,24 @@ describe('renderReport grid without a cuda axis', () => {
     expect(lines).toContain('Build matrix (columns: numpy)');
     expect(lines).toContain('              1.26    2.1');
     expect(lines).toContain('  conda 3.13          ok 21m');
+  });
+});
+
+describe('a night where everything breaks', () => {
+  it(`keeps the mail small: only the first ${MAX_TAILS} failures carry their log tail`, () => {
+    const model = sampleReportModel();
+    const longLine = 'x'.repeat(300);
+    const broken: ReportModel = {
+      ...model,
+      cells: model.cells.map((cell) => ({ ...cell, status: 'failed', change: 'newly-failed', streak: 1, reason: 'exit code 1', log: { ...cell.log, tail: Array.from({ length: 40 }, (_, i) => `${cell.id} line ${i} ${longLine}`) } })),
+      counts: { ...model.counts, succeeded: 0, failed: model.cells.length, missing: 0 },
+    };
+    const mail = renderReport(broken, { when: 'always' })!;
+    const withTail = broken.cells.filter((cell) => mail.text.includes(`${cell.id} line 39`));
+    expect(withTail).toHaveLength(MAX_TAILS);
+    expect(mail.text.match(/Log tail left out to keep this mail small/g)).toHaveLength(broken.cells.length - MAX_TAILS);
+    expect(mail.html.match(/Log tail left out to keep this mail small/g)).toHaveLength(broken.cells.length - MAX_TAILS);
+    // Every failure is still listed with its full log link.
+    for (const cell of broken.cells) expect(mail.text).toContain(cell.id);
   });
 });
