@@ -1,0 +1,87 @@
+/**
+ * A machine's whole scheduled night, as `run` and the daemon do it: make room on disk (or refuse),
+ * run the builds (resuming what an earlier run left), upload, then prune old nights. Stages after the
+ * builds run even when some builds failed; a stop signal skips upload and prune (`nightshift upload`
+ * and `prune` catch up).
+ */
+import type { Executor } from '../build/executor.js';
+import type { RunnerEvent } from '../build/runner.js';
+import type { LoadedConfig } from '../config/load.js';
+import type { Schedule } from '../config/model.js';
+import { filterIds } from '../matrix/select.js';
+import { planNight } from '../plan/plan.js';
+import { ensureFreeSpace } from './disk-guard.js';
+import { pruneNights, type PruneResult } from './prune.js';
+import { runNight, type NightOutcome } from './run-night.js';
+
+export interface ScheduledNightRequest {
+  config: LoadedConfig;
+  schedule: Schedule;
+  date: string;
+  machine: string;
+  only?: readonly string[];
+  skip?: readonly string[];
+  force?: boolean;
+  refreshRecipes?: boolean;
+  /** 'run' or 'daemon', for the lock and the master log. */
+  purpose: string;
+}
+
+export interface ScheduledNightCollaborators {
+  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  signal: AbortSignal;
+  onEvent?: (event: RunnerEvent) => void;
+  /** Human-readable progress lines (stdout for `run`, the daemon's log). */
+  say: (line: string) => void;
+  /** Problems that do not stop the night (stderr for `run`). */
+  warn: (line: string) => void;
+}
+
+export interface ScheduledNightOutcome {
+  night: NightOutcome;
+  pruned?: PruneResult;
+}
+
+/** This machine's planned builds for the night, after --only/--skip. */
+export function machineBuilds(config: LoadedConfig, schedule: Schedule, machine: string, select: { only?: readonly string[]; skip?: readonly string[] } = {}) {
+  const mine = planNight(config.cells, schedule.machines).machines.find((m) => m.machine.name === machine)!;
+  return { machine: mine.machine, builds: filterIds(mine.builds, select) };
+}
+
+export async function runScheduledNight(request: ScheduledNightRequest, collaborators: ScheduledNightCollaborators): Promise<ScheduledNightOutcome> {
+  const { config, schedule, date, machine } = request;
+  const { say, warn } = collaborators;
+  const mine = machineBuilds(config, schedule, machine, request);
+
+  // Never start a night that would fail halfway for lack of disk: make room first, or refuse (exit 4).
+  if (schedule.minFreeBytes !== undefined) {
+    const room = await ensureFreeSpace({ root: schedule.root, today: date, minFreeBytes: schedule.minFreeBytes });
+    if (room.freedNights.length) say(`made room under ${schedule.root}: removed night(s) ${room.freedNights.join(', ')}`);
+    for (const error of room.errors) warn(error);
+  }
+
+  const night = await runNight(
+    {
+      matrix: config.matrix,
+      allCells: config.cells,
+      schedule,
+      date,
+      machine,
+      cells: mine.builds.map((b) => b.cell),
+      slots: mine.machine.slots,
+      force: request.force,
+      refreshRecipes: request.refreshRecipes,
+      purpose: request.purpose,
+      upload: true,
+    },
+    { executors: collaborators.executors, signal: collaborators.signal, onEvent: collaborators.onEvent, say },
+  );
+  if (collaborators.signal.aborted) return { night };
+
+  // The end of a night: old nights and leftover containers go. Trouble here is reported, not fatal.
+  const pruned = await pruneNights({ root: schedule.root, today: date, keepDays: schedule.keepDays, dryRun: false, machine });
+  if (pruned.removed.length) say(`pruned night(s) older than ${schedule.keepDays} days: ${pruned.removed.join(', ')}`);
+  if (pruned.containersRemoved.length) say(`removed leftover container(s): ${pruned.containersRemoved.join(', ')}`);
+  for (const error of pruned.errors) warn(`prune: ${error}`);
+  return { night, pruned };
+}
