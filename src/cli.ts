@@ -108,6 +108,18 @@ const commands: CommandSpec[] = [
         .option('--dry-run', 'print what would be removed and remove nothing'),
     run: async (options, _args, io) => (await import('./commands/prune.js')).prune(options, io),
   },
+  {
+    name: 'install',
+    arguments: '<kind>',
+    summary: 'print (or --write) what starts the nights on this machine: systemd units (install systemd) or a cron.d file (install cron)',
+    options: (command) =>
+      command
+        .addOption(new Option('--mode <mode>', 'systemd only: timer (oneshot services started by timers, the default) or daemon (one long-running service)').choices(['timer', 'daemon']))
+        .option('--write', 'install the files (into /etc/systemd/system or /etc/cron.d) instead of printing them')
+        .option('--dir <dir>', 'the folder to write into instead (to try it out, or for tests)')
+        .option('--user <user>', 'the user the nights run as (default root); it needs Docker and write access to the root folder'),
+    run: async (options, args, io) => (await import('./commands/install.js')).install(options, args, io),
+  },
 ];
 
 function program(io: Io): Command {

@@ -1,0 +1,157 @@
+/**
+ * `nightshift install systemd|cron`: what starts this machine's nights (and, on the machine that
+ * sends it, the morning report). Prints the files, or with --write installs them; it never runs
+ * systemctl or touches crontabs itself, it says what to run.
+ */
+import { realpathSync } from 'node:fs';
+import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { didYouMean } from '../config/did-you-mean.js';
+import type { Schedule } from '../config/model.js';
+import { cronFileName, crontabLines, systemdUnitNames, systemdUnits, type InstallMode, type UnitFile } from '../daemon/units.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { readTextIfExists } from '../files.js';
+import { DEFAULT_ENV_FILE } from '../report/smtp-url.js';
+
+export interface InstallOptions extends GlobalOptions {
+  mode?: string;
+  write?: boolean;
+  dir?: string;
+  user?: string;
+}
+
+export const SYSTEMD_DIR = '/etc/systemd/system';
+export const CRON_DIR = '/etc/cron.d';
+const KINDS = ['systemd', 'cron'];
+const MODES: InstallMode[] = ['timer', 'daemon'];
+
+export async function install(options: InstallOptions, args: string[], io: Io): Promise<number> {
+  const kind = args[0] ?? '';
+  if (!KINDS.includes(kind)) {
+    throw new NightshiftError(`nightshift install systemd or nightshift install cron, not "${kind}"${didYouMean(kind, KINDS)}`, ExitCode.usage);
+  }
+  if (kind === 'cron' && options.mode !== undefined) {
+    throw new NightshiftError('--mode is for systemd (timer or daemon); nightshift install cron has one form', ExitCode.usage);
+  }
+  const mode = (options.mode ?? 'timer') as InstallMode;
+  if (!MODES.includes(mode)) throw new NightshiftError(`--mode is timer or daemon, not "${options.mode}"`, ExitCode.usage);
+
+  // A broken configuration is never installed: it would fail every night, silently, at 00:05.
+  const { schedule } = await loadSchedule(options);
+  const machine = requireMachine(schedule, options);
+  const paths = {
+    schedule,
+    configDir: path.resolve(options.config),
+    nightshiftBin: nightshiftScript(),
+    nodeBin: process.execPath,
+    machine,
+    root: options.root ? schedule.root : undefined,
+  };
+  if (schedule.report && schedule.report.machine !== machine && (kind === 'cron' || mode === 'timer')) {
+    io.err(`nightshift: the report of ${schedule.name} is sent by ${schedule.report.machine}, not ${machine}: no report job here`);
+  }
+
+  if (kind === 'systemd') {
+    const dir = path.resolve(options.dir ?? SYSTEMD_DIR);
+    const { files } = systemdUnits({ ...paths, mode, user: options.user });
+    if (!options.write) return printFiles(files, dir, '--write installs them', io);
+    for (const file of files) io.out(`${await writeFile(dir, file)}`);
+    const enable = files.filter((f) => mode === 'daemon' || f.name.endsWith('.timer')).map((f) => f.name);
+    await warnLeftovers(dir, schedule, files, mode, io);
+    io.out(`now run:\n  systemctl daemon-reload && systemctl enable --now ${enable.join(' ')}`);
+    io.out(mode === 'timer' ? `then: systemctl list-timers 'nightshift-*'` : `then: journalctl -u ${enable[0]} -f`);
+    return ExitCode.ok;
+  }
+
+  if (options.user !== undefined && options.user !== 'root') {
+    io.err(
+      `nightshift: as ${options.user}, the cron jobs cannot read a root-only ${DEFAULT_ENV_FILE} (as it should be): the report then has no SMTP URL. ` +
+        'systemd reads EnvironmentFile= as root for any User=: nightshift install systemd --user ' + options.user,
+    );
+  }
+  const dir = path.resolve(options.dir ?? CRON_DIR);
+  const text = crontabLines({ ...paths, user: options.user ?? 'root', systemTimeZone: Intl.DateTimeFormat().resolvedOptions().timeZone });
+  const file = { name: cronFileName(schedule.name), text };
+  if (!options.write) return printFiles([file], dir, `--write installs it (cron.d format, user ${options.user ?? 'root'})`, io);
+  io.out(await writeFile(dir, file));
+  io.out(
+    dir === CRON_DIR
+      ? 'cron reads /etc/cron.d again by itself within a minute: nothing to restart. Its runs show in journalctl -u cron (or /var/log/syslog)'
+      : `to use it: cp ${path.join(dir, file.name)} ${CRON_DIR}/ (owned by root, mode 644: cron ignores other files there)`,
+  );
+  return ExitCode.ok;
+}
+
+/**
+ * The real path of nightshift's dist/cli.js, which the units and cron lines run with node: not a
+ * `nightshift` found on PATH, which neither cron's PATH nor systemd's is sure to have.
+ */
+export function nightshiftScript(): string {
+  const cli = fileURLToPath(new URL('../cli.js', import.meta.url));
+  try {
+    return realpathSync(cli);
+  } catch {
+    throw new NightshiftError(`cannot find nightshift's own script at ${cli}: install from the built nightshift (npm run build, then node dist/cli.js install ...)`, ExitCode.usage);
+  }
+}
+
+function printFiles(files: readonly UnitFile[], dir: string, how: string, io: Io): number {
+  io.out(files.map((file) => `# ${path.join(dir, file.name)}\n${file.text}`).join('\n'));
+  io.err(`nightshift: printed only; ${how} into ${dir}`);
+  return ExitCode.ok;
+}
+
+/** Writes one file (mode 644) atomically; says what it did. */
+async function writeFile(dir: string, file: UnitFile): Promise<string> {
+  const target = path.join(dir, file.name);
+  try {
+    await mkdir(dir, { recursive: true });
+    const before = await readTextIfExists(target);
+    if (before === file.text) {
+      await chmod(target, 0o644);
+      return `unchanged ${target}`;
+    }
+    // A hidden temporary name: neither systemd nor cron (run-parts names only) reads it.
+    const temp = path.join(dir, `.${file.name}.${process.pid}.tmp`);
+    try {
+      const handle = await open(temp, 'w', 0o644);
+      try {
+        await handle.writeFile(file.text, 'utf8');
+        await handle.chmod(0o644); // whatever the umask
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      await rename(temp, target);
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+    return `${before === undefined ? 'wrote' : 'replaced'} ${target}`;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    const why = code === 'EACCES' || code === 'EPERM' ? 'permission denied: run it as root, or leave out --write to print the files' : (error as Error).message;
+    throw new NightshiftError(`cannot write ${target}: ${why}`, ExitCode.usage, { cause: error });
+  }
+}
+
+/** Units of this schedule that this install does not produce (the other mode, a report no longer sent here). */
+async function warnLeftovers(dir: string, schedule: Schedule, files: readonly UnitFile[], mode: InstallMode, io: Io): Promise<void> {
+  const names = systemdUnitNames(schedule.name);
+  const made = new Set(files.map((f) => f.name));
+  const left: string[] = [];
+  for (const name of [...names.daemon, ...names.timer]) {
+    if (!made.has(name) && (await readTextIfExists(path.join(dir, name))) !== undefined) left.push(name);
+  }
+  if (left.length === 0) return;
+  const active = left.filter((name) => name.endsWith('.timer') || names.daemon.includes(name));
+  const why = left.some((name) => names.daemon.includes(name) !== (mode === 'daemon'))
+    ? `from an earlier install in ${mode === 'timer' ? 'daemon' : 'timer'} mode: with both, two runners would start each night`
+    : 'from an earlier install: this machine no longer sends the report';
+  io.err(
+    `nightshift: ${dir} still holds ${left.join(', ')} ${why}. Remove them:\n` +
+      `  ${active.length ? `systemctl disable --now ${active.join(' ')}; ` : ''}rm ${left.map((n) => path.join(dir, n)).join(' ')}`,
+  );
+}

@@ -1,0 +1,306 @@
+/**
+ * `nightshift install` against the real tools: the repository's own configuration rendered by the
+ * built binary, checked with Debian's `systemd-analyze verify` / `calendar` and `crontab -n`, and a
+ * cron line run the way cron runs it. Missing tools FAIL these tests (scripts/ensure-test-tools.sh
+ * installs them as root); they are never skipped.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { execa } from 'execa';
+import cron from 'node-cron';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Schedule } from '../../src/config/model.js';
+import { cronToOnCalendar, crontabLines, cronUnescape } from '../../src/daemon/units.js';
+import { CALENDAR_CASES } from '../helpers/cron-cases.js';
+
+const repo = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
+const cli = path.join(repo, 'dist', 'cli.js');
+const work = mkdtempSync(path.join(tmpdir(), 'nightshift-install-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** Fails (never skips) with what to install when a tool is missing. */
+async function requireTool(tool: string, debianPackage: string): Promise<void> {
+  const found = await execa('sh', ['-c', `command -v ${tool}`], { reject: false });
+  if (found.exitCode !== 0) {
+    throw new Error(
+      `${tool} is not installed: it comes with Debian's ${debianPackage} package. As root: bash scripts/ensure-test-tools.sh (or apt-get install -y ${debianPackage})`,
+    );
+  }
+}
+
+/** The built binary, on the repository's own config unless --config is given; none of the caller's NIGHTSHIFT_* variables. */
+const nightshift = (...args: string[]) =>
+  execa(process.execPath, [cli, ...(args.includes('--config') ? [] : ['--config', repo]), ...args], {
+    cwd: work,
+    reject: false,
+    env: { NIGHTSHIFT_CONFIG: undefined, NIGHTSHIFT_MACHINE: undefined, NIGHTSHIFT_ROOT: undefined },
+  });
+
+/** `systemd-analyze verify` exits 0 even for unknown keys or bad values: its output must be empty too. */
+async function verify(files: string[]): Promise<void> {
+  const result = await execa('systemd-analyze', ['verify', ...files], { reject: false, all: true });
+  expect({ exitCode: result.exitCode, output: result.all }).toEqual({ exitCode: 0, output: '' });
+}
+
+/** A copy of the repository's config with the schedule's text changed. */
+function configWith(name: string, edit: (schedule: string) => string): string {
+  const config = path.join(work, name);
+  mkdirSync(path.join(config, 'schedules'), { recursive: true });
+  writeFileSync(path.join(config, 'matrix.yaml'), readFileSync(path.join(repo, 'matrix.yaml')));
+  writeFileSync(path.join(config, 'schedules', 'nightly.yaml'), edit(readFileSync(path.join(repo, 'schedules', 'nightly.yaml'), 'utf8')));
+  return config;
+}
+
+describe('nightshift install systemd, checked by systemd-analyze', () => {
+  beforeAll(async () => {
+    await requireTool('systemd-analyze', 'systemd');
+    expect(existsSync(cli), `${cli} (built by the test global setup)`).toBe(true);
+  });
+
+  it('timer mode: the units of the repository config pass systemd-analyze verify', async () => {
+    const dir = path.join(work, 'timer');
+    const result = await nightshift('install', 'systemd', '--mode', 'timer', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(result.stderr).toBe('');
+    expect(result.exitCode).toBe(0);
+    const names = readdirSync(dir).sort();
+    expect(names).toEqual(['nightshift-nightly-night.service', 'nightshift-nightly-night.timer', 'nightshift-nightly-report.service', 'nightshift-nightly-report.timer']);
+    expect(result.stdout).toContain('systemctl daemon-reload && systemctl enable --now nightshift-nightly-night.timer nightshift-nightly-report.timer');
+    for (const name of names) expect(statSync(path.join(dir, name)).mode & 0o777).toBe(0o644);
+    // ExecStart names real files, which verify checks: this node and the built dist/cli.js.
+    expect(readFileSync(path.join(dir, 'nightshift-nightly-night.service'), 'utf8')).toContain(
+      `ExecStart=${process.execPath} ${cli} run --config ${repo} --schedule nightly --machine linux-0\n`,
+    );
+    await verify(names.map((n) => path.join(dir, n)));
+  });
+
+  it('daemon mode: the service passes systemd-analyze verify', async () => {
+    const dir = path.join(work, 'daemon');
+    const result = await nightshift('install', 'systemd', '--mode', 'daemon', '--write', '--dir', dir, '--machine', 'linux-1', '--user', 'root');
+    expect(result.exitCode).toBe(0);
+    expect(readdirSync(dir)).toEqual(['nightshift-nightly.service']);
+    expect(result.stdout).toContain('systemctl daemon-reload && systemctl enable --now nightshift-nightly.service');
+    await verify([path.join(dir, 'nightshift-nightly.service')]);
+  });
+
+  it('verify really complains (so an empty output means something)', async () => {
+    const dir = path.join(work, 'broken');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, 'x.timer'), '[Timer]\nOnCalendar=*-*-* 25:00:00\nPersistensse=true\n');
+    writeFileSync(path.join(dir, 'x.service'), `[Service]\nType=oneshot\nExecStart=${process.execPath} x\n`);
+    const result = await execa('systemd-analyze', ['verify', path.join(dir, 'x.timer'), path.join(dir, 'x.service')], { reject: false, all: true });
+    expect(result.all).toMatch(/Persistensse/);
+    expect(result.all).toMatch(/calendar/i);
+  });
+
+  it('printing shows each file under its path, and writes nothing', async () => {
+    const dir = path.join(work, 'printed');
+    const result = await nightshift('install', 'systemd', '--dir', dir, '--machine', 'linux-0');
+    expect(result.exitCode).toBe(0);
+    expect(existsSync(dir)).toBe(false);
+    expect(result.stdout.split('\n').filter((l) => l.startsWith(`# ${dir}/`))).toEqual([
+      `# ${dir}/nightshift-nightly-night.service`,
+      `# ${dir}/nightshift-nightly-night.timer`,
+      `# ${dir}/nightshift-nightly-report.service`,
+      `# ${dir}/nightshift-nightly-report.timer`,
+    ]);
+    expect(result.stderr).toMatch(/printed only; --write installs them/);
+  });
+
+  it('warns about units of the other mode left in the folder; a second install changes nothing', async () => {
+    const dir = path.join(work, 'both');
+    expect((await nightshift('install', 'systemd', '--write', '--dir', dir, '--machine', 'linux-0')).exitCode).toBe(0);
+    const daemon = await nightshift('install', 'systemd', '--mode', 'daemon', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(daemon.exitCode).toBe(0);
+    expect(daemon.stderr).toContain('two runners would start each night');
+    expect(daemon.stderr).toContain('systemctl disable --now nightshift-nightly-night.timer nightshift-nightly-report.timer');
+    const again = await nightshift('install', 'systemd', '--mode', 'daemon', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(again.stdout).toContain(`unchanged ${dir}/nightshift-nightly.service`);
+  });
+
+  it('never installs a broken configuration, or for a machine the schedule does not list', async () => {
+    const config = configWith('bad-config', () => 'cron: "5 0 * * *"\ntimezone: America/Los_Angeles\nmachines: { linux-0: { slots: soon } }\n');
+    const dir = path.join(work, 'not-written');
+    const bad = await nightshift('--config', config, 'install', 'systemd', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/schedules\/nightly.yaml:3:\d+ machines.linux-0.slots/);
+    const stranger = await nightshift('install', 'cron', '--write', '--dir', dir, '--machine', 'mac-9');
+    expect(stranger.exitCode).toBe(2);
+    expect(stranger.stderr).toMatch(/machine "mac-9" is not in \S*schedules\/nightly.yaml; machines are linux-0, linux-1, linux-2/);
+    expect(existsSync(dir)).toBe(false);
+  });
+
+  it('refuses a timer for what OnCalendar cannot express, pointing at the daemon', async () => {
+    const config = configWith('seconds-config', (text) => text.replace('cron: "5 0 * * *"', 'cron: "30 5 0 * * *"'));
+    const timer = await nightshift('--config', config, 'install', 'systemd', '--machine', 'linux-0');
+    expect(timer.exitCode).toBe(2);
+    expect(timer.stderr).toMatch(/cannot install \S*schedules\/nightly.yaml cron "30 5 0 \* \* \*": it has a seconds field.*--mode daemon/);
+    const daemon = await nightshift('--config', config, 'install', 'systemd', '--mode', 'daemon', '--machine', 'linux-0');
+    expect(daemon.exitCode).toBe(0);
+  });
+
+  it.each(CALENDAR_CASES)('systemd-analyze calendar takes $onCalendar and elapses when node-cron would run $cron', async ({ cron: expr, timezone }) => {
+    const spec = cronToOnCalendar(expr, timezone);
+    const iterations = 12;
+    const expected = () => {
+      const task = cron.createTask(expr, () => {}, { timezone });
+      const runs = task.getNextRuns(iterations).map((d) => d.toISOString().replace('T', ' ').replace('.000Z', ''));
+      void task.destroy();
+      return runs;
+    };
+    const before = expected();
+    const result = await execa('systemd-analyze', ['calendar', `--iterations=${iterations}`, spec], { reject: false, all: true, env: { TZ: 'UTC' } });
+    const after = expected();
+    expect(result.exitCode, result.all).toBe(0);
+    const elapses = [...result.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/g)].map((m) => m[1]);
+    expect([before, after]).toContainEqual(elapses);
+  });
+
+  it('systemd-analyze calendar rejects what is not a calendar spec (so exit 0 means something)', async () => {
+    const result = await execa('systemd-analyze', ['calendar', 'Fri..Mon *-*-* 00:00:00'], { reject: false });
+    expect(result.exitCode).not.toBe(0);
+  });
+});
+
+describe('nightshift install cron', () => {
+  it('writes a cron.d file (mode 644) that crontab -n accepts', async () => {
+    await requireTool('crontab', 'cron');
+    const dir = path.join(work, 'cron.d');
+    const result = await nightshift('install', 'cron', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(result.exitCode).toBe(0);
+    const file = path.join(dir, 'nightshift-nightly');
+    expect(statSync(file).mode & 0o777).toBe(0o644);
+    const text = readFileSync(file, 'utf8');
+    expect(text).toMatch(/^5 \* \* \* \* root TZ=America\/Los_Angeles date \+\\%M:\\%H/m);
+    expect(text).toMatch(/^0 \* \* \* \* root .* report --send /m);
+    // Debian's crontab(1) parser (for a user crontab: the user field then reads as part of the command).
+    const checked = await execa('crontab', ['-n', file], { reject: false, all: true });
+    expect(checked.exitCode, checked.all).toBe(0);
+    // ... and the user-crontab form, as `crontab -e` would take it, of a denser schedule.
+    const schedule = {
+      name: 'nightly',
+      file: 'schedules/nightly.yaml',
+      cron: '*/20 22-2 1-10/3 jan,JUL 7',
+      timezone: 'Asia/Kolkata',
+      root: '/var/lib/nightshift',
+      report: { cron: '0 7 * * mon-fri', machine: 'linux-0' },
+    } as Schedule;
+    const userTab = path.join(work, 'user.crontab');
+    writeFileSync(userTab, crontabLines({ schedule, configDir: '/srv/100%/cfg', nightshiftBin: cli, nodeBin: process.execPath, machine: 'linux-0' }));
+    const user = await execa('crontab', ['-n', userTab], { reject: false, all: true });
+    expect(user.exitCode, user.all).toBe(0);
+  });
+
+  it('crontab -n really checks (so exit 0 means something)', async () => {
+    await requireTool('crontab', 'cron');
+    const bad = path.join(work, 'bad.crontab');
+    writeFileSync(bad, `5 0 * * * echo ${'x'.repeat(1000)}\n`);
+    expect((await execa('crontab', ['-n', bad], { reject: false })).exitCode).not.toBe(0);
+  });
+
+  describe('a job line, run the way cron runs it', () => {
+    const base = path.join(work, 'cron-run');
+    const root = path.join(base, 'nights');
+    const lockDir = path.join(base, 'locks');
+    const configDir = path.join(base, '100% config');
+    const calls = path.join(base, 'calls.txt');
+    const stub = path.join(base, 'nightshift-stub.sh');
+    const envFile = path.join(base, 'env');
+    const timezone = 'America/Los_Angeles';
+    const secret = 'smtp://nightshift:p%a$s w"rd@mail.example.com:587';
+    let holder: ChildProcess | undefined;
+
+    /** Kills the lock holder and its sleep (its own process group, which this test started). */
+    const release = () => {
+      if (holder?.pid !== undefined && holder.exitCode === null) {
+        try {
+          process.kill(-holder.pid, 'SIGKILL');
+        } catch {
+          // already gone
+        }
+      }
+    };
+
+    beforeAll(() => {
+      mkdirSync(lockDir, { recursive: true });
+      mkdirSync(configDir, { recursive: true });
+      // Stands in for `node dist/cli.js`: records its arguments and whether the secret reached it.
+      writeFileSync(stub, `for a in "$@"; do echo "arg: $a"; done >> '${calls}'\necho "smtp: $NIGHTSHIFT_SMTP_URL" >> '${calls}'\necho "stub ran"\n`);
+      writeFileSync(envFile, `# secrets\nNIGHTSHIFT_SMTP_URL='${secret}'\n`, { mode: 0o600 });
+    });
+    afterAll(release);
+
+    const hourIn = (at: Date) => Number(new Intl.DateTimeFormat('en-US', { timeZone: timezone, hour: '2-digit', hourCycle: 'h23' }).format(at));
+    const nightIn = (at: Date) =>
+      new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at).replace(/-/g, '_');
+
+    /** The night's cron line for `expr`, unescaped as cron does, run with /bin/sh -c and cron's sparse environment. */
+    async function runLine(expr: string, env = envFile) {
+      const schedule = { name: 'nightly', file: 'schedules/nightly.yaml', cron: expr, timezone, root } as Schedule;
+      const text = crontabLines({ schedule, configDir, nightshiftBin: stub, nodeBin: '/bin/sh', machine: 'linux-0', envFile: env, lockDir, user: 'root' });
+      const line = text.split('\n').find((l) => /^\S+ \* \* \* \* root /.test(l))!;
+      const { command, stdin } = cronUnescape(line.replace(/^(\S+ +){6}/, ''));
+      expect(stdin).toBeUndefined();
+      return execa('/bin/sh', ['-c', command], {
+        reject: false,
+        all: true,
+        env: { PATH: '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', SHELL: '/bin/sh', HOME: '/root' },
+        extendEnv: false,
+      });
+    }
+
+    /** Runs the line for "every minute of this hour" in the schedule's zone (once more if the hour turned meanwhile). */
+    async function runDue(env = envFile) {
+      for (let attempt = 0; ; attempt++) {
+        const start = new Date();
+        const result = await runLine(`* ${hourIn(start)} * * *`, env);
+        if (hourIn(new Date()) === hourIn(start) || attempt > 0) return { result, date: nightIn(start) };
+      }
+    }
+
+    it('when due: runs nightshift with the secret from the env file, its output in the night folder', async () => {
+      await requireTool('flock', 'util-linux');
+      rmSync(calls, { force: true });
+      const { result, date } = await runDue();
+      expect(result.exitCode, result.all).toBe(0);
+      expect(result.all).toBe('');
+      const args = ['run', '--config', configDir, '--schedule', 'nightly', '--machine', 'linux-0'];
+      expect(readFileSync(calls, 'utf8')).toBe(`${args.map((a) => `arg: ${a}\n`).join('')}smtp: ${secret}\n`);
+      expect(readFileSync(path.join(root, date, 'logs', 'master', 'cron-night.log'), 'utf8')).toContain('stub ran');
+    });
+
+    it('not due: does nothing at all', async () => {
+      rmSync(calls, { force: true });
+      const result = await runLine(`* ${(hourIn(new Date()) + 12) % 24} * * *`);
+      expect(result.exitCode).toBe(0);
+      expect(result.all).toBe('');
+      expect(existsSync(calls)).toBe(false);
+    });
+
+    it('while an earlier run holds the lock: not started again, and the log says so', async () => {
+      await requireTool('flock', 'util-linux');
+      rmSync(calls, { force: true });
+      const lock = path.join(lockDir, 'nightshift-nightly-night.lock');
+      holder = spawn('flock', [lock, 'sleep', '60'], { stdio: 'ignore', detached: true });
+      for (let i = 0; i < 50 && (await execa('flock', ['-n', lock, 'true'], { reject: false })).exitCode === 0; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+      const { result, date } = await runDue();
+      release();
+      expect(result.exitCode).toBe(0);
+      expect(existsSync(calls)).toBe(false);
+      expect(readFileSync(path.join(root, date, 'logs', 'master', 'cron-night.log'), 'utf8')).toContain(
+        'nightshift: the night of nightly is not started again: an earlier one still runs',
+      );
+    });
+
+    it('a missing env file is skipped, not fatal', async () => {
+      rmSync(calls, { force: true });
+      const { result } = await runDue(path.join(base, 'no-such-env'));
+      expect(result.exitCode, result.all).toBe(0);
+      expect(readFileSync(calls, 'utf8')).toContain('smtp: \n');
+    });
+  });
+});
