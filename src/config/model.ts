@@ -67,6 +67,8 @@ export interface Schedule {
   root: string;
   keepDays: number;
   minFreeBytes?: number;
+  /** The daemon starts a night it missed (machine down) only this long after its scheduled time. */
+  missedGraceS: number;
   machines: readonly Machine[];
   /** Where successes go; without `upload:` in the schedule, a local folder under root. */
   upload: Upload;

@@ -87,6 +87,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
     root: path.resolve(configDir, input.root),
     keepDays: input.keep_days,
     minFreeBytes: input.min_free === undefined ? undefined : parseSize(input.min_free),
+    missedGraceS: parseDuration(input.missed_grace)!,
     machines,
     upload: toUpload(input.upload),
     report: input.report && {

@@ -160,6 +160,9 @@ export const scheduleSchema = z.strictObject({
   root: z.string().min(1).default('/var/lib/nightshift').describe('night folders live here; relative to the config folder'),
   keep_days: z.number().int().min(1).default(5),
   min_free: size.optional().describe('free space needed under root before a night starts'),
+  missed_grace: duration
+    .default('6h')
+    .describe('nightshift daemon: a night whose time passed while the machine was down (or without a trigger) still starts up to this long after its time'),
   machines: z
     .record(idPart('a machine name'), machineSchema)
     .refine((machines) => Object.keys(machines).length > 0, { error: 'list at least one machine' })
