@@ -109,6 +109,13 @@ const commands: CommandSpec[] = [
     run: async (options, _args, io) => (await import('./commands/prune.js')).prune(options, io),
   },
   {
+    name: 'daemon',
+    summary: "run the nights and the morning report on schedule, in the foreground; SIGTERM stops, SIGHUP reloads",
+    options: (command) =>
+      command.addOption(new Option('--log-format <format>', 'one line per event on stdout: text, or json (one object per line)').choices(['text', 'json']).default('text')),
+    run: async (options, _args, io) => (await import('./commands/daemon.js')).daemon(options, io),
+  },
+  {
     name: 'install',
     arguments: '<kind>',
     summary: 'print (or --write) what starts the nights on this machine: systemd units (install systemd) or a cron.d file (install cron)',

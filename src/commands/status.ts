@@ -4,6 +4,7 @@ import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
 import type { Schedule } from '../config/model.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { collectNight } from '../report/collect.js';
+import { describeNextRuns, nextRuns } from '../daemon/next-runs.js';
 import { openScheduleDestination } from '../store/open.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { readNight, runnerGone } from '../night/read-night.js';
@@ -20,7 +21,12 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
   const date = resolveNightDate(options.date, schedule.timezone);
   if (options.allMachines) return fleetStatus(schedule, date, options, io);
-  const { layout, state } = await readNight(schedule.root, date);
+  // When the daemon starts the next night and report: shown even before the first night exists.
+  const next = nextRuns(schedule, new Date());
+  const { layout, state } = await readNight(schedule.root, date).catch((error: unknown) => {
+    if (!options.json) io.out(describeNextRuns(next));
+    throw error;
+  });
   const logPath = (b: BuildRecord) => (b.log ? path.join(layout.dir, b.log) : null);
   if (options.json) {
     io.out(
@@ -31,6 +37,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
           recipes: state.recipes ?? null,
           started_at: state.started_at ?? null,
           finished_at: state.finished_at ?? null,
+          next: { night: next.night?.at.toISOString() ?? null, report: next.report?.at.toISOString() ?? null },
           builds: state.builds.map((b) => ({
             id: b.id,
             status: b.status,
@@ -63,6 +70,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
     b.reason ?? '',
   ]);
   io.out(table([['build', 'status', 'duration', 'exit', 'reason'], ...rows], { alignRight: [2, 3] }).join('\n'));
+  io.out(describeNextRuns(next));
   return ExitCode.ok;
 }
 

@@ -23,3 +23,9 @@ export function stopOnSignals(onStop: (signal: NodeJS.Signals) => void = () => {
     },
   };
 }
+
+/** SIGHUP (the daemon's "reload the configuration"): calls `handler` each time; returns the remover. */
+export function onHangup(handler: () => void): () => void {
+  process.on('SIGHUP', handler);
+  return () => void process.off('SIGHUP', handler);
+}

@@ -41,6 +41,9 @@ export interface NightFixtureOptions {
   machines?: string;
   /** More schedule YAML, e.g. an `upload:` block. */
   scheduleExtra?: string;
+  /** The schedule's cron (default "0 1 * * *") and time zone (default UTC). */
+  cron?: string;
+  timezone?: string;
 }
 
 export async function makeNightFixture(options: NightFixtureOptions): Promise<NightFixture> {
@@ -64,7 +67,7 @@ env:
   DESIRED_PYTHON: "{python}"
 `;
   const machines = options.machines ?? `machines:\n  m1: { slots: ${options.slots ?? 2} }\n`;
-  const schedule = `cron: "0 1 * * *"\ntimezone: UTC\nroot: "${root}"\n${machines}${options.scheduleExtra ?? ''}`;
+  const schedule = `cron: "${options.cron ?? '0 1 * * *'}"\ntimezone: ${options.timezone ?? 'UTC'}\nroot: "${root}"\n${machines}${options.scheduleExtra ?? ''}`;
   const configDir = writeConfigDir({ matrix, schedules: { nightly: schedule } });
   const date = randomNightDate();
   return {

@@ -1,0 +1,59 @@
+/**
+ * `nightshift daemon`: runs this machine's nights and (on the machine the schedule names) the morning
+ * report on schedule, in the foreground, logging one line per event to stdout (for journald). SIGTERM or
+ * SIGINT stops it cleanly (exit 0), SIGHUP reloads the configuration. See src/daemon/daemon.ts.
+ */
+import { defaultExecutors } from '../build/executors.js';
+import { loadSchedule, machineName, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { Daemon } from '../daemon/daemon.js';
+import { nightProgress } from '../daemon/due.js';
+import { daemonLog, LOG_FORMATS, type LogFormat } from '../daemon/log.js';
+import { onHangup, stopOnSignals } from '../daemon/signals.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { nightLayout } from '../night/layout.js';
+import { runScheduledNight } from '../night/scheduled-night.js';
+import { readNightState } from '../night/state.js';
+
+export interface DaemonOptions extends GlobalOptions {
+  logFormat?: string;
+}
+
+export async function daemon(options: DaemonOptions, io: Io): Promise<number> {
+  if (options.date) {
+    throw new NightshiftError("the daemon runs each night at its time, by the clock: --date is for run, status and report (e.g. nightshift run --date 2026_11_22)", ExitCode.usage);
+  }
+  const format = (options.logFormat ?? 'text') as LogFormat;
+  if (!LOG_FORMATS.includes(format)) throw new NightshiftError(`--log-format ${JSON.stringify(options.logFormat)}: use text or json`, ExitCode.usage);
+
+  const machine = machineName(options);
+  const instance = new Daemon({
+    machine,
+    load: async () => {
+      const context = await loadSchedule(options);
+      requireMachine(context.schedule, options);
+      return context;
+    },
+    runNight: runScheduledNight,
+    readProgress: async (root, date) => nightProgress(await readNightState(nightLayout(root, date).state)),
+    report: async (_context, date, send, say) => {
+      // `nightshift report --send` itself, reading the configuration on disk (it is the same as the
+      // daemon's unless someone edited it since the last reload).
+      const { report } = await import('./report.js');
+      const relay: Io = { out: say, err: (text) => say(text.replace(/^nightshift: /, '')), write: async (chunk) => say(String(chunk)), isTTY: false };
+      await report({ ...options, date, send }, relay);
+    },
+    executors: defaultExecutors(),
+    log: daemonLog(format, (line) => io.out(line)),
+  });
+
+  const stop = stopOnSignals((signal) => void instance.stop(signal));
+  const offHangup = onHangup(() => void instance.reload());
+  try {
+    await instance.start();
+    await instance.stopped;
+    return ExitCode.ok;
+  } finally {
+    stop.dispose();
+    offHangup();
+  }
+}
