@@ -9,7 +9,8 @@ import { loadSchedule, machineName, type GlobalOptions, type Io } from '../conte
 import { ExitCode, NightshiftError } from '../errors.js';
 import { readTextIfExists, writeJsonAtomic } from '../files.js';
 import { nightLayout } from '../night/layout.js';
-import { resolveNightDate } from '../night/night-date.js';
+import { nightDate, resolveNightDate } from '../night/night-date.js';
+import { reportNightDate } from '../daemon/due.js';
 import { gatherReport } from '../report/gather.js';
 import { renderReport } from '../report/render.js';
 
@@ -28,7 +29,10 @@ interface SentRecord {
 
 export async function report(options: ReportOptions, io: Io): Promise<number> {
   const { config, schedule } = await loadSchedule(options);
-  const date = resolveNightDate(options.date, schedule.timezone);
+  // By default the latest night whose scheduled start has come (a 07:00 report of a 23:30 night is about
+  // the night before), as the daemon does; --date names another.
+  const now = new Date();
+  const date = options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
   const layout = nightLayout(schedule.root, date);
   const axes = [...new Set(config.matrix.packages.flatMap((p) => p.axes.map((a) => a.name)))];
   const model = await gatherReport({ schedule, cells: config.cells, axes, date, machine: machineName(options) });
