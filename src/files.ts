@@ -15,14 +15,22 @@ export async function readTextIfExists(file: string): Promise<string | undefined
 }
 
 /** Writes JSON so that `file` always holds either its old or its new complete content. */
-export async function writeJsonAtomic(file: string, value: unknown): Promise<void> {
-  const text = `${JSON.stringify(value, null, 2)}\n`;
-  // Same folder as the target: rename is only atomic within one file system.
+export function writeJsonAtomic(file: string, value: unknown): Promise<void> {
+  return writeFileAtomic(file, `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/**
+ * Writes `text` so that readers only ever see the old or the new complete file: a temporary file in the
+ * same folder (rename is atomic only within one file system, and a dot name is skipped by run-parts and
+ * systemd), fsync, rename, fsync of the folder.
+ */
+export async function writeFileAtomic(file: string, text: string, options: { mode?: number } = {}): Promise<void> {
   const temp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   try {
-    const handle = await open(temp, 'wx');
+    const handle = await open(temp, 'wx', options.mode ?? 0o644);
     try {
       await handle.writeFile(text, 'utf8');
+      if (options.mode !== undefined) await handle.chmod(options.mode); // whatever the umask
       // Without fsync a power loss after the rename can leave an empty file under the new name.
       await handle.sync();
     } finally {

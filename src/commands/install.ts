@@ -4,7 +4,7 @@
  * systemctl or touches crontabs itself, it says what to run.
  */
 import { realpathSync } from 'node:fs';
-import { chmod, mkdir, open, rename, rm } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
@@ -12,7 +12,7 @@ import { didYouMean } from '../config/did-you-mean.js';
 import type { Schedule } from '../config/model.js';
 import { cronFileName, crontabLines, systemdUnitNames, systemdUnits, type InstallMode, type UnitFile } from '../daemon/units.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { readTextIfExists } from '../files.js';
+import { readTextIfExists, writeFileAtomic } from '../files.js';
 import { DEFAULT_ENV_FILE } from '../report/smtp-url.js';
 
 export interface InstallOptions extends GlobalOptions {
@@ -113,22 +113,7 @@ async function writeFile(dir: string, file: UnitFile): Promise<string> {
       await chmod(target, 0o644);
       return `unchanged ${target}`;
     }
-    // A hidden temporary name: neither systemd nor cron (run-parts names only) reads it.
-    const temp = path.join(dir, `.${file.name}.${process.pid}.tmp`);
-    try {
-      const handle = await open(temp, 'w', 0o644);
-      try {
-        await handle.writeFile(file.text, 'utf8');
-        await handle.chmod(0o644); // whatever the umask
-        await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, target);
-    } catch (error) {
-      await rm(temp, { force: true });
-      throw error;
-    }
+    await writeFileAtomic(target, file.text, { mode: 0o644 });
     return `${before === undefined ? 'wrote' : 'replaced'} ${target}`;
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;

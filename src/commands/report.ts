@@ -3,11 +3,11 @@
  * night folder first (report.html, report.txt); `--send` mails it, `--print` shows the text instead.
  */
 import os from 'node:os';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { readTextIfExists, writeJsonAtomic } from '../files.js';
+import { readTextIfExists, writeFileAtomic, writeJsonAtomic } from '../files.js';
 import { nightLayout } from '../night/layout.js';
 import { nightDate, resolveNightDate } from '../night/night-date.js';
 import { reportNightDate } from '../daemon/due.js';
@@ -41,8 +41,8 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
   // Always rendered and kept, even when no mail goes out or the mail fails.
   const rendered = renderReport(model, { when: 'always' })!;
   await mkdir(layout.dir, { recursive: true });
-  await writeFile(layout.reportHtml, rendered.html);
-  await writeFile(layout.reportText, rendered.text);
+  await writeFileAtomic(layout.reportHtml, rendered.html);
+  await writeFileAtomic(layout.reportText, rendered.text);
 
   if (options.print) {
     io.out(`Subject: ${rendered.subject}\n\n${rendered.text}`);
