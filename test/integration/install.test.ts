@@ -13,7 +13,8 @@ import { execa } from 'execa';
 import cron from 'node-cron';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Schedule } from '../../src/config/model.js';
-import { cronToOnCalendar, crontabLines, cronUnescape } from '../../src/daemon/units.js';
+import { crontabLines, cronUnescape } from '../../src/daemon/units.js';
+import { cronToOnCalendar } from '../../src/daemon/cron-fields.js';
 import { CALENDAR_CASES } from '../helpers/cron-cases.js';
 
 const repo = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));

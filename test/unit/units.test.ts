@@ -5,16 +5,15 @@ import type { Schedule } from '../../src/config/model.js';
 import {
   cronEscape,
   cronFileName,
-  cronToOnCalendar,
   crontabLines,
   cronUnescape,
-  parseCron,
   systemdArg,
   systemdUnits,
   wholeHourZone,
   type CrontabOptions,
   type SystemdUnitsOptions,
 } from '../../src/daemon/units.js';
+import { cronToOnCalendar, parseCron } from '../../src/daemon/cron-fields.js';
 import { CALENDAR_CASES, REFUSED_CASES } from '../helpers/cron-cases.js';
 import { runCli } from '../helpers/run-cli.js';
 
