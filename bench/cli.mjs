@@ -1,0 +1,93 @@
+// Cold start of the CLI: `nightshift status` on a small existing night and `nightshift plan
+// --all-machines` on the repository's config, against `node -e 0`; each run N times, medians compared.
+// Then which third-party packages `status` loads (a module resolve hook), so heavy ones it does not need
+// (AWS SDK, nodemailer, execa) show up here.
+//   node bench/cli.mjs [--runs 15]
+// Prints the figures and, last, one summary line.
+import { execFileSync, spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+
+const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
+const RUNS = Number(values.runs);
+const TARGET = 3;
+const repo = path.resolve(import.meta.dirname, '..');
+const cli = path.join(repo, 'dist/cli.js');
+const work = mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-'));
+
+// A 1-cell host night to look at.
+const git = (...args) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', ...args], { cwd: path.join(work, 'src') });
+mkdirSync(path.join(work, 'src'));
+writeFileSync(path.join(work, 'src', 'README'), 'one build\n');
+git('init', '-q', '-b', 'main');
+git('add', '-A');
+git('commit', '-qm', 'bench recipe');
+execFileSync('git', ['clone', '-q', '--bare', path.join(work, 'src'), path.join(work, 'recipes.git')]);
+mkdirSync(path.join(work, 'config', 'schedules'), { recursive: true });
+writeFileSync(
+  path.join(work, 'config', 'matrix.yaml'),
+  `recipes: { repo: "${path.join(work, 'recipes.git')}" }
+axes:
+  python: ["3.12"]
+packages:
+  tiny:
+    executor: host
+    artifacts: optional
+    command: ["true"]
+    timeout: 5m
+`,
+);
+writeFileSync(path.join(work, 'config', 'schedules', 'bench.yaml'), `cron: "0 1 * * *"\nroot: "${path.join(work, 'nights')}"\nmachines:\n  bench: { slots: 1 }\n`);
+const night = ['--config', path.join(work, 'config'), '--machine', 'bench', '--date', '2030_01_01'];
+
+const node = (args, options = {}) => execFileSync(process.execPath, args, { cwd: repo, stdio: ['ignore', 'ignore', 'pipe'], ...options });
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+try {
+  node([cli, 'run', ...night]);
+  const cases = {
+    'node -e 0': ['-e', '0'],
+    'nightshift status': [cli, 'status', ...night],
+    'nightshift plan --all-machines': [cli, 'plan', '--all-machines', '--config', repo],
+  };
+  for (const args of Object.values(cases)) node(args); // warm the page cache
+  const times = Object.fromEntries(Object.keys(cases).map((name) => [name, []]));
+  for (let i = 0; i < RUNS; i++) {
+    // Interleaved, so a noisy moment hits every case alike.
+    for (const [name, args] of Object.entries(cases)) {
+      const started = process.hrtime.bigint();
+      node(args);
+      times[name].push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+  }
+  const base = median(times['node -e 0']);
+  const m = Object.fromEntries(Object.entries(times).map(([name, xs]) => [name, median(xs)]));
+  for (const [name, ms] of Object.entries(m)) {
+    console.log(`${name.padEnd(31)} median ${ms.toFixed(0).padStart(4)} ms (min ${Math.min(...times[name]).toFixed(0)}, max ${Math.max(...times[name]).toFixed(0)}), ${(ms / base).toFixed(2)}x node -e 0`);
+  }
+
+  // The packages status loads, and who loads them.
+  writeFileSync(
+    path.join(work, 'hooks.mjs'),
+    `export async function resolve(spec, context, next) {
+  if (!/^(\\.|\\/|node:|file:)/.test(spec) && !context.parentURL?.includes('/node_modules/')) process.stderr.write('LOADS ' + spec + '\\n');
+  return next(spec, context);
+}\n`,
+  );
+  writeFileSync(path.join(work, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify('file://' + path.join(work, 'hooks.mjs'))});\n`);
+  const trace = spawnSync(process.execPath, ['--import', path.join(work, 'register.mjs'), cli, 'status', ...night], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] }).stderr;
+  const loaded = [...new Set(trace.split('\n').filter((l) => l.startsWith('LOADS ')).map((l) => l.slice(6)))];
+  const heavy = loaded.filter((p) => /^(@aws-sdk|nodemailer|execa)/.test(p));
+  console.log(`nightshift status loads: ${loaded.join(', ')}${heavy.length ? ` — not needed: ${heavy.join(', ')}` : ' (no AWS SDK, nodemailer or execa)'}`);
+
+  const ratio = m['nightshift status'] / base;
+  console.log(`summary: cold start median of ${RUNS}: node -e 0 ${base.toFixed(0)} ms, status ${m['nightshift status'].toFixed(0)} ms (${ratio.toFixed(2)}x, target <= ${TARGET}x) ${ratio <= TARGET ? 'ok' : 'OVER'}, plan --all-machines ${m['nightshift plan --all-machines'].toFixed(0)} ms (${(m['nightshift plan --all-machines'] / base).toFixed(2)}x)`);
+  process.exitCode = ratio <= TARGET && heavy.length === 0 ? 0 : 1;
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
