@@ -36,7 +36,8 @@ export function progress(io: Io, total: number, now: () => number = Date.now): P
         else redraw();
         return;
       }
-      counts.running--;
+      // Slot 0: a build refused without running (larger than the machine's budget) never started.
+      if (event.slot !== 0) counts.running--;
       const record = event.record;
       if (record.status === 'succeeded') counts.succeeded++;
       else counts.failed++;

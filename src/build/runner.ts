@@ -1,5 +1,7 @@
 /**
- * The slot runner: a machine's builds, `slots` at a time, in the order given (longest expected first).
+ * The slot runner: a machine's builds, `slots` at a time, in the order given (longest expected first),
+ * admitted within the machine's memory/cpus/gpus budget (admission.ts: a build that does not fit waits
+ * while a smaller one that fits may start; one larger than the whole budget fails without running).
  * Each build streams its output to logs/running/<id>.log, which is renamed into logs/succeeded or
  * logs/failed when it ends; night.json is updated at every start and end. A failed build is a result,
  * never an exception: one build's trouble does not stop the others.
@@ -7,12 +9,12 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
-import PQueue from 'p-queue';
 import type { Cell, Matrix } from '../config/model.js';
 import { artifactDir, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
+import { Admission, type Budget, type Needs } from './admission.js';
 import { listArtifacts } from './artifacts.js';
 import { buildEnv, renderCommand, renderImage } from './build-env.js';
 import type { Executor, ExecuteResult } from './executor.js';
@@ -24,6 +26,7 @@ export interface RunnerBuild {
 
 export type RunnerEvent =
   | { type: 'start'; id: string; slot: number }
+  /** Slot 0: the build was refused without running (it needs more than the machine's whole budget). */
   | { type: 'finish'; id: string; slot: number; record: BuildRecord };
 
 export interface RunBuildsOptions {
@@ -31,6 +34,8 @@ export interface RunBuildsOptions {
   /** In start order. */
   cells: readonly Cell[];
   slots: number;
+  /** The machine's memory (bytes), cpus and gpus: builds reserve their declared resources within it. Unlimited when left out. */
+  budget?: Omit<Budget, 'slots'>;
   matrix: Matrix;
   machine: string;
   store: NightStateStore;
@@ -43,31 +48,87 @@ export interface RunBuildsOptions {
 
 /** Runs the builds and resolves with each one's final record, in the order they finished. */
 export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[]> {
-  const queue = new PQueue({ concurrency: Math.max(1, options.slots) });
+  const admission = new Admission({ slots: Math.max(1, options.slots), ...options.budget });
   const freeSlots = new SlotNumbers();
-  const stop = () => queue.clear();
-  options.signal.addEventListener('abort', stop, { once: true });
   const records: BuildRecord[] = [];
   const errors: unknown[] = [];
-  try {
-    for (const cell of options.cells) {
-      // Not awaited one by one: on abort, clear() drops the tasks not yet started, whose promises never settle.
-      void queue.add(async () => {
-        const slot = freeSlots.take();
-        try {
-          records.push(await runOne(cell, slot, options));
-        } finally {
-          freeSlots.give(slot);
-        }
-      }).catch((error: unknown) => void errors.push(error));
+  // Rank stands for the expected duration: the cells come longest expected first.
+  const waiting = options.cells.map((cell, i) => ({ id: cell.id, cell, estimateS: options.cells.length - i, ...needsOf(cell) }));
+
+  // A build larger than the whole budget would wait forever: it fails now, without running.
+  for (const build of [...waiting]) {
+    const reason = admission.exceedsBudget(build);
+    if (reason === undefined || options.signal.aborted) continue;
+    waiting.splice(waiting.indexOf(build), 1);
+    try {
+      records.push(await refuse(build.cell, reason, options));
+    } catch (error) {
+      errors.push(error);
     }
-    await queue.onIdle();
-    // Only nightshift's own bookkeeping can throw here (a failed build is a record); the other builds ran.
-    if (errors.length) throw errors[0];
-    return records;
-  } finally {
-    options.signal.removeEventListener('abort', stop);
   }
+
+  let running = 0;
+  await new Promise<void>((resolve) => {
+    const settle = () => {
+      if (running === 0 && (options.signal.aborted || waiting.length === 0 || admission.pick(waiting) === undefined)) resolve();
+    };
+    const pump = () => {
+      // On abort nothing new starts; the running builds are canceled by their executors.
+      while (!options.signal.aborted) {
+        const id = admission.pick(waiting);
+        if (id === undefined) break;
+        const build = waiting.splice(waiting.findIndex((b) => b.id === id), 1)[0]!;
+        admission.start(build);
+        const slot = freeSlots.take();
+        running++;
+        runOne(build.cell, slot, options)
+          .then((record) => void records.push(record), (error: unknown) => void errors.push(error))
+          .finally(() => {
+            admission.finish(build);
+            freeSlots.give(slot);
+            running--;
+            pump();
+          });
+      }
+      settle();
+    };
+    options.signal.addEventListener('abort', settle, { once: true });
+    pump();
+  });
+  // Only nightshift's own bookkeeping can throw here (a failed build is a record); the other builds ran.
+  if (errors.length) throw errors[0];
+  return records;
+}
+
+/** What a cell reserves while it runs: its package's declared resources. */
+export function needsOf(cell: Cell): Needs {
+  const { memoryBytes, cpus, gpus } = cell.package.resources;
+  return { memory: memoryBytes, cpus, gpus };
+}
+
+/** A build that can never fit this machine: recorded as failed with the reason, never started. */
+async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Promise<BuildRecord> {
+  const { layout, store } = options;
+  const now = options.now ?? (() => new Date());
+  const at = now().toISOString();
+  const state = await store.update((s) => {
+    const record = s.builds.find((b) => b.id === cell.id)!;
+    Object.assign(record, {
+      status: 'failed',
+      image: renderImage(cell, layout.date, options.machine),
+      started_at: undefined,
+      finished_at: at,
+      duration_s: undefined,
+      exit_code: undefined,
+      reason,
+      log: undefined,
+      artifacts: undefined,
+    } satisfies Partial<BuildRecord>);
+  });
+  const record = state.builds.find((b) => b.id === cell.id)!;
+  await appendMasterLog(layout, 'run', `failed ${cell.id} without running: ${reason}`);
+  options.onEvent?.({ type: 'finish', id: cell.id, slot: 0, record });
+  return record;
 }
 
 async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Promise<BuildRecord> {

@@ -13,7 +13,7 @@ import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
 import { followLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
-import { runNight } from '../night/run-night.js';
+import { machineBudget, runNight } from '../night/run-night.js';
 import { reportOutcome } from './night-summary.js';
 import type { RunnerEvent } from '../build/runner.js';
 import { nightLayout } from '../night/layout.js';
@@ -45,7 +45,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const reporter = live ? undefined : progress(io, cells.length);
   try {
     const outcome = await runNight(
-      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false },
+      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, budget: machineBudget(schedule.machines.find((m) => m.name === machine)), force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false },
       {
         executors: defaultExecutors(),
         signal: stop.signal,

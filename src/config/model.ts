@@ -54,6 +54,11 @@ export interface Matrix {
 export interface Machine {
   name: string;
   slots: number;
+  /** Budget of running builds' declared resources; undefined = memory: the host's minus a reserve, cpus/gpus: not limited. */
+  memory?: string;
+  memoryBytes?: number;
+  cpus?: number;
+  gpus?: number;
   /** Selectors (globs over build ids); undefined = takes a share of the unassigned cells. */
   builds?: readonly string[];
 }

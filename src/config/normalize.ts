@@ -1,7 +1,7 @@
 /** From the parsed YAML (schema output) to the model: units converted, axes resolved per package. */
 import path from 'node:path';
 import { parseDuration, parseSize } from '../units.js';
-import type { Axis, AxisValue, Matrix, PackageSpec, Schedule, Selection, Upload } from './model.js';
+import type { Axis, AxisValue, Machine, Matrix, PackageSpec, Schedule, Selection, Upload } from './model.js';
 import type { AxisValueInput, MatrixInput, PackageInput, ScheduleInput } from './schema.js';
 
 export function toAxisValue(input: AxisValueInput, known?: readonly AxisValue[]): AxisValue {
@@ -78,7 +78,14 @@ export function toMatrix(input: MatrixInput, file: string, configDir: string): M
 }
 
 export function toSchedule(input: ScheduleInput, name: string, file: string, configDir: string): Schedule {
-  const machines = Object.entries(input.machines).map(([machineName, m]) => ({ name: machineName, slots: m.slots, builds: m.builds }));
+  const machines = Object.entries(input.machines).map(([machineName, m]): Machine => ({
+    name: machineName,
+    slots: m.slots,
+    builds: m.builds,
+    ...(m.memory !== undefined && { memory: m.memory, memoryBytes: parseSize(m.memory) }),
+    ...(m.cpus !== undefined && { cpus: m.cpus }),
+    ...(m.gpus !== undefined && { gpus: m.gpus }),
+  }));
   return {
     name,
     file,

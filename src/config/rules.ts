@@ -272,6 +272,32 @@ export const scheduleMatrixRules: Record<string, (ctx: ScheduleContext) => RuleP
     return problems;
   },
 
+  resourcesFitMachines({ schedule, cells }) {
+    // Only a declared budget can be checked here: another machine's memory is not knowable from this one
+    // (an undeclared budget is checked when the night runs, and a build that cannot fit fails there).
+    const problems: RuleProblem[] = [];
+    for (const { machine, builds } of planNight(cells, schedule.machines).machines) {
+      const kinds = [
+        { key: 'memory', budget: machine.memoryBytes, text: machine.memory, need: (c: Cell) => c.package.resources.memoryBytes, show: (c: Cell) => c.package.resources.memory! },
+        { key: 'cpus', budget: machine.cpus, text: String(machine.cpus), need: (c: Cell) => c.package.resources.cpus, show: (c: Cell) => String(c.package.resources.cpus) },
+        { key: 'gpus', budget: machine.gpus, text: String(machine.gpus), need: (c: Cell) => numericGpus(c), show: (c: Cell) => String(c.package.resources.gpus) },
+      ] as const;
+      for (const kind of kinds) {
+        if (kind.budget === undefined) continue;
+        const tooBig = builds.map((b) => b.cell).filter((cell) => (kind.need(cell) ?? 0) > kind.budget!);
+        if (!tooBig.length) continue;
+        problems.push({
+          path: ['machines', machine.name, kind.key],
+          message:
+            `${tooBig.length} cell(s) planned on ${machine.name} need more ${kind.key} than its budget of ${kind.text}: ` +
+            `${list(tooBig.map((c) => `${c.id} (${kind.show(c)})`), 4)}; raise ${kind.key}, lower the package's resources.${kind.key}, ` +
+            `or move the cell(s) to a larger machine with a builds: selector`,
+        });
+      }
+    }
+    return problems;
+  },
+
   uploadKeyResolves({ input, matrix, cells }) {
     if (!input.upload) return [];
     const known = [...BUILTIN_VARIABLES, 'file', ...axisCatalogue(matrix).keys()];
@@ -295,6 +321,12 @@ export const scheduleMatrixRules: Record<string, (ctx: ScheduleContext) => RuleP
     return [...problems.values()];
   },
 };
+
+/** A package's gpus as a number to compare with a budget; 'all' fits any machine (it takes what there is). */
+function numericGpus(cell: Cell): number | undefined {
+  const gpus = cell.package.resources.gpus;
+  return gpus === 'all' ? undefined : gpus;
+}
 
 export function runRules<C>(rules: Record<string, (ctx: C) => RuleProblem[]>, ctx: C): RuleProblem[] {
   return Object.values(rules).flatMap((rule) => rule(ctx));

@@ -147,6 +147,11 @@ const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, {
 
 export const machineSchema = z.strictObject({
   slots: z.number().int().min(1).default(1).describe('how many builds run at once'),
+  memory: size
+    .optional()
+    .describe("memory budget: running builds' resources.memory never add up to more (default: the machine's memory minus 10 %, at least 2g)"),
+  cpus: z.number().positive().optional().describe("cpu budget: running builds' resources.cpus never add up to more (default: not limited)"),
+  gpus: z.number().int().nonnegative().optional().describe("gpu budget: running builds' resources.gpus never add up to more (default: not limited)"),
   builds: z
     .array(z.string().min(1))
     .min(1, { error: 'list at least one glob, or remove builds: so that the machine shares the unassigned cells' })
@@ -166,7 +171,7 @@ export const scheduleSchema = z.strictObject({
   machines: z
     .record(idPart('a machine name'), machineSchema)
     .refine((machines) => Object.keys(machines).length > 0, { error: 'list at least one machine' })
-    .describe('machine name to { slots, builds }'),
+    .describe('machine name to { slots, builds, memory, cpus, gpus }'),
   upload: z
     .strictObject({
       to: destination.describe('s3://bucket/prefix or file:///path; {date} allowed'),

@@ -4,7 +4,9 @@
  * already succeeded are kept (unless forced); builds an earlier runner left running are cleaned up and
  * run again. Whatever fails, the lock is released and night.json says where things stand.
  */
-import type { Cell, Matrix, Schedule } from '../config/model.js';
+import os from 'node:os';
+import type { Cell, Machine, Matrix, Schedule } from '../config/model.js';
+import { defaultMemoryBudget } from '../build/admission.js';
 import { uploadNight } from '../store/upload-night.js';
 import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
@@ -29,6 +31,8 @@ export interface NightRequest {
   /** The cells to build on this machine (any order: they run longest expected first). */
   cells: readonly Cell[];
   slots: number;
+  /** The machine's declared budget (schedule `memory`, `cpus`, `gpus`); memory defaults to this host's memory minus a reserve. */
+  budget?: { memory?: number; cpus?: number; gpus?: number };
   /** Rebuild cells that already succeeded. */
   force?: boolean;
   /** Clone the recipes again even when this night already has a clone. */
@@ -101,6 +105,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       layout,
       cells: resume.toRun,
       slots: request.slots,
+      budget: { memory: request.budget?.memory ?? defaultMemoryBudget(os.totalmem()), cpus: request.budget?.cpus, gpus: request.budget?.gpus },
       matrix,
       machine,
       store,
@@ -128,6 +133,11 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   } finally {
     await lock.release();
   }
+}
+
+/** A schedule machine's declared budget, as a night request takes it. */
+export function machineBudget(machine: Machine | undefined): NightRequest['budget'] {
+  return machine && { memory: machine.memoryBytes, cpus: machine.cpus, gpus: machine.gpus };
 }
 
 /** Longest expected first, by what builds really took on earlier nights, else the matrix estimate. */

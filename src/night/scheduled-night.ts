@@ -12,7 +12,7 @@ import { filterIds } from '../matrix/select.js';
 import { planNight } from '../plan/plan.js';
 import { ensureFreeSpace } from './disk-guard.js';
 import { pruneNights, type PruneResult } from './prune.js';
-import { runNight, type NightOutcome } from './run-night.js';
+import { machineBudget, runNight, type NightOutcome } from './run-night.js';
 
 export interface ScheduledNightRequest {
   config: LoadedConfig;
@@ -69,6 +69,7 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
       machine,
       cells: mine.builds.map((b) => b.cell),
       slots: mine.machine.slots,
+      budget: machineBudget(mine.machine),
       force: request.force,
       refreshRecipes: request.refreshRecipes,
       purpose: request.purpose,

@@ -240,7 +240,7 @@ const cases: Case[] = [
   scheduleCase('no machines', [['machines:\n  linux-0: { slots: 4 }\n  linux-1: { slots: 4 }\n  mac-0: { slots: 2, builds: ["wheel-mac_*"] }\n', 'machines: {}\n']],
     inSchedule(6, 11, ['machines'], /list at least one machine/)),
   scheduleCase('machines missing', [['machines:\n  linux-0: { slots: 4 }\n  linux-1: { slots: 4 }\n  mac-0: { slots: 2, builds: ["wheel-mac_*"] }\n', '']],
-    inSchedule(1, 1, ['machines'], /missing required key "machines" \(machine name to \{ slots, builds \}\)/)),
+    inSchedule(1, 1, ['machines'], /missing required key "machines" \(machine name to \{ slots, builds, memory, cpus, gpus \}\)/)),
   scheduleCase('empty builds', [['["wheel-mac_*"]', '[]']],
     inSchedule(9, 30, ['machines', 'mac-0', 'builds'], /list at least one glob, or remove builds:/)),
   scheduleCase('selector matching nothing', [['["wheel-mac_*"]', '["wheel-mac_*", "wheelmac_*"]']],
@@ -250,6 +250,17 @@ const cases: Case[] = [
   scheduleCase('every machine has builds and a cell is left over',
     [['linux-0: { slots: 4 }', 'linux-0: { slots: 4, builds: ["manywheel_*"] }'], ['linux-1: { slots: 4 }', 'linux-1: { slots: 4, builds: ["conda_3.11_*"] }']],
     inSchedule(6, 1, ['machines'], /1 cell\(s\) on no machine \(conda_3\.12_cpu\); add a selector for them or a machine without builds:/)),
+  scheduleCase('a machine memory budget smaller than a planned cell needs',
+    [['linux-1: { slots: 4 }', 'linux-1: { slots: 4, memory: 8g, builds: ["conda_*"] }']],
+    inSchedule(8, 32, ['machines', 'linux-1', 'memory'],
+      /2 cell\(s\) planned on linux-1 need more memory than its budget of 8g: conda_3\.11_cpu \(16g\), conda_3\.12_cpu \(16g\); raise memory, lower the package's resources\.memory, or move the cell\(s\) to a larger machine with a builds: selector/)),
+  scheduleCase('a machine cpu budget smaller than a planned cell needs (only the machine that gets the cells)',
+    [['linux-0: { slots: 4 }', 'linux-0: { slots: 4, cpus: 2, builds: ["manywheel_*"] }'], ['linux-1: { slots: 4 }', 'linux-1: { slots: 4, cpus: 2 }']],
+    inSchedule(8, 30, ['machines', 'linux-1', 'cpus'], /2 cell\(s\) planned on linux-1 need more cpus than its budget of 2: conda_3\.11_cpu \(4\), conda_3\.12_cpu \(4\)/)),
+  scheduleCase('memory budget without unit', [['linux-0: { slots: 4 }', 'linux-0: { slots: 4, memory: 64 }']],
+    inSchedule(7, 32, ['machines', 'linux-0', 'memory'], /expected a size like 512m or 32g, got 64/)),
+  scheduleCase('gpus budget "all"', [['linux-0: { slots: 4 }', 'linux-0: { slots: 4, gpus: all }']],
+    inSchedule(7, 30, ['machines', 'linux-0', 'gpus'], /expected a number/)),
   scheduleCase('report.machine not in machines', [['machine: linux-0', 'machine: linux-O']],
     inSchedule(15, 12, ['report', 'machine'], /no machine "linux-O" in machines; did you mean "linux-0"\?/)),
   scheduleCase('cron with four fields', [['cron: "5 0 * * *"', 'cron: "5 0 * *"']],
@@ -447,6 +458,12 @@ describe('valid configurations', () => {
   it('loads examples/demo', async () => {
     const config = await loadConfig({ dir: path.join(repo, 'examples', 'demo'), schedule: 'all' });
     expect(config.cells.length).toBeGreaterThan(0);
+  });
+
+  it('accepts machine budgets that every planned cell fits, and keeps them in the model', async () => {
+    const schedule = edit(SCHEDULE, ['linux-0: { slots: 4 }', 'linux-0: { slots: 4, memory: 16g, cpus: 4, gpus: 0 }']);
+    const config = await loadConfig({ dir: writeConfigDir({ matrix: MATRIX, schedules: { nightly: schedule } }) });
+    expect(config.schedules[0]!.machines[0]).toEqual({ name: 'linux-0', slots: 4, builds: undefined, memory: '16g', memoryBytes: 16 * 1024 ** 3, cpus: 4, gpus: 0 });
   });
 
   it('accepts a package-level axis that removes one axis and introduces another', async () => {
