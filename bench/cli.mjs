@@ -1,13 +1,14 @@
 // Cold start of the CLI: `nightshift status` on a small existing night and `nightshift plan
 // --all-machines` on the repository's config, against `node -e 0`; each run N times, medians compared.
-// Then which third-party packages `status` loads (a module resolve hook), so heavy ones it does not need
-// (AWS SDK, nodemailer, execa) show up here.
+// Then what `status` loads (a module resolve hook): how much of the bundled dist/, and whether any
+// heavy package it does not need (AWS SDK, nodemailer) comes in.
 //   node bench/cli.mjs [--runs 15]
 // Prints the figures and, last, one summary line.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync, mkdirSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({ options: { runs: { type: 'string', default: '15' } } });
@@ -71,19 +72,26 @@ try {
     console.log(`${name.padEnd(31)} median ${ms.toFixed(0).padStart(4)} ms (min ${Math.min(...times[name]).toFixed(0)}, max ${Math.max(...times[name]).toFixed(0)}), ${(ms / base).toFixed(2)}x node -e 0`);
   }
 
-  // The packages status loads, and who loads them.
+  // What status loads: dist/ is bundled, so count its files and bytes; a package from node_modules
+  // (the AWS SDK, nodemailer stay outside the bundle) would show by name.
   writeFileSync(
     path.join(work, 'hooks.mjs'),
     `export async function resolve(spec, context, next) {
-  if (!/^(\\.|\\/|node:|file:)/.test(spec) && !context.parentURL?.includes('/node_modules/')) process.stderr.write('LOADS ' + spec + '\\n');
-  return next(spec, context);
+  const resolved = await next(spec, context);
+  if (resolved.url.startsWith('file:')) process.stderr.write('LOADS ' + resolved.url + '\\n');
+  return resolved;
 }\n`,
   );
   writeFileSync(path.join(work, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify('file://' + path.join(work, 'hooks.mjs'))});\n`);
   const trace = spawnSync(process.execPath, ['--import', path.join(work, 'register.mjs'), cli, 'status', ...night], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] }).stderr;
-  const loaded = [...new Set(trace.split('\n').filter((l) => l.startsWith('LOADS ')).map((l) => l.slice(6)))];
-  const heavy = loaded.filter((p) => /^(@aws-sdk|nodemailer|execa)/.test(p));
-  console.log(`nightshift status loads: ${loaded.join(', ')}${heavy.length ? ` — not needed: ${heavy.join(', ')}` : ' (no AWS SDK, nodemailer or execa)'}`);
+  const files = [...new Set(trace.split('\n').filter((l) => l.startsWith('LOADS ')).map((l) => fileURLToPath(l.slice(6))))];
+  const packages = [...new Set(files.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1] ?? []))];
+  const own = files.filter((f) => f.startsWith(path.join(repo, 'dist') + path.sep));
+  const jsFiles = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+  const allOwn = jsFiles(path.join(repo, 'dist'));
+  const kib = (list) => (list.reduce((sum, f) => sum + statSync(f).size, 0) / 1024).toFixed(0);
+  const heavy = packages.filter((p) => /^(@aws-sdk|@smithy|nodemailer)/.test(p));
+  console.log(`nightshift status loads ${own.length} of dist's ${allOwn.length} files (${kib(own)} of ${kib(allOwn)} KiB)${packages.length ? ` and from node_modules: ${packages.join(', ')}` : ' and nothing from node_modules (no AWS SDK, no nodemailer)'}`);
 
   const ratio = m['nightshift status'] / base;
   console.log(`summary: cold start median of ${RUNS}: node -e 0 ${base.toFixed(0)} ms, status ${m['nightshift status'].toFixed(0)} ms (${ratio.toFixed(2)}x, target <= ${TARGET}x) ${ratio <= TARGET ? 'ok' : 'OVER'}, plan --all-machines ${m['nightshift plan --all-machines'].toFixed(0)} ms (${(m['nightshift plan --all-machines'] / base).toFixed(2)}x)`);

@@ -2,5 +2,5 @@
 import { execa } from 'execa';
 
 export default async function setup(): Promise<void> {
-  await execa('npx', ['tsc', '-p', 'tsconfig.build.json'], { stdio: 'inherit' });
+  await execa('node', ['scripts/build.mjs'], { stdio: 'inherit' });
 }

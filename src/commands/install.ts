@@ -86,7 +86,8 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
 
 /**
  * The real path of nightshift's dist/cli.js, which the units and cron lines run with node: not a
- * `nightshift` found on PATH, which neither cron's PATH nor systemd's is sure to have.
+ * `nightshift` found on PATH, which neither cron's PATH nor systemd's is sure to have. This module is
+ * built into dist/chunks/, one folder below dist/cli.js (scripts/build.mjs).
  */
 export function nightshiftScript(): string {
   const cli = fileURLToPath(new URL('../cli.js', import.meta.url));

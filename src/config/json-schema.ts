@@ -1,5 +1,5 @@
 /** JSON Schemas of matrix.yaml and schedules/*.yaml, for editors (yaml-language-server and the like). */
-import { z } from 'zod';
+import * as z from 'zod';
 import { matrixSchema, scheduleSchema } from './schema.js';
 
 export const JSON_SCHEMA_FILES = {

@@ -3,7 +3,7 @@
  * field (templates, selectors, include/exclude) are named rules in rules.ts; this file only says what each
  * key may hold, so that it can also be exported as a JSON Schema for editors (schema/).
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import cron from 'node-cron';
 import { parseDuration, parseSize } from '../units.js';
 import { didYouMean } from './did-you-mean.js';

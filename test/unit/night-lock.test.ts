@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { hostname, tmpdir } from 'node:os';
 import path from 'node:path';
 import { setImmediate as tick } from 'node:timers/promises';
+import { build } from 'esbuild';
 import { execa } from 'execa';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { NightshiftError } from '../../src/errors.js';
@@ -60,10 +61,10 @@ describe('acquireNightLock', () => {
       return;
     }
     // As root, signalling pid 1 succeeds: try it as an unprivileged user, who gets EPERM.
-    // A copy of the built code inside the test folder: the checkout itself may be private to root.
-    await execa('cp', ['-r', path.resolve(import.meta.dirname, '../../dist'), path.join(dir, 'dist')]);
+    // The lock module bundled into the test folder: the checkout itself may be private to root.
+    const lockModule = path.join(dir, 'lock.mjs');
+    await build({ entryPoints: [path.resolve(import.meta.dirname, '../../src/night/lock.ts')], bundle: true, platform: 'node', format: 'esm', outfile: lockModule, logLevel: 'warning' });
     await execa('chmod', ['-R', 'a+rwX', dir]);
-    const lockModule = path.join(dir, 'dist', 'night', 'lock.js');
     const script = `import(${JSON.stringify(lockModule)}).then((m) => m.acquireNightLock(${JSON.stringify(lockPath)})).then(() => console.log('acquired'), (e) => console.log(e.message))`;
     const attempt = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script]);
     expect(attempt.stdout).toMatch(/pid 1 holds/);
