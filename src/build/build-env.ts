@@ -64,6 +64,12 @@ export function renderImage(cell: Cell, date: string, machine: string): string |
   return renderOrThrow(cell.package.image, cellVars(cell, { date, machine }), cell, 'image');
 }
 
+/** The rendered cache folder name, or null when the package has no cache. */
+export function renderCacheKey(cell: Cell, date: string, machine: string): string | null {
+  if (cell.package.cache === undefined) return null;
+  return renderOrThrow(cell.package.cache.key, cellVars(cell, { date, machine }), cell, 'cache.key');
+}
+
 // Validation proves every template of a cell resolves, so a failure here means the config changed
 // underneath us or a rule is missing: say which template, and how to find out more.
 function renderOrThrow(template: string, vars: TemplateVars, cell: Cell, what: string): string {

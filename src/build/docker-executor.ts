@@ -12,23 +12,36 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result, type ResultPromise } from 'execa';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { stopTrigger } from './stop-trigger.js';
+import { openCache } from './cache.js';
+import { CONTAINER_OUT as OUT, CONTAINER_RECIPES as RECIPES } from './container-paths.js';
 
 export interface DockerExecutorOptions {
   /** The docker client binary; default `docker`. */
   docker?: string;
 }
 
-const RECIPES = '/recipes';
-const OUT = '/out';
-
 /** `nightshift-<date>-<id>-<nonce>`, with characters Docker refuses in names replaced by '-'. */
 export function containerName(date: string, id: string, nonce: string): string {
   return `nightshift-${date}-${id}-${nonce}`.replace(/[^A-Za-z0-9_.-]/g, '-');
 }
 
-/** The container's environment: the build's plus the two paths as seen inside. */
-export function containerEnv(options: Pick<ExecuteOptions, 'env'>): Record<string, string> {
-  return { ...options.env, NIGHTSHIFT_RECIPES: RECIPES, NIGHTSHIFT_OUT: OUT };
+/** The container's environment: the build's plus the paths (recipes, out, cache) as seen inside. */
+export function containerEnv(options: Pick<ExecuteOptions, 'env' | 'cache'>): Record<string, string> {
+  return {
+    ...options.env,
+    NIGHTSHIFT_RECIPES: RECIPES,
+    NIGHTSHIFT_OUT: OUT,
+    ...(options.cache?.path !== undefined && { NIGHTSHIFT_CACHE: options.cache.path }),
+  };
+}
+
+/** `--mount` options for the cache: read-write bind, so what one night writes the next one finds. */
+export function cacheMountArgs(cache: ExecuteOptions['cache']): string[] {
+  if (cache === undefined) return [];
+  if (cache.path === undefined) throw new Error(`a docker build's cache needs a path inside the container (cache ${cache.hostDir})`);
+  // --mount is read as CSV: a field holding "," or '"' is quoted, its quotes doubled.
+  const field = (text: string) => (/[",]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text);
+  return ['--mount', ['type=bind', field(`src=${cache.hostDir}`), field(`dst=${cache.path}`)].join(',')];
 }
 
 /**
@@ -60,6 +73,7 @@ export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: st
     '--label', `nightshift.root=${options.root}`,
     '-v', `${options.recipesDir}:${RECIPES}:ro`,
     '-v', `${options.outDir}:${OUT}`,
+    ...cacheMountArgs(options.cache),
     '--env-file', envFile,
     ...(gpus !== undefined && gpus !== 0 ? ['--gpus', String(gpus)] : []),
     // Bytes as nightshift parsed them (binary units, like Docker's own) rather than the text again.
@@ -86,6 +100,11 @@ export class DockerExecutor implements Executor {
     const name = containerName(options.date, options.id, randomBytes(4).toString('hex'));
     // Docker would create a missing bind source itself, owned by root.
     await mkdir(options.outDir, { recursive: true });
+    if (options.cache) {
+      // A cache that cannot be opened fails this build before it starts; its log says why.
+      const problem = await openCache(options.cache).then(() => undefined, (error: Error) => error.message);
+      if (problem) return { exitCode: null, timedOut: false, canceled: false, startError: `could not open the cache ${options.cache.hostDir}: ${problem}`, durationMs: elapsed() };
+    }
     const envDir = await mkdtemp(path.join(os.tmpdir(), 'nightshift-env-'));
     const envFile = path.join(envDir, 'build.env');
     await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });

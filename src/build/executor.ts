@@ -1,5 +1,6 @@
 /** What an executor (Docker or host) is given and what it returns. */
 import type { Resources } from '../config/model.js';
+import type { CacheMount } from './cache.js';
 
 export interface ExecuteOptions {
   id: string;
@@ -22,6 +23,8 @@ export interface ExecuteOptions {
   outDir: string;
   /** Host builds run here, in their own copy of the recipes. */
   workDir: string;
+  /** The package's persistent cache: mounted at its path (docker) or named by NIGHTSHIFT_CACHE (host). */
+  cache?: CacheMount;
   /** An open file descriptor the build's stdout and stderr are appended to, untouched by Node. */
   logFd: number;
   timeoutMs: number;

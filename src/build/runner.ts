@@ -17,6 +17,7 @@ import { formatDuration } from '../units.js';
 import { Admission, type Budget, type Needs } from './admission.js';
 import { listArtifacts } from './artifacts.js';
 import { buildEnv, renderCommand, renderImage } from './build-env.js';
+import { cacheMount } from './cache.js';
 import type { Executor, ExecuteResult } from './executor.js';
 import { buildOutcome, footerLine } from './outcome.js';
 
@@ -167,6 +168,8 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
   try {
     writeSync(logFd, `nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}\n`);
     writeSync(logFd, `nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
+    const cache = cacheMount(cell, layout.root, layout.date, machine);
+    if (cache) writeSync(logFd, `nightshift: cache ${cache.hostDir}${cache.path ? ` mounted at ${cache.path}` : ''}\n`);
     result = await options.executors[cell.package.executor].run({
       id,
       date: layout.date,
@@ -180,6 +183,7 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
       recipesDir: layout.recipes,
       outDir,
       workDir: workDir(layout, id),
+      cache,
       logFd,
       timeoutMs: cell.package.timeoutS * 1000,
       signal: options.signal,

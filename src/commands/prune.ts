@@ -1,9 +1,14 @@
-/** `nightshift prune`: remove night folders older than keep_days and this machine's leftover containers. */
+/**
+ * `nightshift prune`: remove night folders older than keep_days, this machine's leftover containers,
+ * and the least recently used package caches beyond cache_size.
+ */
 import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { pruneNights, type PruneResult } from '../night/prune.js';
 import { addDays, type KeepReason } from '../night/prune-select.js';
+import type { TrimCachesResult } from '../night/cache-trim.js';
+import { formatSize } from '../units.js';
 
 export interface PruneOptions extends GlobalOptions {
   /** Overrides the schedule's keep_days (text as given on the command line). */
@@ -18,7 +23,7 @@ export async function prune(options: PruneOptions, io: Io): Promise<number> {
   const keepDays = options.keepDays === undefined ? schedule.keepDays : parseKeepDays(options.keepDays);
   const machine = machineName(options);
   const dryRun = options.dryRun ?? false;
-  const result = await pruneNights({ root: schedule.root, today, keepDays, dryRun, machine });
+  const result = await pruneNights({ root: schedule.root, today, keepDays, dryRun, machine, cacheSizeBytes: schedule.cacheSizeBytes });
 
   const oldestKept = addDays(today, -(keepDays - 1));
   const what = keepDays === 1 ? 'only tonight' : `${keepDays} nights, ${oldestKept} to ${today}`;
@@ -53,6 +58,29 @@ export function resultLines(result: PruneResult, dryRun: boolean): string[] {
     if (reason && reason !== 'recent') lines.push(`kept ${night}: ${REASONS[reason]}`);
   }
   lines.push(...result.containersRemoved.map((container) => `${verb} leftover container ${container}`));
+  if (result.caches) lines.push(...cacheLines(result.caches, dryRun));
   lines.push(...result.notes);
   return lines;
+}
+
+/** The caches' total against the cap, each cache removed with its size and last use, those kept in use. */
+export function cacheLines(caches: TrimCachesResult, dryRun: boolean): string[] {
+  const count = caches.removed.length + caches.kept.length;
+  if (count === 0) return [];
+  const head = `caches under ${caches.dir}: ${count} taking ${formatSize(caches.totalBytes)}, cache_size ${formatSize(caches.capBytes)}`;
+  if (caches.removed.length === 0 && caches.totalBytes <= caches.capBytes) return [`${head}, nothing to trim`];
+  const lines = [head];
+  const verb = dryRun ? 'would remove' : 'removed';
+  for (const cache of caches.removed) lines.push(`${verb} cache ${cache.key} (${formatSize(cache.bytes)}, last used ${formatTime(cache.lastUsedMs)})`);
+  for (const cache of caches.kept) {
+    if (caches.reasons.get(cache.key) === 'in-use') lines.push(`kept cache ${cache.key} (${formatSize(cache.bytes)}): in use by a running night`);
+  }
+  const after = `${formatSize(caches.bytesAfter)} of ${formatSize(caches.capBytes)}`;
+  lines.push(caches.bytesAfter <= caches.capBytes ? `caches ${dryRun ? 'would take' : 'now take'} ${after}` : `caches stay over cache_size: ${after}`);
+  return lines;
+}
+
+/** `2026-11-20 01:02 UTC`: one zone for every machine's output. */
+function formatTime(ms: number): string {
+  return `${new Date(ms).toISOString().slice(0, 16).replace('T', ' ')} UTC`;
 }

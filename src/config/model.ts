@@ -35,6 +35,15 @@ export interface PackageSpec {
   /** Docker network of the container (docker only); undefined = Docker's default. */
   network?: string;
   env: Readonly<Record<string, string>>;
+  /** A persistent cache folder `<root>/cache/<rendered key>`, mounted at `path` (docker only). */
+  cache?: CacheSpec;
+}
+
+export interface CacheSpec {
+  /** Template of the folder name, rendered per cell. */
+  key: string;
+  /** Absolute path inside the container; undefined for host builds. */
+  path?: string;
 }
 
 /** One exclude or include entry: `package` and axis names to values. */
@@ -72,6 +81,8 @@ export interface Schedule {
   root: string;
   keepDays: number;
   minFreeBytes?: number;
+  /** Total cap of `<root>/cache`: prune trims the least recently used caches down to it. */
+  cacheSizeBytes: number;
   /** The daemon starts a night it missed (machine down) only this long after its scheduled time. */
   missedGraceS: number;
   machines: readonly Machine[];

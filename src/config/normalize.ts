@@ -48,6 +48,7 @@ function toPackage(name: string, input: PackageInput, globalAxes: readonly Axis[
     artifacts: input.artifacts,
     network: input.network,
     env: stringify(input.env),
+    ...(input.cache && { cache: { key: input.cache.key, path: input.cache.path } }),
   };
 }
 
@@ -94,6 +95,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
     root: path.resolve(configDir, input.root),
     keepDays: input.keep_days,
     minFreeBytes: input.min_free === undefined ? undefined : parseSize(input.min_free),
+    cacheSizeBytes: parseSize(input.cache_size)!,
     missedGraceS: parseDuration(input.missed_grace)!,
     machines,
     upload: toUpload(input.upload),

@@ -7,7 +7,10 @@ import type { MatrixInput, ScheduleInput } from './schema.js';
 import type { IssuePath } from './issues.js';
 import { didYouMean } from './did-you-mean.js';
 import { expandMatrix, cellVars, matches } from '../matrix/expand.js';
-import { templateRefs, resolveRef, type TemplateVars } from '../matrix/template.js';
+import path from 'node:path';
+import { unsafeCacheKey } from '../build/cache.js';
+import { CONTAINER_MOUNTS } from '../build/container-paths.js';
+import { render, templateRefs, resolveRef, type TemplateVars } from '../matrix/template.js';
 import { planNight } from '../plan/plan.js';
 
 export interface RuleProblem {
@@ -135,6 +138,7 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
         ...(spec.image !== null ? [[spec.image, [...pkgPath, 'image'], false] as [string, IssuePath, boolean]] : []),
         ...spec.command.map((arg, i): [string, IssuePath, boolean] => [arg, [...pkgPath, 'command', i], false]),
         ...Object.entries(spec.env).map(([k, v]): [string, IssuePath, boolean] => [v, [...pkgPath, 'env', k], false]),
+        ...(spec.cache ? [[spec.cache.key, [...pkgPath, 'cache', 'key'], false] as [string, IssuePath, boolean]] : []),
         // The shared env may name axes a package does not have: that variable is left out for its cells.
         ...Object.entries(matrix.env).map(([k, v]): [string, IssuePath, boolean] => [v, ['env', k], true]),
       ];
@@ -153,6 +157,41 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
           }
         }
       }
+    }
+    return [...problems.values()];
+  },
+
+  cachePathFitsExecutor({ input }) {
+    return Object.entries(input.packages).flatMap(([pkg, spec]): RuleProblem[] => {
+      if (!spec.cache) return [];
+      const where = ['packages', pkg, 'cache'];
+      if (spec.executor === 'host') {
+        return spec.cache.path === undefined
+          ? []
+          : [{ path: [...where, 'path'], message: 'a host build has no container to mount the cache in: it finds the folder in NIGHTSHIFT_CACHE; remove path' }];
+      }
+      if (spec.cache.path === undefined) return [{ path: where, message: 'a docker build needs the path where its cache is mounted in the container; add path: /cache' }];
+      const problem = containerPathProblem(spec.cache.path);
+      return problem ? [{ path: [...where, 'path'], message: problem }] : [];
+    });
+  },
+
+  cacheKeyIsOneFolder({ cells }) {
+    // Unresolved references are templatesResolve's; here every rendered key must be a single folder name.
+    const problems = new Map<string, RuleProblem>();
+    for (const cell of cells) {
+      const cache = cell.package.cache;
+      if (!cache) continue;
+      const rendered = render(cache.key, cellVars(cell, { date: '2000_01_01', machine: 'machine' }));
+      if (!rendered.ok) continue;
+      const why = unsafeCacheKey(rendered.value);
+      if (!why || problems.has(cell.package.name)) continue;
+      problems.set(cell.package.name, {
+        path: ['packages', cell.package.name, 'cache', 'key'],
+        message:
+          `"${cache.key}" gives ${JSON.stringify(rendered.value)} for ${cell.id}, which is not one folder name under <root>/cache: ${why}; ` +
+          `build the key from axes and literal text, like "{package}-{cuda}"`,
+      });
     }
     return [...problems.values()];
   },
@@ -198,6 +237,21 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
         : [];
   },
 };
+
+/** Why a cache cannot be mounted at `target` in a container, or undefined when it can. */
+function containerPathProblem(target: string): string | undefined {
+  if (!target.startsWith('/')) return `expected an absolute path inside the container like /cache, got ${JSON.stringify(target)}`;
+  // eslint-disable-next-line no-control-regex
+  if (/[\x00-\x1f\x7f]/.test(target)) return 'a container path cannot hold control characters or line breaks; write it like /cache';
+  const plain = path.posix.normalize(target).replace(/(.)\/$/, '$1');
+  if (plain !== target) return `write the path plainly, without "//", "." or ".." parts or a trailing "/": ${JSON.stringify(plain)}`;
+  if (target === '/') return 'mounting the cache at / would hide the whole container; use a folder like /cache';
+  for (const [mounted, what] of Object.entries(CONTAINER_MOUNTS)) {
+    const clash = target === mounted ? 'is' : target.startsWith(`${mounted}/`) ? 'is inside' : mounted.startsWith(`${target}/`) ? 'holds' : undefined;
+    if (clash) return `${target} ${clash} ${mounted}, where nightshift mounts ${what}; choose another path like /cache`;
+  }
+  return undefined;
+}
 
 function selectionKeyProblems(
   entry: Record<string, unknown>,

@@ -94,6 +94,13 @@ export const packageSchema = z.strictObject({
     .optional()
     .describe('Docker network of the build container, e.g. none for hermetic builds (default: Docker\'s)'),
   env: env.default({}),
+  cache: z
+    .strictObject({
+      key: z.string().min(1).describe('folder name under <root>/cache, a template like "{package}-{cuda}": builds with the same key share the folder'),
+      path: z.string().min(1).optional().describe('docker: absolute path inside the container where the cache is mounted, like /cache (host builds: leave out, NIGHTSHIFT_CACHE names the folder)'),
+    })
+    .optional()
+    .describe('a persistent build cache (ccache, sccache, pip ...) kept across nights: { key, path }'),
 });
 
 // Axis values are text: an unquoted 3.10 would be the number 3.1 and silently match nothing.
@@ -165,6 +172,9 @@ export const scheduleSchema = z.strictObject({
   root: z.string().min(1).default('/var/lib/nightshift').describe('night folders live here; relative to the config folder'),
   keep_days: z.number().int().min(1).default(5),
   min_free: size.optional().describe('free space needed under root before a night starts'),
+  cache_size: size
+    .default('50g')
+    .describe('total cap of the package caches under <root>/cache: prune removes the least recently used caches beyond it'),
   missed_grace: duration
     .default('6h')
     .describe('nightshift daemon: a night whose time passed while the machine was down (or without a trigger) still starts up to this long after its time'),

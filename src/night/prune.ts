@@ -1,12 +1,14 @@
 /**
- * Removing old nights and leftover containers (the effects; which nights go is decided in
- * prune-select.ts). Every night folder removed is a real YYYY_MM_DD directory directly under root;
- * every container removed carries this machine's nightshift label.
+ * Removing old nights, leftover containers and, beyond cache_size, the least recently used package
+ * caches (the effects; which nights go is decided in prune-select.ts, which caches in cache-select.ts).
+ * Every night folder removed is a real YYYY_MM_DD directory directly under root; every container
+ * removed carries this machine's nightshift label.
  */
 import { lstat, readdir, rmdir, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { execa } from 'execa';
 import { removeContainers } from '../build/docker-executor.js';
+import { trimCaches, type TrimCachesResult } from './cache-trim.js';
 import { nightLayout } from './layout.js';
 import { acquireNightLock, readNightLock } from './lock.js';
 import { isNightDate } from './night-date.js';
@@ -23,6 +25,8 @@ export interface PruneNightsOptions {
   machine: string;
   /** The docker client binary; default `docker`. */
   docker?: string;
+  /** The schedule's cache_size: package caches under `<root>/cache` are trimmed to it. Left out: not trimmed. */
+  cacheSizeBytes?: number;
 }
 
 export interface PruneResult {
@@ -38,6 +42,8 @@ export interface PruneResult {
   errors: string[];
   /** Worth saying but not a failure (e.g. no Docker on this machine, so no containers to look for). */
   notes: string[];
+  /** What trimming the package caches did (or would do), when cacheSizeBytes was given. */
+  caches?: TrimCachesResult;
 }
 
 export async function pruneNights(options: PruneNightsOptions): Promise<PruneResult> {
@@ -65,7 +71,10 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
       reasons.set(night, 'locked');
     } else errors.push(outcome.error);
   }
-  return { removed, kept: kept.sort(), reasons, containersRemoved, errors, notes };
+  // Caches after the nights: a cache's trouble never keeps old nights (or their logs) from going, nor the reverse.
+  const caches = options.cacheSizeBytes === undefined ? undefined : await trimCaches({ root, capBytes: options.cacheSizeBytes, dryRun });
+  errors.push(...(caches?.errors ?? []));
+  return { removed, kept: kept.sort(), reasons, containersRemoved, errors, notes, caches };
 }
 
 export type RemoveOutcome = 'removed' | 'locked' | { error: string };

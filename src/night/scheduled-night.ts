@@ -1,8 +1,8 @@
 /**
  * A machine's whole scheduled night, as `run` and the daemon do it: make room on disk (or refuse),
- * run the builds (resuming what an earlier run left), upload, then prune old nights. Stages after the
- * builds run even when some builds failed; a stop signal skips upload and prune (`nightshift upload`
- * and `prune` catch up).
+ * run the builds (resuming what an earlier run left), upload, then prune old nights and trim caches.
+ * Stages after the builds run even when some builds failed; a stop signal skips upload and prune
+ * (`nightshift upload` and `prune` catch up).
  */
 import type { Executor } from '../build/executor.js';
 import type { RunnerEvent } from '../build/runner.js';
@@ -80,9 +80,10 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
   if (collaborators.signal.aborted) return { night };
 
   // The end of a night: old nights and leftover containers go. Trouble here is reported, not fatal.
-  const pruned = await pruneNights({ root: schedule.root, today: date, keepDays: schedule.keepDays, dryRun: false, machine });
+  const pruned = await pruneNights({ root: schedule.root, today: date, keepDays: schedule.keepDays, dryRun: false, machine, cacheSizeBytes: schedule.cacheSizeBytes });
   if (pruned.removed.length) say(`pruned night(s) older than ${schedule.keepDays} days: ${pruned.removed.join(', ')}`);
   if (pruned.containersRemoved.length) say(`removed leftover container(s): ${pruned.containersRemoved.join(', ')}`);
+  if (pruned.caches?.removed.length) say(`trimmed cache(s) to cache_size, least recently used first: ${pruned.caches.removed.map((c) => c.key).join(', ')}`);
   for (const error of pruned.errors) warn(`prune: ${error}`);
   return { night, pruned };
 }

@@ -30,6 +30,7 @@ export function testContext(spec: ScheduleSpec): DaemonContext {
     timezone: spec.timezone ?? 'UTC',
     root: '/nonexistent/nightshift-daemon-test',
     keepDays: 5,
+    cacheSizeBytes: 50 * 1024 ** 3,
     missedGraceS: spec.missedGraceS ?? 6 * 3600,
     machines,
     upload: { to: 'file:///nonexistent/{date}', key: '{id}/{file}', pathStyle: false, attempts: 1 },

@@ -1,0 +1,63 @@
+/**
+ * Package caches: `<root>/cache/<key>`, one persistent folder per rendered `cache.key`, mounted
+ * read-write into every build with that key (several at once may share it, like ccache or sccache
+ * expect). A build marks its cache used by setting the folder's modification time when it starts;
+ * prune trims the least recently used caches beyond `cache_size` (cache-select.ts, cache-trim.ts).
+ */
+import { mkdir, utimes } from 'node:fs/promises';
+import path from 'node:path';
+import type { Cell } from '../config/model.js';
+import { renderCacheKey } from './build-env.js';
+
+/** What a build is given: the folder on this machine, and where a container sees it. */
+export interface CacheMount {
+  /** `<root>/cache/<key>`, absolute. */
+  hostDir: string;
+  /** The mount point inside the container (docker only). */
+  path?: string;
+}
+
+/** The folder holding every cache of a schedule's root. */
+export function cacheRoot(root: string): string {
+  return path.join(root, 'cache');
+}
+
+// One folder name: it must not climb out of <root>/cache or reach into another cache. A leading
+// "." is kept for nightshift's own temporary folders (a cache being removed).
+const CACHE_KEY = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
+
+/** Why `name` cannot be a cache folder, or undefined when it can. */
+export function unsafeCacheKey(name: string): string | undefined {
+  if (name === '') return 'it is empty';
+  if (name.includes('/')) return 'it holds "/"';
+  if (name.includes('..')) return 'it holds ".."';
+  if (!CACHE_KEY.test(name)) return 'only letters, digits, ".", "_", "+" and "-" may be used, starting with a letter or digit';
+  return undefined;
+}
+
+/** The cell's cache, or undefined when its package has none — pure. */
+export function cacheMount(cell: Cell, root: string, date: string, machine: string): CacheMount | undefined {
+  const key = renderCacheKey(cell, date, machine);
+  if (key === null) return undefined;
+  const why = unsafeCacheKey(key);
+  // Validation refuses such keys; this guards the disk should a config slip through.
+  if (why) throw new Error(`${cell.id}: cache key "${key}" is not one folder name (${why}); run nightshift validate`);
+  return { hostDir: path.join(cacheRoot(root), key), ...(cell.package.cache!.path !== undefined && { path: cell.package.cache!.path }) };
+}
+
+/**
+ * Creates the cache folder if needed (before Docker would, as root) and stamps it as used now, so
+ * that prune sees it as recently used and leaves it to the running night.
+ */
+export async function openCache(mount: CacheMount, now: Date = new Date()): Promise<void> {
+  // Twice at most: prune may rename the folder away between the mkdir and the stamp.
+  for (let attempt = 0; ; attempt++) {
+    await mkdir(mount.hostDir, { recursive: true });
+    try {
+      await utimes(mount.hostDir, now, now);
+      return;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT' || attempt > 0) throw error;
+    }
+  }
+}
