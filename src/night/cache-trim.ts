@@ -42,7 +42,7 @@ export async function trimCaches(options: TrimCachesOptions): Promise<TrimCaches
   const dir = cacheRoot(options.root);
   const errors: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${error.message}`);
+    if (error.code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${error.message}; it must be a folder nightshift may read (move away whatever is there instead)`);
     return [];
   });
   if (!options.dryRun) {
