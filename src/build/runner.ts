@@ -1,6 +1,6 @@
 /**
- * The slot runner: a machine's builds, `slots` at a time, in the order given (longest expected first),
- * admitted within the machine's memory/cpus/gpus budget (admission.ts: a build that does not fit waits
+ * The slot runner: a machine's builds, `slots` at a time, the longest expected first (ties: the order
+ * given), admitted within the machine's memory/cpus/gpus budget (admission.ts: a build that does not fit waits
  * while a smaller one that fits may start; one larger than the whole budget fails without running).
  * Each build streams its output to logs/running/<id>.log, which is renamed into logs/succeeded or
  * logs/failed when it ends; night.json is updated at every start and end. A failed build is a result,
@@ -32,8 +32,10 @@ export type RunnerEvent =
 
 export interface RunBuildsOptions {
   layout: NightLayout;
-  /** In start order. */
+  /** In start order (it breaks ties between equal estimates). */
   cells: readonly Cell[];
+  /** Expected seconds of a cell (history, else the matrix estimate): admission starts the longest that fits. Default: the matrix estimate. */
+  estimate?: (cell: Cell) => number;
   slots: number;
   /** The machine's memory (bytes), cpus and gpus: builds reserve their declared resources within it. Unlimited when left out. */
   budget?: Omit<Budget, 'slots'>;
@@ -53,8 +55,8 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
   const freeSlots = new SlotNumbers();
   const records: BuildRecord[] = [];
   const errors: unknown[] = [];
-  // Rank stands for the expected duration: the cells come longest expected first.
-  const waiting = options.cells.map((cell, i) => ({ id: cell.id, cell, estimateS: options.cells.length - i, ...needsOf(cell) }));
+  const estimate = options.estimate ?? ((cell: Cell) => cell.package.estimateS);
+  const waiting = options.cells.map((cell) => ({ id: cell.id, cell, estimateS: estimate(cell), ...needsOf(cell) }));
 
   // A build larger than the whole budget would wait forever: it fails now, without running.
   for (const build of [...waiting]) {

@@ -11,6 +11,7 @@ import { loadSchedule, machineName, type GlobalOptions, type Io } from '../conte
 import { stopOnSignals } from '../daemon/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
+import { loadEstimates, orderSeconds } from '../night/estimates.js';
 import { followLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { machineBudget, runNight } from '../night/run-night.js';
@@ -39,13 +40,16 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const slots = options.slots === undefined ? 1 : Number(options.slots);
   if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots}`, ExitCode.usage);
 
+  // Several builds start longest expected first, by the same estimates as a night's.
+  const estimates = await loadEstimates(schedule, date, { warn: (line) => io.err(`nightshift: ${line}`) });
+
   const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   // One build at a time: show its log live, as the old build_docker.sh did; several: show progress.
   const live = slots === 1 ? liveLog(nightLayout(schedule.root, date), io) : undefined;
   const reporter = live ? undefined : progress(io, cells.length);
   try {
     const outcome = await runNight(
-      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, budget: machineBudget(schedule.machines.find((m) => m.name === machine)), force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false },
+      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, estimate: orderSeconds(estimates), budget: machineBudget(schedule.machines.find((m) => m.name === machine)), force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false },
       {
         executors: defaultExecutors(),
         signal: stop.signal,

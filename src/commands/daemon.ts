@@ -10,6 +10,7 @@ import { nightProgress } from '../daemon/due.js';
 import { daemonLog, LOG_FORMATS, type LogFormat } from '../daemon/log.js';
 import { onHangup, stopOnSignals } from '../daemon/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
+import { loadEstimates } from '../night/estimates.js';
 import { nightLayout } from '../night/layout.js';
 import { runScheduledNight } from '../night/scheduled-night.js';
 import { readNightState } from '../night/state.js';
@@ -33,6 +34,7 @@ export async function daemon(options: DaemonOptions, io: Io): Promise<number> {
       requireMachine(context.schedule, options);
       return context;
     },
+    estimates: ({ schedule }, date, warn) => loadEstimates(schedule, date, { warn }),
     runNight: runScheduledNight,
     readProgress: async (root, date) => nightProgress(await readNightState(nightLayout(root, date).state)),
     report: async (_context, date, send, say) => {

@@ -18,6 +18,7 @@ export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): 
   if (upload) {
     io.out(`upload to ${upload.to}: ${upload.uploaded} uploaded, ${upload.skipped} already there${upload.failed.length ? `, ${upload.failed.length} failed` : ''}`);
     for (const failure of upload.failed) io.out(`  not uploaded ${failure.key || upload.to}: ${failure.error}`);
+    if (upload.historyWarning) io.err(`nightshift: ${upload.historyWarning}`);
     if (upload.failed.length) {
       io.err('nightshift: some uploads failed; `nightshift upload` tries them again');
       return ExitCode.serviceUnavailable;

@@ -5,6 +5,7 @@ import { ExitCode, NightshiftError } from '../errors.js';
 import { cellVars } from '../matrix/expand.js';
 import { filterIds } from '../matrix/select.js';
 import { render } from '../matrix/template.js';
+import { loadEstimates, planOptions, type NightEstimates } from '../night/estimates.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { planNight, type MachinePlan, type PlannedBuild } from '../plan/plan.js';
 import { formatDuration } from '../units.js';
@@ -21,15 +22,17 @@ export async function plan(options: PlanCommandOptions, io: Io): Promise<number>
   const { config, schedule } = await loadSchedule(options);
   const date = resolveNightDate(options.date, schedule.timezone);
   const machines = chooseMachines(schedule, options, io);
-  const planned = planNight(config.cells, schedule.machines).machines.filter((m) => machines.includes(m.machine.name));
+  // The same estimates as the night itself: shared history for the split, local too for the order.
+  const estimates = await loadEstimates(schedule, date, { warn: (line) => io.err(`nightshift: ${line}`) });
+  const planned = planNight(config.cells, schedule.machines, planOptions(estimates)).machines.filter((m) => machines.includes(m.machine.name));
   const shown = planned.map((m) => ({ ...m, builds: filterIds(m.builds, options) }));
   const count = shown.reduce((sum, m) => sum + m.builds.length, 0);
   if (count === 0) {
     const what = options.only?.length || options.skip?.length ? 'no build matches the --only/--skip selectors' : 'no builds are planned';
     throw new NightshiftError(`${what} on ${machines.join(', ')}; see every build id with nightshift plan --all-machines`, ExitCode.nothingSelected);
   }
-  if (options.json) io.out(JSON.stringify(planJson(schedule, date, shown), null, 2));
-  else io.out(planTable(schedule, date, shown, count));
+  if (options.json) io.out(JSON.stringify(planJson(schedule, date, shown, estimates), null, 2));
+  else io.out(planTable(schedule, date, shown, count, estimates));
   return ExitCode.ok;
 }
 
@@ -55,11 +58,12 @@ function axisValues(cell: Cell): Record<string, string> {
   return Object.fromEntries(Object.entries(cell.values).map(([axis, v]) => [axis, v.value]));
 }
 
-function planJson(schedule: Schedule, date: string, machines: MachinePlan[]) {
+function planJson(schedule: Schedule, date: string, machines: MachinePlan[], estimates: NightEstimates) {
   return {
     schedule: schedule.name,
     date,
     timezone: schedule.timezone,
+    shared_history: estimates.sharedFrom ?? null,
     machines: machines.map((m) => ({
       name: m.machine.name,
       slots: m.machine.slots,
@@ -77,18 +81,20 @@ function planJson(schedule: Schedule, date: string, machines: MachinePlan[]) {
         executor: b.cell.package.executor,
         image: image(b, date),
         estimate_s: b.estimateS,
+        estimate_from: estimates.order(b.cell).from,
         timeout_s: b.cell.package.timeoutS,
       })),
     ),
   };
 }
 
-function planTable(schedule: Schedule, date: string, machines: MachinePlan[], count: number): string {
+function planTable(schedule: Schedule, date: string, machines: MachinePlan[], count: number, estimates: NightEstimates): string {
   const lines = [`${schedule.name} · night ${date} (${schedule.timezone}) · ${count} build${count === 1 ? '' : 's'} on ${machines.length} machine${machines.length === 1 ? '' : 's'}`];
+  if (estimates.sharedFrom?.length) lines.push(`estimates: build history of ${estimates.sharedFrom.join(', ')} (shared), else the matrix`);
   for (const m of machines) {
     lines.push('', `${m.machine.name} · ${m.machine.slots} slot${m.machine.slots === 1 ? '' : 's'} · ${m.builds.length} builds · expected ${formatDuration(m.expectedFinishS)}`);
-    const rows = m.builds.map((b) => [String(b.order), b.id, image(b, date) ?? '(host)', formatDuration(b.estimateS)]);
-    lines.push(...table([['#', 'build', 'image', 'estimate'], ...rows], { alignRight: [3] }).map((line) => `  ${line}`));
+    const rows = m.builds.map((b) => [String(b.order), b.id, image(b, date) ?? '(host)', formatDuration(b.estimateS), estimates.order(b.cell).from]);
+    lines.push(...table([['#', 'build', 'image', 'estimate', 'from'], ...rows], { alignRight: [3] }).map((line) => `  ${line}`));
   }
   return lines.join('\n');
 }

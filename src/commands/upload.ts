@@ -21,6 +21,7 @@ export async function upload(options: GlobalOptions, io: Io): Promise<number> {
     if (outcome.manifest) io.out(`manifest ${outcome.manifest}`);
     if (outcome.latest.length) io.out(`latest now points at this night for ${outcome.latest.length} build(s)`);
     for (const failure of outcome.failed) io.out(`  not uploaded ${failure.key || outcome.to}: ${failure.error}`);
+    if (outcome.historyWarning) io.err(`nightshift: ${outcome.historyWarning}`);
     return outcome.failed.length ? ExitCode.serviceUnavailable : ExitCode.ok;
   } finally {
     await lock.release();

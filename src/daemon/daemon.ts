@@ -22,6 +22,7 @@ import type { Executor } from '../build/executor.js';
 import type { RunnerEvent } from '../build/runner.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Schedule } from '../config/model.js';
+import type { NightEstimates } from '../night/estimates.js';
 import { nightDate } from '../night/night-date.js';
 import { machineBuilds, type ScheduledNightCollaborators, type ScheduledNightOutcome, type ScheduledNightRequest } from '../night/scheduled-night.js';
 import { formatDuration } from '../units.js';
@@ -39,6 +40,8 @@ export interface DaemonDeps {
   machine: string;
   /** Loads and checks the configuration (at start and on reload); throws a NightshiftError when it is invalid. */
   load(): Promise<DaemonContext>;
+  /** The night's estimates (loadEstimates: shared history at the destination), read once per night; tells trouble to `warn`. */
+  estimates(context: DaemonContext, date: string, warn: (line: string) => void): Promise<NightEstimates>;
   /** runScheduledNight, or a stand-in in tests. */
   runNight(request: ScheduledNightRequest, collaborators: ScheduledNightCollaborators): Promise<ScheduledNightOutcome>;
   /** Where night `date` stands on this machine (from its night.json). */
@@ -265,12 +268,13 @@ export class Daemon {
         return;
       }
       if (this.stopping) return;
-      const builds = machineBuilds(config, schedule, machine).builds.length;
+      const say = (event: string) => (line: string) => this.log(event, `night ${date}: ${line}`, { date });
+      const estimates = await this.deps.estimates(context, date, say('night.warning'));
+      const builds = machineBuilds(config, schedule, machine, {}, estimates).builds.length;
       const verb = progress === 'unfinished' ? 'resumed' : 'started';
       this.log(`night.${verb}`, `night ${date} ${verb} (${builds} builds)`, { date, builds, why });
-      const say = (event: string) => (line: string) => this.log(event, `night ${date}: ${line}`, { date });
       const outcome = await this.deps.runNight(
-        { config, schedule, date, machine, purpose: 'daemon' },
+        { config, schedule, date, machine, purpose: 'daemon', estimates },
         { executors: this.deps.executors, signal: this.stopController.signal, onEvent: (event) => this.buildEvent(date, event), say: say('night.progress'), warn: say('night.warning') },
       );
       const counts = new Map<string, number>();
@@ -284,6 +288,7 @@ export class Daemon {
         return;
       }
       this.log('night.finished', `night ${date} finished in ${took}: ${summary}`, fields);
+      if (upload?.historyWarning) this.log('night.warning', `night ${date}: ${upload.historyWarning}`, { date });
       if (upload?.failed.length) this.log('night.warning', `night ${date}: ${upload.failed.length} upload(s) failed; \`nightshift upload --date ${date}\` tries them again`, { date });
     } catch (error) {
       this.log('night.failed', `night ${date} failed: ${(error as Error).message}`, { date });

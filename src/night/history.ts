@@ -1,6 +1,8 @@
 /**
- * `<root>/history.json`: how long each build took on recent nights, so later nights can order and
- * balance builds by what they really cost rather than by the configured estimate.
+ * `<root>/history.json`: how long each build took on recent nights on this machine, so later nights
+ * can order and balance builds by what they really cost rather than by the configured estimate
+ * (src/plan/estimate.ts). After a night is published a copy goes to the destination, where the other
+ * machines read it (src/store/shared-history.ts).
  */
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,15 +43,9 @@ export async function recordDurations(root: string, entries: readonly (HistoryEn
   });
 }
 
-/** Build id → duration of its most recent success; a missing or unreadable history is empty. */
-export async function lastSuccessfulDurations(root: string): Promise<Map<string, number>> {
-  const history = await readHistory(historyPath(root), { keepCorrupt: false });
-  const durations = new Map<string, number>();
-  for (const [id, list] of Object.entries(history?.builds ?? {})) {
-    const success = [...list].reverse().find((entry) => entry.status === 'succeeded');
-    if (success) durations.set(id, success.duration_s);
-  }
-  return durations;
+/** Build id → its recorded runs, oldest first; a missing or unreadable history is empty. */
+export async function readDurations(root: string): Promise<BuildHistory['builds']> {
+  return (await readHistory(historyPath(root), { keepCorrupt: false }))?.builds ?? {};
 }
 
 /**
@@ -64,7 +60,8 @@ async function readHistory(file: string, options: { keepCorrupt: boolean }): Pro
   return history;
 }
 
-function parseHistory(text: string): BuildHistory | undefined {
+/** history.json's content (also the shape of a machine's shared history object), or undefined when it is not one. */
+export function parseHistory(text: string): BuildHistory | undefined {
   try {
     const value = JSON.parse(text) as Partial<BuildHistory> | null;
     if (value?.version !== 1 || typeof value.builds !== 'object' || value.builds === null || Array.isArray(value.builds)) return undefined;

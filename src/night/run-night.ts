@@ -13,7 +13,7 @@ import { removeContainers } from '../build/docker-executor.js';
 import type { Executor } from '../build/executor.js';
 import { runBuilds, type RunnerEvent } from '../build/runner.js';
 import { longestFirst } from '../plan/order.js';
-import { recordDurations, lastSuccessfulDurations } from './history.js';
+import { recordDurations } from './history.js';
 import { nightLayout, type NightLayout } from './layout.js';
 import { acquireNightLock } from './lock.js';
 import { appendMasterLog, openNight } from './open-night.js';
@@ -31,6 +31,8 @@ export interface NightRequest {
   /** The cells to build on this machine (any order: they run longest expected first). */
   cells: readonly Cell[];
   slots: number;
+  /** Expected seconds of a cell on this machine (loadEstimates' `order`), for the start order and admission; the matrix estimate when left out. */
+  estimate?: (cell: Cell) => number;
   /** The machine's declared budget (schedule `memory`, `cpus`, `gpus`); memory defaults to this host's memory minus a reserve. */
   budget?: { memory?: number; cpus?: number; gpus?: number };
   /** Rebuild cells that already succeeded. */
@@ -77,7 +79,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const store = new NightStateStore(layout.state);
     const previous = (await store.load()) ?? (await store.replace(emptyState(request, now())));
 
-    const { ordered, estimate } = await nightOrder(root, request.cells);
+    const estimate = request.estimate ?? ((cell: Cell) => cell.package.estimateS);
+    const ordered = longestExpectedFirst(request.cells, estimate);
     const resume = planResume(previous, ordered, { force: request.force ?? false, estimate });
     await store.update((state) => {
       Object.assign(state, resume.state, { machine, schedule: request.schedule.name, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
@@ -104,6 +107,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const ran = await runBuilds({
       layout,
       cells: resume.toRun,
+      estimate,
       slots: request.slots,
       budget: { memory: request.budget?.memory ?? defaultMemoryBudget(os.totalmem()), cpus: request.budget?.cpus, gpus: request.budget?.gpus },
       matrix,
@@ -140,12 +144,9 @@ export function machineBudget(machine: Machine | undefined): NightRequest['budge
   return machine && { memory: machine.memoryBytes, cpus: machine.cpus, gpus: machine.gpus };
 }
 
-/** Longest expected first, by what builds really took on earlier nights, else the matrix estimate. */
-export async function nightOrder(root: string, cells: readonly Cell[]): Promise<{ ordered: Cell[]; estimate: (cell: Cell) => number }> {
-  const history = await lastSuccessfulDurations(root);
-  const estimate = (cell: Cell) => history.get(cell.id) ?? cell.package.estimateS;
-  const ordered = longestFirst(cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
-  return { ordered, estimate };
+/** The cells in start order: longest expected first (ties by id). */
+export function longestExpectedFirst(cells: readonly Cell[], estimate: (cell: Cell) => number): Cell[] {
+  return longestFirst(cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
 }
 
 function emptyState(request: NightRequest, now: Date): NightState {

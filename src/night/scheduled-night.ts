@@ -11,6 +11,7 @@ import type { Schedule } from '../config/model.js';
 import { filterIds } from '../matrix/select.js';
 import { planNight } from '../plan/plan.js';
 import { ensureFreeSpace } from './disk-guard.js';
+import { configEstimates, loadEstimates, orderSeconds, planOptions, type NightEstimates } from './estimates.js';
 import { pruneNights, type PruneResult } from './prune.js';
 import { machineBudget, runNight, type NightOutcome } from './run-night.js';
 
@@ -25,6 +26,8 @@ export interface ScheduledNightRequest {
   refreshRecipes?: boolean;
   /** 'run' or 'daemon', for the lock and the master log. */
   purpose: string;
+  /** The night's estimates when the caller already loaded them (loadEstimates); read here otherwise. */
+  estimates?: NightEstimates;
 }
 
 export interface ScheduledNightCollaborators {
@@ -42,16 +45,23 @@ export interface ScheduledNightOutcome {
   pruned?: PruneResult;
 }
 
-/** This machine's planned builds for the night, after --only/--skip. */
-export function machineBuilds(config: LoadedConfig, schedule: Schedule, machine: string, select: { only?: readonly string[]; skip?: readonly string[] } = {}) {
-  const mine = planNight(config.cells, schedule.machines).machines.find((m) => m.machine.name === machine)!;
+/** This machine's planned builds for the night, after --only/--skip, split and ordered by `estimates` (loadEstimates). */
+export function machineBuilds(
+  config: LoadedConfig,
+  schedule: Schedule,
+  machine: string,
+  select: { only?: readonly string[]; skip?: readonly string[] } = {},
+  estimates: NightEstimates = configEstimates,
+) {
+  const mine = planNight(config.cells, schedule.machines, planOptions(estimates)).machines.find((m) => m.machine.name === machine)!;
   return { machine: mine.machine, builds: filterIds(mine.builds, select) };
 }
 
 export async function runScheduledNight(request: ScheduledNightRequest, collaborators: ScheduledNightCollaborators): Promise<ScheduledNightOutcome> {
   const { config, schedule, date, machine } = request;
   const { say, warn } = collaborators;
-  const mine = machineBuilds(config, schedule, machine, request);
+  const estimates = request.estimates ?? (await loadEstimates(schedule, date, { warn }));
+  const mine = machineBuilds(config, schedule, machine, request, estimates);
 
   // Never start a night that would fail halfway for lack of disk: make room first, or refuse (exit 4).
   if (schedule.minFreeBytes !== undefined) {
@@ -69,6 +79,7 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
       machine,
       cells: mine.builds.map((b) => b.cell),
       slots: mine.machine.slots,
+      estimate: orderSeconds(estimates),
       budget: machineBudget(mine.machine),
       force: request.force,
       refreshRecipes: request.refreshRecipes,

@@ -28,15 +28,22 @@ export interface Plan {
 }
 
 export interface PlanOptions {
-  /** Expected duration of a cell; the matrix's `estimate` by default. Later history may refine it. */
+  /**
+   * Expected duration of a cell for the split across machines; the matrix's `estimate` by default.
+   * It must be the same on every machine (see src/night/estimates.ts), or machines disagree on who
+   * builds what.
+   */
   estimate?: (cell: Cell) => number;
+  /** Expected duration for the start order within a machine, which may know more; `estimate` by default. */
+  orderEstimate?: (cell: Cell) => number;
 }
 
 export function planNight(cells: readonly Cell[], machines: readonly Machine[], options: PlanOptions = {}): Plan {
   const estimate = options.estimate ?? ((cell: Cell) => cell.package.estimateS);
+  const orderEstimate = options.orderEstimate ?? estimate;
   const split = splitCells(cells, machines, estimate);
   const machinePlans = machines.map((machine): MachinePlan => {
-    const ordered = longestFirst(split.byMachine.get(machine.name)!.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell })));
+    const ordered = longestFirst(split.byMachine.get(machine.name)!.map((cell) => ({ id: cell.id, estimateS: orderEstimate(cell), cell })));
     const builds = ordered.map(({ id, cell, estimateS }, i) => ({ id, cell, machine: machine.name, estimateS, order: i + 1 }));
     return {
       machine,

@@ -7,6 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Schedule } from '../config/model.js';
 import { readNightState } from '../night/state.js';
+import { loadEstimates, planOptions } from '../night/estimates.js';
 import { nightLayout } from '../night/layout.js';
 import { planNight } from '../plan/plan.js';
 import type { Destination } from '../store/destination.js';
@@ -35,7 +36,10 @@ const NIGHTS = 'nightshift/nights/';
 
 export async function gatherReport(options: GatherOptions): Promise<ReportModel> {
   const { schedule, date } = options;
-  const plan = planNight(options.cells, schedule.machines);
+  // Which machine was to build what: the night's own split, by the shared history of earlier nights
+  // (trouble reading it shows below, where the manifests cannot be read either).
+  const estimates = await loadEstimates(schedule, date, { warn: () => {} });
+  const plan = planNight(options.cells, schedule.machines, planOptions(estimates));
   const machineOf = new Map(plan.machines.flatMap((m) => m.builds.map((b) => [b.id, m.machine.name] as const)));
   const planned: PlannedCell[] = options.cells.map((cell) => ({
     id: cell.id,

@@ -32,6 +32,8 @@ export interface PublishRequest {
 export interface PublishOutcome extends UploadRecord {
   /** Ids whose latest pointer now names this night. */
   latest: string[];
+  /** Why this machine's build history could not be shared (uploadNight), for a warning; not kept in night.json. */
+  historyWarning?: string;
 }
 
 type Sent = 'uploaded' | 'skipped';

@@ -7,6 +7,7 @@
  *   <root>/nightshift/nights/<date>/<machine>/manifest.json
  *   <root>/nightshift/nights/<date>/<machine>/logs/<id>.log
  *   <root>/nightshift/latest/<id>.json                 newest good build of each cell
+ *   <root>/nightshift/history/<machine>.json           a machine's recent build durations (one writer each)
  */
 import type { Upload } from '../config/model.js';
 import { render, type TemplateVars } from '../matrix/template.js';
@@ -38,3 +39,5 @@ export const nightPrefix = (date: string) => `nightshift/nights/${date}/`;
 export const manifestKey = (date: string, machine: string) => `${nightPrefix(date)}${machine}/manifest.json`;
 export const logKey = (date: string, machine: string, id: string) => `${nightPrefix(date)}${machine}/logs/${id}.log`;
 export const latestKey = (id: string) => `nightshift/latest/${id}.json`;
+export const historyPrefix = 'nightshift/history/';
+export const historyKey = (machine: string) => `${historyPrefix}${machine}.json`;

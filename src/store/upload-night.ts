@@ -1,6 +1,6 @@
 /**
- * The upload stage of a night: find the destination for this night and machine, publish, and record
- * the outcome in night.json and the master log. Used at the end of `run` and by `nightshift upload`.
+ * The upload stage of a night: find the destination for this night and machine, publish, share this
+ * machine's build durations, and record the outcome in night.json and the master log. Used at the end of `run` and by `nightshift upload`.
  */
 import type { Cell, Schedule } from '../config/model.js';
 import { cellVars } from '../matrix/expand.js';
@@ -8,9 +8,12 @@ import type { TemplateVars } from '../matrix/template.js';
 import type { NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { BuildRecord, NightStateStore } from '../night/state.js';
+import { readDurations } from '../night/history.js';
+import type { Destination } from './destination.js';
 import { openScheduleDestination } from './open.js';
 import { publishNight, type PublishOutcome } from './publish.js';
 import { publishedLayout } from './published-layout.js';
+import { writeSharedHistory } from './shared-history.js';
 
 export interface UploadNightRequest {
   schedule: Schedule;
@@ -33,19 +36,36 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
   };
 
   let outcome: PublishOutcome;
+  let destination: Destination | undefined;
   try {
-    const destination = await openScheduleDestination(schedule, state.date);
+    destination = await openScheduleDestination(schedule, state.date);
     outcome = await publishNight({ night, state, published, keyTemplate: schedule.upload.key, varsFor, destination, now });
   } catch (error) {
     // The destination itself is unusable (unknown scheme, no bucket): nothing went; say so and go on.
     const at = now().toISOString();
     outcome = { to: published.rootUrl, started_at: at, finished_at: at, uploaded: 0, skipped: 0, failed: [{ key: '', error: (error as Error).message }], latest: [] };
   }
+  const historyWarning = destination && (await shareHistory(destination, schedule.root, state.machine, now()));
   const { latest: _latest, ...record } = outcome;
   await store.update((s) => {
     s.upload = record;
   });
   const failures = outcome.failed.length ? `, ${outcome.failed.length} failed (first: ${outcome.failed[0]!.key || outcome.to}: ${outcome.failed[0]!.error})` : '';
   await appendMasterLog(night, 'upload', `to ${outcome.to}: ${outcome.uploaded} uploaded, ${outcome.skipped} already there${failures}`);
-  return outcome;
+  if (historyWarning) await appendMasterLog(night, 'upload', historyWarning);
+  return historyWarning ? { ...outcome, historyWarning } : outcome;
+}
+
+/**
+ * This machine's durations (history.json) to `nightshift/history/<machine>.json`, where the other
+ * machines balance the next nights by them. Trouble is a warning (returned), never the night's failure:
+ * the next upload writes the object again.
+ */
+async function shareHistory(destination: Destination, root: string, machine: string, now: Date): Promise<string | undefined> {
+  try {
+    await writeSharedHistory(destination, machine, await readDurations(root), now);
+    return undefined;
+  } catch (error) {
+    return `build history not shared (${(error as Error).message}); the next upload tries again`;
+  }
 }

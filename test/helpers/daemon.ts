@@ -7,6 +7,7 @@ import type { Matrix, Schedule } from '../../src/config/model.js';
 import { Daemon, type DaemonContext, type DaemonDeps } from '../../src/daemon/daemon.js';
 import type { NightProgress } from '../../src/daemon/due.js';
 import type { LogFields } from '../../src/daemon/log.js';
+import { configEstimates } from '../../src/night/estimates.js';
 import type { ScheduledNightOutcome } from '../../src/night/scheduled-night.js';
 import type { BuildRecord } from '../../src/night/state.js';
 import { cell } from './model.js';
@@ -83,6 +84,7 @@ export function makeHarness(spec: ScheduleSpec, options: HarnessOptions = {}): H
       if (load instanceof Error) throw load;
       return load;
     },
+    estimates: async () => configEstimates,
     runNight: async (request, collaborators) => {
       const record = { date: request.date, at: new Date(), aborted: false };
       nights.push(record);

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HISTORY_KEEP, historyPath, lastSuccessfulDurations, recordDurations, type BuildHistory } from '../../src/night/history.js';
+import { HISTORY_KEEP, historyPath, readDurations, recordDurations, type BuildHistory } from '../../src/night/history.js';
 
 let root: string;
 beforeEach(async () => {
@@ -15,7 +15,7 @@ const readHistory = async () => JSON.parse(await readFile(historyPath(root), 'ut
 
 describe('build history', () => {
   it('starts empty without a file, and records entries per build id', async () => {
-    expect(await lastSuccessfulDurations(root)).toEqual(new Map());
+    expect(await readDurations(root)).toEqual({});
     await recordDurations(root, [
       { id: 'manywheel_3.12_cu126', date: night(1), duration_s: 4000, status: 'succeeded' },
       { id: 'libtorch_cu126_cxx11-abi', date: night(1), duration_s: 900, status: 'failed' },
@@ -27,18 +27,22 @@ describe('build history', () => {
         'libtorch_cu126_cxx11-abi': [{ date: night(1), duration_s: 900, status: 'failed' }],
       },
     });
-    expect(await lastSuccessfulDurations(root)).toEqual(new Map([['manywheel_3.12_cu126', 4000]]));
+    expect(await readDurations(root)).toEqual((await readHistory()).builds);
   });
 
-  it('estimates from the most recent success, skipping later failures and timeouts', async () => {
+  it('keeps each build\'s runs in night order, a late rerun of an older night in its place', async () => {
     const id = 'manywheel_3.12_cu126';
     await recordDurations(root, [{ id, date: night(1), duration_s: 4000, status: 'succeeded' }]);
     await recordDurations(root, [{ id, date: night(3), duration_s: 4400, status: 'succeeded' }]);
     await recordDurations(root, [{ id, date: night(4), duration_s: 10800, status: 'timed_out' }]);
     // A late rerun of an older night does not count as the most recent.
     await recordDurations(root, [{ id, date: night(2), duration_s: 3000, status: 'succeeded' }]);
-    expect((await lastSuccessfulDurations(root)).get(id)).toBe(4400);
-    expect((await readHistory()).builds[id]!.map((e) => e.date)).toEqual([night(1), night(2), night(3), night(4)]);
+    expect((await readDurations(root))[id]!.map((e) => [e.date, e.status])).toEqual([
+      [night(1), 'succeeded'],
+      [night(2), 'succeeded'],
+      [night(3), 'succeeded'],
+      [night(4), 'timed_out'],
+    ]);
   });
 
   it(`keeps only the last ${HISTORY_KEEP} entries of each build`, async () => {
@@ -47,19 +51,19 @@ describe('build history', () => {
     const entries = (await readHistory()).builds[id]!;
     expect(entries).toHaveLength(HISTORY_KEEP);
     expect(entries[0]!.date).toBe(night(6));
-    expect((await lastSuccessfulDurations(root)).get(id)).toBe(2500);
+    expect((await readDurations(root))[id]!.at(-1)!.duration_s).toBe(2500);
   });
 
   it('loses nothing when many records are made at once', async () => {
     await Promise.all(
       Array.from({ length: 30 }, (_, i) => recordDurations(root, [{ id: `build_${i}`, date: night(1), duration_s: i + 1, status: 'succeeded' }])),
     );
-    expect((await lastSuccessfulDurations(root)).size).toBe(30);
+    expect(Object.keys(await readDurations(root))).toHaveLength(30);
   });
 
   it('starts fresh from a corrupt file but keeps it aside', async () => {
     await writeFile(historyPath(root), '{"version":1,"builds":{"x":[');
-    expect(await lastSuccessfulDurations(root)).toEqual(new Map());
+    expect(await readDurations(root)).toEqual({});
     await recordDurations(root, [{ id: 'x', date: night(2), duration_s: 60, status: 'succeeded' }]);
     expect((await readHistory()).builds).toEqual({ x: [{ date: night(2), duration_s: 60, status: 'succeeded' }] });
     expect(await readFile(`${historyPath(root)}.corrupt`, 'utf8')).toBe('{"version":1,"builds":{"x":[');
@@ -68,7 +72,7 @@ describe('build history', () => {
 
   it('keeps the good entries of a file with a few bad ones', async () => {
     await writeFile(historyPath(root), JSON.stringify({ version: 1, builds: { x: [{ date: night(1), duration_s: 'long', status: 'succeeded' }, { date: night(2), duration_s: 70, status: 'succeeded' }] } }));
-    expect((await lastSuccessfulDurations(root)).get('x')).toBe(70);
+    expect((await readDurations(root)).x).toEqual([{ date: night(2), duration_s: 70, status: 'succeeded' }]);
     await recordDurations(root, [{ id: 'y', date: night(3), duration_s: 5, status: 'failed' }]);
     expect(Object.keys((await readHistory()).builds).sort()).toEqual(['x', 'y']);
   });
