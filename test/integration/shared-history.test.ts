@@ -132,7 +132,8 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
     expect(result.json.shared_history).toEqual(['m1', 'm2']);
   });
 
-  it.runIf(kind === 's3')('warns and uses the matrix estimates when the destination cannot be read', async () => {
+  // Only a server can go away; a local folder is always there.
+  if (kind === 's3') it('warns and uses the matrix estimates when the destination cannot be read', async () => {
     await server!.stop();
     try {
       const result = await plan('m2', d1());
