@@ -16,13 +16,18 @@ export interface PutOptions {
   signal?: AbortSignal;
 }
 
+export interface PutFileOptions extends Omit<PutOptions, 'sha256'> {
+  /** As for putBytes; when left out, a destination that stores it (S3) computes it from the file. */
+  sha256?: string;
+}
+
 export interface Destination {
   /** The root as a URL, for messages (never with credentials). */
   readonly url: string;
   /** What is at `key`, or undefined when nothing is. */
   head(key: string): Promise<ObjectInfo | undefined>;
   /** Streams a local file to `key` (multipart for large files), in bounded memory. */
-  putFile(key: string, file: string, options: PutOptions): Promise<void>;
+  putFile(key: string, file: string, options: PutFileOptions): Promise<void>;
   /** Writes a small object: a manifest, a pointer. */
   putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void>;
   /** A small object's content (or only its last `lastBytes`, e.g. a log's tail), or undefined when there is none. */

@@ -2,14 +2,21 @@
  * The file destination: the same layout as in a bucket, on a local (or mounted) disk. Every write
  * goes to a temporary file next to its target and is renamed into place, so a reader (a download
  * page, rsync, the morning report) never sees half a file under the real name.
+ *
+ * A file on the same file system is published as a hard link rather than a copy (a 1 GiB log: about
+ * 0.3 s instead of 4), when the link cannot be told from a copy by its owner, group and mode. That is
+ * safe because nightshift never changes a log or an artifact in place: a log is renamed into
+ * succeeded/ or failed/, a rerun writes a new log and empties the output folder first (unlink), and
+ * prune removes whole nights (unlink). Removing either name leaves the other whole.
  */
 import { randomBytes } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutOptions } from './destination.js';
+import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutFileOptions, type PutOptions } from './destination.js';
 import { sha256File, syncDir } from '../files.js';
 
 const MiB = 1024 * 1024;
@@ -47,7 +54,7 @@ export class FileDestination implements Destination {
     });
   }
 
-  async putFile(key: string, file: string, options: PutOptions): Promise<void> {
+  async putFile(key: string, file: string, options: PutFileOptions): Promise<void> {
     const target = this.pathOf(key);
     await this.wrap(key, 'write', async () => {
       const info = await stat(file).catch((error: Error) => {
@@ -55,7 +62,14 @@ export class FileDestination implements Destination {
       });
       // The same rule as for S3, where a pipe or a device has no size to announce.
       if (!info.isFile()) throw new DestinationError(`${this.url}${key}: cannot read ${file}: not a regular file`, false);
+      options.signal?.throwIfAborted();
       await writeAtomic(target, async (temp) => {
+        if (await linkLikeCopy(file, info, temp)) {
+          // The link is as durable as a copy: its data reaches the disk before the rename names it.
+          await syncFile(temp);
+          options.signal?.throwIfAborted();
+          return;
+        }
         // Streamed, so memory stays flat for a 5 GB wheel; `flush` fsyncs before close, so a crash
         // after the rename cannot leave a short file under the real name.
         const source = createReadStream(file, { highWaterMark: MiB });
@@ -150,6 +164,46 @@ async function writeAtomic(target: string, fill: (temp: string) => Promise<void>
     throw error;
   }
   await syncDir(dir);
+}
+
+/** Link errors that mean "copy instead": another file system, no hard links there, or none allowed for this file. */
+const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
+
+/**
+ * Hard-links `file` (whose stat is `info`) at `temp` when the result is the same as a copy would be:
+ * the owner, group and mode a new file gets in that folder here (umask, a setgid folder's group and a
+ * default ACL all count: a probe file is created to see). False, with nothing at `temp`, when a copy
+ * is needed: a different owner or mode (a build's root-owned 0600 wheel must not be published so),
+ * another file system, or one without hard links.
+ */
+async function linkLikeCopy(file: string, info: Stats, temp: string): Promise<boolean> {
+  const probe = await open(temp, 'wx');
+  let made: Stats;
+  try {
+    made = await probe.stat();
+  } finally {
+    await probe.close();
+    await rm(temp, { force: true });
+  }
+  if (made.uid !== info.uid || made.gid !== info.gid || (made.mode & 0o7777) !== (info.mode & 0o7777)) return false;
+  try {
+    await link(file, temp);
+    return true;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (CANNOT_LINK.has(code ?? '')) return false;
+    // The folder is there (the probe was made in it): a missing name is the file's.
+    throw code === 'ENOENT' ? Object.assign(error as Error, { sourceFile: file }) : error;
+  }
+}
+
+async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
 }
 
 /** Appends every file's key under `dir` (whose key prefix is `base`) to `keys`, skipping temp files. */

@@ -5,6 +5,7 @@
  * second upload of the same night sends nothing new. A file that fails is recorded; the rest still go.
  */
 import { createHash } from 'node:crypto';
+import { open } from 'node:fs/promises';
 import path from 'node:path';
 import PQueue from 'p-queue';
 import type { TemplateVars } from '../matrix/template.js';
@@ -46,12 +47,13 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   const counts = { uploaded: 0, skipped: 0 };
   const failed: UploadRecord['failed'] = [];
 
-  /** One object: skipped when the destination already has it with the same sha256. */
-  const send = (key: string, sha256: string, put: () => Promise<void>): Promise<boolean> =>
+  /** One object: skipped when the destination already has it with the same sha256 (`sha256()` is called only then). */
+  const send = (key: string, sha256: string | (() => Promise<string>), put: () => Promise<void>): Promise<boolean> =>
     queue.add(async () => {
       try {
         const existing = await destination.head(key);
-        const outcome: Sent = existing?.sha256 === sha256 ? 'skipped' : (await put(), 'uploaded');
+        const same = existing?.sha256 !== undefined && existing.sha256 === (typeof sha256 === 'string' ? sha256 : await sha256());
+        const outcome: Sent = same ? 'skipped' : (await put(), 'uploaded');
         counts[outcome] += 1;
         return true;
       } catch (error) {
@@ -74,8 +76,11 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
       if (build.log && FINISHED_STATUSES.includes(build.status)) {
         const file = path.join(night.dir, build.log);
         const key = logKey(state.date, state.machine, build.id);
-        const sha256 = await sha256File(file).catch(() => undefined);
-        if (sha256 && (await send(key, sha256, () => destination.putFile(key, file, { sha256, contentType: 'text/plain; charset=utf-8' })))) log = key;
+        // Hashed only to compare with an object already at the key (S3 hashes it for its metadata when
+        // not given it); a file destination links a new log without reading it: a 1 GiB log hashes in about a second.
+        let known: string | undefined;
+        const digest = async () => (known ??= await sha256File(file));
+        if ((await isReadableFile(file)) && (await send(key, digest, () => destination.putFile(key, file, { sha256: known, contentType: 'text/plain; charset=utf-8' })))) log = key;
       }
       publications.set(build.id, { log, artifacts, complete: sentArtifacts.every(Boolean) });
     }),
@@ -114,6 +119,20 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
     manifest: manifestSent ? key : undefined,
     latest,
   };
+}
+
+/** What the log step sends: a regular file this process can open (anything else is left out, as before). */
+async function isReadableFile(file: string): Promise<boolean> {
+  try {
+    const handle = await open(file, 'r');
+    try {
+      return (await handle.stat()).isFile();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    return false;
+  }
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;

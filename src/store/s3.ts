@@ -15,8 +15,9 @@ import {
   type S3ClientConfig,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutOptions } from './destination.js';
+import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutFileOptions, type PutOptions } from './destination.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
+import { sha256File } from '../files.js';
 
 export interface S3DestinationOptions {
   /** How whole operations are retried on transient errors (see withRetry for the defaults). */
@@ -107,13 +108,16 @@ export class S3Destination implements Destination {
     return found === undefined ? undefined : found.sha256 === undefined ? { size: found.size } : found;
   }
 
-  async putFile(key: string, file: string, options: PutOptions): Promise<void> {
+  async putFile(key: string, file: string, options: PutFileOptions): Promise<void> {
     checkKey(this.url, key);
-    const info = await stat(file).catch((error: NodeJS.ErrnoException) => {
+    const cannotRead = (error: NodeJS.ErrnoException) => {
       throw new DestinationError(`${this.url}${key}: cannot read ${file}: ${error.code ?? error.message}`, false, { cause: error });
-    });
+    };
+    const info = await stat(file).catch(cannotRead);
     // A pipe or a device has no size to announce, and S3 needs one up front for the parts.
     if (!info.isFile()) throw new DestinationError(`${this.url}${key}: cannot read ${file}: not a regular file`, false);
+    // Stored with the object, so a later upload can skip it.
+    const sha256 = options.sha256 ?? (await sha256File(file).catch(cannotRead));
     const size = info.size;
     await this.run(
       key,
@@ -131,7 +135,7 @@ export class S3Destination implements Destination {
             Body: body,
             ContentLength: size,
             ContentType: options.contentType,
-            Metadata: { sha256: options.sha256 },
+            Metadata: { sha256 },
           },
           partSize: Math.max(PART_SIZE, Math.ceil(size / MAX_PARTS / MiB) * MiB),
           queueSize: QUEUE_SIZE,

@@ -6,7 +6,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -190,14 +190,29 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
   });
 
   it('stops an upload when aborted, leaving no object', async () => {
-    const controller = new AbortController();
-    const upload = t.destination.putFile('aborted/big.whl', big.file, { sha256: big.sha256, signal: controller.signal });
-    setTimeout(() => controller.abort(), 100);
-    const started = Date.now();
-    await expect(upload).rejects.toMatchObject({ name: 'AbortError' });
-    expect(Date.now() - started).toBeLessThan(2000);
-    expect(await t.destination.head('aborted/big.whl')).toBeUndefined();
-    expect(await t.destination.list('aborted/')).toEqual([]);
+    // A file destination links a file like `big` in no time; a read-only one (0400: a copy would be
+    // writable by its owner) is copied, and a copy takes long enough to be stopped.
+    const mode = (await stat(big.file)).mode & 0o7777;
+    if (kind === 'file') await chmod(big.file, 0o400);
+    try {
+      const controller = new AbortController();
+      const upload = t.destination.putFile('aborted/big.whl', big.file, { sha256: big.sha256, signal: controller.signal });
+      setTimeout(() => controller.abort(), 100);
+      const started = Date.now();
+      await expect(upload).rejects.toMatchObject({ name: 'AbortError' });
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect(await t.destination.head('aborted/big.whl')).toBeUndefined();
+      expect(await t.destination.list('aborted/')).toEqual([]);
+    } finally {
+      await chmod(big.file, mode);
+    }
+  });
+
+  it('computes the sha256 it records when not given one', async () => {
+    const file = path.join(work, `unhashed-${kind}.log`);
+    await writeFile(file, 'a log\n');
+    await t.destination.putFile('logs/unhashed.log', file, { contentType: 'text/plain; charset=utf-8' });
+    expect(await t.destination.head('logs/unhashed.log')).toEqual({ size: 6, sha256: sha256('a log\n') });
   });
 
   it('refuses keys that could escape the root, without trying', async () => {
@@ -250,6 +265,62 @@ describe('file destination specifics', () => {
     controller.abort();
     await expect(copy).rejects.toMatchObject({ name: 'AbortError' });
     expect(await readdir(path.join(root, 'aborted')).catch(() => [])).toEqual([]);
+  });
+
+  it('publishes a file on the same file system as a hard link that outlives the source, like a copy', async () => {
+    const source = path.join(work, 'night-log.log');
+    await writeFile(source, 'a long night\n');
+    await destination.putFile('logs/linked.log', source, {});
+    const published = path.join(root, 'logs', 'linked.log');
+    const [before, after] = [await stat(source), await stat(published)];
+    expect([after.dev, after.ino, after.nlink]).toEqual([before.dev, before.ino, 2]);
+    expect(await readdir(path.join(root, 'logs'))).toEqual(['linked.log']);
+    // A rerun writes a new log and renames it over the old name; prune unlinks: neither touches the published one.
+    await writeFile(`${source}.next`, 'the rerun\n');
+    await rename(`${source}.next`, source);
+    await rm(source);
+    expect((await readFile(published)).toString()).toBe('a long night\n');
+    expect(await destination.head('logs/linked.log')).toEqual({ size: 13, sha256: sha256('a long night\n') });
+    expect((await stat(published)).nlink).toBe(1);
+  });
+
+  it('publishes a new version of a linked file under the same key by replacing it, never by writing through the link', async () => {
+    const source = path.join(work, 'night-log-2.log');
+    await writeFile(source, 'first\n');
+    await destination.putFile('logs/again.log', source, {});
+    const second = path.join(work, 'night-log-3.log');
+    await writeFile(second, 'second\n');
+    await destination.putFile('logs/again.log', second, {});
+    expect((await readFile(source)).toString()).toBe('first\n');
+    expect((await destination.getBytes('logs/again.log'))!.toString()).toBe('second\n');
+  });
+
+  it('copies what a link would show differently: another mode (or owner) than a new file of its own gets', async () => {
+    const source = path.join(work, 'read-only.whl');
+    await writeFile(source, 'wheel\n');
+    await chmod(source, 0o400);
+    await destination.putFile('copied/read-only.whl', source, {});
+    await destination.putBytes('copied/fresh.json', '{}', { sha256: sha256('{}') });
+    const published = await stat(path.join(root, 'copied', 'read-only.whl'));
+    const fresh = await stat(path.join(root, 'copied', 'fresh.json')); // the mode a new file gets here
+    expect(published.ino).not.toBe((await stat(source)).ino);
+    expect(published.mode & 0o7777).toBe(fresh.mode & 0o7777);
+    expect((await destination.getBytes('copied/read-only.whl'))!.toString()).toBe('wheel\n');
+  });
+
+  // Another file system, where a link fails with EXDEV: /dev/shm when it is one (tmpfs on Linux).
+  const shm = '/dev/shm';
+  it.runIf(existsSync(shm))('copies a file from another file system', async () => {
+    const dir = await mkdtemp(path.join(shm, 'nightshift-destinations-'));
+    try {
+      if ((await stat(dir)).dev === (await stat(root)).dev) return; // the same file system after all: nothing to show
+      await writeFile(path.join(dir, 'elsewhere.log'), 'from tmpfs\n');
+      await destination.putFile('copied/elsewhere.log', path.join(dir, 'elsewhere.log'), {});
+      expect((await readFile(path.join(root, 'copied', 'elsewhere.log'))).toString()).toBe('from tmpfs\n');
+      expect((await stat(path.join(root, 'copied', 'elsewhere.log'))).nlink).toBe(1);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it('says what is in the way when a folder of the key is a file', async () => {

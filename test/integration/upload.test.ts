@@ -3,7 +3,9 @@
  * successes, every log, a correct manifest, latest pointers that only move forward and only on
  * success; a second upload sends nothing; a server that went away is caught up by `nightshift upload`.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +16,9 @@ import { openDestination } from '../../src/store/open.js';
 import type { Destination } from '../../src/store/destination.js';
 import type { Manifest, LatestPointer } from '../../src/store/manifest.js';
 import type { NightState } from '../../src/night/state.js';
+import { pruneNights } from '../../src/night/prune.js';
+
+const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
 const nextDay = (date: string) => {
   const d = new Date(`${date.replaceAll('_', '-')}T00:00:00Z`);
@@ -113,6 +118,28 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     expect(status.stdout).toMatch(/m2: nothing published for this night/);
     const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean }[] };
     expect(asJson.machines.map((m) => [m.name, m.published])).toEqual([['m1', true], ['m2', false]]);
+  });
+
+  // On the nights' own disk a file:// destination holds hard links to the logs and artifacts: they must be files of their own all the same.
+  if (kind === 'file') it('published logs and artifacts outlive their night: pruning it leaves them whole, as the manifest says', async () => {
+    const manifest = await json<Manifest>(`nightshift/nights/${night.date}/m1/manifest.json`);
+    const ok = manifest.builds.find((b) => b.id === 'ok_3.12_cpu')!;
+    const localLog = path.join(night.root, night.date, (await state()).builds.find((b) => b.id === 'ok_3.12_cpu')!.log!);
+    const logText = await readFile(localLog);
+    const publishedLog = path.join(folder, ok.log!);
+    const publishedWheel = path.join(folder, ok.artifacts[0]!.key);
+    const [local, published] = [await stat(localLog), await stat(publishedLog)];
+    if (local.dev === published.dev) expect(published.ino).toBe(local.ino); // linked, not copied
+
+    const later = nextDay(nextDay(nextDay(night.date)));
+    const pruned = await pruneNights({ root: night.root, today: later, keepDays: 1, dryRun: false, machine: 'm1', docker: 'true' });
+    expect(pruned.removed).toContain(night.date);
+    expect(existsSync(path.join(night.root, night.date))).toBe(false);
+
+    expect(await readFile(publishedLog)).toEqual(logText);
+    expect(await destination.head(ok.log!)).toEqual({ size: logText.length, sha256: sha256(logText) });
+    expect(await destination.head(ok.artifacts[0]!.key)).toEqual({ size: ok.artifacts[0]!.size, sha256: ok.artifacts[0]!.sha256 });
+    expect((await readFile(publishedWheel)).toString()).toBe('wheel of ok_3.12_cpu\n');
   });
 
   // Only a server can go away; a local folder is always there.
