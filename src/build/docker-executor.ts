@@ -1,7 +1,7 @@
 /**
  * Runs a build in a container: `docker run --rm --init` in the foreground, its output straight into
  * the build log. Killing the docker client does NOT stop a container, so timeouts, cancels and every
- * ending go through `docker rm -f <name>`.
+ * ending but the container's own exit (after which --rm has removed it) go through `docker rm -f <name>`.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
@@ -120,15 +120,19 @@ export class DockerExecutor implements Executor {
       reject: false,
     });
     const trigger = stopTrigger(options, () => this.stopContainer(name, client));
+    let removed = false;
     try {
       const result = await client;
       await trigger.settled();
       if (trigger.reason) return trigger.result(elapsed());
+      // With --rm the client returns the container's own exit code only once the daemon has removed
+      // it; 125-127 may be docker's own failures, after which nothing is assumed.
+      removed = result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
       return { ...this.outcome(result, options, logStart), timedOut: false, canceled: false, durationMs: elapsed() };
     } finally {
       trigger.dispose();
-      // Whatever happened to the client, the container must not outlive the build.
-      await removeContainer(this.docker, name);
+      // Whatever else happened to the client, the container must not outlive the build.
+      if (!removed) await removeContainer(this.docker, name);
       await rm(envDir, { recursive: true, force: true });
     }
   }
