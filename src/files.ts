@@ -1,6 +1,5 @@
 /** Small file helpers shared by the night's state, lock and history files. */
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { open, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
@@ -58,9 +57,22 @@ export async function syncDir(dir: string): Promise<void> {
   }
 }
 
-/** Hex sha256 of a file, read as a stream: bounded memory for multi-gigabyte artifacts. */
+/**
+ * Hex sha256 of a file, read through one reused 1 MiB buffer: memory stays flat for multi-gigabyte
+ * artifacts (a stream allocates a buffer per chunk, and RSS grows until the collector catches up).
+ */
 export async function sha256File(file: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(file, { highWaterMark: 1024 * 1024 })) hash.update(chunk as Buffer);
+  const buffer = Buffer.allocUnsafe(1024 * 1024);
+  const handle = await open(file, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await handle.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await handle.close();
+  }
   return hash.digest('hex');
 }

@@ -1,0 +1,28 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { sha256File } from '../../src/files.js';
+
+describe('sha256File', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'nightshift-files-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  // Sizes around the 1 MiB read buffer: empty, smaller, exactly one, several with a partial last read.
+  it.each([0, 1000, 1024 * 1024, 2.5 * 1024 * 1024 + 7])('hashes a file of %i bytes like hashing its bytes at once', async (size) => {
+    const bytes = randomBytes(size);
+    const file = path.join(dir, `f${size}`);
+    await writeFile(file, bytes);
+    expect(await sha256File(file)).toBe(createHash('sha256').update(bytes).digest('hex'));
+  });
+
+  it('rejects for a missing file', async () => {
+    await expect(sha256File(path.join(dir, 'missing'))).rejects.toThrow(/ENOENT/);
+  });
+});
