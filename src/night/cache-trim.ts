@@ -15,6 +15,8 @@ import { folderSize, nightFolders, removeTree } from './prune.js';
 export interface TrimCachesOptions {
   root: string;
   capBytes: number;
+  /** Also free at least this many bytes, least recently used first (the min_free guard before a night). */
+  bytesNeeded?: number;
   /** Report what would be removed, remove nothing. */
   dryRun: boolean;
 }
@@ -59,7 +61,9 @@ export async function trimCaches(options: TrimCachesOptions): Promise<TrimCaches
     const stats = await lstat(folder).catch(() => undefined);
     if (stats) caches.push({ key: entry.name, bytes: await folderSize(folder), lastUsedMs: stats.mtimeMs });
   }
-  const selection = selectCachesToTrim({ caches, capBytes: options.capBytes, inUseSinceMs: inUseSince(await runningNightStarts(options.root)) });
+  const total = caches.reduce((sum, cache) => sum + cache.bytes, 0);
+  const capBytes = Math.min(options.capBytes, Math.max(0, total - (options.bytesNeeded ?? 0)));
+  const selection = selectCachesToTrim({ caches, capBytes, inUseSinceMs: inUseSince(await runningNightStarts(options.root)) });
 
   const removed: CacheEntry[] = [];
   const kept = [...selection.keep];

@@ -1,11 +1,13 @@
 /**
- * min_free: before a night starts, make sure its disk has room, pruning the oldest nights if needed,
- * else refuse to start — a night that runs out of disk halfway loses logs and leaves half-built
- * artifacts, which is worse than a night that clearly did not start.
+ * min_free: before a night starts, make sure its disk has room — trimming package caches first (least
+ * recently used; they only cost a slower build), then pruning the oldest nights — else refuse to start:
+ * a night that runs out of disk halfway loses logs and leaves half-built artifacts, which is worse than a
+ * night that clearly did not start.
  */
 import { mkdir, statfs } from 'node:fs/promises';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { formatSize } from '../units.js';
+import { trimCaches } from './cache-trim.js';
 import { nightLayout } from './layout.js';
 import { folderSize, lockedNights, nightFolders, removeNightFolder } from './prune.js';
 import { selectForSpace, spaceCandidates } from './prune-select.js';
@@ -23,6 +25,8 @@ export interface FreeSpaceOptions {
 }
 
 export interface FreeSpaceResult {
+  /** Package caches removed to make room, least recently used first. */
+  trimmedCaches: string[];
   /** Nights removed to make room, oldest first. */
   freedNights: string[];
   /** Free bytes at the end. */
@@ -36,8 +40,18 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
   const freeBytes = options.freeBytes ?? statfsFree;
   await mkdir(root, { recursive: true });
   let free = await freeBytes(root);
-  const result: FreeSpaceResult = { freedNights: [], freeBytes: free, errors: [] };
+  const result: FreeSpaceResult = { trimmedCaches: [], freedNights: [], freeBytes: free, errors: [] };
   if (free >= minFreeBytes) return result;
+
+  // Caches a running night may use stay (trimCaches knows which).
+  const trimmed = await trimCaches({ root, capBytes: Infinity, bytesNeeded: minFreeBytes - free, dryRun: false });
+  result.trimmedCaches = trimmed.removed.map((cache) => cache.key);
+  result.errors.push(...trimmed.errors);
+  if (trimmed.removed.length) {
+    free = await freeBytes(root);
+    result.freeBytes = free;
+    if (free >= minFreeBytes) return result;
+  }
 
   const nights = await nightFolders(root);
   const locked = await lockedNights(root, nights);
@@ -50,7 +64,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
     const why = candidates.length
       ? `removing every night that may go (${candidates.join(', ')}) would free only about ${formatSize(plan.freed)}`
       : 'there is no night that may go';
-    throw shortError(options, free, `nothing was removed: ${why}`, nights);
+    throw shortError(options, free, `${result.trimmedCaches.length ? `${cachesNote(result)}no night was removed` : 'nothing was removed'}: ${why}`, nights);
   }
 
   const remove = options.prune ?? removeNights(root, result.errors);
@@ -67,7 +81,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
     if (free >= minFreeBytes) return result;
   }
   const problems = result.errors.length ? `; ${result.errors.join('; ')}` : '';
-  throw shortError(options, free, `removed ${listOrNone(result.freedNights)}, the oldest nights that may go, and it was not enough${problems}`, nights);
+  throw shortError(options, free, `${cachesNote(result)}removed ${listOrNone(result.freedNights)}, the oldest nights that may go, and it was not enough${problems}`, nights);
 }
 
 /** The default remover: a night whose lock a run took meanwhile is left; failures are recorded, not thrown. */
@@ -89,6 +103,10 @@ function shortError(options: FreeSpaceOptions, free: number, pruned: string, nig
       `${pruned}${stays}. Free space on that disk, lower min_free in the schedule, or give the schedule a root (or --root) on a disk with room.`,
     ExitCode.serviceUnavailable,
   );
+}
+
+function cachesNote(result: FreeSpaceResult): string {
+  return result.trimmedCaches.length ? `removed cache(s) ${result.trimmedCaches.join(', ')}, then ` : '';
 }
 
 function listOrNone(nights: readonly string[]): string {

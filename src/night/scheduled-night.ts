@@ -66,6 +66,7 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
   // Never start a night that would fail halfway for lack of disk: make room first, or refuse (exit 4).
   if (schedule.minFreeBytes !== undefined) {
     const room = await ensureFreeSpace({ root: schedule.root, today: date, minFreeBytes: schedule.minFreeBytes });
+    if (room.trimmedCaches.length) say(`made room under ${schedule.root}: removed cache(s) ${room.trimmedCaches.join(', ')}`);
     if (room.freedNights.length) say(`made room under ${schedule.root}: removed night(s) ${room.freedNights.join(', ')}`);
     for (const error of room.errors) warn(error);
   }

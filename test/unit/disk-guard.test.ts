@@ -3,7 +3,7 @@
  * what the removed night folders took (measured with folderSize before), as a real disk would.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -33,7 +33,17 @@ async function night(name: string, kb: number): Promise<void> {
   sizes.set(name, await folderSize(dir));
 }
 
-/** Free bytes: `base` plus what every removed night folder took. */
+/** A package cache `<root>/cache/<key>` of `kb` KiB, last used `daysAgo` days ago. */
+async function cache(key: string, kb: number, daysAgo: number): Promise<void> {
+  const dir = path.join(root, 'cache', key);
+  await mkdir(dir, { recursive: true });
+  await writeFile(path.join(dir, 'objects'), Buffer.alloc(kb * KB, 2));
+  const usedAt = new Date(Date.now() - daysAgo * 86_400_000);
+  await utimes(dir, usedAt, usedAt);
+  sizes.set(path.join('cache', key), await folderSize(dir));
+}
+
+/** Free bytes: `base` plus what every removed night folder (and cache) took. */
 function disk(base: number, { gainRatio = 1 } = {}): (dir: string) => Promise<number> {
   return async (dir) => {
     expect(dir).toBe(root);
@@ -61,7 +71,7 @@ describe('ensureFreeSpace', () => {
 
   it('does nothing when there is enough', async () => {
     const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: 10 * KB, freeBytes: disk(10 * KB) });
-    expect(result).toEqual({ freedNights: [], freeBytes: 10 * KB, errors: [] });
+    expect(result).toEqual({ trimmedCaches: [], freedNights: [], freeBytes: 10 * KB, errors: [] });
     expect(await present()).toHaveLength(9);
   });
 
@@ -159,5 +169,56 @@ describe('folderSize', () => {
     const withLinks = await folderSize(dir);
     expect(withLinks - alone).toBeLessThan(20 * KB);
     expect(await folderSize(path.join(root, 'missing'))).toBe(0);
+  });
+});
+
+describe('ensureFreeSpace with package caches', () => {
+  beforeEach(async () => {
+    await night('2026_11_19', 300);
+    await night('2026_11_20', 400);
+    await night('2026_11_21', 500);
+    await night(TODAY, 50);
+    await cache('manywheel-cu126', 300, 3);
+    await cache('manywheel-cpu', 200, 1);
+  });
+
+  it('trims the least recently used caches first and keeps every night when that is enough', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('cache/manywheel-cu126') + 1; // a little more than the oldest cache frees
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    expect(result.trimmedCaches).toEqual(['manywheel-cu126', 'manywheel-cpu']);
+    expect(result.freedNights).toEqual([]);
+    expect(await present()).toEqual(['2026_11_19', '2026_11_20', '2026_11_21', TODAY, 'cache']);
+  });
+
+  it('trims only as much as is needed', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('cache/manywheel-cu126');
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    expect(result.trimmedCaches).toEqual(['manywheel-cu126']);
+    expect(await readdir(path.join(root, 'cache'))).toEqual(['manywheel-cpu']);
+  });
+
+  it('prunes the oldest nights when the caches are not enough', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('cache/manywheel-cu126', 'cache/manywheel-cpu', '2026_11_19') + 1;
+    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    expect(result.trimmedCaches).toEqual(['manywheel-cu126', 'manywheel-cpu']);
+    expect(result.freedNights).toEqual(['2026_11_19', '2026_11_20']);
+    expect(await present()).toEqual(['2026_11_21', TODAY, 'cache']);
+  });
+
+  it('keeps a cache used since a running night started, and says which caches it removed when it refuses', async () => {
+    // A live night started a minute ago; the cpu cache was stamped since (a build has it mounted).
+    await writeFile(path.join(root, '2026_11_21', 'night.lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date(Date.now() - 60_000).toISOString(), purpose: 'run' }));
+    const now = new Date();
+    await utimes(path.join(root, 'cache', 'manywheel-cpu'), now, now);
+    const base = 1000;
+    const minFreeBytes = base + size('cache/manywheel-cu126', 'cache/manywheel-cpu', '2026_11_19', '2026_11_20');
+    const error = (await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e)) as NightshiftError;
+    expect(error).toBeInstanceOf(NightshiftError);
+    expect(error.message).toMatch(/removed cache\(s\) manywheel-cu126, then no night was removed: removing every night that may go \(2026_11_19, 2026_11_20\) would free only about/);
+    expect(await readdir(path.join(root, 'cache'))).toEqual(['manywheel-cpu']);
+    expect(await present()).toEqual(['2026_11_19', '2026_11_20', '2026_11_21', TODAY, 'cache']);
   });
 });
