@@ -3,9 +3,10 @@
  * get them (the estimates themselves are computed by src/plan/estimate.ts):
  *
  * - `split` (which machine builds what): the matrix estimates refined by the shared history at the
- *   destination, of nights before this one only. Every machine reads the same objects, so every
- *   machine computes the same split. This machine's local history.json is left out on purpose: the
- *   others cannot see it.
+ *   destination, of nights at least two before this one. Every machine reads the same objects, so every
+ *   machine computes the same split: the night just before is left out because a machine whose night
+ *   overran may publish it after the others started tonight's (and tonight's own would change the
+ *   split during the day). This machine's local history.json is left out too: the others cannot see it.
  * - `order` (start order and admission on this machine): the shared history and the local one.
  *
  * Reading trouble never stops a night: it is a warning, and the split falls back to the matrix
@@ -17,6 +18,7 @@ import { configEstimator, estimator, mergeDurations, type BuildDurations, type E
 import { openScheduleDestination } from '../store/open.js';
 import { readSharedHistory } from '../store/shared-history.js';
 import { readDurations } from './history.js';
+import { addNights } from './night-date.js';
 
 export interface NightEstimates {
   /** For the split across machines: the same on every machine that read the same shared history. */
@@ -64,7 +66,7 @@ export async function loadEstimates(schedule: Schedule, date: string, options: L
     );
   }
   return {
-    split: estimator(shared, { before: date }),
+    split: estimator(shared, { before: addNights(date, -1) }),
     order: estimator(mergeDurations([shared, local])),
     sharedFrom,
   };

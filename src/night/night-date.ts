@@ -18,6 +18,13 @@ export function isNightDate(text: string): boolean {
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
+/** The night `days` after `date` (negative: before), both YYYY_MM_DD. */
+export function addNights(date: string, days: number): string {
+  const [year, month, day] = date.split('_').map(Number) as [number, number, number];
+  const shifted = new Date(Date.UTC(year, month - 1, day + days));
+  return shifted.toISOString().slice(0, 10).replaceAll('-', '_');
+}
+
 /** `--date` as given, checked; or today's night in the schedule's time zone. */
 export function resolveNightDate(given: string | undefined, timeZone: string, now: Date = new Date()): string {
   if (given === undefined) return nightDate(now, timeZone);

@@ -1,7 +1,8 @@
 /**
  * Build durations shared through the destination, with real host builds: a night on m1 writes
  * `nightshift/history/m1.json`; m2 (another root, so none of m1's local files) then plans and runs the
- * next night by it, and every machine computes the same split. A destination that cannot be read is a
+ * night after next by it (the split counts nights at least two before), and every machine computes the
+ * same split. A destination that cannot be read is a
  * warning and the matrix estimates, never a failed command.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -39,6 +40,7 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
   let m1Run: Awaited<ReturnType<typeof runCli>>;
   const d0 = () => night.date;
   const d1 = () => nextDay(night.date);
+  const d2 = () => nextDay(night.date, 2);
   /** m1 uses the fixture's root, m2 its own: m2 never sees m1's local history.json. */
   const cli = (machine: 'm1' | 'm2', date: string, ...args: string[]) =>
     runCli([...args, '--config', night.configDir, '--machine', machine, '--date', date, ...(machine === 'm2' ? ['--root', root2] : [])]);
@@ -90,8 +92,8 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
     expect(Object.keys(object.builds).sort()).toEqual(ran);
   });
 
-  it('gives m2 the same split as m1 for the next night, by m1\'s durations', async () => {
-    const [onM1, onM2] = [await plan('m1', d1()), await plan('m2', d1())];
+  it('gives m2 the same split as m1 for the night after next, by m1\'s durations', async () => {
+    const [onM1, onM2] = [await plan('m1', d2()), await plan('m2', d2())];
     expect(onM2.stderr).toBe('');
     expect(onM2.json.shared_history).toEqual(['m1']);
     expect(owners(onM2.json)).toEqual(owners(onM1.json));
@@ -105,23 +107,24 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
     expect(owners(onM2.json)).not.toEqual(owners(configPlan));
   });
 
-  it('keeps night D\'s own split after D is published (only earlier nights count)', async () => {
+  it('keeps the split of night D and of the night after after D is published (nights two before count)', async () => {
     expect(owners((await plan('m2', d0())).json)).toEqual(owners(configPlan));
+    expect(owners((await plan('m2', d1())).json)).toEqual(owners(configPlan));
   });
 
-  it('runs m2\'s next night by that split and order, and adds m2.json', async () => {
-    const planned = (await plan('m2', d1())).json;
+  it('runs m2\'s night by that split and order, and adds m2.json', async () => {
+    const planned = (await plan('m2', d2())).json;
     const mine = planned.machines.find((m) => m.name === 'm2')!;
-    const result = await cli('m2', d1(), 'run');
+    const result = await cli('m2', d2(), 'run');
     expect(result.stderr).toBe('');
-    const state = JSON.parse(await readFile(path.join(root2, d1(), 'night.json'), 'utf8')) as NightState;
+    const state = JSON.parse(await readFile(path.join(root2, d2(), 'night.json'), 'utf8')) as NightState;
     expect(state.builds.map((b) => b.id).sort()).toEqual([...mine.order].sort());
     // Started in the planned order (one slot), with the planned estimates recorded.
     const started = [...state.builds].sort((a, b) => a.started_at!.localeCompare(b.started_at!)).map((b) => b.id);
     expect(started).toEqual(mine.order);
     for (const build of state.builds) expect(build.estimate_s).toBe(planned.builds.find((b) => b.id === build.id)!.estimate_s);
     expect(await destination.list('nightshift/history/')).toEqual(['nightshift/history/m1.json', 'nightshift/history/m2.json']);
-    expect((await plan('m1', nextDay(d0(), 2))).json.shared_history).toEqual(['m1', 'm2']);
+    expect((await plan('m1', nextDay(d0(), 3))).json.shared_history).toEqual(['m1', 'm2']);
   }, 60_000);
 
   it('warns and plans by the matrix when an object is not a history', async () => {
@@ -136,7 +139,7 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
   if (kind === 's3') it('warns and uses the matrix estimates when the destination cannot be read', async () => {
     await server!.stop();
     try {
-      const result = await plan('m2', d1());
+      const result = await plan('m2', d2());
       expect(result.stderr).toMatch(/shared build history at s3:\/\/.* could not be read .*matrix estimates/);
       expect(result.json.shared_history).toBeNull();
       // The split falls back to the matrix (the order may still use m2's own history.json).

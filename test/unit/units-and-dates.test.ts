@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration, parseSize } from '../../src/units.js';
-import { isNightDate, nightDate, resolveNightDate } from '../../src/night/night-date.js';
+import { addNights, isNightDate, nightDate, resolveNightDate } from '../../src/night/night-date.js';
 import { NightshiftError } from '../../src/errors.js';
 
 describe('durations and sizes', () => {
@@ -46,5 +46,18 @@ describe('night dates', () => {
     expect(isNightDate('nightlies')).toBe(false);
     expect(resolveNightDate('2026_01_05', 'UTC')).toBe('2026_01_05');
     expect(() => resolveNightDate('2026_13_01', 'UTC')).toThrow(NightshiftError);
+  });
+});
+
+describe('addNights', () => {
+  it.each([
+    ['2026_11_22', -1, '2026_11_21'],
+    ['2026_03_01', -1, '2026_02_28'],
+    ['2028_03_01', -1, '2028_02_29'],
+    ['2026_01_01', -1, '2025_12_31'],
+    ['2026_12_31', 1, '2027_01_01'],
+    ['2026_03_28', 2, '2026_03_30'],
+  ])('%s %i night(s) is %s', (date, days, expected) => {
+    expect(addNights(date, days)).toBe(expected);
   });
 });
