@@ -1,6 +1,6 @@
 /** Small file helpers shared by the night's state, lock and history files. */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readFile, rename, rm } from 'node:fs/promises';
+import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 
 /** The file's text, or undefined when it does not exist (any other error is thrown). */
@@ -41,6 +41,32 @@ export async function writeFileAtomic(file: string, text: string, options: { mod
     throw error;
   }
   await syncDir(path.dirname(file));
+}
+
+/**
+ * Removes what writeFileAtomic left of `name` in `dir` when a writer was killed between creating its
+ * temporary file and the rename: only files whose writer (the pid in the name) is gone.
+ */
+export async function removeStaleTemps(dir: string, name: string): Promise<string[]> {
+  const removed: string[] = [];
+  const pattern = /^\.(.+)\.(\d+)\.[0-9a-f]{8}\.tmp$/;
+  for (const entry of await readdir(dir).catch(() => [] as string[])) {
+    const match = pattern.exec(entry);
+    if (!match || match[1] !== name || isAlive(Number(match[2]))) continue;
+    await rm(path.join(dir, entry), { force: true });
+    removed.push(entry);
+  }
+  return removed;
+}
+
+/** Whether a process with this pid exists: signal 0 checks only that; EPERM means it belongs to another user. */
+export function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 /** Makes the rename itself durable; some platforms cannot fsync a folder, which only costs durability. */

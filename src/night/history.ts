@@ -7,7 +7,7 @@
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import type { BuildStatus } from './layout.js';
-import { readTextIfExists, writeJsonAtomic } from '../files.js';
+import { readTextIfExists, removeStaleTemps, writeJsonAtomic } from '../files.js';
 
 export const HISTORY_KEEP = 20;
 
@@ -39,6 +39,7 @@ export async function recordDurations(root: string, entries: readonly (HistoryEn
       history.builds[id] = list.slice(-HISTORY_KEEP);
     }
     await mkdir(root, { recursive: true });
+    await removeStaleTemps(root, 'history.json');
     await writeJsonAtomic(file, history);
   });
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { readTextIfExists } from '../files.js';
+import { isAlive, readTextIfExists } from '../files.js';
 
 /** A takeover lasts milliseconds; racers wait this long in all for the one doing it. */
 const TAKEOVER_ROUNDS = 100;
@@ -67,7 +67,7 @@ export async function acquireNightLock(lockPath: string, options: AcquireOptions
 /** The lock's holder and whether it still runs, or undefined when the night is not locked. */
 export async function readNightLock(lockPath: string): Promise<LockStatus | undefined> {
   const info = await readLockFile(lockPath);
-  return info && { ...info, alive: info.host !== os.hostname() || pidAlive(info.pid) };
+  return info && { ...info, alive: info.host !== os.hostname() || isAlive(info.pid) };
 }
 
 function heldLock(lockPath: string, info: LockInfo): NightLock {
@@ -151,16 +151,6 @@ function parseLock(text: string): LockInfo | undefined {
 
 function sameLock(a: LockInfo, b: LockInfo): boolean {
   return a.pid === b.pid && a.host === b.host && a.started_at === b.started_at;
-}
-
-/** Signal 0 checks existence only; EPERM means the pid exists but belongs to another user. */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
-  }
 }
 
 function lockedError(lockPath: string, holder: LockStatus): NightshiftError {

@@ -12,6 +12,7 @@ import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
 import type { Executor } from '../build/executor.js';
 import { runBuilds, type RunnerEvent } from '../build/runner.js';
+import { removeStaleTemps } from '../files.js';
 import { longestFirst } from '../plan/order.js';
 import { recordDurations } from './history.js';
 import { nightLayout, type NightLayout } from './layout.js';
@@ -76,6 +77,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   const master = (line: string) => appendMasterLog(layout, 'run', line);
   try {
     await master(`${request.purpose} started by pid ${process.pid} on ${machine}: ${request.cells.length} build(s) selected`);
+    // A writer killed mid-write (power loss, kill -9) leaves its temporary night.json behind.
+    await removeStaleTemps(layout.dir, 'night.json');
     const store = new NightStateStore(layout.state);
     const previous = (await store.load()) ?? (await store.replace(emptyState(request, now())));
 
