@@ -71,15 +71,16 @@ export function isAlive(pid: number): boolean {
 
 /** Makes the rename itself durable; some platforms cannot fsync a folder, which only costs durability. */
 export async function syncDir(dir: string): Promise<void> {
+  await syncFile(dir).catch(() => {}); // best effort
+}
+
+/** fsync of a file's data (or a folder's entries) by path. */
+export async function syncFile(file: string): Promise<void> {
+  const handle = await open(file, 'r');
   try {
-    const handle = await open(dir, 'r');
-    try {
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    // best effort
+    await handle.sync();
+  } finally {
+    await handle.close();
   }
 }
 

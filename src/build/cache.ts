@@ -46,6 +46,18 @@ export function cacheMount(cell: Cell, root: string, date: string, machine: stri
 }
 
 /**
+ * Opens the build's cache, if it has one: why it could not (the build's start error, so that only
+ * this build fails and its log says why), or undefined.
+ */
+export async function cacheStartError(mount: CacheMount | undefined): Promise<string | undefined> {
+  if (!mount) return undefined;
+  return openCache(mount).then(
+    () => undefined,
+    (error: Error) => `could not open the cache ${mount.hostDir}: ${error.message}`,
+  );
+}
+
+/**
  * Creates the cache folder if needed (before Docker would, as root) and stamps it as used now, so
  * that prune sees it as recently used and leaves it to the running night.
  */

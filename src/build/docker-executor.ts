@@ -12,7 +12,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result, type ResultPromise } from 'execa';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { stopTrigger } from './stop-trigger.js';
-import { openCache } from './cache.js';
+import { cacheStartError } from './cache.js';
 import { CONTAINER_OUT as OUT, CONTAINER_RECIPES as RECIPES } from './container-paths.js';
 
 export interface DockerExecutorOptions {
@@ -100,11 +100,8 @@ export class DockerExecutor implements Executor {
     const name = containerName(options.date, options.id, randomBytes(4).toString('hex'));
     // Docker would create a missing bind source itself, owned by root.
     await mkdir(options.outDir, { recursive: true });
-    if (options.cache) {
-      // A cache that cannot be opened fails this build before it starts; its log says why.
-      const problem = await openCache(options.cache).then(() => undefined, (error: Error) => error.message);
-      if (problem) return { exitCode: null, timedOut: false, canceled: false, startError: `could not open the cache ${options.cache.hostDir}: ${problem}`, durationMs: elapsed() };
-    }
+    const cacheError = await cacheStartError(options.cache);
+    if (cacheError) return { exitCode: null, timedOut: false, canceled: false, startError: cacheError, durationMs: elapsed() };
     const envDir = await mkdtemp(path.join(os.tmpdir(), 'nightshift-env-'));
     const envFile = path.join(envDir, 'build.env');
     await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });

@@ -7,7 +7,7 @@ import { cp, mkdir, rm } from 'node:fs/promises';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result } from 'execa';
 import { hostEnvironment } from './build-env.js';
-import { openCache } from './cache.js';
+import { cacheStartError } from './cache.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { stopTrigger } from './stop-trigger.js';
 
@@ -35,10 +35,8 @@ export class HostExecutor implements Executor {
     } catch (error) {
       return { exitCode: null, timedOut: false, canceled: false, startError: `could not prepare the work folder ${options.workDir}: ${(error as Error).message}`, durationMs: elapsed() };
     }
-    if (options.cache) {
-      const problem = await openCache(options.cache).then(() => undefined, (error: Error) => error.message);
-      if (problem) return { exitCode: null, timedOut: false, canceled: false, startError: `could not open the cache ${options.cache.hostDir}: ${problem}`, durationMs: elapsed() };
-    }
+    const cacheError = await cacheStartError(options.cache);
+    if (cacheError) return { exitCode: null, timedOut: false, canceled: false, startError: cacheError, durationMs: elapsed() };
 
     // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
     const log = options.logFd as unknown as 3;

@@ -4,9 +4,9 @@
  */
 import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { resolveNightDate } from '../night/night-date.js';
+import { addDays, resolveNightDate } from '../night/night-date.js';
 import { pruneNights, type PruneResult } from '../night/prune.js';
-import { addDays, type KeepReason } from '../night/prune-select.js';
+import type { KeepReason } from '../night/prune-select.js';
 import type { TrimCachesResult } from '../night/cache-trim.js';
 import { formatSize } from '../units.js';
 

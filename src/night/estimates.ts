@@ -18,7 +18,7 @@ import { configEstimator, estimator, mergeDurations, type BuildDurations, type E
 import { openScheduleDestination } from '../store/open.js';
 import { readSharedHistory } from '../store/shared-history.js';
 import { readDurations } from './history.js';
-import { addNights } from './night-date.js';
+import { addDays } from './night-date.js';
 
 export interface NightEstimates {
   /** For the split across machines: the same on every machine that read the same shared history. */
@@ -66,7 +66,7 @@ export async function loadEstimates(schedule: Schedule, date: string, options: L
     );
   }
   return {
-    split: estimator(shared, { before: addNights(date, -1) }),
+    split: estimator(shared, { before: addDays(date, -1) }),
     order: estimator(mergeDurations([shared, local])),
     sharedFrom,
   };

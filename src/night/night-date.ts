@@ -18,11 +18,14 @@ export function isNightDate(text: string): boolean {
   return date.getUTCFullYear() === year && date.getUTCMonth() === month - 1 && date.getUTCDate() === day;
 }
 
-/** The night `days` after `date` (negative: before), both YYYY_MM_DD. */
-export function addNights(date: string, days: number): string {
+const DAY_MS = 86_400_000;
+
+/** `date` moved by `days` calendar days (UTC arithmetic: no time zone or DST can shift a day). */
+export function addDays(date: string, days: number): string {
   const [year, month, day] = date.split('_').map(Number) as [number, number, number];
-  const shifted = new Date(Date.UTC(year, month - 1, day + days));
-  return shifted.toISOString().slice(0, 10).replaceAll('-', '_');
+  const moved = new Date(Date.UTC(year, month - 1, day) + days * DAY_MS);
+  const two = (n: number) => String(n).padStart(2, '0');
+  return `${moved.getUTCFullYear()}_${two(moved.getUTCMonth() + 1)}_${two(moved.getUTCDate())}`;
 }
 
 /** `--date` as given, checked; or today's night in the schedule's time zone. */

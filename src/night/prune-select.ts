@@ -3,9 +3,7 @@
  * silently never pruned because it compared a path to a date: here a folder name is first parsed
  * into a calendar day (or left alone), and only days are compared.
  */
-import { isNightDate } from './night-date.js';
-
-const DAY_MS = 86_400_000;
+import { addDays, isNightDate } from './night-date.js';
 
 /** Why a night is kept. */
 export type KeepReason =
@@ -111,14 +109,6 @@ export function spaceCandidates(request: Pick<SpaceRequest, 'nights' | 'today' |
   const past = realNights(request.nights).filter((night) => night < request.today);
   const newest = past.at(-1);
   return past.filter((night) => night !== newest && !locked.has(night));
-}
-
-/** `date` moved by `days` calendar days (UTC arithmetic: no time zone or DST can shift a day). */
-export function addDays(date: string, days: number): string {
-  const [year, month, day] = date.split('_').map(Number) as [number, number, number];
-  const moved = new Date(Date.UTC(year, month - 1, day) + days * DAY_MS);
-  const two = (n: number) => String(n).padStart(2, '0');
-  return `${moved.getUTCFullYear()}_${two(moved.getUTCMonth() + 1)}_${two(moved.getUTCDate())}`;
 }
 
 /** Real dates only, oldest first (YYYY_MM_DD sorts as text in date order), each once. */

@@ -17,7 +17,7 @@ import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutFileOptions, type PutOptions } from './destination.js';
-import { sha256File, syncDir } from '../files.js';
+import { sha256File, syncDir, syncFile } from '../files.js';
 
 const MiB = 1024 * 1024;
 /** Temporary files end so; list() skips them and no key may look like one. */
@@ -194,15 +194,6 @@ async function linkLikeCopy(file: string, info: Stats, temp: string): Promise<bo
     if (CANNOT_LINK.has(code ?? '')) return false;
     // The folder is there (the probe was made in it): a missing name is the file's.
     throw code === 'ENOENT' ? Object.assign(error as Error, { sourceFile: file }) : error;
-  }
-}
-
-async function syncFile(file: string): Promise<void> {
-  const handle = await open(file, 'r');
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
   }
 }
 

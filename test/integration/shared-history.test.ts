@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
 import { s3Env, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { addDays } from '../../src/night/night-date.js';
 import { openDestination } from '../../src/store/open.js';
 import type { Destination } from '../../src/store/destination.js';
 import type { SharedHistoryObject } from '../../src/store/shared-history.js';
@@ -24,12 +25,6 @@ interface PlanJson {
   builds: { id: string; machine: string; order: number; estimate_s: number; estimate_from: 'history' | 'config' }[];
 }
 
-const nextDay = (date: string, days = 1) => {
-  const d = new Date(`${date.replaceAll('_', '-')}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + days);
-  return d.toISOString().slice(0, 10).replaceAll('-', '_');
-};
-
 describe.each(['file', 's3'] as const)('shared build history at a %s destination', (kind) => {
   let server: S3rver | undefined;
   let folder: string;
@@ -39,8 +34,8 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
   let configPlan: PlanJson;
   let m1Run: Awaited<ReturnType<typeof runCli>>;
   const d0 = () => night.date;
-  const d1 = () => nextDay(night.date);
-  const d2 = () => nextDay(night.date, 2);
+  const d1 = () => addDays(night.date, 1);
+  const d2 = () => addDays(night.date, 2);
   /** m1 uses the fixture's root, m2 its own: m2 never sees m1's local history.json. */
   const cli = (machine: 'm1' | 'm2', date: string, ...args: string[]) =>
     runCli([...args, '--config', night.configDir, '--machine', machine, '--date', date, ...(machine === 'm2' ? ['--root', root2] : [])]);
@@ -124,7 +119,7 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
     expect(started).toEqual(mine.order);
     for (const build of state.builds) expect(build.estimate_s).toBe(planned.builds.find((b) => b.id === build.id)!.estimate_s);
     expect(await destination.list('nightshift/history/')).toEqual(['nightshift/history/m1.json', 'nightshift/history/m2.json']);
-    expect((await plan('m1', nextDay(d0(), 3))).json.shared_history).toEqual(['m1', 'm2']);
+    expect((await plan('m1', addDays(d0(), 3))).json.shared_history).toEqual(['m1', 'm2']);
   }, 60_000);
 
   it('warns and plans by the matrix when an object is not a history', async () => {

@@ -17,14 +17,11 @@ import type { Destination } from '../../src/store/destination.js';
 import type { Manifest, LatestPointer } from '../../src/store/manifest.js';
 import type { NightState } from '../../src/night/state.js';
 import { pruneNights } from '../../src/night/prune.js';
+import { addDays } from '../../src/night/night-date.js';
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 
-const nextDay = (date: string) => {
-  const d = new Date(`${date.replaceAll('_', '-')}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + 1);
-  return d.toISOString().slice(0, 10).replaceAll('-', '_');
-};
+const nextDay = (date: string) => addDays(date, 1);
 
 describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
   let server: S3rver | undefined;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { addDays, selectForSpace, selectNightsToPrune, spaceCandidates } from '../../src/night/prune-select.js';
+import { addDays } from '../../src/night/night-date.js';
+import { selectForSpace, selectNightsToPrune, spaceCandidates } from '../../src/night/prune-select.js';
 
 /** `count` consecutive nights ending at `last`, oldest first. */
 function nightsUpTo(last: string, count: number): string[] {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { formatDuration, parseDuration, parseSize } from '../../src/units.js';
-import { addNights, isNightDate, nightDate, resolveNightDate } from '../../src/night/night-date.js';
+import { addDays, isNightDate, nightDate, resolveNightDate } from '../../src/night/night-date.js';
 import { NightshiftError } from '../../src/errors.js';
 
 describe('durations and sizes', () => {
@@ -49,7 +49,7 @@ describe('night dates', () => {
   });
 });
 
-describe('addNights', () => {
+describe('addDays', () => {
   it.each([
     ['2026_11_22', -1, '2026_11_21'],
     ['2026_03_01', -1, '2026_02_28'],
@@ -58,6 +58,6 @@ describe('addNights', () => {
     ['2026_12_31', 1, '2027_01_01'],
     ['2026_03_28', 2, '2026_03_30'],
   ])('%s %i night(s) is %s', (date, days, expected) => {
-    expect(addNights(date, days)).toBe(expected);
+    expect(addDays(date, days)).toBe(expected);
   });
 });
