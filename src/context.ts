@@ -1,4 +1,5 @@
 /** The global options every command shares, and what they resolve to. */
+import { stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type LoadedConfig } from './config/load.js';
@@ -44,7 +45,20 @@ export interface ScheduleContext {
 export async function loadSchedule(options: GlobalOptions): Promise<ScheduleContext> {
   const config = await loadConfig({ dir: options.config, schedule: options.schedule });
   const schedule = config.schedules[0]!;
-  return { config, schedule: options.root ? { ...schedule, root: path.resolve(options.root) } : schedule };
+  const root = options.root ? path.resolve(options.root) : schedule.root;
+  await checkRootIsFolder(root, options.root ? `--root ${options.root}` : `root ${root} (in ${schedule.file})`);
+  return { config, schedule: { ...schedule, root } };
+}
+
+/** A root that exists must be a folder: a file there would fail every read and write under it. */
+async function checkRootIsFolder(root: string, named: string): Promise<void> {
+  const found = await stat(root).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOTDIR' ? 'under a file' : undefined));
+  if (found === 'under a file') {
+    throw new NightshiftError(`${named} lies under a file, not a folder; the night folders live under root: give a folder (it is made when missing)`, ExitCode.usage);
+  }
+  if (found && !found.isDirectory()) {
+    throw new NightshiftError(`${named} is a file, not a folder; the night folders live under root: give a folder (it is made when missing)`, ExitCode.usage);
+  }
 }
 
 /** This machine's name: --machine, NIGHTSHIFT_MACHINE (commander fills both in), else the host name. */

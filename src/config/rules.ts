@@ -10,7 +10,7 @@ import { expandMatrix, cellVars, matches } from '../matrix/expand.js';
 import path from 'node:path';
 import { unsafeCacheKey } from '../build/cache.js';
 import { CONTAINER_MOUNTS } from '../build/container-paths.js';
-import { render, templateRefs, resolveRef, type TemplateVars } from '../matrix/template.js';
+import { render, templateRefs, resolveRef, unclosedBrace, type TemplateVars } from '../matrix/template.js';
 import { planNight } from '../plan/plan.js';
 
 export interface RuleProblem {
@@ -124,6 +124,19 @@ export const matrixRules: Record<string, (ctx: MatrixContext) => RuleProblem[]> 
       }
       return [];
     });
+  },
+
+  templatesClosed({ input }) {
+    const templates: [unknown, IssuePath][] = [
+      ...Object.entries(input.env).map(([k, v]): [unknown, IssuePath] => [v, ['env', k]]),
+      ...Object.entries(input.packages).flatMap(([pkg, spec]): [unknown, IssuePath][] => [
+        [spec.image, ['packages', pkg, 'image']],
+        ...spec.command.map((arg, i): [unknown, IssuePath] => [arg, ['packages', pkg, 'command', i]]),
+        ...Object.entries(spec.env).map(([k, v]): [unknown, IssuePath] => [v, ['packages', pkg, 'env', k]]),
+        [spec.cache?.key, ['packages', pkg, 'cache', 'key']],
+      ]),
+    ];
+    return bracesProblems(templates);
   },
 
   templatesResolve({ matrix, cells }) {
@@ -285,6 +298,10 @@ export const scheduleRules: Record<string, (ctx: Pick<ScheduleContext, 'input' |
       : [];
   },
 
+  uploadTemplatesClosed({ input }) {
+    return input.upload ? bracesProblems([[input.upload.to, ['upload', 'to']], [input.upload.key, ['upload', 'key']]]) : [];
+  },
+
   uploadDestinationTemplate({ input }) {
     if (!input.upload) return [];
     // The destination is the same for every build of a night and machine: no per-build variables.
@@ -375,6 +392,14 @@ export const scheduleMatrixRules: Record<string, (ctx: ScheduleContext) => RuleP
     return [...problems.values()];
   },
 };
+
+/** A problem for each template whose braces are not closed. */
+function bracesProblems(templates: readonly [unknown, IssuePath][]): RuleProblem[] {
+  return templates.flatMap(([template, path]) => {
+    const why = typeof template === 'string' ? unclosedBrace(template) : undefined;
+    return why ? [{ path, message: `${JSON.stringify(template)}: ${why}` }] : [];
+  });
+}
 
 /** A package's gpus as a number to compare with a budget; 'all' fits any machine (it takes what there is). */
 function numericGpus(cell: Cell): number | undefined {

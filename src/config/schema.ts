@@ -7,6 +7,7 @@ import * as z from 'zod';
 import cron from 'node-cron';
 import { parseDuration, parseSize } from '../units.js';
 import { didYouMean } from './did-you-mean.js';
+import { gitRefProblem } from './git-ref.js';
 
 /** Names that end up in build ids, file names, container names and S3 keys. */
 const ID_PART = /^[A-Za-z0-9](?:[A-Za-z0-9.+-]*[A-Za-z0-9+])?$/;
@@ -110,7 +111,14 @@ export const matrixSchema = z.strictObject({
   recipes: z
     .strictObject({
       repo: z.string().min(1).describe('git URL of the build recipes, cloned fresh into every night folder'),
-      ref: z.string().min(1).default('main'),
+      ref: z
+        .string()
+        .min(1)
+        .default('main')
+        .superRefine((ref, ctx) => {
+          const why = gitRefProblem(ref);
+          if (why) ctx.addIssue({ code: 'custom', message: `git cannot fetch the ref ${JSON.stringify(ref)}: ${why}; give a branch, tag or commit name, like ref: main` });
+        }),
     })
     .describe('the git repository of build scripts: { repo: URL, ref: branch }'),
   axes: z

@@ -41,8 +41,36 @@ export function parseYamlSource(text: string, file: string): YamlSource {
       problems.push({ file, line, col, path: [], message: problem.message });
     }
   }
-  const data = problems.length ? undefined : document.toJS({ maxAliasCount: 100 });
+  const data = problems.length ? undefined : toData(document, { file, lines, problems });
   return { file, text, data, document, lines, problems };
+}
+
+/** How often aliases may be expanded in one file: enough for any real config, too few for a "billion laughs". */
+const MAX_ALIAS_COUNT = 100;
+
+/** The document as plain data; aliases nested to expand into a huge value are a problem at the first alias. */
+function toData(document: Document, { file, lines, problems }: { file: string; lines: LineCounter; problems: ConfigIssue[] }): unknown {
+  try {
+    return document.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
+    let offset = 0;
+    visit(document, {
+      Alias(_, alias) {
+        offset = rangeStart(alias) ?? 0;
+        return visit.BREAK;
+      },
+    });
+    const { line, col } = lines.linePos(offset);
+    problems.push({
+      file,
+      line,
+      col,
+      path: [],
+      message: `aliases (*name) here expand into more than ${MAX_ALIAS_COUNT} copies, which nightshift refuses as a resource exhaustion attack; write the values out or use fewer nested aliases`,
+    });
+    return undefined;
+  }
 }
 
 /** Lines whose indentation holds a tab, with the tab's position. */

@@ -19,6 +19,22 @@ export function templateRefs(template: string): TemplateRef[] {
   return [...template.matchAll(REFERENCE)].map(([text, name, attr, fallback]) => ({ text, name: name!, attr, fallback }));
 }
 
+/**
+ * Why a template's braces are broken, or undefined: a `{` (not the shell's `${`) that no `}` closes before the
+ * next `{`, like `builder:{cuda.image_tag`, would otherwise be left in the image name as text and fail only at night.
+ */
+export function unclosedBrace(template: string): string | undefined {
+  for (let i = 0; i < template.length; i++) {
+    if (template[i] !== '{' || template[i - 1] === '$') continue;
+    const close = template.indexOf('}', i + 1);
+    const next = template.indexOf('{', i + 1);
+    if (close >= 0 && (next < 0 || close < next)) continue;
+    const name = /^[A-Za-z0-9_.|-]*/.exec(template.slice(i + 1))![0];
+    return `the "{" at column ${i + 1} is never closed: end the name with "}", like {${name || 'name'}}`;
+  }
+  return undefined;
+}
+
 /** A variable is plain text or an axis value with attributes. */
 export type TemplateVars = Readonly<Record<string, string | AxisValue>>;
 

@@ -118,11 +118,23 @@ const cases: Case[] = [
     inMatrix(24, 1, [], /duplicate key "axes" \(first on line 4\)/)),
   scheduleCase('unquoted cron starting with * (a YAML alias)', [['cron: "5 0 * * *"', 'cron: * 0 * * *']],
     inSchedule(1, 7, [], /read by YAML as an alias; put the value in quotes/)),
+  {
+    name: 'aliases nested to expand into millions of values (a resource exhaustion attack)',
+    matrix: `${['a0: &a0 [x, x, x, x, x, x, x, x, x, x]', ...Array.from({ length: 20 }, (_, i) => `a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(', ')}]`)].join('\n')}\n${MATRIX}`,
+    schedule: SCHEDULE,
+    issues: [inMatrix(2, 10, [], /aliases \(\*name\) here expand into more than 100 copies, which nightshift refuses/)],
+  },
   { name: 'empty matrix.yaml', matrix: '', schedule: SCHEDULE, issues: [inMatrix(1, 1, [], /the file is empty: it needs at least recipes, axes, packages/)] },
   { name: 'matrix.yaml of comments only', matrix: '# todo\n', schedule: SCHEDULE, issues: [inMatrix(1, 1, [], /the file is empty/)] },
   { name: 'top level is a list', matrix: '- recipes\n- axes\n', schedule: SCHEDULE, issues: [inMatrix(1, 1, [], /expected a mapping of keys \(recipes:, axes:, packages: \.\.\.\) at the top of the file, got a list/)] },
   { name: 'empty schedule', matrix: MATRIX, schedule: '', issues: [inSchedule(1, 1, [], /the file is empty: it needs at least cron, machines/)] },
 
+  matrixCase('a template brace never closed', [['image: "example/manywheel:{cuda.image_tag|cpu}"', 'image: "example/manywheel:{cuda.image_tag"']],
+    inMatrix(11, 12, ['packages', 'manywheel', 'image'], /"example\/manywheel:\{cuda.image_tag": the "\{" at column 19 is never closed: end the name with "\}", like \{cuda.image_tag\}/)),
+  scheduleCase('an upload key brace never closed', [['key: "{package}/{cuda}/{file}"', 'key: "{package}/{cuda/{file}"']],
+    inSchedule(12, 8, ['upload', 'key'], /the "\{" at column 11 is never closed: end the name with "\}", like \{cuda\}/)),
+  matrixCase('a recipes ref git cannot take', [['  ref: main\n', '  ref: "main branch"\n']],
+    inMatrix(3, 8, ['recipes', 'ref'], /git cannot fetch the ref "main branch": it holds a space or control character; give a branch, tag or commit name/)),
   // --- types ---
   matrixCase('timeout as a number', [['timeout: 3h', 'timeout: 90']],
     inMatrix(13, 14, ['packages', 'manywheel', 'timeout'], /expected a duration like 90m or 4h, got 90; add a unit: 90m or 90s/)),
