@@ -38,6 +38,16 @@ describe('planNight', () => {
     }
   });
 
+  it('places the shared cells longest first, each on the machine expected to come free first (exact split)', () => {
+    // Ids in ascending estimate order, so a split by id or by input order gives another (worse) answer.
+    const all = [1, 2, 3, 4, 5, 6, 7].map((minutes) => cell(`p_${minutes}`, minutes * 60));
+    const plan = planNight(all, [machine('a', 1), machine('b', 1)]);
+    const byMachine = Object.fromEntries(plan.machines.map((m) => [m.machine.name, m.builds.map((b) => b.id)]));
+    // 7→a, 6→b, 5→b (6 < 7), 4→a (7 < 11), 3→a (a tie goes to the first), 2→b, 1→b: 14 and 14 minutes.
+    expect(byMachine).toEqual({ a: ['p_7', 'p_4', 'p_3'], b: ['p_6', 'p_5', 'p_2', 'p_1'] });
+    expect(plan.machines.map((m) => m.expectedFinishS)).toEqual([14 * 60, 14 * 60]);
+  });
+
   it('orders each machine longest expected first, ties by id', () => {
     const plan = planNight([cell('x_b', 60), cell('x_a', 60), cell('y_c', 600), cell('z_d', 5)], [machine('m', 2)]);
     expect(plan.machines[0]!.builds.map((b) => [b.id, b.order])).toEqual([
