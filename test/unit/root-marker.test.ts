@@ -12,6 +12,7 @@ import { nightLayout } from '../../src/night/layout.js';
 import { openNight } from '../../src/night/open-night.js';
 import { markRoot, ROOT_MARKER, rootRefusal } from '../../src/night/root-marker.js';
 import { systemFolderReason } from '../../src/config/system-folders.js';
+import { trimCaches } from '../../src/night/cache-trim.js';
 
 let root: string;
 beforeEach(async () => {
@@ -67,6 +68,21 @@ describe('opening a night marks its root', () => {
     expect(error.exitCode).toBe(2);
     expect(error.message).toBe('root /usr/lib cannot hold nights: /usr/lib is inside the system folder /usr; give nightshift a folder of its own, e.g. /var/lib/nightshift (prune removes old night folders and caches under root)');
     expect(await rootRefusal('/')).toMatch(/^nothing removed under \/: \/ is a system folder/);
+  });
+});
+
+describe('cache trimming', () => {
+  it('removes no cache under a root without the marker, and trims once the root is marked', async () => {
+    await mkdir(path.join(root, 'cache', 'old-key'), { recursive: true });
+    await writeFile(path.join(root, 'cache', 'old-key', 'objects'), Buffer.alloc(4096, 1));
+    const refused = await trimCaches({ root, capBytes: 0, dryRun: false });
+    expect(refused.removed).toEqual([]);
+    expect(refused.errors).toEqual([expect.stringMatching(/^nothing removed under .*: it has no \.nightshift-root/)]);
+    expect(existsSync(path.join(root, 'cache', 'old-key', 'objects'))).toBe(true);
+    await markRoot(root, 'run');
+    const trimmed = await trimCaches({ root, capBytes: 0, dryRun: false });
+    expect(trimmed.removed.map((c) => c.key)).toEqual(['old-key']);
+    expect(existsSync(path.join(root, 'cache', 'old-key'))).toBe(false);
   });
 });
 
