@@ -12,7 +12,7 @@ import { trimCaches, type TrimCachesResult } from './cache-trim.js';
 import { nightLayout } from './layout.js';
 import { acquireNightLock, readNightLock } from './lock.js';
 import { isNightDate, nightDate } from './night-date.js';
-import { selectNightsToPrune, type KeepReason } from './prune-select.js';
+import { pruneToday, selectNightsToPrune, type KeepReason } from './prune-select.js';
 import { rootRefusal } from './root-marker.js';
 
 export interface PruneNightsOptions {
@@ -61,8 +61,7 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
   const notes: string[] = [];
   const refused = await rootRefusal(root);
   if (refused) {
-    const empty = selectNightsToPrune({ nights: [], today, clockToday, keepDays });
-    return { today: empty.today, refused, removed: [], kept: [], reasons: new Map(), containersRemoved: [], errors: [refused], notes };
+    return { today: pruneToday(today, clockToday), refused, removed: [], kept: [], reasons: new Map(), containersRemoved: [], errors: [refused], notes };
   }
   const nights = await nightFolders(root).catch((error: Error) => {
     errors.push(`could not list the nights under ${root}: ${error.message}`);
