@@ -6,7 +6,7 @@ import { loadSchedule, machineName, type GlobalOptions, type Io } from '../conte
 import { ExitCode, NightshiftError } from '../errors.js';
 import { addDays, resolveNightDate } from '../night/night-date.js';
 import { pruneNights, type PruneResult } from '../night/prune.js';
-import type { KeepReason } from '../night/prune-select.js';
+import { MAX_KEEP_DAYS, type KeepReason } from '../night/prune-select.js';
 import type { TrimCachesResult } from '../night/cache-trim.js';
 import { formatSize } from '../units.js';
 
@@ -23,20 +23,22 @@ export async function prune(options: PruneOptions, io: Io): Promise<number> {
   const keepDays = options.keepDays === undefined ? schedule.keepDays : parseKeepDays(options.keepDays);
   const machine = machineName(options);
   const dryRun = options.dryRun ?? false;
-  const result = await pruneNights({ root: schedule.root, today, keepDays, dryRun, machine, cacheSizeBytes: schedule.cacheSizeBytes });
+  const result = await pruneNights({ root: schedule.root, today, timezone: schedule.timezone, keepDays, dryRun, machine, cacheSizeBytes: schedule.cacheSizeBytes });
+  for (const error of result.errors) io.err(`nightshift: ${error}`);
+  // Not nightshift's root: a configuration problem, and nothing else was looked at.
+  if (result.refused) return ExitCode.usage;
 
-  const oldestKept = addDays(today, -(keepDays - 1));
-  const what = keepDays === 1 ? 'only tonight' : `${keepDays} nights, ${oldestKept} to ${today}`;
+  const oldestKept = addDays(result.today, -(keepDays - 1));
+  const what = keepDays === 1 ? 'only tonight' : `${keepDays} nights, ${oldestKept} to ${result.today}`;
   io.out(`${dryRun ? 'dry run: ' : ''}nights under ${schedule.root}: keeping ${what}`);
   for (const line of resultLines(result, dryRun)) io.out(line);
-  for (const error of result.errors) io.err(`nightshift: ${error}`);
   return result.errors.length ? ExitCode.serviceUnavailable : ExitCode.ok;
 }
 
 function parseKeepDays(text: string): number {
   const days = /^\d+$/.test(text.trim()) ? Number(text.trim()) : NaN;
-  if (Number.isSafeInteger(days) && days >= 1) return days;
-  throw new NightshiftError(`--keep-days expects a whole number of nights, 1 or more (1 keeps only tonight), got ${JSON.stringify(text)}`, ExitCode.usage);
+  if (Number.isSafeInteger(days) && days >= 1 && days <= MAX_KEEP_DAYS) return days;
+  throw new NightshiftError(`--keep-days expects a whole number of nights from 1 (only tonight) to ${MAX_KEEP_DAYS} (ten years), got ${JSON.stringify(text)}`, ExitCode.usage);
 }
 
 const REASONS: Record<Exclude<KeepReason, 'recent'>, string> = {

@@ -1,5 +1,8 @@
 /** The configuration as the rest of nightshift sees it: checked, defaults applied, units converted. */
 
+/** The most nights keep_days may keep (ten years): beyond it the cut-off stops being a date anyone means. */
+export const MAX_KEEP_DAYS = 3650;
+
 export interface AxisValue {
   value: string;
   /** Attributes for templates (`{cuda.image_tag}`), all as text. */

@@ -12,6 +12,7 @@ import { unsafeCacheKey } from '../build/cache.js';
 import { CONTAINER_MOUNTS } from '../build/container-paths.js';
 import { render, templateRefs, resolveRef, unclosedBrace, type TemplateVars } from '../matrix/template.js';
 import { planNight } from '../plan/plan.js';
+import { ROOT_FIX, systemFolderReason } from './system-folders.js';
 
 export interface RuleProblem {
   path: IssuePath;
@@ -300,6 +301,12 @@ export const scheduleRules: Record<string, (ctx: Pick<ScheduleContext, 'input' |
 
   uploadTemplatesClosed({ input }) {
     return input.upload ? bracesProblems([[input.upload.to, ['upload', 'to']], [input.upload.key, ['upload', 'key']]]) : [];
+  },
+
+  rootOwnFolder({ schedule }) {
+    // Prune removes dated folders and caches under root: never the system's or a person's own folders.
+    const why = systemFolderReason(schedule.root);
+    return why ? [{ path: ['root'], message: `${why}; ${ROOT_FIX}` }] : [];
   },
 
   uploadDestinationTemplate({ input }) {

@@ -8,6 +8,7 @@ import cron from 'node-cron';
 import { parseDuration, parseSize } from '../units.js';
 import { didYouMean } from './did-you-mean.js';
 import { gitRefProblem } from './git-ref.js';
+import { MAX_KEEP_DAYS } from './model.js';
 
 /** Names that end up in build ids, file names, container names and S3 keys. */
 const ID_PART = /^[A-Za-z0-9](?:[A-Za-z0-9.+-]*[A-Za-z0-9+])?$/;
@@ -178,7 +179,13 @@ export const scheduleSchema = z.strictObject({
   cron: cronExpression.describe('when the night starts, in the schedule time zone'),
   timezone: timeZone.default('UTC'),
   root: z.string().min(1).default('/var/lib/nightshift').describe('night folders live here; relative to the config folder'),
-  keep_days: z.number().int().min(1).default(5),
+  keep_days: z
+    .number()
+    .int()
+    .min(1)
+    // A bound keeps prune's cut-off a real date (a huge number once made it NaN_NaN_NaN and removed every night).
+    .max(MAX_KEEP_DAYS, { error: (issue) => `expected at most ${MAX_KEEP_DAYS} nights (ten years), got ${issue.input}; write ${MAX_KEEP_DAYS} or less` })
+    .default(5),
   min_free: size.optional().describe('free space needed under root before a night starts'),
   cache_size: size
     .default('50g')

@@ -1,7 +1,8 @@
 /**
- * Cron expressions as nightshift reads them (node-cron: day of month and day of week must BOTH match),
- * their value sets, and the same schedule as a systemd OnCalendar= value — pure. Used by
- * `nightshift install` to write timers; what cannot be expressed is refused with a reason.
+ * Cron expressions as crontab(5) reads them — when day of month and day of week are both restricted
+ * (neither starts with `*`), a day matches when EITHER does — their value sets, and the same schedule
+ * as systemd OnCalendar= values — pure. Used by `nightshift install` to write timers and cron lines,
+ * and by the daemon (due.ts) to match days; what cannot be expressed is refused with a reason.
  */
 import { ExitCode, NightshiftError } from '../errors.js';
 
@@ -17,9 +18,11 @@ export interface CronSchedule {
   month: number[];
   /** 0 = Sunday (7 is read as 0). */
   dayOfWeek: number[];
+  /** Both day fields restricted: a day matches when either does (crontab(5)); otherwise when both do. */
+  eitherDay: boolean;
 }
 
-type FieldName = keyof CronSchedule;
+type FieldName = Exclude<keyof CronSchedule, 'eitherDay'>;
 
 export interface Field {
   key: FieldName;
@@ -70,11 +73,37 @@ export function parseCron(expr: string, what = 'the cron expression'): CronSched
   const parts = text.split(/\s+/);
   if (parts.length === 6) refuse(expr, what, 'it has a seconds field (6 fields); timers and cron start jobs on whole minutes');
   if (parts.length !== 5) refuse(expr, what, `expected 5 fields, got ${parts.length}`);
-  const schedule = {} as CronSchedule;
+  const schedule = { eitherDay: eitherDayVariants(text) !== undefined } as CronSchedule;
   FIELDS.forEach((field, index) => {
     schedule[field.key] = parseField(parts[index]!, field, expr, what);
   });
   return schedule;
+}
+
+/** A day field that starts with `*` (or node-cron's `?`) leaves the days to the other one. */
+const unrestricted = (text: string) => text.startsWith('*') || text.startsWith('?');
+
+/**
+ * crontab(5): "If both fields are restricted (i.e., do not start with *), the command will be run when
+ * either field matches". For such an expression (5 fields, or 6 with seconds), the two expressions
+ * whose days come from one field alone — day of month with any weekday, and weekday with any day of
+ * month — which together match exactly its days. Undefined when a day field is unrestricted: then
+ * the expression means the same read either way.
+ */
+export function eitherDayVariants(expression: string): [byDayOfMonth: string, byDayOfWeek: string] | undefined {
+  const parts = expression.trim().split(/\s+/);
+  if (parts.length !== 5 && parts.length !== 6) return undefined;
+  const [dom, dow] = [parts.length - 3, parts.length - 1];
+  if (unrestricted(parts[dom]!) || unrestricted(parts[dow]!)) return undefined;
+  const withStar = (index: number) => parts.map((part, i) => (i === index ? '*' : part)).join(' ');
+  return [withStar(dow), withStar(dom)];
+}
+
+/** The expression with both day fields `*`: every day (of its months) at its times. */
+export function everyDayExpression(expression: string): string {
+  const parts = expression.trim().split(/\s+/);
+  if (parts.length !== 5 && parts.length !== 6) return expression;
+  return parts.map((part, i) => (i === parts.length - 3 || i === parts.length - 1 ? '*' : part)).join(' ');
 }
 
 function parseField(text: string, field: Field, expr: string, what: string): number[] {
@@ -199,16 +228,27 @@ function calendarWeekdays(values: readonly number[]): string {
 export const field = (key: FieldName) => FIELDS.find((f) => f.key === key)!;
 
 /**
- * The systemd OnCalendar= value for a 5-field cron expression in `timezone`:
+ * The systemd OnCalendar= values for a 5-field cron expression in `timezone`:
  * `5 0 * * *` → `*-*-* 00:05:00 America/Los_Angeles`, `*\/15 9-17 * * mon-fri` →
- * `Mon..Fri *-*-* 09..17:00/15:00 UTC`. Throws a usage error for what it cannot express.
+ * `Mon..Fri *-*-* 09..17:00/15:00 UTC`. One value, except when both day fields are restricted:
+ * systemd requires the weekday AND the day of month of one value, crontab either, so then one value
+ * per day field (a timer elapses at the earliest of its OnCalendar= values). Throws a usage error for
+ * what it cannot express.
  */
-export function cronToOnCalendar(expr: string, timezone: string, what?: string): string {
+export function cronToOnCalendars(expr: string, timezone: string, what?: string): string[] {
   const c = parseCron(expr, what);
-  const weekdays = isFull(c.dayOfWeek, field('dayOfWeek')) ? '' : `${calendarWeekdays(c.dayOfWeek)} `;
-  const date = `*-${calendarComponent(c.month, field('month'))}-${calendarComponent(c.dayOfMonth, field('dayOfMonth'))}`;
-  const time = `${calendarComponent(c.hour, field('hour'))}:${calendarComponent(c.minute, field('minute'))}:00`;
-  return `${weekdays}${date} ${time} ${timezone}`;
+  const value = (dayOfMonth: readonly number[], dayOfWeek: readonly number[]) => {
+    const weekdays = isFull(dayOfWeek, field('dayOfWeek')) ? '' : `${calendarWeekdays(dayOfWeek)} `;
+    const date = `*-${calendarComponent(c.month, field('month'))}-${calendarComponent(dayOfMonth, field('dayOfMonth'))}`;
+    const time = `${calendarComponent(c.hour, field('hour'))}:${calendarComponent(c.minute, field('minute'))}:00`;
+    return `${weekdays}${date} ${time} ${timezone}`;
+  };
+  if (!c.eitherDay) return [value(c.dayOfMonth, c.dayOfWeek)];
+  return [value(c.dayOfMonth, allOf(field('dayOfWeek'))), value(allOf(field('dayOfMonth')), c.dayOfWeek)];
+}
+
+function allOf(f: Field): number[] {
+  return Array.from({ length: f.max - f.min + 1 }, (_, i) => f.min + i);
 }
 
 /** The shortest cron field for these values: a star, a step, a stepped range, or a list of runs. */
@@ -221,13 +261,20 @@ export function cronField(values: readonly number[], f: Field): string {
     .join(',');
 }
 
-/** An `grep -xE` pattern for `date +%M:%H:%d:%m:%w` that matches exactly the expression's times. */
+/**
+ * An `grep -xE` pattern for `date +%M:%H:%d:%m:%w` that matches exactly the expression's times (with
+ * both day fields restricted: the day of month OR the weekday, as crontab(5) reads it).
+ */
 export function datePattern(c: CronSchedule): string {
   const part = (values: readonly number[], f: Field, width: number) => {
     if (isFull(values, f)) return '.'.repeat(width);
     const words = values.map((v) => String(v).padStart(width, '0'));
     return words.length === 1 ? words[0]! : `(${words.join('|')})`;
   };
-  return [part(c.minute, field('minute'), 2), part(c.hour, field('hour'), 2), part(c.dayOfMonth, field('dayOfMonth'), 2), part(c.month, field('month'), 2), part(c.dayOfWeek, field('dayOfWeek'), 1)].join(':');
+  const time = `${part(c.minute, field('minute'), 2)}:${part(c.hour, field('hour'), 2)}`;
+  const month = part(c.month, field('month'), 2);
+  const dayOfMonth = part(c.dayOfMonth, field('dayOfMonth'), 2);
+  const dayOfWeek = part(c.dayOfWeek, field('dayOfWeek'), 1);
+  if (c.eitherDay) return `${time}:(${dayOfMonth}:${month}:.|..:${month}:${dayOfWeek})`;
+  return `${time}:${dayOfMonth}:${month}:${dayOfWeek}`;
 }
-

@@ -26,7 +26,7 @@ import type { NightEstimates } from '../night/estimates.js';
 import { nightDate } from '../night/night-date.js';
 import { machineBuilds, type ScheduledNightCollaborators, type ScheduledNightOutcome, type ScheduledNightRequest } from '../night/scheduled-night.js';
 import { formatDuration } from '../units.js';
-import { missedSlot, nextRun, previousRun, reportNightDate, startupAction, type NightProgress } from './due.js';
+import { missedSlot, nextRun, previousRun, reportNightDate, scheduledOn, startupAction, triggerExpression, type NightProgress } from './due.js';
 import type { DaemonLog } from './log.js';
 import { describeNextRuns, nextRuns } from './next-runs.js';
 
@@ -137,11 +137,13 @@ export class Daemon {
     this.loadedAt = this.now().toISOString();
     this.lastNightSlot = this.lastReportSlot = this.now().getTime();
     const options = (name: string) => ({ name, timezone: schedule.timezone, logger: this.cronLogger() });
-    const night = cron.schedule(schedule.cron, (ctx) => this.guard(() => this.onNightTrigger(ctx)), options('nightshift-night'));
+    // node-cron ANDs day of month and weekday; crontab ORs them when both are given: such an expression
+    // triggers every day at its times and the handlers keep the days it names (due.ts).
+    const night = cron.schedule(triggerExpression(schedule.cron), (ctx) => this.guard(() => this.onNightTrigger(ctx)), options('nightshift-night'));
     night.on('execution:missed', (ctx) => this.log('cron.missed', `night trigger of ${ctx.date.toISOString()} missed (the machine or the event loop stalled); the catch-up check starts it`));
     this.tasks = [night];
     if (this.sendsReport(schedule)) {
-      const report = cron.schedule(schedule.report!.cron, (ctx) => this.guard(() => this.onReportTrigger(ctx)), options('nightshift-report'));
+      const report = cron.schedule(triggerExpression(schedule.report!.cron), (ctx) => this.guard(() => this.onReportTrigger(ctx)), options('nightshift-report'));
       report.on('execution:missed', (ctx) => this.log('cron.missed', `report trigger of ${ctx.date.toISOString()} missed; the catch-up check starts it`));
       this.tasks.push(report);
     }
@@ -182,11 +184,15 @@ export class Daemon {
 
   private onNightTrigger(ctx: TaskContext): void {
     const { schedule } = this.context!;
+    const date = nightDate(ctx.date, schedule.timezone);
+    if (!scheduledOn(schedule.cron, date)) return;
     this.lastNightSlot = Math.max(this.lastNightSlot, ctx.date.getTime());
-    this.triggerNight(nightDate(ctx.date, schedule.timezone), 'trigger');
+    this.triggerNight(date, 'trigger');
   }
 
   private onReportTrigger(ctx: TaskContext): void {
+    const { schedule } = this.context!;
+    if (!scheduledOn(schedule.report!.cron, nightDate(ctx.date, schedule.timezone))) return;
     this.lastReportSlot = Math.max(this.lastReportSlot, ctx.date.getTime());
     this.triggerReport(ctx.date);
   }

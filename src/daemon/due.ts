@@ -18,9 +18,14 @@
  * trigger), which starts such a night one minute after its time here; node-cron's own later trigger for
  * the same date then finds the night finished (or running) and is dropped.
  *
+ * Days follow crontab(5): when day of month and day of week are both restricted, a day matches when
+ * EITHER does (node-cron itself requires both, so the daemon triggers node-cron every day at the
+ * times and lets `scheduledOn` pick the days).
+ *
  * A night's identity is its date (YYYY_MM_DD): the calendar date of its scheduled wall time.
  */
 import cron from 'node-cron';
+import { eitherDayVariants, everyDayExpression } from './cron-fields.js';
 import { FINISHED_STATUSES } from '../night/layout.js';
 import type { NightState } from '../night/state.js';
 
@@ -98,8 +103,9 @@ export function instantOf(wall: number, timeZone: string): number {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The cron expression as wall-clock times: node-cron's own parser and day matching, so the daemon
-// never disagrees with the trigger about which days match (L, W, #, names, ranges ...).
+// The cron expression as wall-clock times: node-cron's own parser and day matching (L, W, #, names,
+// ranges ...), with crontab's either-day rule on top: a day matches when one of the expressions whose
+// days come from one field alone matches it.
 
 interface WallCron {
   /** Matching seconds of the day, ascending. */
@@ -112,15 +118,30 @@ function withWallCron<T>(expression: string, use: (wallCron: WallCron) => T): T 
   const sorted = (values: number[]) => [...new Set(values)].sort((a, b) => a - b);
   const times: number[] = [];
   for (const hour of sorted(fields.hour)) for (const minute of sorted(fields.minute)) for (const second of sorted(fields.second)) times.push(hour * 3600 + minute * 60 + second);
-  // A task read in UTC matches wall times directly. It is never started (no timer) and is removed from
+  // Tasks read in UTC match wall times directly. They are never started (no timer) and are removed from
   // node-cron's registry when done.
-  const probe = cron.createTask(expression, () => undefined, { timezone: 'UTC' });
+  const probes = (eitherDayVariants(expression) ?? [expression]).map((variant) => cron.createTask(variant, () => undefined, { timezone: 'UTC' }));
   try {
     // Any matching time of day: the match then says whether the day (day of month, month, weekday) does.
-    return use({ times, dayMatches: (dayStart) => probe.match(new Date(dayStart + times[0]! * SECOND)) });
+    return use({ times, dayMatches: (dayStart) => probes.some((probe) => probe.match(new Date(dayStart + times[0]! * SECOND))) });
   } finally {
-    void probe.destroy();
+    for (const probe of probes) void probe.destroy();
   }
+}
+
+/** True when the expression's days include `date` (YYYY_MM_DD), by crontab's rule. */
+export function scheduledOn(expression: string, date: string): boolean {
+  const [year, month, day] = date.split('_').map(Number) as [number, number, number];
+  return withWallCron(expression, (wallCron) => wallCron.dayMatches(Date.UTC(year, month - 1, day)));
+}
+
+/**
+ * What node-cron is given to trigger `expression`: the expression itself, or — when crontab reads its
+ * days as either-or, which node-cron cannot — every day at its times, the trigger then checking
+ * `scheduledOn`.
+ */
+export function triggerExpression(expression: string): string {
+  return eitherDayVariants(expression) ? everyDayExpression(expression) : expression;
 }
 
 /** Matching wall times from `start` on (direction 1) or back (direction -1), up to `limit` inclusive. */

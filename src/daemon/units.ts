@@ -3,15 +3,15 @@
  * or oneshot services started by timers) and a cron.d file. Pure: no files, no clock, no processes;
  * src/commands/install.ts resolves the paths and writes.
  *
- * The schedule's cron expressions are read the way nightshift itself reads them (node-cron): day of
- * month and day of week must BOTH match when both are given. systemd's OnCalendar= means the same;
- * classic cron does not (it runs when EITHER matches), which is one more reason the cron lines check
- * the date themselves instead of leaving it to cron's fields.
+ * The schedule's cron expressions mean what crontab(5) says: when day of month and day of week are
+ * both restricted, EITHER matching is enough. systemd's OnCalendar= requires both of one value, so such
+ * a timer gets one OnCalendar= per day field (cron-fields.ts); the cron lines check the date themselves
+ * (in the schedule's zone) with the same rule.
  */
 import type { Schedule } from '../config/model.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { DEFAULT_ENV_FILE } from '../report/smtp-url.js';
-import { cronField, cronToOnCalendar, datePattern, field, parseCron } from './cron-fields.js';
+import { cronField, cronToOnCalendars, datePattern, field, parseCron } from './cron-fields.js';
 
 export type InstallMode = 'daemon' | 'timer';
 
@@ -198,7 +198,7 @@ export function systemdUnits(o: SystemdUnitsOptions): { files: UnitFile[] } {
 
   const files: UnitFile[] = [];
   for (const job of all) {
-    const onCalendar = cronToOnCalendar(job.cron, o.schedule.timezone, job.what);
+    const onCalendars = cronToOnCalendars(job.cron, o.schedule.timezone, job.what);
     const unit = `nightshift-${name}-${job.kind}`;
     const doing = job.kind === 'night' ? `the night of schedule ${unitText(name)}` : `the morning report of schedule ${unitText(name)}`;
     files.push({
@@ -231,7 +231,8 @@ export function systemdUnits(o: SystemdUnitsOptions): { files: UnitFile[] } {
         `Description=nightshift: start ${doing} (${unitText(job.cron)} in ${o.schedule.timezone})`,
         '',
         '[Timer]',
-        `OnCalendar=${onCalendar}`,
+        ...(onCalendars.length > 1 ? ['# Day of month OR weekday, as in crontab: systemd ANDs them within one OnCalendar=, so one line each.'] : []),
+        ...onCalendars.map((value) => `OnCalendar=${value}`),
         '# Missed while the machine was off: started when it is back. A run still going when the next',
         `# is due is not started twice${job.kind === 'night' ? " (and the night's lock would refuse a second run)" : ''}.`,
         'Persistent=true',

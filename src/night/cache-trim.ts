@@ -11,6 +11,7 @@ import { nightLayout } from './layout.js';
 import { readNightLock } from './lock.js';
 import { inUseSince, selectCachesToTrim, type CacheEntry, type CacheKeepReason } from './cache-select.js';
 import { folderSize, nightFolders, removeTree } from './prune.js';
+import { rootRefusal } from './root-marker.js';
 
 export interface TrimCachesOptions {
   root: string;
@@ -42,6 +43,8 @@ const TRASH_PREFIX = '.trash-';
 
 export async function trimCaches(options: TrimCachesOptions): Promise<TrimCachesResult> {
   const dir = cacheRoot(options.root);
+  const refused = await rootRefusal(options.root);
+  if (refused) return { dir, removed: [], kept: [], reasons: new Map(), totalBytes: 0, bytesAfter: 0, capBytes: options.capBytes, errors: [refused] };
   const errors: string[] = [];
   const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
     if (error.code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${error.message}; it must be a folder nightshift may read (move away whatever is there instead)`);

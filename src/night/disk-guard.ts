@@ -9,14 +9,19 @@ import { ExitCode, NightshiftError } from '../errors.js';
 import { formatSize } from '../units.js';
 import { trimCaches } from './cache-trim.js';
 import { nightLayout } from './layout.js';
+import { nightDate } from './night-date.js';
+import { rootRefusal } from './root-marker.js';
 import { folderSize, lockedNights, nightFolders, removeNightFolder } from './prune.js';
 import { selectForSpace, spaceCandidates } from './prune-select.js';
 
 export interface FreeSpaceOptions {
   /** The folder of the night folders; created when missing. */
   root: string;
-  /** The night about to start: never pruned. */
+  /** The night about to start: never pruned. Ages are counted from the clock's today when that is earlier. */
   today: string;
+  /** The schedule's time zone, for the clock's today. */
+  timezone: string;
+  now?: () => Date;
   minFreeBytes: number;
   /** Free bytes for an unprivileged user on the disk holding `dir`; default statfs (bavail × bsize). */
   freeBytes?: (dir: string) => Promise<number>;
@@ -42,6 +47,8 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
   let free = await freeBytes(root);
   const result: FreeSpaceResult = { trimmedCaches: [], freedNights: [], freeBytes: free, errors: [] };
   if (free >= minFreeBytes) return result;
+  const refused = await rootRefusal(root);
+  if (refused) throw shortError(options, free, refused, []);
 
   // Caches a running night may use stay (trimCaches knows which).
   const trimmed = await trimCaches({ root, capBytes: Infinity, bytesNeeded: minFreeBytes - free, dryRun: false });
@@ -55,10 +62,11 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
 
   const nights = await nightFolders(root);
   const locked = await lockedNights(root, nights);
-  const candidates = spaceCandidates({ nights, today, locked });
+  const clockToday = nightDate((options.now ?? (() => new Date()))(), options.timezone);
+  const candidates = spaceCandidates({ nights, today, clockToday, locked });
   const sizes = new Map<string, number>();
   for (const night of candidates) sizes.set(night, await folderSize(nightLayout(root, night).dir));
-  const plan = selectForSpace({ nights, today, locked, bytesNeeded: minFreeBytes - free, sizes });
+  const plan = selectForSpace({ nights, today, clockToday, locked, bytesNeeded: minFreeBytes - free, sizes });
   // Removing nights that cannot make enough room would lose them for nothing: refuse first.
   if (!plan.enough) {
     const why = candidates.length

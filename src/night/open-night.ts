@@ -2,11 +2,18 @@
 import { appendFile, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { NightLayout } from './layout.js';
+import { markRoot } from './root-marker.js';
 
-/** Creates the folders a run writes into; idempotent. `recipes/` is left to the clone, which renames itself into place. */
-export async function openNight(layout: NightLayout): Promise<void> {
+/**
+ * Creates the folders a run writes into; idempotent. `recipes/` is left to the clone, which renames
+ * itself into place. Marks the root as nightshift's first (root-marker.ts); returns why it could not,
+ * when it could not.
+ */
+export async function openNight(layout: NightLayout, purpose = 'run'): Promise<string | undefined> {
+  const unmarked = await markRoot(layout.root, purpose);
   const folders = [...Object.values(layout.logs), layout.artifacts, layout.work];
   for (const folder of folders) await mkdir(folder, { recursive: true });
+  return unmarked;
 }
 
 /**

@@ -3,7 +3,10 @@
  * silently never pruned because it compared a path to a date: here a folder name is first parsed
  * into a calendar day (or left alone), and only days are compared.
  */
+import { MAX_KEEP_DAYS } from '../config/model.js';
 import { addDays, isNightDate } from './night-date.js';
+
+export { MAX_KEEP_DAYS };
 
 /** Why a night is kept. */
 export type KeepReason =
@@ -19,6 +22,10 @@ export type KeepReason =
   | 'newest';
 
 export interface PruneSelection {
+  /** The day ages were counted from: the requested today, or the clock's when that is earlier (pruneToday). */
+  today: string;
+  /** Set when nothing may be removed at all, saying why (the cut-off is not a real date). */
+  refused?: string;
   /** Nights to remove, oldest first. */
   remove: string[];
   /** Nights kept, oldest first; only real night folders (junk names are in neither list). */
@@ -30,8 +37,10 @@ export interface PruneSelection {
 export interface PruneRequest {
   /** Folder names under root, junk included: only real YYYY_MM_DD dates are ever considered. */
   nights: readonly string[];
-  /** The current night, YYYY_MM_DD. */
+  /** The current night as asked for (run's or prune's --date), YYYY_MM_DD. */
   today: string;
+  /** Today by the real clock in the schedule's time zone: ages are never counted from a later day. */
+  clockToday: string;
   /** How many nights to keep: with 5 on 2026_11_22, nights 18..22 stay and 17 and older go. */
   keepDays: number;
   /** Nights whose lock is held by a live process. */
@@ -43,30 +52,50 @@ export interface PruneRequest {
  * last remaining night (when every night qualifies, the newest stays).
  */
 export function selectNightsToPrune(request: PruneRequest): PruneSelection {
-  checkToday(request.today);
+  const today = pruneToday(request.today, request.clockToday);
   if (!Number.isSafeInteger(request.keepDays) || request.keepDays < 1) {
     throw new Error(`keepDays must be a whole number of nights, 1 or more (got ${request.keepDays})`);
   }
   // Like the old cron, which on the 12th removed the 7th with 5 days: the window is today and the
   // keepDays - 1 nights before it, so today - keepDays and older go.
-  const cutoff = addDays(request.today, -request.keepDays);
+  const cutoff = addDays(today, -request.keepDays);
   const locked = request.locked ?? new Set<string>();
   const reasons = new Map<string, KeepReason>();
   const remove: string[] = [];
   const nights = realNights(request.nights);
+  if (!isNightDate(cutoff)) {
+    // A window reaching before year 1 (or past what dates can hold) compares as nonsense: remove nothing.
+    for (const night of nights) reasons.set(night, protection(night, today, locked) ?? 'recent');
+    const refused = `the oldest night to keep, ${request.keepDays} nights before ${today}, is not a date; no night was removed (keep_days is at most ${MAX_KEEP_DAYS})`;
+    return { today, refused, remove, keep: nights, reasons };
+  }
   for (const night of nights) {
-    const protectedBy = protection(night, request.today, locked);
+    const protectedBy = protection(night, today, locked);
     if (protectedBy) reasons.set(night, protectedBy);
     else if (night > cutoff) reasons.set(night, 'recent');
     else remove.push(night);
   }
   if (remove.length > 0 && remove.length === nights.length) reasons.set(remove.pop()!, 'newest');
-  return { remove, keep: nights.filter((n) => reasons.has(n)), reasons };
+  return { today, remove, keep: nights.filter((n) => reasons.has(n)), reasons };
+}
+
+/**
+ * The day prune counts ages from: the requested night, but never a day after the real clock's (a typo'd
+ * `run --date 2027_11_22` must not make this month's nights look a year old). Every pruning — run,
+ * daemon, `nightshift prune`, the disk guard — goes through here.
+ */
+export function pruneToday(requested: string, clockToday: string): string {
+  checkToday(requested);
+  checkToday(clockToday);
+  return requested < clockToday ? requested : clockToday;
 }
 
 export interface SpaceRequest {
   nights: readonly string[];
+  /** The night about to start, as asked for. */
   today: string;
+  /** Today by the real clock (see pruneToday). */
+  clockToday: string;
   locked?: ReadonlySet<string>;
   /** How many bytes must be freed. */
   bytesNeeded: number;
@@ -103,10 +132,10 @@ export function selectForSpace(request: SpaceRequest): SpaceSelection {
  * and never the newest night before today — the last finished night stays even when today's folder
  * already exists (a resumed or freshly created night has no results yet).
  */
-export function spaceCandidates(request: Pick<SpaceRequest, 'nights' | 'today' | 'locked'>): string[] {
-  checkToday(request.today);
+export function spaceCandidates(request: Pick<SpaceRequest, 'nights' | 'today' | 'clockToday' | 'locked'>): string[] {
+  const today = pruneToday(request.today, request.clockToday);
   const locked = request.locked ?? new Set<string>();
-  const past = realNights(request.nights).filter((night) => night < request.today);
+  const past = realNights(request.nights).filter((night) => night < today);
   const newest = past.at(-1);
   return past.filter((night) => night !== newest && !locked.has(night));
 }

@@ -11,13 +11,17 @@ import { removeContainers } from '../build/docker-executor.js';
 import { trimCaches, type TrimCachesResult } from './cache-trim.js';
 import { nightLayout } from './layout.js';
 import { acquireNightLock, readNightLock } from './lock.js';
-import { isNightDate } from './night-date.js';
-import { selectNightsToPrune, type KeepReason } from './prune-select.js';
+import { isNightDate, nightDate } from './night-date.js';
+import { pruneToday, selectNightsToPrune, type KeepReason } from './prune-select.js';
+import { rootRefusal } from './root-marker.js';
 
 export interface PruneNightsOptions {
   root: string;
-  /** The current night, YYYY_MM_DD. */
+  /** The current night, YYYY_MM_DD; ages are counted from the clock's today when that is earlier. */
   today: string;
+  /** The schedule's time zone, for the clock's today. */
+  timezone: string;
+  now?: () => Date;
   keepDays: number;
   /** Report what would be removed, remove nothing. */
   dryRun: boolean;
@@ -30,6 +34,10 @@ export interface PruneNightsOptions {
 }
 
 export interface PruneResult {
+  /** The day ages were counted from (see pruneToday). */
+  today: string;
+  /** Set when nothing was removed because the root is not nightshift's (root-marker.ts): why, and what to do. */
+  refused?: string;
   /** Nights removed (with dryRun: that would be), oldest first. */
   removed: string[];
   /** Nights kept, oldest first. */
@@ -48,15 +56,22 @@ export interface PruneResult {
 
 export async function pruneNights(options: PruneNightsOptions): Promise<PruneResult> {
   const { root, today, keepDays, dryRun } = options;
+  const clockToday = nightDate((options.now ?? (() => new Date()))(), options.timezone);
   const errors: string[] = [];
   const notes: string[] = [];
+  const refused = await rootRefusal(root);
+  if (refused) {
+    return { today: pruneToday(today, clockToday), refused, removed: [], kept: [], reasons: new Map(), containersRemoved: [], errors: [refused], notes };
+  }
   const nights = await nightFolders(root).catch((error: Error) => {
     errors.push(`could not list the nights under ${root}: ${error.message}`);
     return [];
   });
   const locked = await lockedNights(root, nights, (night, why) => errors.push(`night ${night} is kept: ${why}`));
-  const selection = selectNightsToPrune({ nights, today, keepDays, locked });
+  const selection = selectNightsToPrune({ nights, today, clockToday, keepDays, locked });
   const reasons = new Map(selection.reasons);
+  if (selection.today !== today) notes.push(`${today} is after today (${clockToday} in ${options.timezone}): nights were aged from ${clockToday}`);
+  if (selection.refused) errors.push(selection.refused);
 
   // Containers first: a leftover build still writing into an old night would refill it while it goes.
   const containersRemoved = await removeLeftoverContainers({ root, machine: options.machine, keep: locked, dryRun, docker: options.docker ?? 'docker', errors, notes });
@@ -74,7 +89,7 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
   // Caches after the nights: a cache's trouble never keeps old nights (or their logs) from going, nor the reverse.
   const caches = options.cacheSizeBytes === undefined ? undefined : await trimCaches({ root, capBytes: options.cacheSizeBytes, dryRun });
   errors.push(...(caches?.errors ?? []));
-  return { removed, kept: kept.sort(), reasons, containersRemoved, errors, notes, caches };
+  return { today: selection.today, removed, kept: kept.sort(), reasons, containersRemoved, errors, notes, caches };
 }
 
 export type RemoveOutcome = 'removed' | 'locked' | { error: string };

@@ -72,11 +72,12 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   const now = collaborators.now ?? (() => new Date());
   const say = collaborators.say ?? (() => {});
   const layout = nightLayout(root, date);
-  await openNight(layout);
+  const unmarked = await openNight(layout, request.purpose);
   const lock = await acquireNightLock(layout.lock, { purpose: request.purpose });
   const master = (line: string) => appendMasterLog(layout, 'run', line);
   try {
     await master(`${request.purpose} started by pid ${process.pid} on ${machine}: ${request.cells.length} build(s) selected`);
+    if (unmarked) await master(unmarked);
     // A writer killed mid-write (power loss, kill -9) leaves its temporary night.json behind.
     await removeStaleTemps(layout.dir, 'night.json');
     const store = new NightStateStore(layout.state);

@@ -13,6 +13,7 @@ import { planNight } from '../plan/plan.js';
 import { ensureFreeSpace } from './disk-guard.js';
 import { configEstimates, loadEstimates, orderSeconds, planOptions, type NightEstimates } from './estimates.js';
 import { pruneNights, type PruneResult } from './prune.js';
+import { markRoot } from './root-marker.js';
 import { machineBudget, runNight, type NightOutcome } from './run-night.js';
 
 export interface ScheduledNightRequest {
@@ -63,9 +64,13 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
   const estimates = request.estimates ?? (await loadEstimates(schedule, date, { warn }));
   const mine = machineBuilds(config, schedule, machine, request, estimates);
 
+  // The root is nightshift's from its first night on (a root from before markers is taken over here):
+  // the disk guard and prune remove nothing under a root that is not.
+  const unmarked = await markRoot(schedule.root, request.purpose);
+  if (unmarked) warn(unmarked);
   // Never start a night that would fail halfway for lack of disk: make room first, or refuse (exit 4).
   if (schedule.minFreeBytes !== undefined) {
-    const room = await ensureFreeSpace({ root: schedule.root, today: date, minFreeBytes: schedule.minFreeBytes });
+    const room = await ensureFreeSpace({ root: schedule.root, today: date, timezone: schedule.timezone, minFreeBytes: schedule.minFreeBytes });
     if (room.trimmedCaches.length) say(`made room under ${schedule.root}: removed cache(s) ${room.trimmedCaches.join(', ')}`);
     if (room.freedNights.length) say(`made room under ${schedule.root}: removed night(s) ${room.freedNights.join(', ')}`);
     for (const error of room.errors) warn(error);
@@ -92,7 +97,7 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
   if (collaborators.signal.aborted) return { night };
 
   // The end of a night: old nights and leftover containers go. Trouble here is reported, not fatal.
-  const pruned = await pruneNights({ root: schedule.root, today: date, keepDays: schedule.keepDays, dryRun: false, machine, cacheSizeBytes: schedule.cacheSizeBytes });
+  const pruned = await pruneNights({ root: schedule.root, today: date, timezone: schedule.timezone, keepDays: schedule.keepDays, dryRun: false, machine, cacheSizeBytes: schedule.cacheSizeBytes });
   if (pruned.removed.length) say(`pruned night(s) older than ${schedule.keepDays} days: ${pruned.removed.join(', ')}`);
   if (pruned.containersRemoved.length) say(`removed leftover container(s): ${pruned.containersRemoved.join(', ')}`);
   if (pruned.caches?.removed.length) say(`trimmed cache(s) to cache_size, least recently used first: ${pruned.caches.removed.map((c) => c.key).join(', ')}`);

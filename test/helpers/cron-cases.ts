@@ -3,7 +3,8 @@
 export interface CalendarCase {
   cron: string;
   timezone: string;
-  onCalendar: string;
+  /** One value, or one per day field when both are restricted (crontab ORs them, systemd ANDs within one). */
+  onCalendar: string | readonly string[];
 }
 
 export const CALENDAR_CASES: readonly CalendarCase[] = [
@@ -30,8 +31,11 @@ export const CALENDAR_CASES: readonly CalendarCase[] = [
   { cron: '0 0 1 jan,jul *', timezone: 'UTC', onCalendar: '*-01,07-01 00:00:00 UTC' },
   { cron: '0 6 15 MAR-MAY *', timezone: 'Australia/Sydney', onCalendar: '*-03..05-15 06:00:00 Australia/Sydney' },
   { cron: '0 0 1 */3 *', timezone: 'UTC', onCalendar: '*-01/3-01 00:00:00 UTC' },
-  // day of month AND day of week, as nightshift (node-cron) reads them
-  { cron: '0 0 1 * mon', timezone: 'UTC', onCalendar: 'Mon *-*-01 00:00:00 UTC' },
+  // day of month OR day of week when both are restricted, as crontab(5) reads them; AND when one starts with *
+  { cron: '0 0 1 * mon', timezone: 'UTC', onCalendar: ['*-*-01 00:00:00 UTC', 'Mon *-*-* 00:00:00 UTC'] },
+  { cron: '0 1 1 * 1', timezone: 'UTC', onCalendar: ['*-*-01 01:00:00 UTC', 'Mon *-*-* 01:00:00 UTC'] },
+  { cron: '30 2 13 jan-jun fri', timezone: 'Europe/Berlin', onCalendar: ['*-01..06-13 02:30:00 Europe/Berlin', 'Fri *-01..06-* 02:30:00 Europe/Berlin'] },
+  { cron: '0 1 */2 * 1', timezone: 'UTC', onCalendar: 'Mon *-*-01/2 01:00:00 UTC' },
   // nicknames
   { cron: '@daily', timezone: 'UTC', onCalendar: '*-*-* 00:00:00 UTC' },
   { cron: '@weekly', timezone: 'UTC', onCalendar: 'Sun *-*-* 00:00:00 UTC' },

@@ -12,6 +12,7 @@ import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
 import { dockerAvailable, TEST_IMAGE } from '../helpers/docker.js';
 import { makeRecipesRepo, type RecipesRepo } from '../helpers/git.js';
 import { runCli } from '../helpers/run-cli.js';
+import { markRoot } from '../../src/night/root-marker.js';
 
 const MiB = 1024 * 1024;
 const DAY_MS = 86_400_000;
@@ -126,6 +127,7 @@ describe('nightshift prune trims caches over cache_size', () => {
 
   beforeEach(async () => {
     root = await mkdtemp(path.join(os.tmpdir(), 'nightshift-cache-prune-'));
+    await markRoot(root, 'run');
     machine = `cache-prune-${randomBytes(4).toString('hex')}`;
     configDir = configWithCap('2500k');
     await makeCache('oldest', 1, 9);

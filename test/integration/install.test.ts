@@ -10,11 +10,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { execa } from 'execa';
-import cron from 'node-cron';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Schedule } from '../../src/config/model.js';
 import { crontabLines, cronUnescape } from '../../src/daemon/units.js';
-import { cronToOnCalendar } from '../../src/daemon/cron-fields.js';
+import { cronToOnCalendars } from '../../src/daemon/cron-fields.js';
+import { nextRun } from '../../src/daemon/due.js';
 import { CALENDAR_CASES } from '../helpers/cron-cases.js';
 
 const repo = path.resolve(fileURLToPath(new URL('../..', import.meta.url)));
@@ -75,6 +75,23 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
       `ExecStart=${process.execPath} ${cli} run --config ${repo} --schedule nightly --machine linux-0\n`,
     );
     await verify(names.map((n) => path.join(dir, n)));
+  });
+
+  it('day of month and weekday both given: one OnCalendar= each, which verify takes; the cron file too', async () => {
+    const config = configWith('either-day-config', (text) => text.replace('cron: "5 0 * * *"', 'cron: "0 1 1 * 1"'));
+    const dir = path.join(work, 'either-day');
+    const result = await nightshift('--config', config, 'install', 'systemd', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(result.exitCode, result.stderr).toBe(0);
+    const timer = readFileSync(path.join(dir, 'nightshift-nightly-night.timer'), 'utf8');
+    expect(timer.split('\n').filter((l) => l.startsWith('OnCalendar='))).toEqual(['OnCalendar=*-*-01 01:00:00 America/Los_Angeles', 'OnCalendar=Mon *-*-* 01:00:00 America/Los_Angeles']);
+    await verify(readdirSync(dir).map((n) => path.join(dir, n)));
+    await requireTool('crontab', 'cron');
+    const cronDir = path.join(work, 'either-day-cron');
+    expect((await nightshift('--config', config, 'install', 'cron', '--write', '--dir', cronDir, '--machine', 'linux-0')).exitCode).toBe(0);
+    const cronFile = path.join(cronDir, 'nightshift-nightly');
+    expect(readFileSync(cronFile, 'utf8')).toContain("grep -qxE '00:01:(01:..:.|..:..:1)'");
+    const checked = await execa('crontab', ['-n', cronFile], { reject: false, all: true });
+    expect(checked.exitCode, checked.all).toBe(0);
   });
 
   it('daemon mode: the service passes systemd-analyze verify', async () => {
@@ -142,21 +159,28 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
     expect(daemon.exitCode).toBe(0);
   });
 
-  it.each(CALENDAR_CASES)('systemd-analyze calendar takes $onCalendar and elapses when node-cron would run $cron', async ({ cron: expr, timezone }) => {
-    const spec = cronToOnCalendar(expr, timezone);
+  it.each(CALENDAR_CASES)('systemd-analyze calendar takes $onCalendar and elapses when the daemon (crontab) would run $cron', async ({ cron: expr, timezone }) => {
+    const specs = cronToOnCalendars(expr, timezone);
     const iterations = 12;
+    // The daemon's times (due.ts, crontab's reading of the days), the next `iterations` from now.
     const expected = () => {
-      const task = cron.createTask(expr, () => {}, { timezone });
-      const runs = task.getNextRuns(iterations).map((d) => d.toISOString().replace('T', ' ').replace('.000Z', ''));
-      void task.destroy();
+      const runs: string[] = [];
+      for (let after = new Date(); runs.length < iterations; ) {
+        const next = nextRun(expr, timezone, after)!;
+        runs.push(next.at.toISOString().replace('T', ' ').replace('.000Z', ''));
+        after = next.at;
+      }
       return runs;
     };
     const before = expected();
-    const result = await execa('systemd-analyze', ['calendar', `--iterations=${iterations}`, spec], { reject: false, all: true, env: { TZ: 'UTC' } });
+    // One timer with several OnCalendar= elapses at the earliest of them: merge each spec's elapses.
+    const result = await execa('systemd-analyze', ['calendar', `--iterations=${iterations}`, ...specs], { reject: false, all: true, env: { TZ: 'UTC' } });
     const after = expected();
     expect(result.exitCode, result.all).toBe(0);
-    const elapses = [...result.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/g)].map((m) => m[1]);
-    expect([before, after]).toContainEqual(elapses);
+    const elapses = [...result.stdout.matchAll(/(?:Next elapse|Iter\. #\d+): \w{3} (\d{4}-\d\d-\d\d \d\d:\d\d:\d\d) UTC/g)].map((m) => m[1]!);
+    expect(elapses).toHaveLength(iterations * specs.length);
+    const merged = [...new Set(elapses)].sort().slice(0, iterations);
+    expect([before, after]).toContainEqual(merged);
   });
 
   it('systemd-analyze calendar rejects what is not a calendar spec (so exit 0 means something)', async () => {
@@ -278,6 +302,23 @@ describe('nightshift install cron', () => {
       expect(result.exitCode).toBe(0);
       expect(result.all).toBe('');
       expect(existsSync(calls)).toBe(false);
+    });
+
+    it('with day of month and weekday both given: due when either matches, as crontab reads it (real date and grep)', async () => {
+      await requireTool('flock', 'util-linux');
+      const now = new Date();
+      const dom = Number(new Intl.DateTimeFormat('en-US', { timeZone: timezone, day: 'numeric' }).format(now));
+      const dow = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(new Intl.DateTimeFormat('en-US', { timeZone: timezone, weekday: 'short' }).format(now));
+      const [otherDom, otherDow] = [(dom % 28) + 1, (dow + 3) % 7];
+      const ran = async (expr: string) => {
+        rmSync(calls, { force: true });
+        const result = await runLine(expr);
+        expect(result.exitCode, result.all).toBe(0);
+        return existsSync(calls);
+      };
+      expect(await ran(`* * ${dom} * ${otherDow}`)).toBe(true); // today's date, another weekday
+      expect(await ran(`* * ${otherDom} * ${dow}`)).toBe(true); // another date, today's weekday
+      expect(await ran(`* * ${otherDom} * ${otherDow}`)).toBe(false);
     });
 
     it('while an earlier run holds the lock: not started again, and the log says so', async () => {

@@ -11,6 +11,8 @@ import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pruneNights } from '../../src/night/prune.js';
+import { addDays, nightDate } from '../../src/night/night-date.js';
+import { markRoot, ROOT_MARKER } from '../../src/night/root-marker.js';
 import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
 import { runCli } from '../helpers/run-cli.js';
 import { containersWithLabel, docker, dockerAvailable, removeContainersWithLabel, TEST_IMAGE } from '../helpers/docker.js';
@@ -25,6 +27,8 @@ let machine: string;
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(os.tmpdir(), 'nightshift-prune-'));
+  // A root nightshift made: its first night marked it.
+  await markRoot(root, 'run');
   configDir = writeConfigDir({
     matrix: 'recipes: { repo: "file:///nonexistent/recipes.git", ref: main }\naxes:\n  python: ["3.12"]\npackages:\n  wheel:\n    executor: host\n    command: ["true"]\n',
     schedules: { nightly: `cron: "5 0 * * *"\ntimezone: UTC\nroot: "${root}"\nkeep_days: 3\nmachines:\n  m1: { slots: 1 }\n` },
@@ -55,7 +59,7 @@ async function lockNight(night: string, pid: number): Promise<void> {
 /** `nightshift prune ARGS --config DIR --machine M --date TODAY`, in process. */
 const cli = (...args: string[]) => runCli(['prune', '--config', configDir, '--machine', machine, '--date', TODAY, ...args]);
 
-const present = async () => (await readdir(root)).sort();
+const present = async () => (await readdir(root)).filter((name) => name !== ROOT_MARKER).sort();
 /** The night folders left, oldest first. */
 const nightsLeft = async () => (await present()).filter((name) => NIGHTS.includes(name));
 const junkAndFile = [...JUNK, '2026_11_02'];
@@ -102,11 +106,11 @@ describe('nightshift prune', () => {
     expect(await nightsLeft()).toEqual(['2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21', TODAY, '2026_11_23']);
   });
 
-  it.each(['0', '-1', 'five', '2.5', ''])('refuses --keep-days %j with exit 2 and removes nothing', async (value) => {
+  it.each(['0', '-1', 'five', '2.5', '', '3651', '99999999999'])('refuses --keep-days %j with exit 2 and removes nothing', async (value) => {
     const before = await present();
     const result = await cli('--keep-days', value);
     expect(result.exitCode).toBe(2);
-    expect(result.stderr).toMatch(/--keep-days expects a whole number of nights, 1 or more/);
+    expect(result.stderr).toMatch(/--keep-days expects a whole number of nights from 1 \(only tonight\) to 3650 \(ten years\)/);
     expect(await present()).toEqual(before);
   });
 
@@ -128,7 +132,7 @@ describe('nightshift prune', () => {
   });
 
   it('keeps the newest night when every night is old', async () => {
-    const result = await cli('--date', '2027_06_01');
+    const result = await cli('--date', '2026_11_29');
     expect(result.exitCode).toBe(0);
     expect(await nightsLeft()).toEqual(['2026_11_23']);
     expect(result.stdout).toMatch(/^kept 2026_11_23: the newest night, always kept$/m);
@@ -155,6 +159,37 @@ describe('nightshift prune', () => {
       if (asRoot) await execa('chattr', ['-i', stuck]);
       else await execa('chmod', ['u+w', stuck]);
     }
+  });
+
+  it('a --date after the real today (a typo\'d month) ages nights from the real today: recent nights stay', async () => {
+    const today = nightDate(new Date(), 'UTC');
+    const recent = [addDays(today, -2), addDays(today, -1), today];
+    for (const night of recent) await makeNight(night);
+    const typo = addDays(today, 365);
+    const result = await cli('--date', typo, '--keep-days', '3');
+    expect(result.exitCode).toBe(0);
+    expect(await nightsLeft()).toEqual([]);
+    for (const night of recent) expect(await present()).toContain(night);
+    expect(result.stdout).toContain(`nights under ${root}: keeping 3 nights, ${recent[0]} to ${today}`);
+    expect(result.stdout).toContain(`${typo} is after today (${today} in UTC): nights were aged from ${today}`);
+  });
+
+  it('removes nothing in a root without the marker and never marks it itself (exit 2, naming the root and the fix)', async () => {
+    await rm(path.join(root, ROOT_MARKER));
+    const before = await present();
+    const result = await cli('--keep-days', '1');
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toContain(`nightshift: nothing removed under ${root}: it has no .nightshift-root, so nightshift did not make it`);
+    expect(result.stderr).toMatch(/`nightshift run` marks it when it opens its next night there/);
+    expect(result.stdout).toBe('');
+    expect(await present()).toEqual(before);
+    expect(existsSync(path.join(root, ROOT_MARKER))).toBe(false);
+  });
+
+  it('refuses a system folder as root, even one with a marker', async () => {
+    const result = await cli('--root', '/etc');
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/nothing removed under \/etc: \/etc is a system folder; give nightshift a folder of its own/);
   });
 
   it('prunes nothing under a root that does not exist yet', async () => {
@@ -204,13 +239,13 @@ describe('nightshift prune and leftover containers', () => {
   });
 
   it('records docker trouble as an error but still prunes the folders', async () => {
-    const result = await pruneNights({ root, today: TODAY, keepDays: 3, dryRun: false, machine, docker: 'false' });
+    const result = await pruneNights({ root, today: TODAY, timezone: 'UTC', keepDays: 3, dryRun: false, machine, docker: 'false' });
     expect(result.removed).toEqual(['2026_11_10', '2026_11_15', '2026_11_18', '2026_11_19']);
     expect(result.errors).toEqual([expect.stringMatching(/^leftover containers were not checked: docker ps failed: .*; start Docker/)]);
   });
 
   it('only notes a machine without Docker (nothing to clean there)', async () => {
-    const result = await pruneNights({ root, today: TODAY, keepDays: 3, dryRun: false, machine, docker: path.join(root, 'no-docker-here') });
+    const result = await pruneNights({ root, today: TODAY, timezone: 'UTC', keepDays: 3, dryRun: false, machine, docker: path.join(root, 'no-docker-here') });
     expect(result.removed).toHaveLength(4);
     expect(result.errors).toEqual([]);
     expect(result.notes).toEqual([expect.stringMatching(/no-docker-here not found: no leftover containers to look for/)]);

@@ -129,7 +129,7 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     if (local.dev === published.dev) expect(published.ino).toBe(local.ino); // linked, not copied
 
     const later = nextDay(nextDay(nextDay(night.date)));
-    const pruned = await pruneNights({ root: night.root, today: later, keepDays: 1, dryRun: false, machine: 'm1', docker: 'true' });
+    const pruned = await pruneNights({ root: night.root, today: later, timezone: 'UTC', now: () => new Date(`${later.replaceAll('_', '-')}T12:00:00Z`), keepDays: 1, dryRun: false, machine: 'm1', docker: 'true' });
     expect(pruned.removed).toContain(night.date);
     expect(existsSync(path.join(night.root, night.date))).toBe(false);
 

@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
 import type { NightState } from '../../src/night/state.js';
+import { addDays, nightDate } from '../../src/night/night-date.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
@@ -130,13 +131,15 @@ describe('disk space around a night', () => {
   it('prunes nights older than keep_days at the end of a run', async () => {
     const pruned = await makeNightFixture({ executor: 'host', scheduleExtra: 'keep_days: 2\n' });
     try {
-      const [year, month, day] = pruned.date.split('_').map(Number) as [number, number, number];
-      const daysBefore = (n: number) => new Date(Date.UTC(year, month - 1, day - n)).toISOString().slice(0, 10).replaceAll('-', '_');
-      for (const old of [daysBefore(1), daysBefore(2), daysBefore(5)]) await mkdir(path.join(pruned.root, old, 'logs'), { recursive: true });
-      const result = await runCli(['run', '--only', 'opt_*', '--config', pruned.configDir, '--machine', 'm1', '--date', pruned.date]);
+      // Today by the real clock: prune never counts ages from a later day (the fixture's own date is far ahead).
+      const today = nightDate(new Date(), 'UTC');
+      const daysBefore = (n: number) => addDays(today, -n);
+      // Nights of earlier runs (a run makes logs/master/ first): the root holds only nightshift nights, so the run marks it.
+      for (const old of [daysBefore(1), daysBefore(2), daysBefore(5)]) await mkdir(path.join(pruned.root, old, 'logs', 'master'), { recursive: true });
+      const result = await runCli(['run', '--only', 'opt_*', '--config', pruned.configDir, '--machine', 'm1', '--date', today]);
       expect(result.exitCode).toBe(0);
       expect(result.stdout).toMatch(new RegExp(`pruned night\\(s\\) older than 2 days: ${daysBefore(5)}, ${daysBefore(2)}`));
-      expect((await readdir(pruned.root)).filter((name) => /^\d{4}_/.test(name)).sort()).toEqual([daysBefore(1), pruned.date]);
+      expect((await readdir(pruned.root)).filter((name) => /^\d{4}_/.test(name)).sort()).toEqual([daysBefore(1), today]);
     } finally {
       await pruned.cleanup();
     }

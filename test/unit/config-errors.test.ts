@@ -305,6 +305,13 @@ const cases: Case[] = [
   scheduleCase('report.from not an address', [['from: nightshift@example.com', 'from: nightshift']],
     inSchedule(17, 9, ['report', 'from'], /expected an email address, got "nightshift"/)),
   scheduleCase('keep_days 0', [['keep_days: 5', 'keep_days: 0']], inSchedule(4, 12, ['keep_days'], /expected a number of at least 1, got 0/)),
+  scheduleCase('keep_days so large that prune\'s cut-off is no date', [['keep_days: 5', 'keep_days: 99999999999']],
+    inSchedule(4, 12, ['keep_days'], /expected at most 3650 nights \(ten years\), got 99999999999; write 3650 or less/)),
+  scheduleCase('root: / (prune would look for nights in the system\'s own folder)', [['root: /tmp/nightshift-test-root', 'root: /']],
+    inSchedule(3, 7, ['root'], /^\/ is a system folder; give nightshift a folder of its own, e\.g\. \/var\/lib\/nightshift \(prune removes old night folders and caches under root\)$/)),
+  scheduleCase('root in a system folder', [['root: /tmp/nightshift-test-root', 'root: /usr/share/nights']],
+    inSchedule(3, 7, ['root'], /\/usr\/share\/nights is inside the system folder \/usr; give nightshift a folder of its own/)),
+  scheduleCase('root: /home', [['root: /tmp/nightshift-test-root', 'root: /home']], inSchedule(3, 7, ['root'], /\/home is a system folder/)),
 ];
 
 async function configError(dir: string, schedule?: string): Promise<ConfigError> {

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ensureFreeSpace } from '../../src/night/disk-guard.js';
 import { folderSize } from '../../src/night/prune.js';
 import { NightshiftError } from '../../src/errors.js';
+import { markRoot, ROOT_MARKER } from '../../src/night/root-marker.js';
 
 const KB = 1024;
 const TODAY = '2026_11_22';
@@ -19,6 +20,8 @@ let sizes: Map<string, number>;
 
 beforeEach(async () => {
   root = await mkdtemp(path.join(tmpdir(), 'nightshift-guard-'));
+  // A root nightshift made: its first night marked it.
+  await markRoot(root, 'run');
   sizes = new Map();
 });
 afterEach(() => rm(root, { recursive: true, force: true }));
@@ -53,7 +56,7 @@ function disk(base: number, { gainRatio = 1 } = {}): (dir: string) => Promise<nu
   };
 }
 
-const present = async () => (await readdir(root)).sort();
+const present = async () => (await readdir(root)).filter((name) => name !== ROOT_MARKER).sort();
 const size = (...names: string[]) => names.reduce((sum, name) => sum + sizes.get(name)!, 0);
 
 describe('ensureFreeSpace', () => {
@@ -70,7 +73,7 @@ describe('ensureFreeSpace', () => {
   });
 
   it('does nothing when there is enough', async () => {
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: 10 * KB, freeBytes: disk(10 * KB) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: 10 * KB, freeBytes: disk(10 * KB) });
     expect(result).toEqual({ trimmedCaches: [], freedNights: [], freeBytes: 10 * KB, errors: [] });
     expect(await present()).toHaveLength(9);
   });
@@ -78,7 +81,7 @@ describe('ensureFreeSpace', () => {
   it('prunes the oldest nights, one at a time, until there is enough', async () => {
     const base = 1000;
     const minFreeBytes = base + size('2026_11_17') + 1; // one byte more than the oldest frees
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) });
     expect(result.freedNights).toEqual(['2026_11_17', '2026_11_18']);
     expect(result.freeBytes).toBe(base + size('2026_11_17', '2026_11_18'));
     expect(await present()).toEqual(['2026_11_01', '2026_11_19', '2026_11_20', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
@@ -87,7 +90,7 @@ describe('ensureFreeSpace', () => {
   it('may prune every earlier night but the newest; today and the newest stay', async () => {
     const base = 1000;
     const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20');
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) });
     expect(result.freedNights).toEqual(['2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20']);
     expect(await present()).toEqual(['2026_11_01', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
   });
@@ -95,7 +98,7 @@ describe('ensureFreeSpace', () => {
   it('refuses with exit 4 and removes nothing when pruning all that may go cannot be enough', async () => {
     const base = 1000;
     const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20') + 1;
-    const error = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e);
+    const error = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(NightshiftError);
     expect((error as NightshiftError).exitCode).toBe(4);
     const message = (error as NightshiftError).message;
@@ -110,7 +113,7 @@ describe('ensureFreeSpace', () => {
     const base = 1000;
     // Enough by the folder sizes, but the disk only gets half back (e.g. a snapshot holds the rest).
     const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19');
-    const error = (await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base, { gainRatio: 0.5 }) }).catch((e: unknown) => e)) as NightshiftError;
+    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base, { gainRatio: 0.5 }) }).catch((e: unknown) => e)) as NightshiftError;
     expect(error.exitCode).toBe(4);
     expect(error.message).toMatch(/removed 2026_11_17, 2026_11_18, 2026_11_19, 2026_11_20, the oldest nights that may go, and it was not enough/);
     expect(await present()).toEqual(['2026_11_01', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
@@ -119,7 +122,7 @@ describe('ensureFreeSpace', () => {
   it('leaves a night held by a live process and takes the next one', async () => {
     await writeFile(path.join(root, '2026_11_17', 'night.lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date().toISOString(), purpose: 'build' }));
     const base = 1000;
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: base + size('2026_11_18'), freeBytes: disk(base) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: base + size('2026_11_18'), freeBytes: disk(base) });
     expect(result.freedNights).toEqual(['2026_11_18']);
     expect(await present()).toContain('2026_11_17');
   });
@@ -131,23 +134,50 @@ describe('ensureFreeSpace', () => {
       for (const n of nights) await rm(path.join(root, n), { recursive: true });
     };
     const base = 1000;
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes: base + size('2026_11_17', '2026_11_18'), freeBytes: disk(base), prune });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: base + size('2026_11_17', '2026_11_18'), freeBytes: disk(base), prune });
     expect(calls).toEqual([['2026_11_17'], ['2026_11_18']]);
     expect(result.freedNights).toEqual(['2026_11_17', '2026_11_18']);
+  });
+});
+
+describe('ensureFreeSpace keeps what is not its own to judge', () => {
+  beforeEach(async () => {
+    for (const [name, kb] of [['2026_11_17', 100], ['2026_11_18', 200], ['2026_11_19', 300], ['2026_11_20', 400], ['2026_11_21', 500], [TODAY, 50]] as const) await night(name, kb);
+  });
+
+  it('a typo\'d future --date: nights are aged from the clock\'s today, so the newest finished night stays', async () => {
+    const base = 1000;
+    const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21');
+    const now = () => new Date('2026-11-22T08:00:00Z');
+    const error = (await ensureFreeSpace({ root, today: '2027_11_22', timezone: 'UTC', now, minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e)) as NightshiftError;
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toMatch(/removing every night that may go \(2026_11_17, 2026_11_18, 2026_11_19, 2026_11_20\) would free only/);
+    expect(await present()).toEqual(['2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21', TODAY]);
+  });
+
+  it('removes nothing in a root without the marker, naming the root and the fix', async () => {
+    await rm(path.join(root, ROOT_MARKER));
+    await cache('manywheel-cpu', 200, 3);
+    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: 1000 + size('2026_11_17'), freeBytes: disk(1000) }).catch((e: unknown) => e)) as NightshiftError;
+    expect(error.exitCode).toBe(4);
+    expect(error.message).toContain(`nothing removed under ${root}: it has no .nightshift-root, so nightshift did not make it`);
+    expect(error.message).toMatch(/otherwise point the schedule's root \(or --root\) at nightshift's own folder/);
+    expect(await present()).toEqual(['2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21', TODAY, 'cache']);
+    expect(await readdir(path.join(root, 'cache'))).toEqual(['manywheel-cpu']);
   });
 });
 
 describe('ensureFreeSpace on a fresh machine', () => {
   it('creates a missing root and measures the real disk by default', async () => {
     const fresh = path.join(root, 'not', 'yet');
-    const result = await ensureFreeSpace({ root: fresh, today: TODAY, minFreeBytes: 1 });
+    const result = await ensureFreeSpace({ root: fresh, today: TODAY, timezone: 'UTC', minFreeBytes: 1 });
     expect(existsSync(fresh)).toBe(true);
     expect(result.freedNights).toEqual([]);
     expect(result.freeBytes).toBeGreaterThan(0);
   });
 
   it('refuses on a real disk that cannot have that much free, with nothing to prune', async () => {
-    const error = (await ensureFreeSpace({ root, today: TODAY, minFreeBytes: 1024 ** 5 }).catch((e: unknown) => e)) as NightshiftError;
+    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: 1024 ** 5 }).catch((e: unknown) => e)) as NightshiftError;
     expect(error.exitCode).toBe(4);
     expect(error.message).toMatch(/free under .*, min_free needs 1024T; nothing was removed: there is no night that may go\. Free space/);
   });
@@ -185,7 +215,7 @@ describe('ensureFreeSpace with package caches', () => {
   it('trims the least recently used caches first and keeps every night when that is enough', async () => {
     const base = 1000;
     const minFreeBytes = base + size('cache/manywheel-cu126') + 1; // a little more than the oldest cache frees
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) });
     expect(result.trimmedCaches).toEqual(['manywheel-cu126', 'manywheel-cpu']);
     expect(result.freedNights).toEqual([]);
     expect(await present()).toEqual(['2026_11_19', '2026_11_20', '2026_11_21', TODAY, 'cache']);
@@ -194,7 +224,7 @@ describe('ensureFreeSpace with package caches', () => {
   it('trims only as much as is needed', async () => {
     const base = 1000;
     const minFreeBytes = base + size('cache/manywheel-cu126');
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) });
     expect(result.trimmedCaches).toEqual(['manywheel-cu126']);
     expect(await readdir(path.join(root, 'cache'))).toEqual(['manywheel-cpu']);
   });
@@ -202,7 +232,7 @@ describe('ensureFreeSpace with package caches', () => {
   it('prunes the oldest nights when the caches are not enough', async () => {
     const base = 1000;
     const minFreeBytes = base + size('cache/manywheel-cu126', 'cache/manywheel-cpu', '2026_11_19') + 1;
-    const result = await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) });
+    const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) });
     expect(result.trimmedCaches).toEqual(['manywheel-cu126', 'manywheel-cpu']);
     expect(result.freedNights).toEqual(['2026_11_19', '2026_11_20']);
     expect(await present()).toEqual(['2026_11_21', TODAY, 'cache']);
@@ -215,7 +245,7 @@ describe('ensureFreeSpace with package caches', () => {
     await utimes(path.join(root, 'cache', 'manywheel-cpu'), now, now);
     const base = 1000;
     const minFreeBytes = base + size('cache/manywheel-cu126', 'cache/manywheel-cpu', '2026_11_19', '2026_11_20');
-    const error = (await ensureFreeSpace({ root, today: TODAY, minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e)) as NightshiftError;
+    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e)) as NightshiftError;
     expect(error).toBeInstanceOf(NightshiftError);
     expect(error.message).toMatch(/removed cache\(s\) manywheel-cu126, then no night was removed: removing every night that may go \(2026_11_19, 2026_11_20\) would free only about/);
     expect(await readdir(path.join(root, 'cache'))).toEqual(['manywheel-cpu']);

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { addDays } from '../../src/night/night-date.js';
-import { selectForSpace, selectNightsToPrune, spaceCandidates } from '../../src/night/prune-select.js';
+import { MAX_KEEP_DAYS, pruneToday, selectForSpace, selectNightsToPrune, spaceCandidates } from '../../src/night/prune-select.js';
+
+/** The real clock's today, later than every night below unless a test says otherwise. */
+const CLOCK = '2999_12_31';
 
 /** `count` consecutive nights ending at `last`, oldest first. */
 function nightsUpTo(last: string, count: number): string[] {
@@ -137,13 +140,13 @@ describe('selectNightsToPrune', () => {
     },
     { name: 'no nights at all', nights: [], today: '2026_11_22', keepDays: 5, remove: [], keep: [] },
   ])('$name', ({ nights, today, keepDays, remove, keep }) => {
-    const selection = selectNightsToPrune({ nights, today, keepDays });
+    const selection = selectNightsToPrune({ clockToday: CLOCK, nights, today, keepDays });
     expect(selection.remove).toEqual(remove);
     expect(selection.keep).toEqual(keep);
   });
 
   it('keeps a locked night however old, and says why each night stays', () => {
-    const selection = selectNightsToPrune({
+    const selection = selectNightsToPrune({ clockToday: CLOCK,
       nights: ['2026_10_01', '2026_10_02', '2026_11_21', '2026_11_22', '2026_11_30'],
       today: '2026_11_22',
       keepDays: 2,
@@ -159,21 +162,69 @@ describe('selectNightsToPrune', () => {
   });
 
   it('a locked old night counts as remaining: the other old nights all go', () => {
-    const selection = selectNightsToPrune({ nights: ['2026_10_01', '2026_10_02'], today: '2026_11_22', keepDays: 5, locked: new Set(['2026_10_01']) });
+    const selection = selectNightsToPrune({ clockToday: CLOCK, nights: ['2026_10_01', '2026_10_02'], today: '2026_11_22', keepDays: 5, locked: new Set(['2026_10_01']) });
     expect(selection).toMatchObject({ remove: ['2026_10_02'], keep: ['2026_10_01'] });
   });
 
   it('keeps the newest when all qualify, with that reason', () => {
-    const selection = selectNightsToPrune({ nights: ['2026_10_01', '2026_10_02'], today: '2026_11_22', keepDays: 5 });
+    const selection = selectNightsToPrune({ clockToday: CLOCK, nights: ['2026_10_01', '2026_10_02'], today: '2026_11_22', keepDays: 5 });
     expect(selection.reasons.get('2026_10_02')).toBe('newest');
   });
 
   it.each([0, -1, 1.5, NaN])('refuses keepDays %s', (keepDays) => {
-    expect(() => selectNightsToPrune({ nights: [], today: '2026_11_22', keepDays })).toThrow(/keepDays/);
+    expect(() => selectNightsToPrune({ clockToday: CLOCK, nights: [], today: '2026_11_22', keepDays })).toThrow(/keepDays/);
   });
 
   it.each(['2026-11-22', '2026_02_30', ''])('refuses today %j', (today) => {
-    expect(() => selectNightsToPrune({ nights: [], today, keepDays: 5 })).toThrow(/YYYY_MM_DD/);
+    expect(() => selectNightsToPrune({ clockToday: CLOCK, nights: [], today, keepDays: 5 })).toThrow(/YYYY_MM_DD/);
+  });
+});
+
+describe('prune never counts from a day after the real clock', () => {
+  const nights = nightsUpTo('2026_11_30', 10);
+
+  it('a --date in the future (a typo\'d month) ages nights from the clock\'s today', () => {
+    const selection = selectNightsToPrune({ nights, today: '2027_11_30', clockToday: '2026_11_30', keepDays: 5 });
+    expect(selection.today).toBe('2026_11_30');
+    expect(selection.remove).toEqual(nightsUpTo('2026_11_25', 5));
+    expect(selection.keep).toEqual(nightsUpTo('2026_11_30', 5));
+  });
+
+  it('a --date in the past is taken as asked: later nights are left as dated after it', () => {
+    const selection = selectNightsToPrune({ nights, today: '2026_11_27', clockToday: '2026_11_30', keepDays: 2 });
+    expect(selection.today).toBe('2026_11_27');
+    expect(selection.remove).toEqual(nightsUpTo('2026_11_25', 5));
+    expect(selection.reasons.get('2026_11_29')).toBe('future');
+  });
+
+  it('the disk guard too: a future night to start never makes this week\'s nights candidates before older ones', () => {
+    expect(spaceCandidates({ nights, today: '2027_11_30', clockToday: '2026_11_28' })).toEqual(nightsUpTo('2026_11_26', 6));
+  });
+
+  it.each(['2026-11-30', '2026_02_30'])('refuses a clock today %j that is not a date', (clockToday) => {
+    expect(() => pruneToday('2026_11_30', clockToday)).toThrow(/YYYY_MM_DD/);
+  });
+});
+
+describe('a cut-off that is not a date', () => {
+  it('removes nothing and says why, instead of comparing nights with NaN_NaN_NaN', () => {
+    const nights = nightsUpTo('2026_11_30', 4);
+    const selection = selectNightsToPrune({ nights, today: '2026_11_30', clockToday: '2026_11_30', keepDays: 99999999999 });
+    expect(selection.remove).toEqual([]);
+    expect(selection.keep).toEqual(nights);
+    expect(selection.refused).toMatch(/is not a date; no night was removed \(keep_days is at most 3650\)/);
+  });
+
+  it('also when the window reaches before year 1', () => {
+    const selection = selectNightsToPrune({ nights: ['0100_01_01', '0100_01_03'], today: '0100_01_03', clockToday: '2026_11_30', keepDays: 5 });
+    expect(selection.remove).toEqual([]);
+    expect(selection.refused).toBeDefined();
+  });
+
+  it('the largest keep_days allowed still has a real cut-off', () => {
+    const selection = selectNightsToPrune({ nights: ['2016_01_01', '2026_11_30'], today: '2026_11_30', clockToday: '2026_11_30', keepDays: MAX_KEEP_DAYS });
+    expect(selection.refused).toBeUndefined();
+    expect(selection.remove).toEqual(['2016_01_01']);
   });
 });
 
@@ -183,18 +234,18 @@ describe('selectForSpace', () => {
   const today = '2026_11_15';
 
   it('removes the oldest first, only as many as needed', () => {
-    expect(selectForSpace({ nights, today, bytesNeeded: 250, sizes })).toEqual({ remove: ['2026_11_10', '2026_11_11'], freed: 300, enough: true });
-    expect(selectForSpace({ nights, today, bytesNeeded: 300, sizes })).toEqual({ remove: ['2026_11_10', '2026_11_11'], freed: 300, enough: true });
-    expect(selectForSpace({ nights, today, bytesNeeded: 301, sizes })).toEqual({ remove: ['2026_11_10', '2026_11_11', '2026_11_12'], freed: 600, enough: true });
+    expect(selectForSpace({ clockToday: CLOCK, nights, today, bytesNeeded: 250, sizes })).toEqual({ remove: ['2026_11_10', '2026_11_11'], freed: 300, enough: true });
+    expect(selectForSpace({ clockToday: CLOCK, nights, today, bytesNeeded: 300, sizes })).toEqual({ remove: ['2026_11_10', '2026_11_11'], freed: 300, enough: true });
+    expect(selectForSpace({ clockToday: CLOCK, nights, today, bytesNeeded: 301, sizes })).toEqual({ remove: ['2026_11_10', '2026_11_11', '2026_11_12'], freed: 600, enough: true });
   });
 
   it('removes nothing when nothing is needed', () => {
-    expect(selectForSpace({ nights, today, bytesNeeded: 0, sizes })).toEqual({ remove: [], freed: 0, enough: true });
+    expect(selectForSpace({ clockToday: CLOCK, nights, today, bytesNeeded: 0, sizes })).toEqual({ remove: [], freed: 0, enough: true });
   });
 
   it('never today, a future night or the newest earlier night; says when all that may go is not enough', () => {
     // 2026_11_14 is the newest before today; 2026_11_15 today; 2026_11_16 future; nightlies junk.
-    expect(selectForSpace({ nights, today, bytesNeeded: 1e9, sizes })).toEqual({
+    expect(selectForSpace({ clockToday: CLOCK, nights, today, bytesNeeded: 1e9, sizes })).toEqual({
       remove: ['2026_11_10', '2026_11_11', '2026_11_12', '2026_11_13'],
       freed: 1000,
       enough: false,
@@ -203,13 +254,13 @@ describe('selectForSpace', () => {
 
   it('skips locked nights and goes on with younger ones', () => {
     const locked = new Set(['2026_11_10', '2026_11_12']);
-    expect(selectForSpace({ nights, today, locked, bytesNeeded: 300, sizes })).toEqual({ remove: ['2026_11_11', '2026_11_13'], freed: 600, enough: true });
+    expect(selectForSpace({ clockToday: CLOCK, nights, today, locked, bytesNeeded: 300, sizes })).toEqual({ remove: ['2026_11_11', '2026_11_13'], freed: 600, enough: true });
   });
 
   it('keeps the newest earlier night even when today has no folder yet, and never the only one', () => {
-    expect(spaceCandidates({ nights: ['2026_11_01', '2026_11_05'], today: '2026_11_22' })).toEqual(['2026_11_01']);
-    expect(spaceCandidates({ nights: ['2026_11_01'], today: '2026_11_22' })).toEqual([]);
-    expect(selectForSpace({ nights: ['2026_11_01'], today: '2026_11_22', bytesNeeded: 1, sizes: new Map([['2026_11_01', 5]]) })).toEqual({
+    expect(spaceCandidates({ clockToday: CLOCK, nights: ['2026_11_01', '2026_11_05'], today: '2026_11_22' })).toEqual(['2026_11_01']);
+    expect(spaceCandidates({ clockToday: CLOCK, nights: ['2026_11_01'], today: '2026_11_22' })).toEqual([]);
+    expect(selectForSpace({ clockToday: CLOCK, nights: ['2026_11_01'], today: '2026_11_22', bytesNeeded: 1, sizes: new Map([['2026_11_01', 5]]) })).toEqual({
       remove: [],
       freed: 0,
       enough: false,
@@ -217,7 +268,7 @@ describe('selectForSpace', () => {
   });
 
   it('a locked newest earlier night is still the newest: the one before it may go', () => {
-    expect(spaceCandidates({ nights: ['2026_11_01', '2026_11_05', '2026_11_06'], today: '2026_11_22', locked: new Set(['2026_11_06']) })).toEqual([
+    expect(spaceCandidates({ clockToday: CLOCK, nights: ['2026_11_01', '2026_11_05', '2026_11_06'], today: '2026_11_22', locked: new Set(['2026_11_06']) })).toEqual([
       '2026_11_01',
       '2026_11_05',
     ]);

@@ -13,7 +13,9 @@ import {
   type CrontabOptions,
   type SystemdUnitsOptions,
 } from '../../src/daemon/units.js';
-import { cronToOnCalendar, parseCron } from '../../src/daemon/cron-fields.js';
+import { cronToOnCalendars, parseCron } from '../../src/daemon/cron-fields.js';
+import { scheduledOn, triggerExpression } from '../../src/daemon/due.js';
+import { nightDate } from '../../src/night/night-date.js';
 import { CALENDAR_CASES, REFUSED_CASES } from '../helpers/cron-cases.js';
 import { runCli } from '../helpers/run-cli.js';
 
@@ -38,23 +40,23 @@ const paths = {
   nodeBin: '/usr/bin/node',
 };
 
-describe('cronToOnCalendar', () => {
+describe('cronToOnCalendars', () => {
   it.each(CALENDAR_CASES)('$cron in $timezone → $onCalendar', ({ cron: expr, timezone, onCalendar }) => {
-    expect(cronToOnCalendar(expr, timezone)).toBe(onCalendar);
+    expect(cronToOnCalendars(expr, timezone)).toEqual([onCalendar].flat());
   });
 
   it.each(REFUSED_CASES)('refuses $cron, saying why and pointing at the daemon', ({ cron: expr, reason }) => {
-    expect(() => cronToOnCalendar(expr, 'UTC')).toThrow(reason);
-    expect(() => cronToOnCalendar(expr, 'UTC')).toThrow(/nightshift install systemd --mode daemon/);
+    expect(() => cronToOnCalendars(expr, 'UTC')).toThrow(reason);
+    expect(() => cronToOnCalendars(expr, 'UTC')).toThrow(/nightshift install systemd --mode daemon/);
   });
 
   it('names the expression it refuses', () => {
-    expect(() => cronToOnCalendar('0 0 5 0 * *', 'UTC', 'schedules/nightly.yaml cron')).toThrow('cannot install schedules/nightly.yaml cron "0 0 5 0 * *"');
+    expect(() => cronToOnCalendars('0 0 5 0 * *', 'UTC', 'schedules/nightly.yaml cron')).toThrow('cannot install schedules/nightly.yaml cron "0 0 5 0 * *"');
   });
 
-  it('reads every accepted expression exactly as node-cron (the daemon) does', () => {
+  it('reads the fields of every accepted expression exactly as node-cron does (the days are then combined as crontab does)', () => {
     for (const { cron: expr } of CALENDAR_CASES) {
-      const ours = parseCron(expr);
+      const { eitherDay: _either, ...ours } = parseCron(expr);
       const theirs = cron.parse(expr);
       const sorted = (values: (number | string)[]) => [...values].map(Number).sort((a, b) => a - b);
       expect({ expr, ...ours }).toEqual({
@@ -261,7 +263,7 @@ describe('crontabLines', () => {
     expect(jobs(tab({ schedule: schedule({ timezone: 'Asia/Kathmandu', cron: '0 0 * * *' }) }))[0]!.fields).toEqual(['*/15', '*', '*', '*', '*']);
   });
 
-  it('the time check matches exactly when node-cron (the daemon) would start the job', () => {
+  it('the time check matches exactly when the daemon would start the job (crontab\'s days)', () => {
     const timeZone = 'America/Los_Angeles';
     const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', minute: '2-digit', hour: '2-digit', day: '2-digit', month: '2-digit', weekday: 'short' });
     const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
@@ -269,18 +271,20 @@ describe('crontabLines', () => {
       const p = Object.fromEntries(parts.formatToParts(at).map((x) => [x.type, x.value]));
       return `${p.minute!.padStart(2, '0')}:${p.hour}:${p.day}:${p.month}:${days.indexOf(p.weekday!)}`;
     };
-    // '0 0 1 * sun': the 1st AND a Sunday (2026-11-01), as node-cron reads it, not classic cron's OR.
-    for (const expr of ['5 0 * * *', '*/20 22-2 * * mon-fri', '0 0 1 * sun', '30 6 1-7 * sun', '0 12 * jan,feb,nov 0', '15 1 * * *']) {
+    // '0 0 1 * sun' and '30 6 1-7 * sun': the 1st OR a Sunday, as crontab(5) reads them; '0 1 */2 * 1': AND (a field starts with *).
+    for (const expr of ['5 0 * * *', '*/20 22-2 * * mon-fri', '0 0 1 * sun', '30 6 1-7 * sun', '0 12 * jan,feb,nov 0', '15 1 * * *', '0 1 */2 * 1']) {
       const command = cronUnescape(jobs(tab({ schedule: schedule({ cron: expr, timezone: timeZone }) }))[0]!.command).command;
       const pattern = new RegExp(`^${/grep -qxE '([^']+)'/.exec(command)![1]}$`);
-      const task = cron.createTask(expr, () => {}, { timezone: timeZone });
+      // The daemon: node-cron's trigger for the times, due.ts for the days.
+      const trigger = cron.createTask(triggerExpression(expr), () => {}, { timezone: timeZone });
+      const task = { match: (at: Date) => trigger.match(at) && scheduledOn(expr, nightDate(at, timeZone)), destroy: () => trigger.destroy() };
       // Every minute of 40 days from 2026-10-25 (across the end of daylight saving time on 2026-11-01).
       const start = Date.UTC(2026, 9, 25);
       let matches = 0;
       for (let m = 0; m < 40 * 24 * 60; m++) {
         const at = new Date(start + m * 60_000);
         const ours = pattern.test(dateText(at));
-        if (ours !== task.match(at)) throw new Error(`${expr} at ${at.toISOString()} (${dateText(at)}): cron line ${ours}, node-cron ${task.match(at)}`);
+        if (ours !== task.match(at)) throw new Error(`${expr} at ${at.toISOString()} (${dateText(at)}): cron line ${ours}, daemon ${task.match(at)}`);
         if (ours) matches++;
       }
       expect(matches, expr).toBeGreaterThan(0);
