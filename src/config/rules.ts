@@ -12,6 +12,7 @@ import { unsafeCacheKey } from '../build/cache.js';
 import { CONTAINER_MOUNTS } from '../build/container-paths.js';
 import { render, templateRefs, resolveRef, type TemplateVars } from '../matrix/template.js';
 import { planNight } from '../plan/plan.js';
+import { keyCollisions } from '../store/published-layout.js';
 
 export interface RuleProblem {
   path: IssuePath;
@@ -373,6 +374,32 @@ export const scheduleMatrixRules: Record<string, (ctx: ScheduleContext) => RuleP
       }
     }
     return [...problems.values()];
+  },
+
+  uploadKeyDistinct({ input, cells }) {
+    if (!input.upload) return [];
+    const template = input.upload.key;
+    const path = ['upload', 'key'];
+    if (!templateRefs(template).some((ref) => ref.name === 'file')) {
+      return [{ path, message: `"${template}" has no {file}: every file of a build would go to the same key; end it with /{file}` }];
+    }
+    const collisions = keyCollisions(template, cells);
+    if (!collisions.length) return [];
+    // Two builds writing the same file name would swap each other's object every upload.
+    const differ = [...new Set(collisions.flatMap((c) => c.differ))];
+    const example = collisions[0]!;
+    // An axis some cells lack needs a fallback to be filled in for every cell.
+    const add = differ.map((name) => (name === 'package' || cells.every((c) => name in c.values) ? `{${name}}` : `{${name}|none}`)).join('/');
+    const fixed = template.endsWith('{file}') ? template.slice(0, -'{file}'.length) : undefined;
+    return [
+      {
+        path,
+        message:
+          `"${template}" gives the same key to ${collisions.reduce((n, c) => n + c.ids.length, 0)} cells in ${collisions.length} group(s), e.g. ${list(example.ids, 3)} (${example.key}): ` +
+          `builds writing the same file name would replace each other's artifact; add {id} or the axes ${differ.join(', ')}` +
+          (fixed !== undefined ? `, e.g. "${fixed}{id}/{file}" or "${fixed}${add}/{file}"` : ''),
+      },
+    ];
   },
 };
 

@@ -57,7 +57,7 @@ machines:
   mac-0: { slots: 2, builds: ["wheel-mac_*"] }
 upload:
   to: "s3://example-nightlies/{date}"
-  key: "{package}/{cuda}/{file}"
+  key: "{package}/{cuda}/{python}/{file}"
 report:
   cron: "0 7 * * *"
   machine: linux-0
@@ -280,16 +280,22 @@ const cases: Case[] = [
     inSchedule(11, 7, ['upload', 'to'], /expected s3:\/\/bucket\/prefix or file:\/\/\/absolute\/path/)),
   scheduleCase('upload.to with a per-build variable', [['to: "s3://example-nightlies/{date}"', 'to: "s3://example-nightlies/{id}"']],
     inSchedule(11, 7, ['upload', 'to'], /\{id\} cannot be used here; use date, machine/)),
-  scheduleCase('upload.key naming an unknown variable', [['key: "{package}/{cuda}/{file}"', 'key: "{pakage}/{cuda}/{file}"']],
+  scheduleCase('upload.key naming an unknown variable', [['key: "{package}/{cuda}/{python}/{file}"', 'key: "{pakage}/{cuda}/{python}/{file}"']],
     inSchedule(12, 8, ['upload', 'key'], /\{pakage\} cannot be used here; did you mean "package"\?/)),
   {
     name: 'upload.key naming an axis some packages lack',
     matrix: edit(MATRIX, ['axes: { cuda: [cpu] }', 'axes: { cuda: [cpu], abi: [x, y] }']),
-    schedule: edit(SCHEDULE, ['key: "{package}/{cuda}/{file}"', 'key: "{package}/{abi}/{file}"']),
+    schedule: edit(SCHEDULE, ['key: "{package}/{cuda}/{python}/{file}"', 'key: "{package}/{abi}/{python}/{file}"']),
     issues: [inSchedule(12, 8, ['upload', 'key'], /\{abi\} cannot be filled in for manywheel_3\.11_cpu: package manywheel has no axis abi; give a fallback like \{abi\|none\}/)],
   },
-  scheduleCase('upload.key attribute without fallback', [['key: "{package}/{cuda}/{file}"', 'key: "{package}/{cuda.version}/{file}"']],
+  scheduleCase('upload.key attribute without fallback', [['key: "{package}/{cuda}/{python}/{file}"', 'key: "{package}/{cuda.version}/{python}/{file}"']],
     inSchedule(12, 8, ['upload', 'key'], /cuda value "cpu" has no attribute version; give a fallback like \{cuda\.version\|none\}/)),
+  scheduleCase('upload.key that cannot tell the cells apart', [['key: "{package}/{cuda}/{python}/{file}"', 'key: "{package}/{cuda}/{file}"']],
+    inSchedule(12, 8, ['upload', 'key'], /^"\{package\}\/\{cuda\}\/\{file\}" gives the same key to \d+ cells in \d+ group\(s\), e\.g\. manywheel_3\.11_cpu, manywheel_3\.12_cpu \(manywheel\/cpu\/<file>\): builds writing the same file name would replace each other's artifact; add \{id\} or the axes python, e\.g\. "\{package\}\/\{cuda\}\/\{id\}\/\{file\}" or "\{package\}\/\{cuda\}\/\{python\}\/\{file\}"$/)),
+  scheduleCase('upload.key that names only the file', [['key: "{package}/{cuda}/{python}/{file}"', 'key: "{file}"']],
+    inSchedule(12, 8, ['upload', 'key'], /gives the same key to \d+ cells .*add \{id\} or the axes package, python, cuda, e\.g\. "\{id\}\/\{file\}" or "\{package\}\/\{python\}\/\{cuda\}\/\{file\}"$/)),
+  scheduleCase('upload.key without {file}', [['key: "{package}/{cuda}/{python}/{file}"', 'key: "{id}/wheel.whl"']],
+    inSchedule(12, 8, ['upload', 'key'], /has no \{file\}: every file of a build would go to the same key; end it with \/\{file\}/)),
   scheduleCase('report.from not an address', [['from: nightshift@example.com', 'from: nightshift']],
     inSchedule(17, 9, ['report', 'from'], /expected an email address, got "nightshift"/)),
   scheduleCase('keep_days 0', [['keep_days: 5', 'keep_days: 0']], inSchedule(4, 12, ['keep_days'], /expected a number of at least 1, got 0/)),
@@ -469,7 +475,7 @@ describe('valid configurations', () => {
   it('accepts a package-level axis that removes one axis and introduces another', async () => {
     const matrix = edit(MATRIX, ['axes: { cuda: [cpu] }', 'axes: { cuda: [], abi: [cxx11-abi, pre-cxx11] }']);
     // The upload key names cuda, which wheel-mac no longer has: a fallback makes it valid.
-    const schedule = edit(SCHEDULE, ['key: "{package}/{cuda}/{file}"', 'key: "{package}/{cuda|none}/{file}"']);
+    const schedule = edit(SCHEDULE, ['key: "{package}/{cuda}/{python}/{file}"', 'key: "{package}/{cuda|none}/{python}/{abi|none}/{file}"']);
     const config = await loadConfig({ dir: writeConfigDir({ matrix, schedules: { nightly: schedule } }) });
     expect(ids(config).filter((id) => id.startsWith('wheel-mac'))).toEqual([
       'wheel-mac_3.11_cxx11-abi',
