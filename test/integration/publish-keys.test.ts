@@ -67,4 +67,14 @@ describe('artifact keys two builds of a night share', () => {
     expect(second.latest).toEqual([]);
     expect(first.latest).toEqual(['c']);
   });
+
+  it('does not move a latest pointer it cannot read, and names it', async () => {
+    await rm(path.join(work, 'published'), { recursive: true, force: true });
+    await destination.putBytes('nightshift/latest/e.json', '{"id":"e","date":', { sha256: sha256('{"id":"e","date":') });
+    const outcome = await night('m3', { e: 'wheel of e\n' });
+    expect(outcome.latest).toEqual([]);
+    expect(outcome.failed).toEqual([
+      { key: 'nightshift/latest/e.json', error: expect.stringMatching(/latest\/e\.json is not a latest pointer this nightshift can read \(not JSON .*\); remove it to let the next upload write it again$/) },
+    ]);
+  });
 });

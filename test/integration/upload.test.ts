@@ -118,6 +118,18 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     expect(asJson.machines.map((m) => [m.name, m.published])).toEqual([['m1', true], ['m2', false]]);
   });
 
+  it('status --all-machines names a manifest it cannot read and still shows the rest of the fleet', async () => {
+    const key = `nightshift/nights/${night.date}/m2/manifest.json`;
+    await destination.putBytes(key, '{"version":2,"builds":"nope"}', { sha256: sha256('{"version":2,"builds":"nope"}') });
+    const status = await runCli(['status', '--all-machines', ...args()]);
+    expect(status.exitCode).toBe(0);
+    expect(status.stderr).toBe(`nightshift: warning: ${destination.url}${key} is not a manifest this nightshift can read (version 2, but this nightshift reads version 1); it is left out\n`);
+    expect(status.stdout).toMatch(/m1\s+ok_3\.11_cpu\s+succeeded/);
+    expect(status.stdout).toMatch(/m2: its manifest cannot be read/);
+    const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean; problem?: string }[] };
+    expect(asJson.machines.map((m) => [m.name, m.published, m.problem !== undefined])).toEqual([['m1', true, false], ['m2', false, true]]);
+  });
+
   // On the nights' own disk a file:// destination holds hard links to the logs and artifacts: they must be files of their own all the same.
   if (kind === 'file') it('published logs and artifacts outlive their night: pruning it leaves them whole, as the manifest says', async () => {
     const manifest = await json<Manifest>(`nightshift/nights/${night.date}/m1/manifest.json`);
