@@ -1,7 +1,6 @@
 /** Every machine's manifest of a night, read back from the destination: the fleet's view of a night. */
 import type { Destination } from '../store/destination.js';
-import { readManifest, type Manifest } from '../store/manifest.js';
-import { nightPrefix } from '../store/published-layout.js';
+import { manifestMachines, readManifest, type Manifest } from '../store/manifest.js';
 
 export interface FleetNight {
   date: string;
@@ -14,9 +13,7 @@ export interface FleetNight {
 }
 
 export async function collectNight(destination: Destination, date: string, machines: readonly string[]): Promise<FleetNight> {
-  const published = (await destination.list(nightPrefix(date)))
-    .filter((key) => key.endsWith('/manifest.json'))
-    .map((key) => key.slice(nightPrefix(date).length, -'/manifest.json'.length));
+  const published = await manifestMachines(destination, date);
   const names = [...machines, ...published.filter((name) => !machines.includes(name)).sort()];
   return {
     date,

@@ -17,8 +17,8 @@ import type { BuildRecord, NightState, UploadRecord } from '../night/state.js';
 import type { Destination } from './destination.js';
 import { pointerBody, pointerMoves, readLatestPointer, writeLatestPointer, type LatestPointer } from './latest.js';
 import { ContentChangedError, openInside, sha256Of, UnsafeFileError } from './local-file.js';
-import { buildManifest, readManifest, type BuildPublication, type PublishedArtifact } from './manifest.js';
-import { artifactKey, latestKey, logKey, manifestKey, nightPrefix, type PublishedLayout } from './published-layout.js';
+import { buildManifest, manifestMachines, readManifest, type BuildPublication, type PublishedArtifact } from './manifest.js';
+import { artifactKey, latestKey, logKey, manifestKey, type PublishedLayout } from './published-layout.js';
 
 export interface PublishRequest {
   night: NightLayout;
@@ -193,7 +193,7 @@ async function replaceRefused(destination: Destination, state: NightState, id: s
 
 /** Every artifact key of the night's manifests at the destination, with the build that holds it. */
 async function readHolders(destination: Destination, date: string): Promise<Map<string, Holder>> {
-  const machines = (await destination.list(nightPrefix(date))).filter((k) => k.endsWith('/manifest.json')).map((k) => k.slice(nightPrefix(date).length, -'/manifest.json'.length));
+  const machines = await manifestMachines(destination, date);
   const holders = new Map<string, Holder>();
   for (const machine of machines) {
     // An unreadable manifest says nothing about who holds what: its keys stay unclaimed (never replaced).
