@@ -54,7 +54,7 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
     night = await makeNightFixture({ executor: 'host', slowTimeout: '4s', scheduleExtra: upload });
     // A good night first, so that the cells have latest pointers to keep.
     expect((await runCli(['run', '--only', 'ok_*', ...args(night.date)])).exitCode).toBe(0);
-    // Then builds that succeed and leave a process behind (in its own session, so the build's end
+    // Then builds that succeed and leave a process behind (setsid: out of the build's process group, so the build's end
     // does not stop it) that replaces the artifact after the build ended: by a link to a root-only
     // host file (3.12), or by other bytes (3.11). (The short sleep lets setsid leave the build's
     // process group before the build ends and its group is killed.)
