@@ -1,7 +1,7 @@
 /** What a build left in its output folder: every regular file with its size and sha256. */
-import { lstat, readdir } from 'node:fs/promises';
+import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { sha256File } from '../files.js';
+import { openInside, sha256Of, UnsafeFileError } from '../store/local-file.js';
 
 export interface Artifact {
   /** Path relative to the output folder, with '/' separators. */
@@ -15,8 +15,18 @@ export async function listArtifacts(outDir: string): Promise<Artifact[]> {
   const files = (await regularFiles(outDir, '')).sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
   const artifacts: Artifact[] = [];
   for (const file of files) {
-    const full = path.join(outDir, ...file.split('/'));
-    artifacts.push({ file, size: (await lstat(full)).size, sha256: await sha256File(full) });
+    // Opened without following links, inside the folder, and measured and hashed through that one
+    // descriptor: a name a process left behind swapped for a link meanwhile is not recorded.
+    const source = await openInside(outDir, file).catch((error: unknown) => {
+      if (error instanceof UnsafeFileError) return undefined;
+      throw error;
+    });
+    if (!source) continue;
+    try {
+      artifacts.push({ file, size: source.info.size, sha256: await sha256Of(source) });
+    } finally {
+      await source.handle.close();
+    }
   }
   return artifacts;
 }
@@ -38,4 +48,3 @@ async function regularFiles(root: string, relative: string): Promise<string[]> {
   }
   return files;
 }
-

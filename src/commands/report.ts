@@ -7,24 +7,18 @@ import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { readTextIfExists, writeFileAtomic, writeJsonAtomic } from '../files.js';
+import { writeFileAtomic } from '../files.js';
 import { nightLayout } from '../night/layout.js';
 import { nightDate, resolveNightDate } from '../night/night-date.js';
 import { reportNightDate } from '../daemon/due.js';
 import { gatherReport } from '../report/gather.js';
 import { renderReport } from '../report/render.js';
+import { readSentRecord, writeSentRecord, type SentRecord } from '../report/sent-record.js';
 
 export interface ReportOptions extends GlobalOptions {
   print?: boolean;
   send?: boolean;
   resend?: boolean;
-}
-
-interface SentRecord {
-  sent_at: string;
-  to: string[];
-  subject: string;
-  message_id: string;
 }
 
 export async function report(options: ReportOptions, io: Io): Promise<number> {
@@ -35,7 +29,7 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
   const date = options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
   const layout = nightLayout(schedule.root, date);
   const axes = [...new Set(config.matrix.packages.flatMap((p) => p.axes.map((a) => a.name)))];
-  const model = await gatherReport({ schedule, cells: config.cells, axes, date, machine: machineName(options) });
+  const model = await gatherReport({ schedule, cells: config.cells, axes, date, machine: machineName(options), warn: (message) => io.err(`nightshift: warning: ${message}`) });
   if (model.degraded) io.err(`nightshift: ${model.degraded}`);
 
   // Always rendered and kept, even when no mail goes out or the mail fails.
@@ -58,12 +52,13 @@ async function send(schedule: Awaited<ReturnType<typeof loadSchedule>>['schedule
   if (!settings || settings.to.length === 0) {
     throw new NightshiftError(`${schedule.file} names no report recipients: add report: { cron: "0 7 * * *", to: [builds@example.com] }`, ExitCode.usage);
   }
-  const sentFile = path.join(nightDir, 'report.sent.json');
-  const sent = await readTextIfExists(sentFile);
-  if (sent && !options.resend) {
-    const record = JSON.parse(sent) as SentRecord;
-    io.out(`already sent at ${record.sent_at} to ${record.to.join(', ')}; --resend sends it again`);
+  const sent = await readSentRecord(nightDir);
+  if (sent.record && !options.resend) {
+    io.out(`already sent at ${sent.record.sent_at} to ${sent.record.to.join(', ')}; --resend sends it again`);
     return ExitCode.ok;
+  }
+  if (sent.problem && !options.resend) {
+    throw new NightshiftError(`${sent.problem}: whether this night's report went is not known; --resend sends it (again)`, ExitCode.usage);
   }
   const mail = renderReport(model, { when: settings.when });
   if (!mail) {
@@ -77,7 +72,7 @@ async function send(schedule: Awaited<ReturnType<typeof loadSchedule>>['schedule
   const from = settings.from ?? `nightshift@${os.hostname()}`;
   const result = await sendMail({ smtpUrl: smtp.url, from, to: [...settings.to], subject: mail.subject, html: mail.html, text: mail.text });
   const record: SentRecord = { sent_at: new Date().toISOString(), to: result.accepted, subject: mail.subject, message_id: result.messageId };
-  await writeJsonAtomic(sentFile, record);
+  await writeSentRecord(nightDir, record);
   io.out(`sent to ${result.accepted.join(', ')}${result.rejected.length ? ` (refused: ${result.rejected.join(', ')})` : ''}`);
   return ExitCode.ok;
 }

@@ -86,13 +86,24 @@ async function fleetStatus(schedule: Schedule, date: string, options: StatusOpti
   ).catch((error: Error) => {
     throw new NightshiftError(`cannot read the manifests of night ${date} at ${destination.url}: ${error.message}`, ExitCode.serviceUnavailable);
   });
+  for (const { problem } of fleet.machines) if (problem) io.err(`nightshift: warning: ${problem}`);
   if (options.json) {
-    io.out(JSON.stringify({ date, destination: fleet.destination, machines: fleet.machines.map((m) => ({ name: m.name, published: m.manifest !== undefined, builds: m.manifest?.builds ?? [] })) }, null, 2));
+    io.out(
+      JSON.stringify(
+        { date, destination: fleet.destination, machines: fleet.machines.map((m) => ({ name: m.name, published: m.manifest !== undefined, builds: m.manifest?.builds ?? [], ...(m.problem ? { problem: m.problem } : {}) })) },
+        null,
+        2,
+      ),
+    );
     return ExitCode.ok;
   }
   io.out(`night ${date} at ${fleet.destination}`);
   const rows: string[][] = [];
-  for (const { name, manifest } of fleet.machines) {
+  for (const { name, manifest, problem } of fleet.machines) {
+    if (problem) {
+      io.out(`${name}: its manifest cannot be read (see the warning); its builds are not shown`);
+      continue;
+    }
     if (!manifest) {
       io.out(`${name}: nothing published for this night (not run yet, still running, or its upload failed)`);
       continue;

@@ -2,6 +2,7 @@
 import { loadConfig } from '../config/load.js';
 import type { GlobalOptions, Io } from '../context.js';
 import { planNight } from '../plan/plan.js';
+import { uploadKeyNotes } from '../config/rules.js';
 import { ExitCode } from '../errors.js';
 
 export async function validate(options: GlobalOptions, io: Io): Promise<number> {
@@ -13,6 +14,7 @@ export async function validate(options: GlobalOptions, io: Io): Promise<number> 
     const plan = planNight(config.cells, schedule.machines);
     const shares = plan.machines.map((m) => `${m.machine.name} ${m.builds.length}`).join(', ');
     io.out(`${schedule.file}: ok, every build on exactly one machine (${shares})`);
+    for (const note of uploadKeyNotes(schedule.upload, config.cells)) io.out(`${schedule.file}: note: ${note}`);
   }
   return ExitCode.ok;
 }

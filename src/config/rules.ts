@@ -13,6 +13,7 @@ import { CONTAINER_MOUNTS } from '../build/container-paths.js';
 import { render, templateRefs, resolveRef, unclosedBrace, type TemplateVars } from '../matrix/template.js';
 import { planNight } from '../plan/plan.js';
 import { ROOT_FIX, systemFolderReason } from './system-folders.js';
+import { keyCollisions, type KeyCollision } from '../matrix/key-collisions.js';
 
 export interface RuleProblem {
   path: IssuePath;
@@ -398,7 +399,42 @@ export const scheduleMatrixRules: Record<string, (ctx: ScheduleContext) => RuleP
     }
     return [...problems.values()];
   },
+
+  uploadKeyDistinct({ input, cells }) {
+    if (!input.upload) return [];
+    const template = input.upload.key;
+    const path = ['upload', 'key'];
+    if (!templateRefs(template).some((ref) => ref.name === 'file')) {
+      return [{ path, message: `"${template}" has no {file}: every file of a build would go to the same key; end it with /{file}` }];
+    }
+    // Where only the file names could tell cells apart (wheel names carry the python tag, say), validate
+    // cannot know and only notes it (uploadKeyNotes); a key that names nothing of the cell at all is refused.
+    const collisions = keyCollisions(template, cells);
+    if (cells.length < 2 || collisions.length !== 1 || collisions[0]!.ids.length !== cells.length) return [];
+    return [{ path, message: `"${template}" names nothing that tells the cells apart: two builds writing the same file name would replace each other's artifact; ${keyFix(template, collisions, cells)}` }];
+  },
 };
+
+/** Cells told apart by their file names only: not an error (validate cannot know the names), worth a note. */
+export function uploadKeyNotes(upload: { key: string } | undefined, cells: readonly Cell[]): string[] {
+  if (!upload) return [];
+  const collisions = keyCollisions(upload.key, cells);
+  if (!collisions.length) return [];
+  const example = collisions[0]!;
+  return [
+    `upload.key "${upload.key}" gives ${collisions.reduce((n, c) => n + c.ids.length, 0)} cells in ${collisions.length} group(s) the same key for the same file name, ` +
+      `e.g. ${list(example.ids, 3)} (${example.key}): fine when their files are named apart (wheels carry the python tag); if not, ${keyFix(upload.key, collisions, cells)}`,
+  ];
+}
+
+/** How to make a key tell the colliding cells apart. */
+function keyFix(template: string, collisions: readonly KeyCollision[], cells: readonly Cell[]): string {
+  const differ = [...new Set(collisions.flatMap((c) => c.differ))];
+  // An axis some cells lack needs a fallback to be filled in for every cell.
+  const add = differ.map((name) => (name === 'package' || cells.every((c) => name in c.values) ? `{${name}}` : `{${name}|none}`)).join('/');
+  const fixed = template.endsWith('{file}') ? template.slice(0, -'{file}'.length) : undefined;
+  return `add {id} or the axes ${differ.join(', ')}` + (fixed !== undefined ? `, e.g. "${fixed}{id}/{file}" or "${fixed}${add}/{file}"` : '');
+}
 
 /** A problem for each template whose braces are not closed. */
 function bracesProblems(templates: readonly [unknown, IssuePath][]): RuleProblem[] {

@@ -3,7 +3,9 @@
  * (temp file in the same folder, fsync, rename), so readers and a crashed runner only ever see a
  * complete file: the previous one or the new one.
  */
+import * as z from 'zod';
 import { ExitCode, NightshiftError } from '../errors.js';
+import { parseJson } from '../json-format.js';
 import { readTextIfExists, writeJsonAtomic } from '../files.js';
 import type { BuildStatus } from './layout.js';
 
@@ -63,29 +65,65 @@ export interface UploadRecord {
   manifest?: string;
 }
 
+export const NIGHT_STATE_VERSION = 1;
+
+// What a reader relies on. Loose objects: fields that later versions add (or that other parts of
+// nightshift record) still read, and are kept by the next write.
+const optionalString = z.string().optional();
+const buildRecordSchema = z.looseObject({
+  id: z.string(),
+  package: z.string(),
+  axes: z.record(z.string(), z.string()),
+  executor: z.enum(['docker', 'host']),
+  image: z.string().nullable(),
+  status: z.enum(['pending', 'running', 'skipped', 'succeeded', 'failed', 'timed_out', 'canceled']),
+  order: z.number(),
+  estimate_s: z.number(),
+  attempt: z.number(),
+  started_at: optionalString,
+  finished_at: optionalString,
+  duration_s: z.number().optional(),
+  exit_code: z.number().nullable().optional(),
+  reason: optionalString,
+  log: optionalString,
+  artifacts: z.array(z.looseObject({ file: z.string(), size: z.number(), sha256: z.string() })).optional(),
+});
+const nightStateSchema = z.looseObject({
+  version: z.literal(NIGHT_STATE_VERSION),
+  date: z.string(),
+  machine: z.string(),
+  schedule: z.string(),
+  recipes: z.looseObject({ repo: z.string(), ref: z.string(), commit: z.string() }).optional(),
+  started_at: optionalString,
+  updated_at: z.string(),
+  finished_at: optionalString,
+  runner_pid: z.number().optional(),
+  builds: z.array(buildRecordSchema),
+  upload: z
+    .looseObject({
+      to: z.string(),
+      started_at: z.string(),
+      finished_at: z.string(),
+      uploaded: z.number(),
+      skipped: z.number(),
+      failed: z.array(z.looseObject({ key: z.string(), error: z.string() })),
+      manifest: optionalString,
+    })
+    .optional(),
+});
+
 /** The state in `file`, or undefined when there is none yet. */
 export async function readNightState(file: string): Promise<NightState | undefined> {
   const text = await readTextIfExists(file);
   if (text === undefined) return undefined;
-  const problem = (why: string) =>
-    new NightshiftError(
-      `${file} is unreadable (${why}); it only records this night's progress: remove it to start the night over (every build runs again)`,
+  const parsed = parseJson(text, nightStateSchema, NIGHT_STATE_VERSION);
+  if (!parsed.ok) {
+    throw new NightshiftError(
+      `${file} is unreadable (${parsed.problem}); it only records this night's progress: remove it to start the night over (every build runs again)`,
       ExitCode.usage,
     );
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch (error) {
-    throw problem((error as Error).message);
   }
-  if (!isNightState(value)) throw problem('not a version 1 night state');
-  return value;
-}
-
-function isNightState(value: unknown): value is NightState {
-  if (typeof value !== 'object' || value === null) return false;
-  const v = value as Partial<NightState>;
-  return v.version === 1 && typeof v.date === 'string' && Array.isArray(v.builds);
+  return parsed.value as NightState;
 }
 
 export async function writeNightState(file: string, state: NightState): Promise<void> {

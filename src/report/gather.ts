@@ -11,8 +11,7 @@ import { loadEstimates, planOptions } from '../night/estimates.js';
 import { nightLayout } from '../night/layout.js';
 import { planNight } from '../plan/plan.js';
 import type { Destination } from '../store/destination.js';
-import { buildManifest, type Manifest } from '../store/manifest.js';
-import { manifestKey } from '../store/published-layout.js';
+import { buildManifest, readManifest, type Manifest } from '../store/manifest.js';
 import { collectNight } from './collect.js';
 import { openScheduleDestination } from '../store/open.js';
 import { buildReportModel, type PlannedCell } from './history.js';
@@ -29,6 +28,8 @@ export interface GatherOptions {
   /** How many earlier nights to read for streaks. */
   historyNights?: number;
   tailLines?: number;
+  /** Told about each manifest that cannot be read (it is left out of the report). */
+  warn?: (message: string) => void;
 }
 
 const TAIL_BYTES = 64 * 1024;
@@ -55,18 +56,22 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
   let destination: Destination | undefined;
   try {
     destination = await openScheduleDestination(schedule, date);
+    const warn = options.warn ?? (() => {});
     const fleet = await collectNight(destination, date, machines);
-    const earlier = await earlierNights(destination, date, options.historyNights ?? 14);
+    const unreadable = fleet.machines.flatMap((m) => (m.problem ? [m.problem] : []));
+    const earlier = await earlierNights(destination, date, options.historyNights ?? 14, warn);
     const failing = fleet.machines.flatMap((m) => m.manifest?.builds ?? []).filter((b) => isFailure(b.status as CellStatus) && b.log);
     const tails = new Map(await Promise.all(failing.map(async (b) => [b.id, tail(await destination!.getBytes(b.log!, { lastBytes: TAIL_BYTES }).catch(() => undefined), tailLines)] as const)));
-    return buildReportModel({ ...base, destination: destination.url, tonight: fleet.machines.map((m) => ({ machine: m.name, manifest: m.manifest })), earlier, tails });
+    // A machine whose manifest cannot be read shows as one that published nothing, and the report says why.
+    const degraded = unreadable.length ? `${unreadable.join('; ')}: its builds are shown as missing` : undefined;
+    return buildReportModel({ ...base, destination: destination.url, tonight: fleet.machines.map((m) => ({ machine: m.name, manifest: m.manifest })), earlier, tails, ...(degraded ? { degraded } : {}) });
   } catch (error) {
     return localReport(options, base, `the destination ${destination?.url ?? ''} could not be read (${(error as Error).message}); this report shows only ${options.machine}'s own night`);
   }
 }
 
-/** Earlier nights' manifests (all machines), newest first. */
-async function earlierNights(destination: Destination, date: string, count: number): Promise<{ date: string; manifests: Manifest[] }[]> {
+/** Earlier nights' manifests (all machines), newest first; one that cannot be read is left out (and named to `warn`). */
+async function earlierNights(destination: Destination, date: string, count: number, warn: (message: string) => void): Promise<{ date: string; manifests: Manifest[] }[]> {
   const byNight = new Map<string, string[]>();
   for (const key of await destination.list(NIGHTS)) {
     const [night, machine, file] = key.slice(NIGHTS.length).split('/');
@@ -76,9 +81,10 @@ async function earlierNights(destination: Destination, date: string, count: numb
   return Promise.all(
     nights.map(async (night) => ({
       date: night,
-      manifests: (await Promise.all(byNight.get(night)!.map(async (machine) => destination.getBytes(manifestKey(night, machine)))))
-        .filter((body): body is Buffer => body !== undefined)
-        .map((body) => JSON.parse(body.toString('utf8')) as Manifest),
+      manifests: (await Promise.all(byNight.get(night)!.map((machine) => readManifest(destination, night, machine)))).flatMap((read) => {
+        if (read.problem) warn(read.problem);
+        return read.manifest ? [read.manifest] : [];
+      }),
     })),
   );
 }

@@ -2,6 +2,7 @@
  * Where successes are published: an S3 bucket (AWS or any S3-compatible store) or a folder on disk,
  * behind one small interface. Keys are relative to the destination's root and use "/" separators.
  */
+import type { LocalFile } from './local-file.js';
 
 export interface ObjectInfo {
   size: number;
@@ -10,7 +11,8 @@ export interface ObjectInfo {
 }
 
 export interface PutOptions {
-  /** Hex sha256 of the content, stored with the object so a later upload can skip it. */
+  /** Hex sha256 of the content, stored with the object so a later upload can skip it. For putFile the
+   * bytes read must hash to it, else nothing is written and a ContentChangedError is thrown. */
   sha256: string;
   contentType?: string;
   signal?: AbortSignal;
@@ -26,8 +28,9 @@ export interface Destination {
   readonly url: string;
   /** What is at `key`, or undefined when nothing is. */
   head(key: string): Promise<ObjectInfo | undefined>;
-  /** Streams a local file to `key` (multipart for large files), in bounded memory. */
-  putFile(key: string, file: string, options: PutFileOptions): Promise<void>;
+  /** Streams a local file to `key` (multipart for large files), in bounded memory: a file opened by the
+   * caller (read only through its descriptor), or a name (opened here, links followed). */
+  putFile(key: string, file: string | LocalFile, options: PutFileOptions): Promise<void>;
   /** Writes a small object: a manifest, a pointer. */
   putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void>;
   /** A small object's content (or only its last `lastBytes`, e.g. a log's tail), or undefined when there is none. */

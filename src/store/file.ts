@@ -10,14 +10,15 @@
  * prune removes whole nights (unlink). Removing either name leaves the other whole.
  */
 import { randomBytes } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
-import { link, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { createWriteStream } from 'node:fs';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutFileOptions, type PutOptions } from './destination.js';
 import { sha256File, syncDir, syncFile } from '../files.js';
+import { ContentChangedError, openFile, sha256Of, UnsafeFileError, verifiedStream, type LocalFile } from './local-file.js';
 
 const MiB = 1024 * 1024;
 /** Temporary files end so; list() skips them and no key may look like one. */
@@ -54,28 +55,32 @@ export class FileDestination implements Destination {
     });
   }
 
-  async putFile(key: string, file: string, options: PutFileOptions): Promise<void> {
+  async putFile(key: string, file: string | LocalFile, options: PutFileOptions): Promise<void> {
     const target = this.pathOf(key);
     await this.wrap(key, 'write', async () => {
-      const info = await stat(file).catch((error: Error) => {
-        throw Object.assign(error, { sourceFile: file });
-      });
-      // The same rule as for S3, where a pipe or a device has no size to announce.
-      if (!info.isFile()) throw new DestinationError(`${this.url}${key}: cannot read ${file}: not a regular file`, false);
-      options.signal?.throwIfAborted();
-      await writeAtomic(target, async (temp) => {
-        if (await linkLikeCopy(file, info, temp)) {
-          // The link is as durable as a copy: its data reaches the disk before the rename names it.
-          await syncFile(temp);
-          options.signal?.throwIfAborted();
-          return;
-        }
-        // Streamed, so memory stays flat for a 5 GB wheel; `flush` fsyncs before close, so a crash
-        // after the rename cannot leave a short file under the real name.
-        const source = createReadStream(file, { highWaterMark: MiB });
-        source.once('error', (error) => Object.assign(error, { sourceFile: file }));
-        await pipeline(source, createWriteStream(temp, { flags: 'wx', flush: true, highWaterMark: MiB }), { signal: options.signal });
-      });
+      const source = typeof file === 'string' ? await openSource(file, `${this.url}${key}`) : file;
+      try {
+        options.signal?.throwIfAborted();
+        await writeAtomic(target, async (temp) => {
+          if (await linkLikeCopy(source, temp)) {
+            // Linked after the checks on the open file: its content is what the caller recorded.
+            if (options.sha256 !== undefined) {
+              const now = await sha256Of(source);
+              if (now !== options.sha256) throw new ContentChangedError(source.path, options.sha256, now);
+            }
+            // The link is as durable as a copy: its data reaches the disk before the rename names it.
+            await syncFile(temp);
+            options.signal?.throwIfAborted();
+            return;
+          }
+          // Streamed from the open file, so memory stays flat for a 5 GB wheel and what is hashed is
+          // what is written; `flush` fsyncs before close, so a crash after the rename cannot leave a
+          // short file under the real name.
+          await pipeline(verifiedStream(source, options.sha256), createWriteStream(temp, { flags: 'wx', flush: true, highWaterMark: MiB }), { signal: options.signal });
+        });
+      } finally {
+        if (typeof file === 'string') await source.handle.close();
+      }
     });
   }
 
@@ -129,7 +134,7 @@ export class FileDestination implements Destination {
     try {
       return await operation();
     } catch (error) {
-      if (error instanceof DestinationError || (error as Error).name === 'AbortError') throw error;
+      if (error instanceof DestinationError || error instanceof ContentChangedError || (error as Error).name === 'AbortError') throw error;
       const e = error as NodeJS.ErrnoException & { sourceFile?: string };
       const what = e.sourceFile ? `cannot read ${e.sourceFile}` : `cannot ${doing}`;
       const why = (e.code && REASONS[e.code]) ?? e.message;
@@ -170,13 +175,14 @@ async function writeAtomic(target: string, fill: (temp: string) => Promise<void>
 const CANNOT_LINK = new Set(['EXDEV', 'EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS', 'EMLINK']);
 
 /**
- * Hard-links `file` (whose stat is `info`) at `temp` when the result is the same as a copy would be:
+ * Hard-links the open `source` at `temp` when the result is the same as a copy would be:
  * the owner, group and mode a new file gets in that folder here (umask, a setgid folder's group and a
  * default ACL all count: a probe file is created to see). False, with nothing at `temp`, when a copy
  * is needed: a different owner or mode (a build's root-owned 0600 wheel must not be published so),
- * another file system, or one without hard links.
+ * another file system, one without hard links, or a name that no longer leads to the open file.
  */
-async function linkLikeCopy(file: string, info: Stats, temp: string): Promise<boolean> {
+async function linkLikeCopy(source: LocalFile, temp: string): Promise<boolean> {
+  const { info } = source;
   const probe = await open(temp, 'wx');
   let made: Stats;
   try {
@@ -187,13 +193,29 @@ async function linkLikeCopy(file: string, info: Stats, temp: string): Promise<bo
   }
   if (made.uid !== info.uid || made.gid !== info.gid || (made.mode & 0o7777) !== (info.mode & 0o7777)) return false;
   try {
-    await link(file, temp);
-    return true;
+    await link(source.path, temp);
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code;
     if (CANNOT_LINK.has(code ?? '')) return false;
     // The folder is there (the probe was made in it): a missing name is the file's.
-    throw code === 'ENOENT' ? Object.assign(error as Error, { sourceFile: file }) : error;
+    throw code === 'ENOENT' ? Object.assign(error as Error, { sourceFile: source.path }) : error;
+  }
+  // The name may have been given to another file (or a link) since it was opened: keep the link only
+  // when it is the very regular file that is open, else copy from the open file.
+  const linked = await lstat(temp);
+  if (linked.isFile() && linked.ino === info.ino && linked.dev === info.dev) return true;
+  await rm(temp, { force: true });
+  return false;
+}
+
+/** A file named by path, opened for reading; errors name it (see wrap). */
+async function openSource(file: string, where: string): Promise<LocalFile> {
+  try {
+    return await openFile(file);
+  } catch (error) {
+    // The same rule as for S3, where a pipe or a device has no size to announce.
+    if (error instanceof UnsafeFileError) throw new DestinationError(`${where}: cannot read ${file}: not a regular file`, false);
+    throw Object.assign(error as Error, { sourceFile: file });
   }
 }
 

@@ -1,9 +1,15 @@
 /**
- * The per-night, per-machine manifest and the per-cell "latest good" pointer — pure. The manifest says
- * exactly what the night produced (every build, not only the successes), so nobody mistakes a missing
- * cell for a good one; a latest pointer only ever names a build whose artifacts are all published.
+ * The per-night, per-machine manifest: its shape, how it is made from night.json (pure), and how it is
+ * read back — the only place that parses one. The manifest says exactly what the night produced (every
+ * build, not only the successes), so nobody mistakes a missing cell for a good one.
  */
+import * as z from 'zod';
+import { parseJson, type Parsed } from '../json-format.js';
 import type { NightState } from '../night/state.js';
+import type { Destination } from './destination.js';
+import { manifestKey, nightPrefix } from './published-layout.js';
+
+export const MANIFEST_VERSION = 1;
 
 export interface PublishedArtifact {
   file: string;
@@ -78,16 +84,59 @@ export function buildManifest(state: NightState, publications: ReadonlyMap<strin
   };
 }
 
-export interface LatestPointer {
-  id: string;
-  date: string;
-  machine: string;
-  commit: string | null;
-  manifest: string;
-  artifacts: PublishedArtifact[];
+const nullableString = z.string().nullable();
+
+export const publishedArtifactSchema = z.looseObject({ file: z.string(), key: z.string(), size: z.number(), sha256: z.string() });
+
+// Loose objects: a field a later version adds does not make a manifest unreadable.
+const manifestSchema = z.looseObject({
+  version: z.literal(MANIFEST_VERSION),
+  date: z.string(),
+  machine: z.string(),
+  schedule: z.string(),
+  finished_at: nullableString,
+  destination: z.string(),
+  recipes: z.looseObject({ repo: z.string(), ref: z.string(), commit: z.string() }).nullable(),
+  builds: z.array(
+    z.looseObject({
+      id: z.string(),
+      package: z.string(),
+      axes: z.record(z.string(), z.string()),
+      status: z.string(),
+      started_at: nullableString,
+      finished_at: nullableString,
+      duration_s: z.number().nullable(),
+      exit_code: z.number().nullable(),
+      reason: nullableString,
+      log: nullableString,
+      artifacts: z.array(publishedArtifactSchema),
+      published: z.boolean(),
+    }),
+  ),
+});
+
+/** A manifest's text, or what is wrong with it. */
+export function parseManifest(text: string): Parsed<Manifest> {
+  return parseJson(text, manifestSchema, MANIFEST_VERSION) as Parsed<Manifest>;
 }
 
-/** A pointer moves forward only: re-uploading an older night never takes "latest" back in time. */
-export function pointerMoves(existing: LatestPointer | undefined, date: string): boolean {
-  return existing === undefined || existing.date <= date;
+/** What reading a machine's manifest of a night found: nothing, a manifest, or a problem naming the object. */
+export type ManifestRead = { key: string; manifest: Manifest | undefined; problem?: undefined } | { key: string; manifest: undefined; problem: string };
+
+/**
+ * A machine's manifest of a night at the destination. A destination error is thrown (the caller
+ * decides what to fall back to); an object that is not a manifest this version reads is a `problem`.
+ */
+export async function readManifest(destination: Destination, date: string, machine: string): Promise<ManifestRead> {
+  const key = manifestKey(date, machine);
+  const body = await destination.getBytes(key);
+  if (body === undefined) return { key, manifest: undefined };
+  const parsed = parseManifest(body.toString('utf8'));
+  return parsed.ok ? { key, manifest: parsed.value } : { key, manifest: undefined, problem: `${destination.url}${key} is not a manifest this nightshift can read (${parsed.problem}); it is left out` };
+}
+
+/** The machines that have a manifest of the night at the destination, sorted. */
+export async function manifestMachines(destination: Destination, date: string): Promise<string[]> {
+  const prefix = nightPrefix(date);
+  return (await destination.list(prefix)).filter((key) => key.endsWith('/manifest.json') && key.indexOf('/', prefix.length) === key.length - '/manifest.json'.length).map((key) => key.slice(prefix.length, -'/manifest.json'.length)).sort();
 }

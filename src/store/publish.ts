@@ -3,17 +3,21 @@
  * manifest, then the latest pointers — in that order, so a manifest or pointer never names an object
  * that is not there yet. An object already at the destination with the same sha256 is skipped, so a
  * second upload of the same night sends nothing new. A file that fails is recorded; the rest still go.
+ *
+ * What is published is exactly what the build made, or nothing: an artifact is opened once, without
+ * following links, inside its build's folder, and the bytes sent are hashed and compared with the
+ * sha256 night.json recorded at the build's end. An artifact key that holds another build's content
+ * is never replaced: two builds of a night whose `upload.key` renders alike must not swap the object.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
-import path from 'node:path';
 import PQueue from 'p-queue';
 import type { TemplateVars } from '../matrix/template.js';
 import { FINISHED_STATUSES, artifactDir, type NightLayout } from '../night/layout.js';
 import type { BuildRecord, NightState, UploadRecord } from '../night/state.js';
-import { sha256File } from '../files.js';
 import type { Destination } from './destination.js';
-import { buildManifest, pointerMoves, type BuildPublication, type LatestPointer, type PublishedArtifact } from './manifest.js';
+import { pointerBody, pointerMoves, readLatestPointer, writeLatestPointer, type LatestPointer } from './latest.js';
+import { ContentChangedError, openInside, sha256Of, UnsafeFileError } from './local-file.js';
+import { buildManifest, manifestMachines, readManifest, type BuildPublication, type PublishedArtifact } from './manifest.js';
 import { artifactKey, latestKey, logKey, manifestKey, type PublishedLayout } from './published-layout.js';
 
 export interface PublishRequest {
@@ -39,6 +43,12 @@ export interface PublishOutcome extends UploadRecord {
 
 type Sent = 'uploaded' | 'skipped';
 
+/** Which build of the night holds an artifact key, by a manifest already at the destination. */
+interface Holder {
+  machine: string;
+  id: string;
+}
+
 export async function publishNight(request: PublishRequest): Promise<PublishOutcome> {
   const { state, destination, night } = request;
   const now = request.now ?? (() => new Date());
@@ -46,6 +56,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   const queue = new PQueue({ concurrency: request.concurrency ?? 4 });
   const counts = { uploaded: 0, skipped: 0 };
   const failed: UploadRecord['failed'] = [];
+  const fail = (key: string, error: string) => (failed.push({ key, error }), false);
 
   /** One object: skipped when the destination already has it with the same sha256 (`sha256()` is called only then). */
   const send = (key: string, sha256: string | (() => Promise<string>), put: () => Promise<void>): Promise<boolean> =>
@@ -57,30 +68,77 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
         counts[outcome] += 1;
         return true;
       } catch (error) {
-        failed.push({ key, error: (error as Error).message });
-        return false;
+        return fail(key, (error as Error).message);
+      }
+    }) as Promise<boolean>;
+
+  const planned = state.builds.map((build) => ({
+    build,
+    artifacts:
+      build.status === 'succeeded'
+        ? (build.artifacts ?? []).map((a): PublishedArtifact => ({ ...a, key: artifactKey(request.published, request.keyTemplate, { ...request.varsFor(build), file: a.file }) }))
+        : [],
+  }));
+  const byKey = new Map<string, { id: string; file: string; sha256: string }[]>();
+  for (const { build, artifacts } of planned) for (const a of artifacts) byKey.set(a.key, [...(byKey.get(a.key) ?? []), { id: build.id, file: a.file, sha256: a.sha256 }]);
+  // Read once, and only when an artifact key already holds other content.
+  let holders: Promise<Map<string, Holder>> | undefined;
+
+  /** One artifact: exactly the bytes the build made, to a key no other build of the night holds, or nothing. */
+  const sendArtifact = (build: BuildRecord, artifact: PublishedArtifact): Promise<boolean> =>
+    queue.add(async () => {
+      const { key } = artifact;
+      const label = `artifacts/${build.id}/${artifact.file}`;
+      try {
+        const clash = byKey.get(key)!.find((other) => other.id !== build.id && other.sha256 !== artifact.sha256);
+        if (clash) return fail(key, `${label} not published: artifacts/${clash.id}/${clash.file} of this night has the same key with other content; make upload.key tell the builds apart (add {id})`);
+        const existing = await destination.head(key);
+        if (existing?.sha256 === artifact.sha256) {
+          counts.skipped += 1;
+          return true;
+        }
+        if (existing) {
+          const holder = (await (holders ??= readHolders(destination, state.date))).get(key);
+          const refused = await replaceRefused(destination, state, build.id, key, holder);
+          if (refused) return fail(key, `${label} not published: the key already holds other content (sha256 ${existing.sha256 ?? 'unknown'}, ${refused}), which nightshift does not replace; make upload.key tell the builds apart (add {id}), or remove the object if it is stale`);
+        }
+        const source = await openInside(artifactDir(night, build.id), artifact.file, label);
+        try {
+          const sha256 = await sha256Of(source);
+          if (sha256 !== artifact.sha256) return fail(key, changed(label, artifact.sha256, sha256));
+          await destination.putFile(key, source, { sha256: artifact.sha256 });
+        } finally {
+          await source.handle.close();
+        }
+        counts.uploaded += 1;
+        return true;
+      } catch (error) {
+        if (error instanceof ContentChangedError) return fail(key, changed(label, error.recorded, error.now));
+        if (error instanceof UnsafeFileError) return fail(key, `${error.message}; not published`);
+        return fail(key, (error as Error).message);
       }
     }) as Promise<boolean>;
 
   const publications = new Map<string, BuildPublication>();
   await Promise.all(
-    state.builds.map(async (build) => {
-      const artifacts: PublishedArtifact[] =
-        build.status === 'succeeded'
-          ? (build.artifacts ?? []).map((a) => ({ ...a, key: artifactKey(request.published, request.keyTemplate, { ...request.varsFor(build), file: a.file }) }))
-          : [];
-      const sentArtifacts = await Promise.all(
-        artifacts.map((a) => send(a.key, a.sha256, () => destination.putFile(a.key, path.join(artifactDir(night, build.id), a.file), { sha256: a.sha256 }))),
-      );
+    planned.map(async ({ build, artifacts }) => {
+      const sentArtifacts = await Promise.all(artifacts.map((a) => sendArtifact(build, a)));
       let log: string | null = null;
       if (build.log && FINISHED_STATUSES.includes(build.status)) {
-        const file = path.join(night.dir, build.log);
         const key = logKey(state.date, state.machine, build.id);
-        // Hashed only to compare with an object already at the key (S3 hashes it for its metadata when
-        // not given it); a file destination links a new log without reading it: a 1 GiB log hashes in about a second.
-        let known: string | undefined;
-        const digest = async () => (known ??= await sha256File(file));
-        if ((await isReadableFile(file)) && (await send(key, digest, () => destination.putFile(key, file, { sha256: known, contentType: 'text/plain; charset=utf-8' })))) log = key;
+        // Opened once, without following links; hashed only to compare with an object already at the
+        // key (S3 hashes it for its metadata when not given it); a file destination links a new log
+        // without reading it: a 1 GiB log hashes in about a second. A log that cannot be opened so is left out.
+        const source = await openInside(night.dir, build.log).catch(() => undefined);
+        if (source) {
+          try {
+            let known: string | undefined;
+            const digest = async () => (known ??= await sha256Of(source));
+            if (await send(key, digest, () => destination.putFile(key, source, { sha256: known, contentType: 'text/plain; charset=utf-8' }))) log = key;
+          } finally {
+            await source.handle.close();
+          }
+        }
       }
       publications.set(build.id, { log, artifacts, complete: sentArtifacts.every(Boolean) });
     }),
@@ -95,18 +153,16 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   const latest: string[] = [];
   if (manifestSent) {
     for (const build of manifest.builds.filter((b) => b.published)) {
-      const pointerKey = latestKey(build.id);
       try {
-        const existing = await destination.getBytes(pointerKey);
-        if (!pointerMoves(existing && (JSON.parse(existing.toString('utf8')) as LatestPointer), state.date)) continue;
+        const existing = await readLatestPointer(destination, build.id);
+        if (!pointerMoves(existing?.pointer, state.date)) continue;
         const pointer: LatestPointer = { id: build.id, date: state.date, machine: state.machine, commit: state.recipes?.commit ?? null, manifest: key, artifacts: build.artifacts };
-        const body = json(pointer);
-        if (existing?.toString('utf8') === body) continue;
-        await putJson(destination, pointerKey, body);
+        if (existing?.text === pointerBody(pointer)) continue;
+        await writeLatestPointer(destination, pointer);
         counts.uploaded += 1;
         latest.push(build.id);
       } catch (error) {
-        failed.push({ key: pointerKey, error: (error as Error).message });
+        failed.push({ key: latestKey(build.id), error: (error as Error).message });
       }
     }
   }
@@ -121,18 +177,30 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   };
 }
 
-/** What the log step sends: a regular file this process can open (anything else is left out, as before). */
-async function isReadableFile(file: string): Promise<boolean> {
-  try {
-    const handle = await open(file, 'r');
-    try {
-      return (await handle.stat()).isFile();
-    } finally {
-      await handle.close();
-    }
-  } catch {
-    return false;
+const changed = (label: string, recorded: string, now: string) => `${label} changed after the build: sha256 ${recorded} recorded, ${now} now; not published`;
+
+/**
+ * Why the object at `key` may not be replaced by build `id` of this night, or undefined when it may:
+ * only the same cell replaces its own object — this machine's earlier upload of the same night (a
+ * rebuild), or an older night's when the key has no date in it and the cell's latest pointer names it.
+ */
+async function replaceRefused(destination: Destination, state: NightState, id: string, key: string, holder: Holder | undefined): Promise<string | undefined> {
+  if (holder) return holder.machine === state.machine && holder.id === id ? undefined : `from ${holder.id} on ${holder.machine} this night`;
+  const latest = (await readLatestPointer(destination, id))?.pointer;
+  if (!latest?.artifacts.some((a) => a.key === key)) return 'not from this cell';
+  return latest.date <= state.date ? undefined : `from ${id} of the newer night ${latest.date}`;
+}
+
+/** Every artifact key of the night's manifests at the destination, with the build that holds it. */
+async function readHolders(destination: Destination, date: string): Promise<Map<string, Holder>> {
+  const machines = await manifestMachines(destination, date);
+  const holders = new Map<string, Holder>();
+  for (const machine of machines) {
+    // An unreadable manifest says nothing about who holds what: its keys stay unclaimed (never replaced).
+    const { manifest } = await readManifest(destination, date, machine);
+    for (const build of manifest?.builds ?? []) for (const a of build.artifacts) holders.set(a.key, { machine, id: build.id });
   }
+  return holders;
 }
 
 const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;

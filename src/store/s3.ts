@@ -3,8 +3,6 @@
  * only from the SDK's default chain (environment, profile, SSO, instance or task role): nightshift
  * never reads them from its own files and never puts them in a message.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import {
   GetObjectCommand,
   HeadBucketCommand,
@@ -17,7 +15,7 @@ import {
 import { Upload } from '@aws-sdk/lib-storage';
 import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutFileOptions, type PutOptions } from './destination.js';
 import { isTransientError, withRetry, type RetryOptions } from './retry.js';
-import { sha256File } from '../files.js';
+import { ContentChangedError, openFile, sha256Of, UnsafeFileError, verifiedStream, type LocalFile } from './local-file.js';
 
 export interface S3DestinationOptions {
   /** How whole operations are retried on transient errors (see withRetry for the defaults). */
@@ -108,22 +106,34 @@ export class S3Destination implements Destination {
     return found === undefined ? undefined : found.sha256 === undefined ? { size: found.size } : found;
   }
 
-  async putFile(key: string, file: string, options: PutFileOptions): Promise<void> {
+  async putFile(key: string, file: string | LocalFile, options: PutFileOptions): Promise<void> {
     checkKey(this.url, key);
     const cannotRead = (error: NodeJS.ErrnoException) => {
-      throw new DestinationError(`${this.url}${key}: cannot read ${file}: ${error.code ?? error.message}`, false, { cause: error });
+      // A pipe or a device has no size to announce, and S3 needs one up front for the parts.
+      const why = error instanceof UnsafeFileError ? 'not a regular file' : (error.code ?? error.message);
+      throw new DestinationError(`${this.url}${key}: cannot read ${typeof file === 'string' ? file : file.path}: ${why}`, false, { cause: error });
     };
-    const info = await stat(file).catch(cannotRead);
-    // A pipe or a device has no size to announce, and S3 needs one up front for the parts.
-    if (!info.isFile()) throw new DestinationError(`${this.url}${key}: cannot read ${file}: not a regular file`, false);
-    // Stored with the object, so a later upload can skip it.
-    const sha256 = options.sha256 ?? (await sha256File(file).catch(cannotRead));
-    const size = info.size;
+    const source = typeof file === 'string' ? await openFile(file).catch(cannotRead) : file;
+    try {
+      // Stored with the object, so a later upload can skip it; the bytes sent are checked against it.
+      const sha256 = options.sha256 ?? (await sha256Of(source).catch(cannotRead));
+      await this.sendFile(key, source, sha256, options);
+    } finally {
+      if (typeof file === 'string') await source.handle.close();
+    }
+    this.bucketSeen = true;
+  }
+
+  private async sendFile(key: string, source: LocalFile, sha256: string, options: PutFileOptions): Promise<void> {
+    const file = source.path;
+    const size = source.info.size;
     await this.run(
       key,
       async () => {
         // A fresh stream and Upload per try: a failed upload cannot be resumed from a consumed stream.
-        const body = createReadStream(file, { highWaterMark: MiB });
+        // Read from the one open file and hashed as it goes: bytes that no longer hash to `sha256`
+        // fail the stream before its end, so the object is never completed.
+        const body = verifiedStream(source, sha256);
         const abortController = new AbortController();
         const onAbort = () => abortController.abort(options.signal?.reason);
         options.signal?.addEventListener('abort', onAbort, { once: true });
@@ -163,7 +173,6 @@ export class S3Destination implements Destination {
       },
       options.signal,
     );
-    this.bucketSeen = true;
   }
 
   async putBytes(key: string, body: string | Uint8Array, options: PutOptions): Promise<void> {
@@ -254,6 +263,8 @@ export class S3Destination implements Destination {
     } catch (error) {
       // A cancel is the caller's own doing: hand it back as it is.
       if (signal?.aborted) throw signal.reason ?? error;
+      // The file changed under the upload: the caller says so in its own words.
+      if (error instanceof ContentChangedError) throw error;
       throw this.describe(error, key, tries);
     }
   }

@@ -5,6 +5,8 @@
  * one list and a small GET per machine.
  */
 import { createHash } from 'node:crypto';
+import * as z from 'zod';
+import { parseJson } from '../json-format.js';
 import { parseHistory, type BuildHistory } from '../night/history.js';
 import { mergeDurations, type DurationEntry } from '../plan/estimate.js';
 import type { Destination } from './destination.js';
@@ -24,6 +26,15 @@ export interface SharedHistory {
   /** Objects that were there but could not be understood (skipped), for a warning. */
   problems: string[];
 }
+
+// The object's envelope; its entries are filtered one by one (parseHistory), so one odd entry costs
+// that entry only. Loose: fields a later version adds still read.
+const sharedHistorySchema = z.looseObject({
+  version: z.literal(1),
+  machine: z.string().optional(),
+  updated_at: z.string().optional(),
+  builds: z.record(z.string(), z.array(z.unknown())),
+});
 
 /** Writes this machine's durations to its own object; resolves with the key. */
 export async function writeSharedHistory(destination: Destination, machine: string, builds: BuildHistory['builds'], now: Date): Promise<string> {
@@ -49,9 +60,11 @@ export async function readSharedHistory(destination: Destination): Promise<Share
   keys.forEach((key, i) => {
     const body = bodies[i];
     if (body === undefined) return; // removed between the listing and the read
-    const history = parseHistory(body.toString('utf8'));
+    const text = body.toString('utf8');
+    const checked = parseJson(text, sharedHistorySchema, 1);
+    const history = checked.ok ? parseHistory(text) : undefined;
     if (!history) {
-      problems.push(`${destination.url}${key} is not a nightshift history; it is left out`);
+      problems.push(`${destination.url}${key} is not a nightshift history; it is left out (${checked.ok ? 'no usable builds' : checked.problem})`);
       return;
     }
     sources.push(history.builds);

@@ -312,7 +312,7 @@ describe('removeContainers (integration)', () => {
 });
 
 describe('listArtifacts', () => {
-  it('lists regular files recursively, sorted, with streamed sha256; symlinks are not followed', async () => {
+  it('lists regular files recursively, sorted, with streamed sha256; symlinks (to files or folders) are not followed', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'nightshift-artifacts-'));
     dirs.push(dir);
     const big = Buffer.alloc(5 * 1024 * 1024 + 7, 'nightshift');
@@ -320,6 +320,11 @@ describe('listArtifacts', () => {
     await writeFile(join(dir, 'z/deep/big.tar'), big);
     await writeFile(join(dir, 'a.whl'), '');
     await symlink('/etc/passwd', join(dir, 'link'));
+    // A folder that is a link leads outside: nothing under it is the build's.
+    const outside = await mkdtemp(join(tmpdir(), 'nightshift-outside-'));
+    dirs.push(outside);
+    await writeFile(join(outside, 'secret.whl'), 'not the build\'s');
+    await symlink(outside, join(dir, 'linked-dir'));
     expect(await listArtifacts(dir)).toEqual([
       { file: 'a.whl', size: 0, sha256: createHash('sha256').update('').digest('hex') },
       { file: 'z/deep/big.tar', size: big.length, sha256: createHash('sha256').update(big).digest('hex') },

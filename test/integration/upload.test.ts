@@ -14,7 +14,8 @@ import { runCli } from '../helpers/run-cli.js';
 import { s3Env, startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { openDestination } from '../../src/store/open.js';
 import type { Destination } from '../../src/store/destination.js';
-import type { Manifest, LatestPointer } from '../../src/store/manifest.js';
+import type { Manifest } from '../../src/store/manifest.js';
+import type { LatestPointer } from '../../src/store/latest.js';
 import type { NightState } from '../../src/night/state.js';
 import { pruneNights } from '../../src/night/prune.js';
 import { addDays } from '../../src/night/night-date.js';
@@ -115,6 +116,18 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     expect(status.stdout).toMatch(/m2: nothing published for this night/);
     const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean }[] };
     expect(asJson.machines.map((m) => [m.name, m.published])).toEqual([['m1', true], ['m2', false]]);
+  });
+
+  it('status --all-machines names a manifest it cannot read and still shows the rest of the fleet', async () => {
+    const key = `nightshift/nights/${night.date}/m2/manifest.json`;
+    await destination.putBytes(key, '{"version":2,"builds":"nope"}', { sha256: sha256('{"version":2,"builds":"nope"}') });
+    const status = await runCli(['status', '--all-machines', ...args()]);
+    expect(status.exitCode).toBe(0);
+    expect(status.stderr).toBe(`nightshift: warning: ${destination.url}${key} is not a manifest this nightshift can read (version 2, but this nightshift reads version 1); it is left out\n`);
+    expect(status.stdout).toMatch(/m1\s+ok_3\.11_cpu\s+succeeded/);
+    expect(status.stdout).toMatch(/m2: its manifest cannot be read/);
+    const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean; problem?: string }[] };
+    expect(asJson.machines.map((m) => [m.name, m.published, m.problem !== undefined])).toEqual([['m1', true, false], ['m2', false, true]]);
   });
 
   // On the nights' own disk a file:// destination holds hard links to the logs and artifacts: they must be files of their own all the same.

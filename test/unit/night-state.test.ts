@@ -74,9 +74,19 @@ describe('readNightState / writeNightState', () => {
     expect((error as Error).message).toMatch(/remove it to start the night over/);
   });
 
-  it('rejects JSON that is not a night state', async () => {
+  it('rejects JSON that is not a night state, naming its version or the field that is wrong', async () => {
     await writeFile(file, '{"version":7}');
-    await expect(readNightState(file)).rejects.toThrow(/not a version 1 night state/);
+    await expect(readNightState(file)).rejects.toThrow(/unreadable \(version 7, but this nightshift reads version 1\)/);
+    await writeFile(file, JSON.stringify({ ...night(1), builds: 'nope' }));
+    await expect(readNightState(file)).rejects.toThrow(/unreadable \(builds: Invalid input: expected array, received string\)/);
+    await writeFile(file, JSON.stringify({ ...night(2), builds: [build(0), { ...build(1), status: 'exploded' }] }));
+    await expect(readNightState(file)).rejects.toThrow(/unreadable \(builds\.1\.status: Invalid option/);
+  });
+
+  it('keeps fields it does not know (a later version\'s), so that they still read and survive a write', async () => {
+    const later = { ...night(1), retries: { policy: 'twice' }, builds: [{ ...build(0), retry_of: 'x', tries: [1, 2] }] };
+    await writeFile(file, JSON.stringify(later));
+    expect(await readNightState(file)).toEqual(later);
   });
 });
 
