@@ -6,7 +6,7 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { processIo, type GlobalOptions, type Io } from './context.js';
+import { guardProcessOutput, processIo, type GlobalOptions, type Io } from './context.js';
 import { ExitCode, NightshiftError } from './errors.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -186,5 +186,7 @@ function version(): string {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  // `nightshift run | head -1`: the reader going away must not end the night (EPIPE is dropped).
+  guardProcessOutput();
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -19,13 +19,28 @@ export function progress(io: Io, total: number, now: () => number = Date.now): P
     const pending = total - counts.running - counts.succeeded - counts.failed;
     return `${counts.running} running · ${counts.succeeded} succeeded · ${counts.failed} failed · ${pending} pending · ${formatDuration((now() - started) / 1000)} elapsed`;
   };
-  const redraw = () => void io.write(`\r\x1b[K${statusLine()}`);
+  // Output is only a view of the night: a terminal or pipe that fails (EPIPE) never stops it.
+  const write = (text: string) => {
+    try {
+      io.write(text).catch(() => {});
+    } catch {
+      // dropped, like the rest of the output
+    }
+  };
+  const out = (text: string) => {
+    try {
+      io.out(text);
+    } catch {
+      // dropped
+    }
+  };
+  const redraw = () => write(`\r\x1b[K${statusLine()}`);
   const timer = io.isTTY ? setInterval(redraw, 1000) : undefined;
   timer?.unref();
 
   const say = (text: string) => {
-    if (io.isTTY) void io.write(`\r\x1b[K${text}\n${statusLine()}`);
-    else io.out(`${clock()} ${text}`);
+    if (io.isTTY) write(`\r\x1b[K${text}\n${statusLine()}`);
+    else out(`${clock()} ${text}`);
   };
 
   return {
@@ -46,7 +61,7 @@ export function progress(io: Io, total: number, now: () => number = Date.now): P
     },
     stop() {
       if (timer) clearInterval(timer);
-      if (io.isTTY) void io.write(`\r\x1b[K`);
+      if (io.isTTY) write(`\r\x1b[K`);
     },
   };
 }
