@@ -8,15 +8,27 @@ export interface Outcome {
   reason?: string;
 }
 
-export function buildOutcome(result: ExecuteResult, artifactCount: number, artifacts: 'required' | 'optional', timeoutS: number): Outcome {
+/** `logError`: why nightshift could not write the build's log, when it could not. */
+export function buildOutcome(result: ExecuteResult, artifactCount: number, artifacts: 'required' | 'optional', timeoutS: number, logError?: string): Outcome {
   if (result.canceled) return { status: 'canceled', reason: 'canceled: nightshift was stopped while the build ran' };
   if (result.timedOut) return { status: 'timed_out', reason: `timed out after ${formatDuration(timeoutS)} and was killed` };
   if (result.startError) return { status: 'failed', reason: result.startError };
+  // A build whose log is incomplete is not a build anyone can vouch for.
+  if (logError !== undefined && result.exitCode === 0) return { status: 'failed', reason: `nightshift could not write the build's log: ${logError}` };
   if (result.exitCode !== 0) return { status: 'failed', reason: `exit code ${result.exitCode ?? 'unknown (killed)'}` };
   if (artifacts === 'required' && artifactCount === 0) {
     return { status: 'failed', reason: 'no artifact: the build exited 0 but wrote no file to its output folder (set artifacts: optional if that is expected)' };
   }
   return { status: 'succeeded' };
+}
+
+/**
+ * A failed build on a full disk: the disk is named as the cause (the build's own error is often just
+ * "exit code 1"), and its partial output was removed so the night's records and next builds can be written.
+ */
+export function onFullDisk(outcome: Outcome, mountPoint: string): Outcome {
+  const why = outcome.reason ? ` (${outcome.reason})` : '';
+  return { status: 'failed', reason: `no space left on device: free space under ${mountPoint}${why}; its partial output was removed` };
 }
 
 /** The last line of every build log. */

@@ -14,12 +14,14 @@ import { artifactDir, finishedLog, runningLog, workDir, type FinishedStatus, typ
 import { appendMasterLog } from '../night/open-night.js';
 import type { BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { diskFullError, diskFullUnder, isDiskFull, mountPointOf } from '../files.js';
 import { Admission, type Budget, type Needs } from './admission.js';
 import { listArtifacts } from './artifacts.js';
 import { buildEnv, renderCommand, renderImage } from './build-env.js';
 import { cacheMount } from './cache.js';
 import type { Executor, ExecuteResult } from './executor.js';
-import { buildOutcome, footerLine } from './outcome.js';
+import { buildOutcome, footerLine, onFullDisk } from './outcome.js';
 
 export interface RunnerBuild {
   cell: Cell;
@@ -99,8 +101,35 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
     pump();
   });
   // Only nightshift's own bookkeeping can throw here (a failed build is a record); the other builds ran.
-  if (errors.length) throw errors[0];
+  // It is never swallowed: night.json no longer says where the night stands.
+  if (errors.length) throw bookkeepingError(errors[0], options.store.file);
   return records;
+}
+
+/**
+ * A file system error while keeping the night's records (night.json, logs) is the machine's trouble,
+ * told with the file and what to do (exit 4); anything else is a bug and stays as it is (exit 70).
+ */
+function bookkeepingError(error: unknown, stateFile: string): unknown {
+  const { code, path: file } = (error ?? {}) as NodeJS.ErrnoException;
+  const cause = error instanceof NightshiftError ? error : isDiskFull(error) ? diskFullError(file ?? stateFile, error) : undefined;
+  const message = cause?.message ?? (typeof code === 'string' && /^E[A-Z]+$/.test(code) ? (error as Error).message : undefined);
+  if (message === undefined) return error;
+  return new NightshiftError(
+    `the night's records could not be kept, so ${stateFile} may show builds that ended as running: ${message}; once that is fixed, \`nightshift run\` runs them again`,
+    ExitCode.serviceUnavailable,
+    { cause: error },
+  );
+}
+
+/**
+ * A line in nightshift's own diary of the night (logs/master). A full disk must not stop a build or
+ * its record in night.json over it, so such a line is left out; other errors are thrown.
+ */
+async function masterLine(layout: NightLayout, name: string, line: string): Promise<void> {
+  await appendMasterLog(layout, name, line).catch((error: unknown) => {
+    if (!isDiskFull(error)) throw error;
+  });
 }
 
 /** What a cell reserves while it runs: its package's declared resources. */
@@ -129,7 +158,7 @@ async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Pr
     } satisfies Partial<BuildRecord>);
   });
   const record = state.builds.find((b) => b.id === cell.id)!;
-  await appendMasterLog(layout, 'run', `failed ${cell.id} without running: ${reason}`);
+  await masterLine(layout, 'run', `failed ${cell.id} without running: ${reason}`);
   options.onEvent?.({ type: 'finish', id: cell.id, slot: 0, record });
   return record;
 }
@@ -163,15 +192,31 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
     } satisfies Partial<BuildRecord>);
   });
   options.onEvent?.({ type: 'start', id, slot });
-  await appendMasterLog(layout, `slot-${slot}`, `start ${id}`);
+  await masterLine(layout, `slot-${slot}`, `start ${id}`);
 
-  const logFd = openSync(logPath, 'w');
+  // The log is the build's own record: writing it may fail (disk full), which fails the build, never the night.
+  let logFd: number | undefined;
+  let logError: unknown;
+  const toLog = (text: string) => {
+    if (logFd === undefined || logError !== undefined) return;
+    try {
+      writeSync(logFd, text);
+    } catch (error) {
+      logError = error;
+    }
+  };
   let result: ExecuteResult;
   try {
-    writeSync(logFd, `nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}\n`);
-    writeSync(logFd, `nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
+    logFd = openSync(logPath, 'w');
+  } catch (error) {
+    logError = error;
+  }
+  try {
+    if (logFd === undefined) throw new Error(`could not create its log ${logPath}: ${(logError as Error).message}`);
+    toLog(`nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}\n`);
+    toLog(`nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
     const cache = cacheMount(cell, layout.root, layout.date, machine);
-    if (cache) writeSync(logFd, `nightshift: cache ${cache.hostDir}${cache.path ? ` mounted at ${cache.path}` : ''}\n`);
+    if (cache) toLog(`nightshift: cache ${cache.hostDir}${cache.path ? ` mounted at ${cache.path}` : ''}\n`);
     result = await options.executors[cell.package.executor].run({
       id,
       date: layout.date,
@@ -195,14 +240,20 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
     result = { exitCode: null, timedOut: false, canceled: false, startError: `nightshift could not run the build: ${(error as Error).message}`, durationMs: now().getTime() - startedAt.getTime() };
   }
 
-  const artifacts = await listArtifacts(outDir).catch(() => []);
-  const outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS);
-  try {
-    writeSync(logFd, `\n${footerLine(outcome, result.exitCode, result.durationMs)}\n`);
-  } finally {
+  let artifacts = await listArtifacts(outDir).catch(() => []);
+  let outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS, logError === undefined ? undefined : (logError as Error).message);
+  if (outcome.status === 'failed' && (isDiskFull(logError) || (await diskFullUnder(layout.dir)))) {
+    // A failed build's partial files are of no use, and the night's records need the space.
+    await rm(outDir, { recursive: true, force: true });
+    await rm(workDir(layout, id), { recursive: true, force: true });
+    artifacts = [];
+    outcome = onFullDisk(outcome, mountPointOf(layout.dir));
+  }
+  if (logFd !== undefined) {
+    toLog(`\n${footerLine(outcome, result.exitCode, result.durationMs)}\n`);
     closeSync(logFd);
   }
-  const finalLog = await moveLog(layout, id, logPath, outcome.status);
+  const finalLog = logFd === undefined ? undefined : await moveLog(layout, id, logPath, outcome.status);
 
   const finishedAt = now();
   const state = await store.update((s) => {
@@ -213,12 +264,12 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
       duration_s: Math.round(result.durationMs / 100) / 10,
       exit_code: result.exitCode,
       reason: outcome.reason,
-      log: path.relative(layout.dir, finalLog),
+      log: finalLog && path.relative(layout.dir, finalLog),
       artifacts,
     } satisfies Partial<BuildRecord>);
   });
   const record = state.builds.find((b) => b.id === id)!;
-  await appendMasterLog(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(result.durationMs / 1000)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+  await masterLine(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(result.durationMs / 1000)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
   options.onEvent?.({ type: 'finish', id, slot, record });
   return record;
 }
