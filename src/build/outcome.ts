@@ -8,10 +8,21 @@ export interface Outcome {
   reason?: string;
 }
 
-/** `logError`: why nightshift could not write the build's log, when it could not. */
-export function buildOutcome(result: ExecuteResult, artifactCount: number, artifacts: 'required' | 'optional', timeoutS: number, logError?: string): Outcome {
+export interface OutcomeContext {
+  machine: string;
+  /** Why nightshift could not write the build's log, when it could not. */
+  logError?: string;
+}
+
+export function buildOutcome(result: ExecuteResult, artifactCount: number, artifacts: 'required' | 'optional', timeoutS: number, context: OutcomeContext): Outcome {
+  const { logError } = context;
   if (result.canceled) return { status: 'canceled', reason: 'canceled: nightshift was stopped while the build ran' };
   if (result.timedOut) return { status: 'timed_out', reason: `timed out after ${formatDuration(timeoutS)} and was killed` };
+  // The machine's fault is never the build's: reported apart, and `nightshift run` runs it again.
+  if (result.fault) {
+    const how = result.fault.kind === 'engine_lost' ? 'it went away while the build ran: ' : '';
+    return { status: 'not_run', reason: `not run: the Docker engine on ${context.machine} was down (${how}${result.fault.detail})` };
+  }
   if (result.startError) return { status: 'failed', reason: result.startError };
   // A build whose log is incomplete is not a build anyone can vouch for.
   if (logError !== undefined && result.exitCode === 0) return { status: 'failed', reason: `nightshift could not write the build's log: ${logError}` };

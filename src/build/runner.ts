@@ -241,7 +241,10 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
   }
 
   let artifacts = await listArtifacts(outDir).catch(() => []);
-  let outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS, logError === undefined ? undefined : (logError as Error).message);
+  let outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS, {
+    machine,
+    logError: logError === undefined ? undefined : (logError as Error).message,
+  });
   if (outcome.status === 'failed' && (isDiskFull(logError) || (await diskFullUnder(layout.dir)))) {
     // A failed build's partial files are of no use, and the night's records need the space.
     await rm(outDir, { recursive: true, force: true });

@@ -46,12 +46,14 @@ const LOOKS: Record<CellStatus, Look> = {
   failed: { symbol: '✗', word: 'failed', short: 'FAILED', bg: '#dc2626', fg: '#ffffff' },
   timed_out: { symbol: '⏱', word: 'timed out', short: 'TIMEOUT', bg: '#ea580c', fg: '#ffffff' },
   canceled: { symbol: '—', word: 'canceled', short: 'canceled', bg: '#d1d5db', fg: '#1f2937' },
+  // The machine's fault (its Docker engine was down), not the build's: apart from failures too.
+  not_run: { symbol: '⚠', word: 'not run', short: 'NOT RUN', bg: '#fde68a', fg: '#78350f' },
   skipped: { symbol: '·', word: 'skipped', short: 'skipped', bg: '#f3f4f6', fg: '#6b7280' },
   pending: { symbol: '…', word: 'pending', short: 'pending', bg: '#dbeafe', fg: '#1e3a8a' },
   running: { symbol: '▶', word: 'still running', short: 'running', bg: '#dbeafe', fg: '#1e3a8a' },
   missing: { symbol: '?', word: 'missing', short: 'MISSING', bg: '#f3e8ff', fg: '#6b21a8' },
 };
-const STATUS_ORDER: CellStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'running', 'pending', 'missing', 'skipped'];
+const STATUS_ORDER: CellStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'running', 'pending', 'missing', 'skipped'];
 
 // ---- What the night says, computed once for both renderings ----
 
