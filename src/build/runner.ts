@@ -7,12 +7,12 @@
  * never an exception: one build's trouble does not stop the others.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Matrix } from '../config/model.js';
-import { artifactDir, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
+import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
-import type { BuildRecord, NightStateStore } from '../night/state.js';
+import type { ArtifactRecord, AttemptRecord, BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { diskFullError, diskFullUnder, isDiskFull, mountPointOf } from '../files.js';
@@ -21,7 +21,8 @@ import { listArtifacts } from './artifacts.js';
 import { buildEnv, renderCommand, renderImage } from './build-env.js';
 import { cacheMount } from './cache.js';
 import type { Executor, ExecuteResult } from './executor.js';
-import { buildOutcome, footerLine, onFullDisk } from './outcome.js';
+import { buildOutcome, footerLine, onFullDisk, type Outcome } from './outcome.js';
+import { retryReason } from './retry.js';
 
 export interface RunnerBuild {
   cell: Cell;
@@ -164,6 +165,73 @@ async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Pr
 }
 
 async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Promise<BuildRecord> {
+  const { layout, store } = options;
+  const id = cell.id;
+  await removeAttemptLogs(layout, id);
+  // Every attempt of a retried build, each with its own log; the last one's log is the build's log.
+  const attempts: AttemptRecord[] = [];
+  for (let number = 1; ; number++) {
+    const attempt = await runAttempt(cell, slot, options, number);
+    if (attempt.retry !== undefined) {
+      const kept = attempt.logPath && (await keepAttemptLog(layout, id, attempt.logPath, number));
+      attempts.push(attemptRecord(layout, number, attempt, kept));
+      await store.update((s) => {
+        s.builds.find((b) => b.id === id)!.attempts = structuredClone(attempts);
+      });
+      await masterLine(layout, `slot-${slot}`, `attempt ${number} of ${id} ${attempt.outcome.status} (${attempt.outcome.reason}); runs again: ${attempt.retry}`);
+      continue;
+    }
+    const finalLog = attempt.logPath && (await moveLog(layout, id, attempt.logPath, attempt.outcome.status));
+    if (attempts.length) attempts.push(attemptRecord(layout, number, attempt, finalLog));
+    const { outcome, result } = attempt;
+    // A retried build's duration counts from its first attempt's start: what it cost the night.
+    const durationMs = attempts.length ? attempt.finishedAt.getTime() - Date.parse(attempts[0]!.started_at) : result.durationMs;
+    const state = await store.update((s) => {
+      const record = s.builds.find((b) => b.id === id)!;
+      Object.assign(record, {
+        status: outcome.status,
+        finished_at: attempt.finishedAt.toISOString(),
+        duration_s: Math.round(durationMs / 100) / 10,
+        exit_code: result.exitCode,
+        reason: outcome.reason,
+        log: finalLog && path.relative(layout.dir, finalLog),
+        artifacts: attempt.artifacts,
+        attempts: attempts.length ? attempts : undefined,
+      } satisfies Partial<BuildRecord>);
+    });
+    const record = state.builds.find((b) => b.id === id)!;
+    await masterLine(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(record.duration_s ?? 0)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+    options.onEvent?.({ type: 'finish', id, slot, record });
+    return record;
+  }
+}
+
+interface Attempt {
+  startedAt: Date;
+  finishedAt: Date;
+  result: ExecuteResult;
+  outcome: Outcome;
+  artifacts: ArtifactRecord[];
+  /** The attempt's log in logs/running/, closed; undefined when it could not even be created. */
+  logPath?: string;
+  /** Why it runs again (the package's `retry` names its failure), if it does. */
+  retry?: string;
+}
+
+function attemptRecord(layout: NightLayout, number: number, attempt: Attempt, log: string | undefined): AttemptRecord {
+  return {
+    attempt: number,
+    started_at: attempt.startedAt.toISOString(),
+    finished_at: attempt.finishedAt.toISOString(),
+    exit_code: attempt.result.exitCode,
+    status: attempt.outcome.status,
+    ...(attempt.outcome.reason !== undefined && { reason: attempt.outcome.reason }),
+    ...(log !== undefined && { log: path.relative(layout.dir, log) }),
+  };
+}
+
+/** One run of the build's command: its log in logs/running/, night.json saying it runs, its outcome. */
+async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, number: number): Promise<Attempt> {
   const { layout, store, machine } = options;
   const now = options.now ?? (() => new Date());
   const id = cell.id;
@@ -171,28 +239,28 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
   const logPath = runningLog(layout, id);
   const image = renderImage(cell, layout.date, machine);
   const command = renderCommand(cell, layout.date, machine);
-  // A rerun starts from an empty output folder, so old artifacts are never mistaken for new ones.
+  // Every attempt starts from an empty output folder, so old artifacts are never mistaken for new ones.
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
 
   const startedAt = now();
   await store.update((state) => {
     const record = state.builds.find((b) => b.id === id)!;
-    Object.assign(record, {
+    const first = number === 1 && {
       status: 'running',
       image,
-      attempt: record.attempt + 1,
       started_at: startedAt.toISOString(),
       finished_at: undefined,
       duration_s: undefined,
       exit_code: undefined,
       reason: undefined,
       artifacts: undefined,
-      log: path.relative(layout.dir, logPath),
-    } satisfies Partial<BuildRecord>);
+      attempts: undefined,
+    } satisfies Partial<BuildRecord>;
+    Object.assign(record, first || {}, { attempt: record.attempt + 1, log: path.relative(layout.dir, logPath) });
   });
-  options.onEvent?.({ type: 'start', id, slot });
-  await masterLine(layout, `slot-${slot}`, `start ${id}`);
+  if (number === 1) options.onEvent?.({ type: 'start', id, slot });
+  await masterLine(layout, `slot-${slot}`, number === 1 ? `start ${id}` : `start ${id} (attempt ${number} of ${cell.package.retry?.attempts})`);
 
   // The log is the build's own record: writing it may fail (disk full), which fails the build, never the night.
   let logFd: number | undefined;
@@ -213,7 +281,8 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
   }
   try {
     if (logFd === undefined) throw new Error(`could not create its log ${logPath}: ${(logError as Error).message}`);
-    toLog(`nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}\n`);
+    const of = cell.package.retry ? `, attempt ${number} of ${cell.package.retry.attempts}` : '';
+    toLog(`nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}${of}\n`);
     toLog(`nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
     const cache = cacheMount(cell, layout.root, layout.date, machine);
     if (cache) toLog(`nightshift: cache ${cache.hostDir}${cache.path ? ` mounted at ${cache.path}` : ''}\n`);
@@ -252,29 +321,48 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
     artifacts = [];
     outcome = onFullDisk(outcome, mountPointOf(layout.dir));
   }
+  const retry =
+    logFd !== undefined && !options.signal.aborted
+      ? retryReason(cell.package.retry, number, outcome, result.exitCode, outcome.status === 'failed' && cell.package.retry ? await readLogTail(logPath) : '')
+      : undefined;
   if (logFd !== undefined) {
-    toLog(`\n${footerLine(outcome, result.exitCode, result.durationMs)}\n`);
+    const again = retry ? ` · attempt ${number} of ${cell.package.retry!.attempts}, runs again: ${retry}` : '';
+    toLog(`\n${footerLine(outcome, result.exitCode, result.durationMs)}${again}\n`);
     closeSync(logFd);
   }
-  const finalLog = logFd === undefined ? undefined : await moveLog(layout, id, logPath, outcome.status);
+  return { startedAt, finishedAt: now(), result, outcome, artifacts, logPath: logFd === undefined ? undefined : logPath, retry };
+}
 
-  const finishedAt = now();
-  const state = await store.update((s) => {
-    const record = s.builds.find((b) => b.id === id)!;
-    Object.assign(record, {
-      status: outcome.status,
-      finished_at: finishedAt.toISOString(),
-      duration_s: Math.round(result.durationMs / 100) / 10,
-      exit_code: result.exitCode,
-      reason: outcome.reason,
-      log: finalLog && path.relative(layout.dir, finalLog),
-      artifacts,
-    } satisfies Partial<BuildRecord>);
-  });
-  const record = state.builds.find((b) => b.id === id)!;
-  await masterLine(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(result.durationMs / 1000)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
-  options.onEvent?.({ type: 'finish', id, slot, record });
-  return record;
+const RETRY_MATCH_BYTES = 1024 * 1024;
+
+/** The end of a log, where a build's failure is told, for `retry.on` patterns. */
+async function readLogTail(file: string): Promise<string> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const size = (await handle.stat()).size;
+    const length = Math.min(size, RETRY_MATCH_BYTES);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** An attempt that runs again keeps its log: logs/failed/<id>.attempt-<n>.log. */
+async function keepAttemptLog(layout: NightLayout, id: string, from: string, number: number): Promise<string> {
+  const to = attemptLog(layout, id, number);
+  await rename(from, to);
+  return to;
+}
+
+/** Attempt logs of an earlier run of this build on this night: this run's attempts replace them. */
+async function removeAttemptLogs(layout: NightLayout, id: string): Promise<void> {
+  const prefix = `${id}.attempt-`;
+  for (const name of await readdir(layout.logs.failed).catch(() => [] as string[])) {
+    if (name.startsWith(prefix) && /^\d+\.log$/.test(name.slice(prefix.length))) await rm(path.join(layout.logs.failed, name), { force: true });
+  }
 }
 
 /** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */

@@ -55,6 +55,11 @@ export function finishedLog(layout: NightLayout, id: string, status: FinishedSta
   return path.join(status === 'succeeded' ? layout.logs.succeeded : layout.logs.failed, `${id}.log`);
 }
 
+/** An earlier attempt of a build its package's `retry` ran again: kept beside the final log. */
+export function attemptLog(layout: NightLayout, id: string, attempt: number): string {
+  return path.join(layout.logs.failed, `${id}.attempt-${attempt}.log`);
+}
+
 export function artifactDir(layout: NightLayout, id: string): string {
   return path.join(layout.artifacts, id);
 }
