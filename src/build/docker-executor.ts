@@ -260,6 +260,9 @@ const CLIENT_LINE = /^(docker: .*|time="[^"]*" level=(error|fatal) msg=.*)$/;
 const ENGINE_DOWN = /Cannot connect to the Docker daemon|error during connect|Is the docker daemon running/i;
 // Checked first: "error during connect: Post ...: EOF" is an engine that answered, then went away.
 const ENGINE_LOST = /unexpected EOF|\bEOF\b|connection reset by peer|broken pipe|use of closed network connection/i;
+// The daemon's own trouble, never the build's or its image's (those name the image, the command or a file).
+const ENGINE_ERROR = /Error response from daemon: .*(containerd|context deadline exceeded|i\/o timeout|no space left on device|Internal Server Error)/i;
+const BUILD_OR_IMAGE = /executable file not found|no such file or directory|permission denied|pull access denied|manifest unknown|not found/i;
 
 /**
  * Whether the docker client says the engine failed the build — it did not answer (down), or the
@@ -272,6 +275,8 @@ export function engineFault(exitCode: number, logTail: string | undefined): Mach
   if (lost) return { kind: 'engine_lost', detail: clientMessage(lost) };
   const down = lines.filter((line) => ENGINE_DOWN.test(line)).at(-1);
   if (down) return { kind: 'engine_down', detail: clientMessage(down) };
+  const error = lines.filter((line) => ENGINE_ERROR.test(line) && !BUILD_OR_IMAGE.test(line)).at(-1);
+  if (error) return { kind: 'engine_error', detail: clientMessage(error) };
   return undefined;
 }
 

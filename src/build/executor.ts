@@ -34,9 +34,10 @@ export interface ExecuteOptions {
 
 /**
  * The machine, not the build, failed: the build could not run to its end through no fault of its own.
- * `engine_down`: the Docker engine did not answer; `engine_lost`: it went away while the build ran (EOF).
+ * `engine_down`: the Docker engine did not answer; `engine_lost`: it went away while the build ran (EOF);
+ * `engine_error`: it answered with a failure of its own (containerd gone, its disk full, a timeout).
  */
-export type MachineFault = { kind: 'engine_down'; detail: string } | { kind: 'engine_lost'; detail: string };
+export type MachineFault = { kind: 'engine_down' | 'engine_lost' | 'engine_error'; detail: string };
 
 export interface ExecuteResult {
   /** The command's exit code; null when it never ran or was killed. */

@@ -20,7 +20,7 @@ export function buildOutcome(result: ExecuteResult, artifactCount: number, artif
   if (result.timedOut) return { status: 'timed_out', reason: `timed out after ${formatDuration(timeoutS)} and was killed` };
   // The machine's fault is never the build's: reported apart, and `nightshift run` runs it again.
   if (result.fault) {
-    const how = result.fault.kind === 'engine_lost' ? 'it went away while the build ran: ' : '';
+    const how = { engine_down: '', engine_lost: 'it went away while the build ran: ', engine_error: 'it failed: ' }[result.fault.kind];
     return { status: 'not_run', reason: `not run: the Docker engine on ${context.machine} was down (${how}${result.fault.detail})` };
   }
   if (result.startError) return { status: 'failed', reason: result.startError };

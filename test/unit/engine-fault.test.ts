@@ -15,6 +15,14 @@ describe('engineFault: the docker client saying the engine, not the build, faile
     expect(engineFault(125, start)).toEqual({ kind: 'engine_lost', detail: 'error during connect: Post: EOF' });
   });
 
+  it("the daemon's own failures are the engine's; the image's and the command's are not", () => {
+    const containerd = 'docker: Error response from daemon: failed to create task for container: failed to create shim task: connection error: desc = "transport: Error while dialing: dial unix /run/containerd/containerd.sock: connect: connection refused": unavailable.\n';
+    expect(engineFault(125, containerd)?.kind).toBe('engine_error');
+    expect(engineFault(125, 'docker: Error response from daemon: mkdir /var/lib/docker/overlay2/x: no space left on device.\n')?.kind).toBe('engine_error');
+    const command = 'docker: Error response from daemon: failed to create task for container: failed to create shim task: OCI runtime create failed: runc create failed: unable to start container process: exec: "nosuch": executable file not found in $PATH: unknown.\n';
+    expect(engineFault(125, command)).toBeUndefined();
+  });
+
   it("the build's own output and other exit codes are never taken for the engine", () => {
     expect(engineFault(125, 'unexpected EOF while parsing\n')).toBeUndefined();
     expect(engineFault(1, 'docker: Cannot connect to the Docker daemon\n')).toBeUndefined();
