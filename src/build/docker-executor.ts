@@ -142,6 +142,8 @@ export class DockerExecutor implements Executor {
     // An engine that kept its containers (live-restore) may still run the first one.
     const labels = { 'nightshift.night': options.date, 'nightshift.build': options.id, 'nightshift.machine': options.machine, 'nightshift.root': options.root };
     await removeContainers(labels, this.docker, this.env).catch(() => {});
+    // From the start: what the first run wrote is never mistaken for the second one's.
+    await rm(options.outDir, { recursive: true, force: true });
     note('the Docker engine answers again: the build runs again from the start');
     const second = await this.runOnce(options);
     return { ...second, durationMs: Date.now() - started };
@@ -265,8 +267,9 @@ const ENGINE_ERROR = /Error response from daemon: .*(containerd|context deadline
 const BUILD_OR_IMAGE = /executable file not found|no such file or directory|permission denied|pull access denied|manifest unknown|not found/i;
 
 /**
- * Whether the docker client says the engine failed the build — it did not answer (down), or the
- * connection broke while the build ran (lost) — rather than the build or its image. Pure.
+ * Whether the docker client says the engine failed the build — it did not answer (down), the connection
+ * broke while the build ran (lost), or the daemon failed on its own (error) — rather than the build or its
+ * image. Only on exit 125, docker's own. Pure.
  */
 export function engineFault(exitCode: number, logTail: string | undefined): MachineFault | undefined {
   if (exitCode !== 125 || logTail === undefined) return undefined;
