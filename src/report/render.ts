@@ -134,9 +134,13 @@ const duration = (cell: ReportCell) => (cell.duration_s === null ? '' : formatDu
 function subjectOf(night: Night): string {
   const { model } = night;
   const skipped = model.cells.filter((cell) => cell.status === 'skipped').length;
+  // Builds the machine could not run are not the builds' failures: named apart so nobody hunts a bug in them.
+  const notRun = model.cells.filter((cell) => cell.status === 'not_run').length;
+  const failed = model.counts.failed - notRun;
   const parts = night.allGreen
     ? [`all ${model.counts.succeeded} builds succeeded${skipped ? ` (${skipped} skipped)` : ''}`]
-    : [`${model.counts.failed} of ${model.counts.total} builds failed`];
+    : [failed || !notRun ? `${failed} of ${model.counts.total} builds failed` : `${notRun} of ${model.counts.total} builds not run`];
+  if (!night.allGreen && notRun && failed) parts.push(`${notRun} not run`);
   if (night.silentMachines.length) parts.push(`${plural(night.silentMachines.length, 'machine')} missing`);
   if (night.missingCells.length) parts.push(`${night.missingCells.length}${night.silentMachines.length ? ' more' : ''} missing`);
   if (model.degraded) parts.push('partial report');
