@@ -6,8 +6,9 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { processIo, type GlobalOptions, type Io } from './context.js';
+import { guardProcessOutput, loadSchedule, processIo, type GlobalOptions, type Io } from './context.js';
 import { ExitCode, NightshiftError } from './errors.js';
+import { diskFullError, isDiskFull, mountPointOf } from './files.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -171,9 +172,25 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.err(error.plain ? error.message : `nightshift: ${error.message}`);
       return error.exitCode;
     }
+    if (isDiskFull(error)) {
+      // A full disk is the machine's trouble, not a bug: say where, without a stack.
+      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, root.opts() as GlobalOptions)}`);
+      return ExitCode.serviceUnavailable;
+    }
     io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error)?.stack ?? String(error)}`);
     return ExitCode.bug;
   }
+}
+
+/** The file that could not be written, else the schedule's root (the error of a plain write names no file). */
+async function diskFullMessage(error: NodeJS.ErrnoException, options: GlobalOptions): Promise<string> {
+  if (error.path) return diskFullError(error.path).message;
+  const where = await loadSchedule(options).then(
+    ({ schedule }) => schedule.root,
+    () => undefined,
+  );
+  if (where === undefined) return `no space left on device (${error.message})`;
+  return `could not write under ${where}: no space left on device: free space under ${mountPointOf(where)}`;
 }
 
 function version(): string {
@@ -186,5 +203,7 @@ function version(): string {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  // `nightshift run | head -1`: the reader going away must not end the night (EPIPE is dropped).
+  guardProcessOutput();
   process.exitCode = await main(process.argv.slice(2));
 }

@@ -1,7 +1,9 @@
 /** Small file helpers shared by the night's state, lock and history files. */
 import { createHash, randomBytes } from 'node:crypto';
-import { open, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { existsSync, statSync } from 'node:fs';
+import { open, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
 import path from 'node:path';
+import { ExitCode, NightshiftError } from './errors.js';
 
 /** The file's text, or undefined when it does not exist (any other error is thrown). */
 export async function readTextIfExists(file: string): Promise<string | undefined> {
@@ -38,9 +40,43 @@ export async function writeFileAtomic(file: string, text: string, options: { mod
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
+    if (isDiskFull(error)) throw diskFullError(file, error);
     throw error;
   }
   await syncDir(path.dirname(file));
+}
+
+/** ENOSPC, or EDQUOT (a quota is a full disk for its user). */
+export function isDiskFull(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  return code === 'ENOSPC' || code === 'EDQUOT';
+}
+
+/** What a full disk says to the user: the file that could not be written, and where to free space (exit 4). */
+export function diskFullError(file: string, cause?: unknown): NightshiftError {
+  return new NightshiftError(`could not write ${file}: no space left on device: free space under ${mountPointOf(file)}`, ExitCode.serviceUnavailable, { cause });
+}
+
+/** The mount point holding `file` (which need not exist): its highest ancestor on the same device. */
+export function mountPointOf(file: string): string {
+  let dir = path.resolve(file);
+  try {
+    while (!existsSync(dir)) dir = path.dirname(dir);
+    const device = statSync(dir).dev;
+    for (let parent = path.dirname(dir); parent !== dir && statSync(parent).dev === device; parent = path.dirname(dir)) dir = parent;
+  } catch {
+    // an unreadable ancestor: the folder found so far is the best answer
+  }
+  return dir;
+}
+
+/**
+ * Whether the file system holding `dir` is full for this process: less than 64 KiB free to it (builds fail
+ * on a disk that is nearly full too, and a failed build's partial files do not fill every last block).
+ */
+export async function diskFullUnder(dir: string): Promise<boolean> {
+  const stats = await statfs(dir).catch(() => undefined);
+  return stats !== undefined && stats.bavail * stats.bsize < 64 * 1024;
 }
 
 /**

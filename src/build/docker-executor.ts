@@ -4,13 +4,14 @@
  * ending but the container's own exit (after which --rm has removed it) go through `docker rm -f <name>`.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result, type ResultPromise } from 'execa';
-import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
+import type { ExecuteOptions, ExecuteResult, Executor, MachineFault } from './executor.js';
+import { formatDuration } from '../units.js';
 import { stopTrigger } from './stop-trigger.js';
 import { cacheStartError } from './cache.js';
 import { CONTAINER_OUT as OUT, CONTAINER_RECIPES as RECIPES } from './container-paths.js';
@@ -18,6 +19,15 @@ import { CONTAINER_OUT as OUT, CONTAINER_RECIPES as RECIPES } from './container-
 export interface DockerExecutorOptions {
   /** The docker client binary; default `docker`. */
   docker?: string;
+  /** Added to the docker client's own environment, e.g. DOCKER_HOST (never the build's: see envFileText). */
+  env?: Readonly<Record<string, string>>;
+  /**
+   * How long a build whose engine was down or went away waits for `docker info` to answer again before
+   * it runs once more; after that it is recorded as not run. Default 5 minutes.
+   */
+  engineWaitMs?: number;
+  /** How often the engine is asked meanwhile; default 2 s. */
+  enginePollMs?: number;
 }
 
 /** `nightshift-<date>-<id>-<nonce>`, with characters Docker refuses in names replaced by '-'. */
@@ -87,12 +97,79 @@ export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: st
 
 export class DockerExecutor implements Executor {
   private readonly docker: string;
+  private readonly env: Readonly<Record<string, string>> | undefined;
+  private readonly engineWaitMs: number;
+  private readonly enginePollMs: number;
+  /** Set while the engine is known to be gone after a whole wait: later builds do not wait again. */
+  private engineGaveUp = false;
 
   constructor(options: DockerExecutorOptions = {}) {
     this.docker = options.docker ?? 'docker';
+    this.env = options.env;
+    this.engineWaitMs = options.engineWaitMs ?? 5 * 60_000;
+    this.enginePollMs = options.enginePollMs ?? 2000;
   }
 
+  /**
+   * Runs the build; when the engine failed it (down, or gone mid-build), waits for the engine to answer
+   * and runs it once more. What still could not run comes back with its `fault`, never as a failure.
+   */
   async run(options: ExecuteOptions): Promise<ExecuteResult> {
+    const started = Date.now();
+    const first = await this.runOnce(options);
+    if (first.fault === undefined) {
+      this.engineGaveUp = false;
+      return first;
+    }
+    const note = (text: string) => {
+      try {
+        writeSync(options.logFd, `\nnightshift: ${text}\n`);
+      } catch {
+        // the log is the build's: the runner notices a log it cannot write
+      }
+    };
+    // Once one build waited in vain, the others only ask once: a dead engine does not cost minutes per build.
+    const waitMs = this.engineGaveUp ? 0 : this.engineWaitMs;
+    note(`the Docker engine failed this build (${first.fault.detail}); waiting up to ${formatDuration(waitMs / 1000)} for it to answer, then the build runs again`);
+    const back = await this.waitForEngine(waitMs, options.signal);
+    if (options.signal.aborted) return { exitCode: null, timedOut: false, canceled: true, durationMs: Date.now() - started };
+    if (!back) {
+      this.engineGaveUp = true;
+      note(`the Docker engine still does not answer: the build is not run`);
+      return { ...first, durationMs: Date.now() - started };
+    }
+    this.engineGaveUp = false;
+    // An engine that kept its containers (live-restore) may still run the first one.
+    const labels = { 'nightshift.night': options.date, 'nightshift.build': options.id, 'nightshift.machine': options.machine, 'nightshift.root': options.root };
+    await removeContainers(labels, this.docker, this.env).catch(() => {});
+    // From the start: what the first run wrote is never mistaken for the second one's.
+    await rm(options.outDir, { recursive: true, force: true });
+    note('the Docker engine answers again: the build runs again from the start');
+    const second = await this.runOnce(options);
+    return { ...second, durationMs: Date.now() - started };
+  }
+
+  /** Whether `docker info` answers within `waitMs` (asked at least once). */
+  private async waitForEngine(waitMs: number, signal: AbortSignal): Promise<boolean> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      if (signal.aborted) return false;
+      if (await this.engineAnswers()) return true;
+      if (Date.now() >= deadline) return false;
+      await delay(Math.min(this.enginePollMs, Math.max(0, deadline - Date.now())), undefined, { signal }).catch(() => {});
+    }
+  }
+
+  private async engineAnswers(): Promise<boolean> {
+    const info = await execa(this.docker, ['info', '--format', '{{.ServerVersion}}'], { ...this.clientEnv(), reject: false, stdin: 'ignore', timeout: 20_000 });
+    return info.exitCode === 0;
+  }
+
+  private clientEnv(): { env?: Record<string, string> } {
+    return this.env ? { env: { ...this.env } } : {};
+  }
+
+  private async runOnce(options: ExecuteOptions): Promise<ExecuteResult> {
     const started = Date.now();
     const elapsed = () => Date.now() - started;
     if (options.signal.aborted) return { exitCode: null, timedOut: false, canceled: true, durationMs: 0 };
@@ -103,39 +180,43 @@ export class DockerExecutor implements Executor {
     const cacheError = await cacheStartError(options.cache);
     if (cacheError) return { exitCode: null, timedOut: false, canceled: false, startError: cacheError, durationMs: elapsed() };
     const envDir = await mkdtemp(path.join(os.tmpdir(), 'nightshift-env-'));
-    const envFile = path.join(envDir, 'build.env');
-    await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });
-    const args = dockerRunArgs(options, name, envFile);
-    const logStart = fstatSync(options.logFd).size;
-
-    // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
-    const log = options.logFd as unknown as 3;
-    const client = execa(this.docker, args, {
-      stdin: 'ignore',
-      stdout: log,
-      stderr: log,
-      reject: false,
-    });
-    const trigger = stopTrigger(options, () => this.stopContainer(name, client));
-    let removed = false;
     try {
-      const result = await client;
-      await trigger.settled();
-      if (trigger.reason) return trigger.result(elapsed());
-      // With --rm the client returns the container's own exit code only once the daemon has removed
-      // it; 125-127 may be docker's own failures, after which nothing is assumed.
-      removed = result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
-      return { ...this.outcome(result, options, logStart), timedOut: false, canceled: false, durationMs: elapsed() };
+      const envFile = path.join(envDir, 'build.env');
+      await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });
+      const args = dockerRunArgs(options, name, envFile);
+      const logStart = fstatSync(options.logFd).size;
+
+      // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
+      const log = options.logFd as unknown as 3;
+      const client = execa(this.docker, args, {
+        ...this.clientEnv(),
+        stdin: 'ignore',
+        stdout: log,
+        stderr: log,
+        reject: false,
+      });
+      const trigger = stopTrigger(options, () => this.stopContainer(name, client));
+      let removed = false;
+      try {
+        const result = await client;
+        await trigger.settled();
+        if (trigger.reason) return trigger.result(elapsed());
+        // With --rm the client returns the container's own exit code only once the daemon has removed
+        // it; 125-127 may be docker's own failures, after which nothing is assumed.
+        removed = result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
+        return { ...(await this.outcome(result, options, logStart)), timedOut: false, canceled: false, durationMs: elapsed() };
+      } finally {
+        trigger.dispose();
+        // Whatever else happened to the client, the container must not outlive the build.
+        if (!removed) await removeContainer(this.docker, name, this.env);
+      }
     } finally {
-      trigger.dispose();
-      // Whatever else happened to the client, the container must not outlive the build.
-      if (!removed) await removeContainer(this.docker, name);
       await rm(envDir, { recursive: true, force: true });
     }
   }
 
-  /** The exit code of a build that ended by itself, or why docker could not start it. */
-  private outcome(result: Result, options: ExecuteOptions, logStart: number): Pick<ExecuteResult, 'exitCode' | 'startError'> {
+  /** The exit code of a build that ended by itself, why docker could not start it, or the engine's fault. */
+  private async outcome(result: Result, options: ExecuteOptions, logStart: number): Promise<Pick<ExecuteResult, 'exitCode' | 'startError' | 'fault'>> {
     if (result.exitCode === undefined && result.signal === undefined) {
       // The client itself could not be started (e.g. docker not installed).
       const why = result.code === 'ENOENT' ? `${this.docker} not found; install Docker or fix PATH` : result.shortMessage;
@@ -143,7 +224,14 @@ export class DockerExecutor implements Executor {
     }
     // Killed by someone else: no exit code; run() still removes the container.
     if (result.exitCode === undefined) return { exitCode: null };
-    const startError = dockerStartError(result.exitCode, options.image!, readLogTail(options.logFd, logStart));
+    const tail = readLogTail(options.logFd, logStart);
+    const said = engineFault(result.exitCode, tail);
+    if (said) return { exitCode: null, fault: said };
+    // Docker's own exit code with a message nightshift does not know: an engine that does not answer now is the cause.
+    if (result.exitCode === 125 && !(await this.engineAnswers())) {
+      return { exitCode: null, fault: { kind: 'engine_down', detail: 'docker run exited 125 and docker info does not answer' } };
+    }
+    const startError = dockerStartError(result.exitCode, options.image!, tail);
     return startError ? { exitCode: null, startError } : { exitCode: result.exitCode };
   }
 
@@ -156,7 +244,7 @@ export class DockerExecutor implements Executor {
     let finished = false;
     void client.finally(() => (finished = true));
     for (let attempt = 0; !finished; attempt++) {
-      await removeContainer(this.docker, name);
+      await removeContainer(this.docker, name, this.env);
       await Promise.race([client, delay(attempt < 5 ? 200 : 1000)]);
       if (attempt === 30 && !finished) client.kill('SIGKILL');
     }
@@ -164,8 +252,42 @@ export class DockerExecutor implements Executor {
 }
 
 /** Force-removes one container; a container that is already gone is fine. */
-async function removeContainer(docker: string, name: string): Promise<void> {
-  await execa(docker, ['rm', '-f', name], { reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+async function removeContainer(docker: string, name: string, env?: Readonly<Record<string, string>>): Promise<void> {
+  await execa(docker, ['rm', '-f', name], { ...(env && { env: { ...env } }), reject: false, stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' });
+}
+
+// The docker client's own complaints (not the build's output): "docker: ..." lines, and logrus lines
+// like `time="..." level=error msg="error waiting for container: unexpected EOF"`.
+const CLIENT_LINE = /^(docker: .*|time="[^"]*" level=(error|fatal) msg=.*)$/;
+const ENGINE_DOWN = /Cannot connect to the Docker daemon|error during connect|Is the docker daemon running/i;
+// Checked first: "error during connect: Post ...: EOF" is an engine that answered, then went away.
+const ENGINE_LOST = /unexpected EOF|\bEOF\b|connection reset by peer|broken pipe|use of closed network connection/i;
+// The daemon's own trouble, never the build's or its image's (those name the image, the command or a file).
+const ENGINE_ERROR = /Error response from daemon: .*(containerd|context deadline exceeded|i\/o timeout|no space left on device|Internal Server Error)/i;
+const BUILD_OR_IMAGE = /executable file not found|no such file or directory|permission denied|pull access denied|manifest unknown|not found/i;
+
+/**
+ * Whether the docker client says the engine failed the build — it did not answer (down), the connection
+ * broke while the build ran (lost), or the daemon failed on its own (error) — rather than the build or its
+ * image. Only on exit 125, docker's own. Pure.
+ */
+export function engineFault(exitCode: number, logTail: string | undefined): MachineFault | undefined {
+  if (exitCode !== 125 || logTail === undefined) return undefined;
+  const lines = logTail.split('\n').filter((line) => CLIENT_LINE.test(line.trim()));
+  const lost = lines.filter((line) => ENGINE_LOST.test(line)).at(-1);
+  if (lost) return { kind: 'engine_lost', detail: clientMessage(lost) };
+  const down = lines.filter((line) => ENGINE_DOWN.test(line)).at(-1);
+  if (down) return { kind: 'engine_down', detail: clientMessage(down) };
+  const error = lines.filter((line) => ENGINE_ERROR.test(line) && !BUILD_OR_IMAGE.test(line)).at(-1);
+  if (error) return { kind: 'engine_error', detail: clientMessage(error) };
+  return undefined;
+}
+
+function clientMessage(line: string): string {
+  const logrus = /msg="((?:[^"\\]|\\.)*)"/.exec(line);
+  const text = logrus ? logrus[1]! : line.trim().replace(/^docker: /, '');
+  // The request's URL (socket path, container id) says nothing to a person.
+  return text.replace(/\b(Get|Head|Post|Put|Delete) \\?"[^"]*\\?"/g, '$1').replace(/\s+/g, ' ').trim();
 }
 
 // Docker prints its own failures as "docker: ..." and exits 125 (126/127 when the runtime cannot
@@ -221,17 +343,18 @@ function readLogTail(fd: number, from: number): string | undefined {
  * their ids. Refuses a set without a `nightshift.` label: without a label filter `docker ps -a` lists
  * every container on the host, and other labels could match containers that are not nightshift's.
  */
-export async function removeContainers(labels: Readonly<Record<string, string>>, docker = 'docker'): Promise<string[]> {
+export async function removeContainers(labels: Readonly<Record<string, string>>, docker = 'docker', env?: Readonly<Record<string, string>>): Promise<string[]> {
+  const client = env ? { env: { ...env } } : {};
   const entries = Object.entries(labels);
   if (!entries.some(([key]) => key.startsWith('nightshift.'))) {
     throw new Error(`removeContainers needs a nightshift.* label (got ${JSON.stringify(labels)}): it never touches containers that are not nightshift's`);
   }
   const filters = entries.flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
-  const listed = await execa(docker, ['ps', '-a', '-q', ...filters], { reject: false, stdin: 'ignore' });
+  const listed = await execa(docker, ['ps', '-a', '-q', ...filters], { ...client, reject: false, stdin: 'ignore' });
   if (listed.failed) throw new Error(`docker ps failed: ${String(listed.stderr).trim() || listed.shortMessage}`);
   const ids = String(listed.stdout).split('\n').map((s) => s.trim()).filter((s) => s !== '');
   if (ids.length === 0) return [];
-  const removed = await execa(docker, ['rm', '-f', ...ids], { reject: false, stdin: 'ignore' });
+  const removed = await execa(docker, ['rm', '-f', ...ids], { ...client, reject: false, stdin: 'ignore' });
   // --rm containers may vanish by themselves meanwhile; anything else is an error.
   const problems = String(removed.stderr).split('\n').filter((line) => line.trim() !== '' && !/no such container/i.test(line));
   if (removed.failed && problems.length > 0) throw new Error(`docker rm -f failed: ${problems.join('; ')}`);

@@ -32,6 +32,13 @@ export interface ExecuteOptions {
   signal: AbortSignal;
 }
 
+/**
+ * The machine, not the build, failed: the build could not run to its end through no fault of its own.
+ * `engine_down`: the Docker engine did not answer; `engine_lost`: it went away while the build ran (EOF);
+ * `engine_error`: it answered with a failure of its own (containerd gone, its disk full, a timeout).
+ */
+export type MachineFault = { kind: 'engine_down' | 'engine_lost' | 'engine_error'; detail: string };
+
 export interface ExecuteResult {
   /** The command's exit code; null when it never ran or was killed. */
   exitCode: number | null;
@@ -39,6 +46,8 @@ export interface ExecuteResult {
   canceled: boolean;
   /** Why the command could not be started at all (image missing, executable not found, ...). */
   startError?: string;
+  /** Set when the machine failed the build (it is then not run, never failed); exitCode is null. */
+  fault?: MachineFault;
   durationMs: number;
 }
 

@@ -13,19 +13,35 @@ export interface Progress {
 
 export function progress(io: Io, total: number, now: () => number = Date.now): Progress {
   const started = now();
-  const counts = { running: 0, succeeded: 0, failed: 0 };
+  const counts = { running: 0, succeeded: 0, failed: 0, notRun: 0 };
   const clock = () => new Date(now()).toISOString().slice(11, 19);
   const statusLine = () => {
-    const pending = total - counts.running - counts.succeeded - counts.failed;
-    return `${counts.running} running · ${counts.succeeded} succeeded · ${counts.failed} failed · ${pending} pending · ${formatDuration((now() - started) / 1000)} elapsed`;
+    const pending = total - counts.running - counts.succeeded - counts.failed - counts.notRun;
+    const notRun = counts.notRun ? ` · ${counts.notRun} not run` : '';
+    return `${counts.running} running · ${counts.succeeded} succeeded · ${counts.failed} failed${notRun} · ${pending} pending · ${formatDuration((now() - started) / 1000)} elapsed`;
   };
-  const redraw = () => void io.write(`\r\x1b[K${statusLine()}`);
+  // Output is only a view of the night: a terminal or pipe that fails (EPIPE) never stops it.
+  const write = (text: string) => {
+    try {
+      io.write(text).catch(() => {});
+    } catch {
+      // dropped, like the rest of the output
+    }
+  };
+  const out = (text: string) => {
+    try {
+      io.out(text);
+    } catch {
+      // dropped
+    }
+  };
+  const redraw = () => write(`\r\x1b[K${statusLine()}`);
   const timer = io.isTTY ? setInterval(redraw, 1000) : undefined;
   timer?.unref();
 
   const say = (text: string) => {
-    if (io.isTTY) void io.write(`\r\x1b[K${text}\n${statusLine()}`);
-    else io.out(`${clock()} ${text}`);
+    if (io.isTTY) write(`\r\x1b[K${text}\n${statusLine()}`);
+    else out(`${clock()} ${text}`);
   };
 
   return {
@@ -40,13 +56,14 @@ export function progress(io: Io, total: number, now: () => number = Date.now): P
       if (event.slot !== 0) counts.running--;
       const record = event.record;
       if (record.status === 'succeeded') counts.succeeded++;
+      else if (record.status === 'not_run') counts.notRun++;
       else counts.failed++;
       const took = record.duration_s === undefined ? '' : ` after ${formatDuration(record.duration_s)}`;
       say(`${record.status} ${record.id}${took}${record.reason ? ` (${record.reason})` : ''}`);
     },
     stop() {
       if (timer) clearInterval(timer);
-      if (io.isTTY) void io.write(`\r\x1b[K`);
+      if (io.isTTY) write(`\r\x1b[K`);
     },
   };
 }

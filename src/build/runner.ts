@@ -7,19 +7,22 @@
  * never an exception: one build's trouble does not stop the others.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Matrix } from '../config/model.js';
-import { artifactDir, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
+import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
-import type { BuildRecord, NightStateStore } from '../night/state.js';
+import type { ArtifactRecord, AttemptRecord, BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { diskFullError, diskFullUnder, isDiskFull, mountPointOf } from '../files.js';
 import { Admission, type Budget, type Needs } from './admission.js';
 import { listArtifacts } from './artifacts.js';
 import { buildEnv, renderCommand, renderImage } from './build-env.js';
 import { cacheMount } from './cache.js';
 import type { Executor, ExecuteResult } from './executor.js';
-import { buildOutcome, footerLine } from './outcome.js';
+import { buildOutcome, footerLine, onFullDisk, type Outcome } from './outcome.js';
+import { retryReason } from './retry.js';
 
 export interface RunnerBuild {
   cell: Cell;
@@ -99,8 +102,35 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
     pump();
   });
   // Only nightshift's own bookkeeping can throw here (a failed build is a record); the other builds ran.
-  if (errors.length) throw errors[0];
+  // It is never swallowed: night.json no longer says where the night stands.
+  if (errors.length) throw bookkeepingError(errors[0], options.store.file);
   return records;
+}
+
+/**
+ * A file system error while keeping the night's records (night.json, logs) is the machine's trouble,
+ * told with the file and what to do (exit 4); anything else is a bug and stays as it is (exit 70).
+ */
+function bookkeepingError(error: unknown, stateFile: string): unknown {
+  const { code, path: file } = (error ?? {}) as NodeJS.ErrnoException;
+  const cause = error instanceof NightshiftError ? error : isDiskFull(error) ? diskFullError(file ?? stateFile, error) : undefined;
+  const message = cause?.message ?? (typeof code === 'string' && /^E[A-Z]+$/.test(code) ? (error as Error).message : undefined);
+  if (message === undefined) return error;
+  return new NightshiftError(
+    `the night's records could not be kept, so ${stateFile} may show builds that ended as running: ${message}; once that is fixed, \`nightshift run\` runs them again`,
+    ExitCode.serviceUnavailable,
+    { cause: error },
+  );
+}
+
+/**
+ * A line in nightshift's own diary of the night (logs/master). A full disk must not stop a build or
+ * its record in night.json over it, so such a line is left out; other errors are thrown.
+ */
+async function masterLine(layout: NightLayout, name: string, line: string): Promise<void> {
+  await appendMasterLog(layout, name, line).catch((error: unknown) => {
+    if (!isDiskFull(error)) throw error;
+  });
 }
 
 /** What a cell reserves while it runs: its package's declared resources. */
@@ -129,12 +159,79 @@ async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Pr
     } satisfies Partial<BuildRecord>);
   });
   const record = state.builds.find((b) => b.id === cell.id)!;
-  await appendMasterLog(layout, 'run', `failed ${cell.id} without running: ${reason}`);
+  await masterLine(layout, 'run', `failed ${cell.id} without running: ${reason}`);
   options.onEvent?.({ type: 'finish', id: cell.id, slot: 0, record });
   return record;
 }
 
 async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Promise<BuildRecord> {
+  const { layout, store } = options;
+  const id = cell.id;
+  await removeAttemptLogs(layout, id);
+  // Every attempt of a retried build, each with its own log; the last one's log is the build's log.
+  const attempts: AttemptRecord[] = [];
+  for (let number = 1; ; number++) {
+    const attempt = await runAttempt(cell, slot, options, number);
+    if (attempt.retry !== undefined) {
+      const kept = attempt.logPath && (await keepAttemptLog(layout, id, attempt.logPath, number));
+      attempts.push(attemptRecord(layout, number, attempt, kept));
+      await store.update((s) => {
+        s.builds.find((b) => b.id === id)!.attempts = structuredClone(attempts);
+      });
+      await masterLine(layout, `slot-${slot}`, `attempt ${number} of ${id} ${attempt.outcome.status} (${attempt.outcome.reason}); runs again: ${attempt.retry}`);
+      continue;
+    }
+    const finalLog = attempt.logPath && (await moveLog(layout, id, attempt.logPath, attempt.outcome.status));
+    if (attempts.length) attempts.push(attemptRecord(layout, number, attempt, finalLog));
+    const { outcome, result } = attempt;
+    // A retried build's duration counts from its first attempt's start: what it cost the night.
+    const durationMs = attempts.length ? attempt.finishedAt.getTime() - Date.parse(attempts[0]!.started_at) : result.durationMs;
+    const state = await store.update((s) => {
+      const record = s.builds.find((b) => b.id === id)!;
+      Object.assign(record, {
+        status: outcome.status,
+        finished_at: attempt.finishedAt.toISOString(),
+        duration_s: Math.round(durationMs / 100) / 10,
+        exit_code: result.exitCode,
+        reason: outcome.reason,
+        log: finalLog && path.relative(layout.dir, finalLog),
+        artifacts: attempt.artifacts,
+        attempts: attempts.length ? attempts : undefined,
+      } satisfies Partial<BuildRecord>);
+    });
+    const record = state.builds.find((b) => b.id === id)!;
+    await masterLine(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(record.duration_s ?? 0)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+    options.onEvent?.({ type: 'finish', id, slot, record });
+    return record;
+  }
+}
+
+interface Attempt {
+  startedAt: Date;
+  finishedAt: Date;
+  result: ExecuteResult;
+  outcome: Outcome;
+  artifacts: ArtifactRecord[];
+  /** The attempt's log in logs/running/, closed; undefined when it could not even be created. */
+  logPath?: string;
+  /** Why it runs again (the package's `retry` names its failure), if it does. */
+  retry?: string;
+}
+
+function attemptRecord(layout: NightLayout, number: number, attempt: Attempt, log: string | undefined): AttemptRecord {
+  return {
+    attempt: number,
+    started_at: attempt.startedAt.toISOString(),
+    finished_at: attempt.finishedAt.toISOString(),
+    exit_code: attempt.result.exitCode,
+    status: attempt.outcome.status,
+    ...(attempt.outcome.reason !== undefined && { reason: attempt.outcome.reason }),
+    ...(log !== undefined && { log: path.relative(layout.dir, log) }),
+  };
+}
+
+/** One run of the build's command: its log in logs/running/, night.json saying it runs, its outcome. */
+async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, number: number): Promise<Attempt> {
   const { layout, store, machine } = options;
   const now = options.now ?? (() => new Date());
   const id = cell.id;
@@ -142,36 +239,53 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
   const logPath = runningLog(layout, id);
   const image = renderImage(cell, layout.date, machine);
   const command = renderCommand(cell, layout.date, machine);
-  // A rerun starts from an empty output folder, so old artifacts are never mistaken for new ones.
+  // Every attempt starts from an empty output folder, so old artifacts are never mistaken for new ones.
   await rm(outDir, { recursive: true, force: true });
   await mkdir(outDir, { recursive: true });
 
   const startedAt = now();
   await store.update((state) => {
     const record = state.builds.find((b) => b.id === id)!;
-    Object.assign(record, {
+    const first = number === 1 && {
       status: 'running',
       image,
-      attempt: record.attempt + 1,
       started_at: startedAt.toISOString(),
       finished_at: undefined,
       duration_s: undefined,
       exit_code: undefined,
       reason: undefined,
       artifacts: undefined,
-      log: path.relative(layout.dir, logPath),
-    } satisfies Partial<BuildRecord>);
+      attempts: undefined,
+    } satisfies Partial<BuildRecord>;
+    Object.assign(record, first || {}, { attempt: record.attempt + 1, log: path.relative(layout.dir, logPath) });
   });
-  options.onEvent?.({ type: 'start', id, slot });
-  await appendMasterLog(layout, `slot-${slot}`, `start ${id}`);
+  if (number === 1) options.onEvent?.({ type: 'start', id, slot });
+  await masterLine(layout, `slot-${slot}`, number === 1 ? `start ${id}` : `start ${id} (attempt ${number} of ${cell.package.retry?.attempts})`);
 
-  const logFd = openSync(logPath, 'w');
+  // The log is the build's own record: writing it may fail (disk full), which fails the build, never the night.
+  let logFd: number | undefined;
+  let logError: unknown;
+  const toLog = (text: string) => {
+    if (logFd === undefined || logError !== undefined) return;
+    try {
+      writeSync(logFd, text);
+    } catch (error) {
+      logError = error;
+    }
+  };
   let result: ExecuteResult;
   try {
-    writeSync(logFd, `nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}\n`);
-    writeSync(logFd, `nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
+    logFd = openSync(logPath, 'w');
+  } catch (error) {
+    logError = error;
+  }
+  try {
+    if (logFd === undefined) throw new Error(`could not create its log ${logPath}: ${(logError as Error).message}`);
+    const of = cell.package.retry ? `, attempt ${number} of ${cell.package.retry.attempts}` : '';
+    toLog(`nightshift: ${id} on ${machine}, night ${layout.date}, started ${startedAt.toISOString()}${of}\n`);
+    toLog(`nightshift: ${image ? `image ${image}, ` : 'on the host, '}command ${JSON.stringify(command)}\n`);
     const cache = cacheMount(cell, layout.root, layout.date, machine);
-    if (cache) writeSync(logFd, `nightshift: cache ${cache.hostDir}${cache.path ? ` mounted at ${cache.path}` : ''}\n`);
+    if (cache) toLog(`nightshift: cache ${cache.hostDir}${cache.path ? ` mounted at ${cache.path}` : ''}\n`);
     result = await options.executors[cell.package.executor].run({
       id,
       date: layout.date,
@@ -195,32 +309,60 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
     result = { exitCode: null, timedOut: false, canceled: false, startError: `nightshift could not run the build: ${(error as Error).message}`, durationMs: now().getTime() - startedAt.getTime() };
   }
 
-  const artifacts = await listArtifacts(outDir).catch(() => []);
-  const outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS);
-  try {
-    writeSync(logFd, `\n${footerLine(outcome, result.exitCode, result.durationMs)}\n`);
-  } finally {
+  let artifacts = await listArtifacts(outDir).catch(() => []);
+  let outcome = buildOutcome(result, artifacts.length, cell.package.artifacts, cell.package.timeoutS, {
+    machine,
+    logError: logError === undefined ? undefined : (logError as Error).message,
+  });
+  if (outcome.status === 'failed' && (isDiskFull(logError) || (await diskFullUnder(layout.dir)))) {
+    // A failed build's partial files are of no use, and the night's records need the space.
+    await rm(outDir, { recursive: true, force: true });
+    await rm(workDir(layout, id), { recursive: true, force: true });
+    artifacts = [];
+    outcome = onFullDisk(outcome, mountPointOf(layout.dir));
+  }
+  const retry =
+    logFd !== undefined && !options.signal.aborted
+      ? retryReason(cell.package.retry, number, outcome, result.exitCode, outcome.status === 'failed' && cell.package.retry ? await readLogTail(logPath) : '')
+      : undefined;
+  if (logFd !== undefined) {
+    const again = retry ? ` · attempt ${number} of ${cell.package.retry!.attempts}, runs again: ${retry}` : '';
+    toLog(`\n${footerLine(outcome, result.exitCode, result.durationMs)}${again}\n`);
     closeSync(logFd);
   }
-  const finalLog = await moveLog(layout, id, logPath, outcome.status);
+  return { startedAt, finishedAt: now(), result, outcome, artifacts, logPath: logFd === undefined ? undefined : logPath, retry };
+}
 
-  const finishedAt = now();
-  const state = await store.update((s) => {
-    const record = s.builds.find((b) => b.id === id)!;
-    Object.assign(record, {
-      status: outcome.status,
-      finished_at: finishedAt.toISOString(),
-      duration_s: Math.round(result.durationMs / 100) / 10,
-      exit_code: result.exitCode,
-      reason: outcome.reason,
-      log: path.relative(layout.dir, finalLog),
-      artifacts,
-    } satisfies Partial<BuildRecord>);
-  });
-  const record = state.builds.find((b) => b.id === id)!;
-  await appendMasterLog(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(result.durationMs / 1000)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
-  options.onEvent?.({ type: 'finish', id, slot, record });
-  return record;
+const RETRY_MATCH_BYTES = 1024 * 1024;
+
+/** The end of a log, where a build's failure is told, for `retry.on` patterns. */
+async function readLogTail(file: string): Promise<string> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return '';
+  try {
+    const size = (await handle.stat()).size;
+    const length = Math.min(size, RETRY_MATCH_BYTES);
+    const buffer = Buffer.alloc(length);
+    const { bytesRead } = await handle.read(buffer, 0, length, size - length);
+    return buffer.toString('utf8', 0, bytesRead);
+  } finally {
+    await handle.close();
+  }
+}
+
+/** An attempt that runs again keeps its log: logs/failed/<id>.attempt-<n>.log. */
+async function keepAttemptLog(layout: NightLayout, id: string, from: string, number: number): Promise<string> {
+  const to = attemptLog(layout, id, number);
+  await rename(from, to);
+  return to;
+}
+
+/** Attempt logs of an earlier run of this build on this night: this run's attempts replace them. */
+async function removeAttemptLogs(layout: NightLayout, id: string): Promise<void> {
+  const prefix = `${id}.attempt-`;
+  for (const name of await readdir(layout.logs.failed).catch(() => [] as string[])) {
+    if (name.startsWith(prefix) && /^\d+\.log$/.test(name.slice(prefix.length))) await rm(path.join(layout.logs.failed, name), { force: true });
+  }
 }
 
 /** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */

@@ -39,7 +39,11 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
       const took = build.duration_s === undefined ? '' : ` after ${formatDuration(build.duration_s)}`;
       io.out(`${build.status} ${build.id}${took}${build.reason ? ` (${build.reason})` : ''}`);
     }
-    if (builds.every(isFinished)) return builds.every((b) => b.status === 'succeeded' || b.status === 'skipped') ? ExitCode.ok : ExitCode.buildsFailed;
+    if (builds.every(isFinished)) {
+      if (builds.every((b) => b.status === 'succeeded' || b.status === 'skipped')) return ExitCode.ok;
+      // Not run: the machine (its Docker engine), not the builds, failed, like `run` says.
+      return builds.some((b) => b.status === 'not_run') ? ExitCode.serviceUnavailable : ExitCode.buildsFailed;
+    }
     if (await runnerGone(layout, builds)) {
       io.err(`nightshift: the runner of night ${date} is gone with ${builds.filter((b) => !isFinished(b)).length} build(s) unfinished; nightshift run resumes the night`);
       return ExitCode.buildsFailed;

@@ -40,6 +40,16 @@ export interface PackageSpec {
   env: Readonly<Record<string, string>>;
   /** A persistent cache folder `<root>/cache/<rendered key>`, mounted at `path` (docker only). */
   cache?: CacheSpec;
+  /** Transient failures run again; nothing else is retried. */
+  retry?: RetrySpec;
+}
+
+export interface RetrySpec {
+  /** Runs in all, the first included. */
+  attempts: number;
+  exitCodes: readonly number[];
+  /** Regular expressions (source text) matched against a failed attempt's log. */
+  patterns: readonly string[];
 }
 
 export interface CacheSpec {

@@ -49,6 +49,13 @@ function toPackage(name: string, input: PackageInput, globalAxes: readonly Axis[
     network: input.network,
     env: stringify(input.env),
     ...(input.cache && { cache: { key: input.cache.key, path: input.cache.path } }),
+    ...(input.retry && {
+      retry: {
+        attempts: input.retry.attempts,
+        exitCodes: input.retry.on.filter((on): on is number => typeof on === 'number'),
+        patterns: input.retry.on.filter((on): on is string => typeof on === 'string'),
+      },
+    }),
   };
 }
 

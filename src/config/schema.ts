@@ -69,6 +69,32 @@ const envName = z
   .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'environment variable names are letters, digits and "_"' });
 export const env = z.record(envName, scalar);
 
+/** A regular expression (JavaScript syntax), checked when the config is read rather than at 3 a.m. */
+const logPattern = z
+  .string()
+  .min(1, { error: 'a log pattern cannot be empty' })
+  .refine((text) => regexError(text) === undefined, {
+    error: (issue) => `not a regular expression: ${regexError(String(issue.input))}`,
+  });
+function regexError(text: string): string | undefined {
+  try {
+    new RegExp(text);
+    return undefined;
+  } catch (error) {
+    return (error as Error).message;
+  }
+}
+
+export const retrySchema = z
+  .strictObject({
+    attempts: z.number().int().min(2, { error: 'attempts counts the first run too: 2 or more' }).max(10).describe('runs in all, the first included (2 = one retry)'),
+    on: z
+      .array(z.union([z.number().int().min(1).max(255), logPattern]))
+      .min(1, { error: 'name what is retried: exit codes (like 137) or log patterns (like "Connection reset")' })
+      .describe('exit codes (137: killed, e.g. out of memory) or regular expressions matched against the failed attempt\'s log'),
+  })
+  .describe('retry a transient failure: only the exit codes and log patterns named in `on`');
+
 const executors = ['docker', 'host'] as const;
 const artifactModes = ['required', 'optional'] as const;
 
@@ -103,6 +129,7 @@ export const packageSchema = z.strictObject({
     })
     .optional()
     .describe('a persistent build cache (ccache, sccache, pip ...) kept across nights: { key, path }'),
+  retry: retrySchema.optional(),
 });
 
 // Axis values are text: an unquoted 3.10 would be the number 3.1 and silently match nothing.

@@ -1,9 +1,10 @@
 /** Where everything of a night lives under `<root>/YYYY_MM_DD/` — pure path arithmetic. */
 import path from 'node:path';
 
-export type FinishedStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled';
+/** `not_run`: the machine failed the build (its Docker engine was down), not the build itself. */
+export type FinishedStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'not_run';
 export type BuildStatus = 'pending' | 'running' | 'skipped' | FinishedStatus;
-export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'skipped'];
+export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'];
 
 export interface NightLayout {
   root: string;
@@ -49,9 +50,14 @@ export function runningLog(layout: NightLayout, id: string): string {
   return path.join(layout.logs.running, `${id}.log`);
 }
 
-/** Successes go to logs/succeeded; failures, timeouts and cancels to logs/failed. */
+/** Successes go to logs/succeeded; failures, timeouts, cancels and builds not run to logs/failed. */
 export function finishedLog(layout: NightLayout, id: string, status: FinishedStatus): string {
   return path.join(status === 'succeeded' ? layout.logs.succeeded : layout.logs.failed, `${id}.log`);
+}
+
+/** An earlier attempt of a build its package's `retry` ran again: kept beside the final log. */
+export function attemptLog(layout: NightLayout, id: string, attempt: number): string {
+  return path.join(layout.logs.failed, `${id}.attempt-${attempt}.log`);
 }
 
 export function artifactDir(layout: NightLayout, id: string): string {

@@ -124,7 +124,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     });
     await recordDurations(
       root,
-      ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled').map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
+      ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run').map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
     );
     await store.update((s) => {
       s.finished_at = now().toISOString();

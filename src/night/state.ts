@@ -36,6 +36,20 @@ export interface BuildRecord {
   /** Path relative to the night folder. */
   log?: string;
   artifacts?: ArtifactRecord[];
+  /** Every attempt of a build its package's `retry` ran again, the last one included; absent otherwise. */
+  attempts?: AttemptRecord[];
+}
+
+export interface AttemptRecord {
+  /** 1, 2, ... within this run of the build. */
+  attempt: number;
+  started_at: string;
+  finished_at: string;
+  exit_code: number | null;
+  status: string;
+  reason?: string;
+  /** Path relative to the night folder: logs/failed/<id>.attempt-<n>.log, the last one's is the build's log. */
+  log?: string;
 }
 
 export interface NightState {

@@ -5,7 +5,7 @@
  */
 
 /** A build status, or `missing`: planned for the night but no machine reported a result. */
-export type CellStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'skipped' | 'pending' | 'running' | 'missing';
+export type CellStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'not_run' | 'skipped' | 'pending' | 'running' | 'missing';
 
 /** How tonight compares with the night before. */
 export type CellChange = 'newly-failed' | 'still-failing' | 'fixed' | 'still-good' | 'first-night';

@@ -46,12 +46,14 @@ const LOOKS: Record<CellStatus, Look> = {
   failed: { symbol: '✗', word: 'failed', short: 'FAILED', bg: '#dc2626', fg: '#ffffff' },
   timed_out: { symbol: '⏱', word: 'timed out', short: 'TIMEOUT', bg: '#ea580c', fg: '#ffffff' },
   canceled: { symbol: '—', word: 'canceled', short: 'canceled', bg: '#d1d5db', fg: '#1f2937' },
+  // The machine's fault (its Docker engine was down), not the build's: apart from failures too.
+  not_run: { symbol: '⚠', word: 'not run', short: 'NOT RUN', bg: '#fde68a', fg: '#78350f' },
   skipped: { symbol: '·', word: 'skipped', short: 'skipped', bg: '#f3f4f6', fg: '#6b7280' },
   pending: { symbol: '…', word: 'pending', short: 'pending', bg: '#dbeafe', fg: '#1e3a8a' },
   running: { symbol: '▶', word: 'still running', short: 'running', bg: '#dbeafe', fg: '#1e3a8a' },
   missing: { symbol: '?', word: 'missing', short: 'MISSING', bg: '#f3e8ff', fg: '#6b21a8' },
 };
-const STATUS_ORDER: CellStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'running', 'pending', 'missing', 'skipped'];
+const STATUS_ORDER: CellStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'running', 'pending', 'missing', 'skipped'];
 
 // ---- What the night says, computed once for both renderings ----
 
@@ -132,9 +134,13 @@ const duration = (cell: ReportCell) => (cell.duration_s === null ? '' : formatDu
 function subjectOf(night: Night): string {
   const { model } = night;
   const skipped = model.cells.filter((cell) => cell.status === 'skipped').length;
+  // Builds the machine could not run are not the builds' failures: named apart so nobody hunts a bug in them.
+  const notRun = model.cells.filter((cell) => cell.status === 'not_run').length;
+  const failed = model.counts.failed - notRun;
   const parts = night.allGreen
     ? [`all ${model.counts.succeeded} builds succeeded${skipped ? ` (${skipped} skipped)` : ''}`]
-    : [`${model.counts.failed} of ${model.counts.total} builds failed`];
+    : [failed || !notRun ? `${failed} of ${model.counts.total} builds failed` : `${notRun} of ${model.counts.total} builds not run`];
+  if (!night.allGreen && notRun && failed) parts.push(`${notRun} not run`);
   if (night.silentMachines.length) parts.push(`${plural(night.silentMachines.length, 'machine')} missing`);
   if (night.missingCells.length) parts.push(`${night.missingCells.length}${night.silentMachines.length ? ' more' : ''} missing`);
   if (model.degraded) parts.push('partial report');

@@ -39,4 +39,20 @@ describe('progress', () => {
     expect(written[2]).toBe('\r\x1b[Ksucceeded a_1 after 1m30s\n1 running · 1 succeeded · 0 failed · 1 pending · 1m30s elapsed');
     expect(written.at(-1)).toBe('\r\x1b[K');
   });
+
+  it('counts builds not run (the machine failed them) apart from failures', () => {
+    const { io, written } = fakeIo(true);
+    const p = progress(io, 2, () => 0);
+    p.onEvent({ type: 'start', id: 'a_1', slot: 1 });
+    p.onEvent({ type: 'finish', id: 'a_1', slot: 1, record: record('a_1', 'not_run', { reason: 'not run: the Docker engine on m1 was down' }) });
+    p.stop();
+    expect(written[1]).toBe('\r\x1b[Knot_run a_1 (not run: the Docker engine on m1 was down)\n0 running · 0 succeeded · 0 failed · 1 not run · 1 pending · 0s elapsed');
+  });
+
+  it('an output that fails (a closed pipe) never throws into the night', () => {
+    const io = { out: () => { throw new Error('EPIPE'); }, err: () => {}, write: () => Promise.reject(new Error('EPIPE')), isTTY: false };
+    const p = progress(io, 1, () => 0);
+    expect(() => p.onEvent({ type: 'start', id: 'a_1', slot: 1 })).not.toThrow();
+    p.stop();
+  });
 });

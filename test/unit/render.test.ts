@@ -284,3 +284,19 @@ describe('a night where everything breaks', () => {
     for (const cell of broken.cells) expect(mail.text).toContain(cell.id);
   });
 });
+
+describe('renderReport: builds not run because of the machine', () => {
+  it('names them apart from failures, in the subject and in the grid, with their reason', () => {
+    const reason = 'not run: the Docker engine on linux-1 was down (Cannot connect to the Docker daemon)';
+    const green = allGreen();
+    const [first, second] = green.cells;
+    let model = edit(green, first!.id, { status: 'not_run', reason, exit_code: null, change: 'newly-failed', streak: 1, failing_since: green.date });
+    expect(render(model).subject).toMatch(/: 1 of \d+ builds not run$/);
+    model = edit(model, second!.id, { status: 'failed', reason: 'exit code 2', exit_code: 2, change: 'newly-failed', streak: 1, failing_since: green.date });
+    const report = render(model);
+    expect(report.subject).toMatch(/: 1 of \d+ builds failed, 1 not run$/);
+    expect(report.text).toContain(reason);
+    expect(report.html).toContain('⚠ not run');
+    expect(report.text).toContain(`${first!.id} -- NOT RUN`);
+  });
+});
