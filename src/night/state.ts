@@ -34,6 +34,8 @@ export interface BuildRecord {
   /** Path relative to the night folder. */
   log?: string;
   artifacts?: ArtifactRecord[];
+  /** Built by hand (`nightshift build`) outside this machine's share of the matrix: never in the nightly's upload, latest pointers or report. */
+  manual?: boolean;
 }
 
 export interface NightState {
