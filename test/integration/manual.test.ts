@@ -100,6 +100,7 @@ describe('a hand build of a cell in the machine\'s share', () => {
     expect(record.manual).toBeUndefined();
     expect(await readFile(path.join(nightDir(), 'logs/failed/bad_3.12_cpu.attempt-1.log'), 'utf8')).toMatch(/something broke/);
     expect(await readFile(path.join(nightDir(), 'logs/failed/bad_3.12_cpu.log'), 'utf8')).toMatch(/attempt two/);
+    expect((await runCli(['log', 'bad_3.12_cpu', ...args()])).stdout).toMatch(/^(?![\s\S]*something broke)[\s\S]*attempt two/);
   });
 });
 
