@@ -102,11 +102,18 @@ export async function track(containment: Containment, pid: number, pidFile: stri
   return tracked;
 }
 
-/** Whole or not at all (temporary file, then rename), so a reader never finds half a record. */
+/**
+ * Whole or not at all (temporary file, then rename), so a reader never finds half a record. A pid file
+ * that cannot be written costs only the cleanup after a dead runner, never the build: it is not an error.
+ */
 async function writePidFile(pidFile: string, tracked: TrackedBuild): Promise<void> {
   const temp = `${pidFile}.${process.pid}.tmp`;
-  await writeFile(temp, `${JSON.stringify(tracked)}\n`);
-  await rename(temp, pidFile);
+  try {
+    await writeFile(temp, `${JSON.stringify(tracked)}\n`);
+    await rename(temp, pidFile);
+  } catch {
+    await rm(temp, { force: true }).catch(() => {});
+  }
 }
 
 /** Whether any process of the build still runs (zombies do not count). */
