@@ -16,8 +16,9 @@
  * processes) until something kills them; setpriv + unshare leaves none within 300 ms. cgroups also need a
  * writable, delegated cgroup2 tree, which varies between hosts; a PID namespace needs only root.
  *
- * Elsewhere (not root, no unshare, macOS) the build leads its own process group, as before: the group
- * is killed, but a child that calls setsid escapes it; the executor warns once.
+ * Elsewhere (not root, no unshare, macOS) the build leads its own process group, as before, and the
+ * executor warns once. On Linux a child that left the group (setsid, nohup, a daemon) is still found by
+ * its environment (the build's own NIGHTSHIFT_RECIPES); only one that also clears it escapes.
  */
 import { execa } from 'execa';
 import { accessSync, constants, readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
@@ -38,6 +39,8 @@ export interface TrackedBuild {
   boot?: string;
   /** The namespace's PID 1 as seen from here. */
   init?: { pid: number; start: number };
+  /** An environment entry only this build's processes carry (process group only: the namespace needs none). */
+  marker?: string;
 }
 
 /** The namespace wrapper's argv, or why this host cannot use it (probed once per process). */
@@ -88,8 +91,8 @@ export function pidFileOf(workDir: string): string {
 }
 
 /** Records the spawned build in its pid file; in a namespace, once its PID 1 shows up (within a second). */
-export async function track(containment: Containment, pid: number, pidFile: string): Promise<TrackedBuild> {
-  const tracked: TrackedBuild = { containment, pid, start: startTime(pid), boot: bootId() };
+export async function track(containment: Containment, pid: number, pidFile: string, marker: string): Promise<TrackedBuild> {
+  const tracked: TrackedBuild = { containment, pid, start: startTime(pid), boot: bootId(), ...(containment === 'process-group' && { marker }) };
   await writePidFile(pidFile, tracked);
   if (containment !== 'pid-namespace') return tracked;
   for (let i = 0; i < 200 && tracked.init === undefined && isSame(pid, tracked.start); i++) {
@@ -120,7 +123,7 @@ async function writePidFile(pidFile: string, tracked: TrackedBuild): Promise<voi
 export function buildAlive(tracked: TrackedBuild): boolean {
   // The namespace lives exactly as long as its PID 1: its exit waits for every other member.
   if (tracked.init && isSame(tracked.init.pid, tracked.init.start)) return true;
-  return groupAlive(tracked.pid);
+  return groupAlive(tracked.pid) || (tracked.marker !== undefined && carrying(tracked.marker).length > 0);
 }
 
 /** SIGTERM to every process of the build, then SIGKILL to what is left after `graceMs`; resolves when none is left. */
@@ -147,7 +150,7 @@ export async function killLeftovers(pidFile: string): Promise<boolean> {
     // A pid whose start time differs is another process now; a group with members keeps its number.
     const leaderReused = startTime(tracked.pid) !== undefined && !isSame(tracked.pid, tracked.start);
     const safe: TrackedBuild = { ...tracked, pid: leaderReused ? -1 : tracked.pid };
-    found = safe.pid > 0 ? buildAlive(safe) : Boolean(tracked.init && isSame(tracked.init.pid, tracked.init.start));
+    found = buildAlive(safe);
     if (found) {
       signalBuild(safe, 'SIGKILL');
       await gone(safe, 10_000);
@@ -168,6 +171,7 @@ function signalBuild(tracked: TrackedBuild, signal: NodeJS.Signals): void {
     send(tracked.init.pid, signal);
   }
   if (tracked.pid > 0) send(-tracked.pid, signal);
+  if (tracked.marker !== undefined) for (const pid of carrying(tracked.marker)) send(pid, signal);
 }
 
 async function gone(tracked: TrackedBuild, withinMs: number): Promise<boolean> {
@@ -193,6 +197,7 @@ function send(pid: number, signal: NodeJS.Signals): void {
  */
 function groupAlive(pgid: number): boolean {
   if (pgid <= 0) return false;
+  if (pgid === process.pid) return false;
   try {
     process.kill(-pgid, 0);
   } catch {
@@ -207,6 +212,22 @@ function namespaceMembers(init: number): number[] {
   const ns = readLink(`/proc/${init}/ns/pid`);
   if (ns === undefined) return [];
   return processes().filter((p) => p.pid !== init && readLink(`/proc/${p.pid}/ns/pid`) === ns).map((p) => p.pid);
+}
+
+/** Live processes (of any user this one may read) whose environment holds `entry` exactly. */
+function carrying(entry: string): number[] {
+  if (process.platform !== 'linux') return [];
+  const needle = Buffer.from(`\0${entry}\0`);
+  return processes()
+    .filter((p) => p.state !== 'Z' && p.pid !== process.pid)
+    .filter((p) => {
+      try {
+        return Buffer.concat([Buffer.from([0]), readFileSync(`/proc/${p.pid}/environ`)]).includes(needle);
+      } catch {
+        return false; // another user's, or exited meanwhile
+      }
+    })
+    .map((p) => p.pid);
 }
 
 interface ProcStat {

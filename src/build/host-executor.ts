@@ -41,7 +41,7 @@ export class HostExecutor implements Executor {
     if (this.containment === 'process-group') return { containment: 'process-group', argv: [] };
     const found = await this.namespace();
     if ('wrapper' in found) return { containment: 'pid-namespace', argv: found.wrapper };
-    const note = `host builds run in a process group only: ${found.why}; a build's setsid or daemonized children can outlive it (as root with util-linux unshare each build gets its own PID namespace)`;
+    const note = `host builds run in a process group only: ${found.why}; a child that leaves the group is found only by its environment (as root with util-linux unshare each build gets its own PID namespace)`;
     if (!this.warned) this.warn(note);
     this.warned = true;
     return { containment: 'process-group', argv: [], note };
@@ -89,7 +89,7 @@ export class HostExecutor implements Executor {
       detached: true,
       reject: false,
     });
-    const tracking: Promise<TrackedBuild> | undefined = child.pid === undefined ? undefined : track(wrap.containment, child.pid, pidFile);
+    const tracking: Promise<TrackedBuild> | undefined = child.pid === undefined ? undefined : track(wrap.containment, child.pid, pidFile, `NIGHTSHIFT_RECIPES=${options.workDir}`);
     const trigger = stopTrigger(options, () => tracking?.then((tracked) => killBuild(tracked, this.graceMs)));
     try {
       const result = await child;

@@ -320,10 +320,12 @@ describe('host executor specifics (integration)', () => {
   it('without a PID namespace, falls back to the process group and warns once', async () => {
     const warnings: string[] = [];
     const fallback = new HostExecutor({ namespace: async () => ({ why: 'a PID namespace is not permitted here (test)' }), warn: (line) => warnings.push(line) });
-    const builds = [await prepare('host', 'sleep 300 & echo $! > "$NIGHTSHIFT_OUT/pid"; exit 0'), await prepare('host', 'exit 0')];
+    const builds = [await prepare('host', 'sleep 300 & echo $! > "$NIGHTSHIFT_OUT/pid"; exit 0'), await prepare('host', escapee)];
     for (const build of builds) expectExit(await fallback.run(build.options), 0);
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatch(/process group only: a PID namespace is not permitted here \(test\); a build's setsid or daemonized children can outlive it/);
+    expect(warnings[0]).toMatch(/process group only: a PID namespace is not permitted here \(test\); a child that leaves the group is found only by its environment/);
+    // setsid children left the group but still carry the build's environment: found and killed too.
+    for (const build of builds) expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
     // Outside a namespace the pid is the host's: the background job died with its group.
     const pid = Number((await readFile(join(builds[0]!.options.outDir, 'pid'), 'utf8')).trim());
     expect(await processGone(pid)).toBe(true);
