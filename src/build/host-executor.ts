@@ -14,7 +14,10 @@ import { stopTrigger } from './stop-trigger.js';
 export interface HostExecutorOptions {
   /** How long a killed build has between SIGTERM and SIGKILL; default 5 s. */
   killGraceMs?: number;
-  /** 'auto' (default): a PID namespace where this host permits one, else the process group, with a warning once. */
+  /**
+   * 'auto': a PID namespace where this host permits one, else the process group, with a warning once.
+   * Default: NIGHTSHIFT_HOST_CONTAINMENT=process-group turns namespaces off (builds that must see the host's processes), else 'auto'.
+   */
   containment?: 'auto' | Containment;
   /** Where the once-only warning goes (default stderr). */
   warn?: (line: string) => void;
@@ -31,7 +34,7 @@ export class HostExecutor implements Executor {
 
   constructor(options: HostExecutorOptions = {}) {
     this.graceMs = options.killGraceMs ?? 5000;
-    this.containment = options.containment ?? 'auto';
+    this.containment = options.containment ?? (process.env.NIGHTSHIFT_HOST_CONTAINMENT === 'process-group' ? 'process-group' : 'auto');
     this.warn = options.warn ?? ((line) => void process.stderr.write(`nightshift: ${line}\n`));
     this.namespace = options.namespace ?? namespaceWrapper;
   }

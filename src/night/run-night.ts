@@ -100,9 +100,13 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     for (const id of resume.orphaned) {
       // Left running by a runner that died: its container or host processes may still be there. Killed
       // (and waited for) before anything of the rerun is emptied, so no late write lands in the new folders.
-      await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine, 'nightshift.root': root }).catch(() => {});
-      const killed = await killLeftovers(pidFileOf(workDir(layout, id)));
-      await master(`${id} was left running by an earlier runner; its ${killed ? 'processes were killed' : 'container was removed'} and it runs again`);
+      let what = 'its container was removed';
+      if (previous.builds.find((b) => b.id === id)?.executor === 'host') {
+        what = (await killLeftovers(pidFileOf(workDir(layout, id)))) ? 'its processes were killed' : 'none of its processes was left';
+      } else {
+        await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine, 'nightshift.root': root }).catch(() => {});
+      }
+      await master(`${id} was left running by an earlier runner; ${what} and it runs again`);
     }
     for (const cell of resume.toRun) await keepEarlierLogs(layout, cell.id, previous.builds.find((b) => b.id === cell.id)?.attempt ?? 0);
 

@@ -60,5 +60,26 @@ describe('host builds and a runner killed outright', () => {
     expect(await readFile(path.join(nightDir(), 'logs', 'failed', 'slow_3.12_cpu.attempt-1.log'), 'utf8')).toMatch(/starting a long build/);
     expect(await readFile(path.join(nightDir(), 'logs', 'succeeded', 'slow_3.12_cpu.log'), 'utf8')).not.toMatch(/starting a long build/);
     expect(await readdir(path.join(nightDir(), 'work'))).not.toContain('slow_3.12_cpu.pid');
+    // The namespace died with the runner: resume found nothing left to kill.
+    expect(await readFile(path.join(nightDir(), 'logs', 'master', 'run.log'), 'utf8')).toMatch(/slow_3\.12_cpu was left running by an earlier runner; none of its processes was left and it runs again/);
+  });
+
+  it('with namespaces off, resume kills the dead runner\'s build and daemon before the rerun empties its folder', async () => {
+    await night.commit({ 'slow.sh': `setsid sh -c 'while :; do date > "$NIGHTSHIFT_OUT/late.whl"; sleep 0.1; done' &\necho "starting a long build"\nsleep 300\n` }, 'a daemon that keeps writing');
+    child = execa('node', [CLI, 'run', '--only', 'slow_*', ...args()], { reject: false, env: { NIGHTSHIFT_HOST_CONTAINMENT: 'process-group' } });
+    await until(async () => (await state()).builds[0]?.status === 'running' && processesWith(marker()).length >= 3, 'the build and its daemon');
+    child.kill('SIGKILL');
+    await child;
+    await sleep(300);
+    const orphans = processesWith(marker());
+    expect(orphans.length).toBeGreaterThanOrEqual(3); // a process group does not die with its runner
+
+    await night.commit({ 'slow.sh': 'echo "quick now" > "$NIGHTSHIFT_OUT/slow.whl"\n' }, 'make the slow build quick');
+    const resumed = await runCli(['run', '--only', 'slow_*', '--refresh-recipes', ...args()]);
+    expect(resumed.exitCode).toBe(0);
+    expect(processesWith(marker()).filter((pid) => orphans.includes(pid))).toEqual([]);
+    await sleep(500);
+    expect(await readdir(path.join(nightDir(), 'artifacts', 'slow_3.12_cpu'))).toEqual(['slow.whl']);
+    expect(await readFile(path.join(nightDir(), 'logs', 'master', 'run.log'), 'utf8')).toMatch(/slow_3\.12_cpu was left running by an earlier runner; its processes were killed and it runs again/);
   });
 });
