@@ -58,7 +58,7 @@ const commands: CommandSpec[] = [
       command
         .option('--axis <name=values>', 'values of another axis, e.g. --axis abi=cxx11-abi (repeatable)', collect)
         .option('--slots <n>', 'builds at once (default 1, showing the log live)')
-        .option('--upload', "publish the results like the night's run does (default: keep them local)")
+        .option('--upload', "publish the results like the night's run does; builds outside this machine's share go under manual/ (default: keep them local)")
         .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone"),
     run: async (options, args, io) => (await import('./commands/build.js')).build(options, args, io),
   },

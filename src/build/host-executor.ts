@@ -1,27 +1,53 @@
 /**
- * Runs a build on the machine itself, in its own fresh copy of the recipes, as the leader of a new
- * process group: on timeout or cancel the whole group is killed, grandchildren included.
+ * Runs a build on the machine itself, in its own fresh copy of the recipes, contained so that nothing
+ * it starts outlives it (host-containment.ts: a PID namespace where permitted, else a process group).
  */
-import { readFileSync, readdirSync } from 'node:fs';
+import { writeSync } from 'node:fs';
 import { cp, mkdir, rm } from 'node:fs/promises';
-import { setTimeout as delay } from 'node:timers/promises';
 import { execa, type Result } from 'execa';
 import { hostEnvironment } from './build-env.js';
 import { cacheStartError } from './cache.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
+import { findExecutable, forgetBuild, buildAlive, killBuild, killLeftovers, namespaceWrapper, pidFileOf, track, type Containment, type TrackedBuild } from './host-containment.js';
 import { stopTrigger } from './stop-trigger.js';
 
 export interface HostExecutorOptions {
   /** How long a killed build has between SIGTERM and SIGKILL; default 5 s. */
   killGraceMs?: number;
+  /**
+   * 'auto': a PID namespace where this host permits one, else the process group, with a warning once.
+   * Default: NIGHTSHIFT_HOST_CONTAINMENT=process-group turns namespaces off (builds that must see the host's processes), else 'auto'.
+   */
+  containment?: 'auto' | Containment;
+  /** Where the once-only warning goes (default stderr). */
+  warn?: (line: string) => void;
+  /** Whether this host permits a PID namespace (default: probed once); tests force the fallback with it. */
+  namespace?: typeof namespaceWrapper;
 }
-
 
 export class HostExecutor implements Executor {
   private readonly graceMs: number;
+  private readonly containment: 'auto' | Containment;
+  private readonly warn: (line: string) => void;
+  private readonly namespace: typeof namespaceWrapper;
+  private warned = false;
 
   constructor(options: HostExecutorOptions = {}) {
     this.graceMs = options.killGraceMs ?? 5000;
+    this.containment = options.containment ?? (process.env.NIGHTSHIFT_HOST_CONTAINMENT === 'process-group' ? 'process-group' : 'auto');
+    this.warn = options.warn ?? ((line) => void process.stderr.write(`nightshift: ${line}\n`));
+    this.namespace = options.namespace ?? namespaceWrapper;
+  }
+
+  /** The wrapper argv for this build (empty for a process group), and a note when containment is weaker than asked. */
+  private async wrapper(): Promise<{ containment: Containment; argv: string[]; note?: string }> {
+    if (this.containment === 'process-group') return { containment: 'process-group', argv: [] };
+    const found = await this.namespace();
+    if ('wrapper' in found) return { containment: 'pid-namespace', argv: found.wrapper };
+    const note = `host builds run in a process group only: ${found.why}; a child that leaves the group is found only by its environment (as root with util-linux unshare each build gets its own PID namespace)`;
+    if (!this.warned) this.warn(note);
+    this.warned = true;
+    return { containment: 'process-group', argv: [], note };
   }
 
   async run(options: ExecuteOptions): Promise<ExecuteResult> {
@@ -30,6 +56,9 @@ export class HostExecutor implements Executor {
     if (options.signal.aborted) return { exitCode: null, timedOut: false, canceled: true, durationMs: 0 };
     const [file, ...args] = options.command;
     if (file === undefined) return { exitCode: null, timedOut: false, canceled: false, startError: 'empty command', durationMs: 0 };
+    const pidFile = pidFileOf(options.workDir);
+    // What an earlier runner of this build left is killed before its folders are touched.
+    await killLeftovers(pidFile);
     try {
       await prepareWorkDir(options);
     } catch (error) {
@@ -37,19 +66,25 @@ export class HostExecutor implements Executor {
     }
     const cacheError = await cacheStartError(options.cache);
     if (cacheError) return { exitCode: null, timedOut: false, canceled: false, startError: cacheError, durationMs: elapsed() };
+    const env: Record<string, string> = {
+      ...hostEnvironment(),
+      ...options.env,
+      NIGHTSHIFT_RECIPES: options.workDir,
+      NIGHTSHIFT_OUT: options.outDir,
+      // No container: the build finds its cache folder itself.
+      ...(options.cache && { NIGHTSHIFT_CACHE: options.cache.hostDir }),
+    };
+    const executable = findExecutable(file, env.PATH, options.workDir);
+    if (typeof executable !== 'string') return { exitCode: null, timedOut: false, canceled: false, startError: executable.error, durationMs: elapsed() };
+    const wrap = await this.wrapper();
+    if (wrap.note) writeSync(options.logFd, `nightshift: ${wrap.note}\n`);
 
     // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
     const log = options.logFd as unknown as 3;
-    const child = execa(file, args, {
+    const argv = [...wrap.argv, executable, ...args];
+    const child = execa(argv[0]!, argv.slice(1), {
       cwd: options.workDir,
-      env: {
-        ...hostEnvironment(),
-        ...options.env,
-        NIGHTSHIFT_RECIPES: options.workDir,
-        NIGHTSHIFT_OUT: options.outDir,
-        // No container: the build finds its cache folder itself.
-        ...(options.cache && { NIGHTSHIFT_CACHE: options.cache.hostDir }),
-      },
+      env,
       extendEnv: false,
       stdin: 'ignore',
       stdout: log,
@@ -57,7 +92,8 @@ export class HostExecutor implements Executor {
       detached: true,
       reject: false,
     });
-    const trigger = stopTrigger(options, () => (child.pid === undefined ? undefined : killGroup(child.pid, this.graceMs)));
+    const tracking: Promise<TrackedBuild> | undefined = child.pid === undefined ? undefined : track(wrap.containment, child.pid, pidFile, `NIGHTSHIFT_RECIPES=${options.workDir}`);
+    const trigger = stopTrigger(options, () => tracking?.then((tracked) => killBuild(tracked, this.graceMs)));
     try {
       const result = await child;
       await trigger.settled();
@@ -66,7 +102,9 @@ export class HostExecutor implements Executor {
     } finally {
       trigger.dispose();
       // Like a container, the build's leftovers (background jobs) end with it.
-      if (child.pid !== undefined && groupAlive(child.pid)) await killGroup(child.pid, this.graceMs);
+      const tracked = await tracking?.catch(() => undefined);
+      if (tracked && buildAlive(tracked)) await killBuild(tracked, this.graceMs);
+      await forgetBuild(pidFile);
     }
   }
 }
@@ -85,49 +123,4 @@ function outcome(file: string, result: Result): Pick<ExecuteResult, 'exitCode' |
   if (result.code === 'ENOENT') return { exitCode: null, startError: `command not found: ${file}` };
   if (result.code === 'EACCES') return { exitCode: null, startError: `command not executable: ${file}` };
   return { exitCode: null, startError: `could not start ${file}: ${result.shortMessage ?? result.code ?? 'unknown error'}` };
-}
-
-/** SIGTERM to the group, then SIGKILL to whatever is still there after the grace period. */
-async function killGroup(pgid: number, graceMs: number): Promise<void> {
-  signalGroup(pgid, 'SIGTERM');
-  const deadline = Date.now() + graceMs;
-  while (groupAlive(pgid) && Date.now() < deadline) await delay(50);
-  if (groupAlive(pgid)) signalGroup(pgid, 'SIGKILL');
-}
-
-function signalGroup(pgid: number, signal: NodeJS.Signals): void {
-  try {
-    process.kill(-pgid, signal);
-  } catch {
-    // ESRCH: the group is gone already.
-  }
-}
-
-/**
- * Whether any process of the group still runs. On Linux zombies do not count: where PID 1 does not
- * reap orphans (some containers), a killed grandchild stays a zombie for good.
- */
-function groupAlive(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-  } catch {
-    return false;
-  }
-  return process.platform === 'linux' ? liveMembersOnLinux(pgid) : true;
-}
-
-function liveMembersOnLinux(pgid: number): boolean {
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-    } catch {
-      continue; // exited meanwhile
-    }
-    // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses.
-    const [state, , pgrp] = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    if (Number(pgrp) === pgid && state !== 'Z') return true;
-  }
-  return false;
 }

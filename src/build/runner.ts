@@ -7,7 +7,7 @@
  * never an exception: one build's trouble does not stop the others.
  */
 import { closeSync, openSync, writeSync } from 'node:fs';
-import { mkdir, open, readdir, rename, rm } from 'node:fs/promises';
+import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Matrix } from '../config/model.js';
 import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
@@ -167,14 +167,15 @@ async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Pr
 async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Promise<BuildRecord> {
   const { layout, store } = options;
   const id = cell.id;
-  await removeAttemptLogs(layout, id);
   // Every attempt of a retried build, each with its own log; the last one's log is the build's log.
   const attempts: AttemptRecord[] = [];
   for (let number = 1; ; number++) {
     const attempt = await runAttempt(cell, slot, options, number);
+    // Kept logs are named by the build's count of starts this night, which earlier runs' logs share.
+    const started = store.get().builds.find((b) => b.id === id)!.attempt;
     if (attempt.retry !== undefined) {
-      const kept = attempt.logPath && (await keepAttemptLog(layout, id, attempt.logPath, number));
-      attempts.push(attemptRecord(layout, number, attempt, kept));
+      const kept = attempt.logPath && (await keepAttemptLog(layout, id, attempt.logPath, started));
+      attempts.push(attemptRecord(layout, started, attempt, kept));
       await store.update((s) => {
         s.builds.find((b) => b.id === id)!.attempts = structuredClone(attempts);
       });
@@ -182,7 +183,7 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
       continue;
     }
     const finalLog = attempt.logPath && (await moveLog(layout, id, attempt.logPath, attempt.outcome.status));
-    if (attempts.length) attempts.push(attemptRecord(layout, number, attempt, finalLog));
+    if (attempts.length) attempts.push(attemptRecord(layout, started, attempt, finalLog));
     const { outcome, result } = attempt;
     // A retried build's duration counts from its first attempt's start: what it cost the night.
     const durationMs = attempts.length ? attempt.finishedAt.getTime() - Date.parse(attempts[0]!.started_at) : result.durationMs;
@@ -350,19 +351,11 @@ async function readLogTail(file: string): Promise<string> {
   }
 }
 
-/** An attempt that runs again keeps its log: logs/failed/<id>.attempt-<n>.log. */
+/** An attempt that runs again keeps its log: logs/failed/<id>.attempt-<n>.log, n its number of starts this night. */
 async function keepAttemptLog(layout: NightLayout, id: string, from: string, number: number): Promise<string> {
   const to = attemptLog(layout, id, number);
   await rename(from, to);
   return to;
-}
-
-/** Attempt logs of an earlier run of this build on this night: this run's attempts replace them. */
-async function removeAttemptLogs(layout: NightLayout, id: string): Promise<void> {
-  const prefix = `${id}.attempt-`;
-  for (const name of await readdir(layout.logs.failed).catch(() => [] as string[])) {
-    if (name.startsWith(prefix) && /^\d+\.log$/.test(name.slice(prefix.length))) await rm(path.join(layout.logs.failed, name), { force: true });
-  }
 }
 
 /** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */

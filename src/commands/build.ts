@@ -1,6 +1,8 @@
 /**
  * `nightshift build PACKAGE PYTHONS CUDAS [--axis name=v1,v2]`: build by hand, like the old
- * build_multiple.sh — comma lists build every combination — in the same night folder layout.
+ * build_multiple.sh — comma lists build every combination — in the same night folder layout. A cell
+ * of this machine's share of the nightly is rerun as that cell; anything else (not in the matrix, or
+ * another machine's) is recorded as manual and kept out of the nightly's upload, pointers and report.
  */
 import type { Cell, PackageSpec } from '../config/model.js';
 import { didYouMean } from '../config/did-you-mean.js';
@@ -15,6 +17,8 @@ import { loadEstimates, orderSeconds } from '../night/estimates.js';
 import { followLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { machineBudget, runNight } from '../night/run-night.js';
+import { machineBuilds } from '../night/scheduled-night.js';
+import { uploadManual } from '../store/upload-manual.js';
 import { reportOutcome } from './night-summary.js';
 import type { RunnerEvent } from '../build/runner.js';
 import { nightLayout } from '../night/layout.js';
@@ -36,12 +40,18 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const names = config.matrix.packages.map((p) => p.name);
   const spec = config.matrix.packages.find((p) => p.name === packageName);
   if (!spec) throw new NightshiftError(`no package "${packageName}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
-  const cells = manualCells(spec, requestedValues(spec, lists, options.axis ?? []));
+  const requested = manualCells(spec, requestedValues(spec, lists, options.axis ?? []));
   const slots = options.slots === undefined ? 1 : Number(options.slots);
   if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots}`, ExitCode.usage);
 
   // Several builds start longest expected first, by the same estimates as a night's.
   const estimates = await loadEstimates(schedule, date, { warn: (line) => io.err(`nightshift: ${line}`) });
+  // This machine's share of the night, split as `run` splits it: those cells are reruns, the rest manual.
+  const share = new Set(schedule.machines.some((m) => m.name === machine) ? machineBuilds(config, schedule, machine, {}, estimates).builds.map((b) => b.id) : []);
+  const nightly = new Map(config.cells.map((cell) => [cell.id, cell]));
+  const cells = requested.map((cell) => (share.has(cell.id) ? nightly.get(cell.id)! : cell));
+  const manual = new Set(cells.filter((cell) => !share.has(cell.id)).map((cell) => cell.id));
+  if (manual.size) io.out(`manual build(s), not part of the nightly (outside ${machine}'s share of the matrix): ${[...manual].join(', ')}`);
 
   const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   // One build at a time: show its log live, as the old build_docker.sh did; several: show progress.
@@ -49,7 +59,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const reporter = live ? undefined : progress(io, cells.length);
   try {
     const outcome = await runNight(
-      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, estimate: orderSeconds(estimates), budget: machineBudget(schedule.machines.find((m) => m.name === machine)), force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false },
+      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, estimate: orderSeconds(estimates), budget: machineBudget(schedule.machines.find((m) => m.name === machine)), force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false, manual },
       {
         executors: defaultExecutors(),
         signal: stop.signal,
@@ -62,7 +72,13 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
     );
     await live?.done();
     reporter?.stop();
-    return reportOutcome(outcome, io, stop.signal.aborted);
+    const code = reportOutcome(outcome, io, stop.signal.aborted);
+    const sent = options.upload && !stop.signal.aborted ? outcome.ran.filter((b) => b.manual).map((b) => b.id) : [];
+    if (sent.length === 0) return code;
+    const upload = await uploadManual({ schedule, cells: config.cells, night: outcome.layout, state: outcome.state, ids: sent });
+    io.out(`manual build(s) to ${upload.to}: ${upload.uploaded} uploaded, ${upload.skipped} already there${upload.failed.length ? `, ${upload.failed.length} failed` : ''}`);
+    for (const failure of upload.failed) io.out(`  not uploaded ${failure.key || upload.to}: ${failure.error}`);
+    return upload.failed.length && code === ExitCode.ok ? ExitCode.serviceUnavailable : code;
   } finally {
     reporter?.stop();
     stop.dispose();

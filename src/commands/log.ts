@@ -1,7 +1,7 @@
 /** `nightshift log ID`: print a build's log wherever it is; `--follow` tails it until the build ends. */
 import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { copyFrom, followLog, openBuildLog } from '../night/follow-log.js';
+import { copyFrom, earlierAttemptLogs, followLog, openBuildLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
 import { readNightState } from '../night/state.js';
@@ -19,7 +19,11 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
 
   if (!options.follow) {
     const handle = await openBuildLog(layout, id!);
-    if (!handle) throw new NightshiftError(`${id} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}`, ExitCode.nothingSelected);
+    if (!handle) {
+      const earlier = await earlierAttemptLogs(layout, id!);
+      const hint = earlier.length ? `; earlier attempts' logs: ${earlier.join(', ')}` : '';
+      throw new NightshiftError(`${id} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}${hint}`, ExitCode.nothingSelected);
+    }
     try {
       await copyFrom(handle, 0, write);
     } finally {

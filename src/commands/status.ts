@@ -46,6 +46,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
             reason: b.reason ?? null,
             log: logPath(b),
             artifacts: b.artifacts ?? [],
+            manual: b.manual ?? false,
           })),
         },
         null,
@@ -54,9 +55,11 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
     );
     return ExitCode.ok;
   }
+  // Manual builds (by hand, outside this machine's share) are counted apart from the nightly's.
   const counts = new Map<string, number>();
-  state.builds.forEach((b) => counts.set(b.status, (counts.get(b.status) ?? 0) + 1));
-  const summary = [...counts].map(([s, n]) => `${n} ${s}`).join(', ');
+  state.builds.filter((b) => !b.manual).forEach((b) => counts.set(b.status, (counts.get(b.status) ?? 0) + 1));
+  const manual = state.builds.filter((b) => b.manual).length;
+  const summary = [...[...counts].map(([s, n]) => `${n} ${s}`), ...(manual ? [`${manual} manual`] : [])].join(', ');
   const recipes = state.recipes ? ` · recipes ${state.recipes.commit.slice(0, 12)}` : '';
   io.out(`night ${state.date} on ${state.machine}${recipes} · ${summary}`);
   if (await runnerGone(layout, state.builds)) {
@@ -64,7 +67,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
   }
   const rows = state.builds.map((b) => [
     b.id,
-    b.status,
+    b.manual ? `${b.status} (manual)` : b.status,
     b.duration_s === undefined ? '' : formatDuration(b.duration_s),
     b.exit_code === undefined || b.exit_code === null ? '' : String(b.exit_code),
     b.reason ?? '',

@@ -2,8 +2,10 @@
  * Reading a build's log wherever it is, and following it while it runs. The follower only reads: it
  * can start and stop any number of times without touching the build. It keeps its file descriptor when
  * the runner renames the log from running/ to succeeded/ or failed/, so nothing is missed or repeated.
+ * `<id>.log` is always the newest attempt's: earlier ones are renamed aside before a build starts again.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, readdir, type FileHandle } from 'node:fs/promises';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { finishedLog, runningLog, type NightLayout } from './layout.js';
 
@@ -16,6 +18,18 @@ export async function openBuildLog(layout: NightLayout, id: string): Promise<Fil
     if (handle) return handle;
   }
   return undefined;
+}
+
+/** Logs of the build's earlier attempts (`<status>/<id>.attempt-<N>.log`, see attempt-logs.ts), oldest first. */
+export async function earlierAttemptLogs(layout: NightLayout, id: string): Promise<string[]> {
+  const found: { file: string; n: number }[] = [];
+  for (const folder of [layout.logs.succeeded, layout.logs.failed]) {
+    for (const name of await readdir(folder).catch(() => [] as string[])) {
+      const n = name.startsWith(`${id}.attempt-`) ? /^\.attempt-(\d+)\.log$/.exec(name.slice(id.length))?.[1] : undefined;
+      if (n !== undefined) found.push({ file: path.join(folder, name), n: Number(n) });
+    }
+  }
+  return found.sort((a, b) => a.n - b.n).map((f) => f.file);
 }
 
 /** Copies the file from `position` to its current end; returns the new position. */

@@ -55,9 +55,12 @@ export function finishedLog(layout: NightLayout, id: string, status: FinishedSta
   return path.join(status === 'succeeded' ? layout.logs.succeeded : layout.logs.failed, `${id}.log`);
 }
 
-/** An earlier attempt of a build its package's `retry` ran again: kept beside the final log. */
-export function attemptLog(layout: NightLayout, id: string, attempt: number): string {
-  return path.join(layout.logs.failed, `${id}.attempt-${attempt}.log`);
+/**
+ * An earlier attempt's log, kept beside the build's newest one: `<attempt>` counts every start of the build
+ * this night (BuildRecord.attempt), a retry's or a rerun's, so no attempt's log replaces another's.
+ */
+export function attemptLog(layout: NightLayout, id: string, attempt: number, folder: 'succeeded' | 'failed' = 'failed'): string {
+  return path.join(layout.logs[folder], `${id}.attempt-${attempt}.log`);
 }
 
 export function artifactDir(layout: NightLayout, id: string): string {

@@ -166,3 +166,16 @@ function lockedError(lockPath: string, holder: LockStatus): NightshiftError {
 function uniqueSibling(file: string, tag: string): string {
   return path.join(path.dirname(file), `.${path.basename(file)}.${tag}.${process.pid}.${randomBytes(4).toString('hex')}`);
 }
+
+/**
+ * A night folder belongs to the machine that started it (night.json's `machine`): two machines on one
+ * root (NFS, a copied config) would otherwise take turns owning it and publish each other's builds.
+ */
+export function assertNightOwner(state: { machine: string; date: string } | undefined, machine: string, nightDir: string): void {
+  if (!state || state.machine === machine) return;
+  throw new NightshiftError(
+    `night ${state.date} in ${nightDir} belongs to machine ${state.machine} (its night.json), not ${machine}: ` +
+      `give each machine its own root (the schedule's root, --root or NIGHTSHIFT_ROOT), or run this as ${state.machine} (--machine ${state.machine})`,
+    ExitCode.usage,
+  );
+}

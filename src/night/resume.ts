@@ -1,7 +1,8 @@
 /**
  * What a run of a night does with what an earlier run left — pure. Succeeded builds are kept (unless
  * forced); everything else selected is run again. Builds left `running` belong to a runner that died:
- * the caller removes their containers before they run again.
+ * the caller kills what is left of them (containers, host processes) before they run again. Cells built by
+ * hand outside this machine's share are marked `manual`: kept apart from the nightly everywhere.
  */
 import type { Cell } from '../config/model.js';
 import type { BuildRecord, NightState } from './state.js';
@@ -17,7 +18,11 @@ export interface ResumePlan {
   state: NightState;
 }
 
-export function planResume(state: NightState, cells: readonly Cell[], options: { force: boolean; estimate: (cell: Cell) => number }): ResumePlan {
+export function planResume(
+  state: NightState,
+  cells: readonly Cell[],
+  options: { force: boolean; estimate: (cell: Cell) => number; /** Ids built by hand outside this machine's share: recorded as manual. */ manual?: ReadonlySet<string> },
+): ResumePlan {
   const builds = new Map(state.builds.map((b) => [b.id, b]));
   const toRun: Cell[] = [];
   const kept: string[] = [];
@@ -30,7 +35,7 @@ export function planResume(state: NightState, cells: readonly Cell[], options: {
     }
     if (previous?.status === 'running') orphaned.push(cell.id);
     toRun.push(cell);
-    builds.set(cell.id, { ...pendingRecord(cell, index + 1, options.estimate(cell)), attempt: previous?.attempt ?? 0 });
+    builds.set(cell.id, { ...pendingRecord(cell, index + 1, options.estimate(cell)), attempt: previous?.attempt ?? 0, ...(options.manual?.has(cell.id) && { manual: true }) });
   });
   return { toRun, kept, orphaned, state: { ...state, builds: [...builds.values()] } };
 }

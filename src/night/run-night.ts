@@ -10,17 +10,19 @@ import { defaultMemoryBudget } from '../build/admission.js';
 import { uploadNight } from '../store/upload-night.js';
 import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
+import { killLeftovers, pidFileOf } from '../build/host-containment.js';
 import type { Executor } from '../build/executor.js';
 import { runBuilds, type RunnerEvent } from '../build/runner.js';
 import { removeStaleTemps } from '../files.js';
 import { longestFirst } from '../plan/order.js';
 import { recordDurations } from './history.js';
-import { nightLayout, type NightLayout } from './layout.js';
-import { acquireNightLock } from './lock.js';
+import { keepEarlierLogs } from './attempt-logs.js';
+import { nightLayout, workDir, type NightLayout } from './layout.js';
+import { acquireNightLock, assertNightOwner } from './lock.js';
 import { appendMasterLog, openNight } from './open-night.js';
 import { fetchRecipes } from './recipes.js';
 import { planResume } from './resume.js';
-import { NightStateStore, type BuildRecord, type NightState } from './state.js';
+import { NightStateStore, readNightState, type BuildRecord, type NightState } from './state.js';
 
 export interface NightRequest {
   matrix: Matrix;
@@ -44,6 +46,8 @@ export interface NightRequest {
   purpose: string;
   /** Publish the night's results when the builds are done (not after a stop signal). */
   upload: boolean;
+  /** Ids built by hand outside this machine's share (`build`): recorded as manual, never part of the nightly. */
+  manual?: ReadonlySet<string>;
 }
 
 export interface NightCollaborators {
@@ -73,6 +77,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   const say = collaborators.say ?? (() => {});
   const layout = nightLayout(root, date);
   const unmarked = await openNight(layout, request.purpose);
+  // One machine per night folder: checked before the lock (a clear message) and again under it.
+  assertNightOwner(await readNightState(layout.state), machine, layout.dir);
   const lock = await acquireNightLock(layout.lock, { purpose: request.purpose });
   const master = (line: string) => appendMasterLog(layout, 'run', line);
   try {
@@ -81,20 +87,29 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     // A writer killed mid-write (power loss, kill -9) leaves its temporary night.json behind.
     await removeStaleTemps(layout.dir, 'night.json');
     const store = new NightStateStore(layout.state);
-    const previous = (await store.load()) ?? (await store.replace(emptyState(request, now())));
+    const loaded = await store.load();
+    assertNightOwner(loaded, machine, layout.dir);
+    const previous = loaded ?? (await store.replace(emptyState(request, now())));
 
     const estimate = request.estimate ?? ((cell: Cell) => cell.package.estimateS);
     const ordered = longestExpectedFirst(request.cells, estimate);
-    const resume = planResume(previous, ordered, { force: request.force ?? false, estimate });
+    const resume = planResume(previous, ordered, { force: request.force ?? false, estimate, manual: request.manual });
     await store.update((state) => {
       Object.assign(state, resume.state, { machine, schedule: request.schedule.name, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
     });
     if (resume.kept.length) say(`${resume.kept.length} build(s) already succeeded and are kept (--force rebuilds them)`);
     for (const id of resume.orphaned) {
-      // Left running by a runner that died: its container may still be there.
-      await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine, 'nightshift.root': root }).catch(() => {});
-      await master(`${id} was left running by an earlier runner; its container was removed and it runs again`);
+      // Left running by a runner that died: its container or host processes may still be there. Killed
+      // (and waited for) before anything of the rerun is emptied, so no late write lands in the new folders.
+      let what = 'its container was removed';
+      if (previous.builds.find((b) => b.id === id)?.executor === 'host') {
+        what = (await killLeftovers(pidFileOf(workDir(layout, id)))) ? 'its processes were killed' : 'none of its processes was left';
+      } else {
+        await removeContainers({ 'nightshift.night': date, 'nightshift.build': id, 'nightshift.machine': machine, 'nightshift.root': root }).catch(() => {});
+      }
+      await master(`${id} was left running by an earlier runner; ${what} and it runs again`);
     }
+    for (const cell of resume.toRun) await keepEarlierLogs(layout, cell.id, previous.builds.find((b) => b.id === cell.id)?.attempt ?? 0);
 
     const recipes = await fetchRecipes({ repo: matrix.recipes.repo, ref: matrix.recipes.ref, dest: layout.recipes, refresh: request.refreshRecipes ?? false }).catch(
       async (error: Error) => {
@@ -124,7 +139,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     });
     await recordDurations(
       root,
-      ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run').map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
+      ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run' && !b.manual).map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
     );
     await store.update((s) => {
       s.finished_at = now().toISOString();

@@ -36,12 +36,14 @@ export interface BuildRecord {
   /** Path relative to the night folder. */
   log?: string;
   artifacts?: ArtifactRecord[];
+  /** Built by hand (`nightshift build`) outside this machine's share of the matrix: never in the nightly's upload, latest pointers or report. */
+  manual?: boolean;
   /** Every attempt of a build its package's `retry` ran again, the last one included; absent otherwise. */
   attempts?: AttemptRecord[];
 }
 
 export interface AttemptRecord {
-  /** 1, 2, ... within this run of the build. */
+  /** The build's count of starts this night when this attempt started (BuildRecord.attempt then). */
   attempt: number;
   started_at: string;
   finished_at: string;

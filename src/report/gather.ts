@@ -101,10 +101,11 @@ export function tail(bytes: Buffer | undefined, lines: number): string[] {
 async function localReport(options: GatherOptions, base: Omit<Parameters<typeof buildReportModel>[0], 'destination' | 'tonight' | 'earlier' | 'tails' | 'degraded'>, degraded: string): Promise<ReportModel> {
   const layout = nightLayout(options.schedule.root, options.date);
   const state = await readNightState(layout.state);
-  // Nothing of it is published: no log keys to link to.
-  const manifest = state && buildManifest(state, new Map(), { destination: 'local' });
+  // Nothing of it is published: no log keys to link to. Manual builds are not the nightly's.
+  const nightly = state && { ...state, builds: state.builds.filter((b) => !b.manual) };
+  const manifest = nightly && buildManifest(nightly, new Map(), { destination: 'local' });
   const tails = new Map<string, string[]>();
-  for (const build of state?.builds.filter((b) => isFailure(b.status as CellStatus) && b.log) ?? []) {
+  for (const build of nightly?.builds.filter((b) => isFailure(b.status as CellStatus) && b.log) ?? []) {
     const bytes = await readFile(path.join(layout.dir, build.log!)).catch(() => undefined);
     tails.set(build.id, tail(bytes?.subarray(-TAIL_BYTES), options.tailLines ?? 40));
   }

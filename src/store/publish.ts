@@ -31,6 +31,8 @@ export interface PublishRequest {
   destination: Destination;
   /** Uploads at once. */
   concurrency?: number;
+  /** Move the latest pointers (default true; never for manual builds). */
+  latest?: boolean;
   now?: () => Date;
 }
 
@@ -151,7 +153,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
 
   // Pointers only after the manifest they cite is there, and only for builds fully published.
   const latest: string[] = [];
-  if (manifestSent) {
+  if (manifestSent && request.latest !== false) {
     for (const build of manifest.builds.filter((b) => b.published)) {
       try {
         const existing = await readLatestPointer(destination, build.id);

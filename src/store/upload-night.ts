@@ -39,7 +39,9 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
   let destination: Destination | undefined;
   try {
     destination = await openScheduleDestination(schedule, state.date);
-    outcome = await publishNight({ night, state, published, keyTemplate: schedule.upload.key, varsFor, destination, now });
+    // Builds by hand outside the machine's share are not the nightly's (build --upload sends them to manual/).
+    const nightly = { ...state, builds: state.builds.filter((b) => !b.manual) };
+    outcome = await publishNight({ night, state: nightly, published, keyTemplate: schedule.upload.key, varsFor, destination, now });
   } catch (error) {
     // The destination itself is unusable (unknown scheme, no bucket): nothing went; say so and go on.
     const at = now().toISOString();

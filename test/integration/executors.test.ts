@@ -2,7 +2,8 @@
 // /bin/sh. Exit codes, env, artifacts, timeouts and cancels that really kill, start errors, and logs
 // written straight to the file. Fails (never skips) without Docker.
 import { createHash, randomUUID } from 'node:crypto';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +13,7 @@ import { DockerExecutor, removeContainers } from '../../src/build/docker-executo
 import type { ExecuteOptions, ExecuteResult, Executor } from '../../src/build/executor.js';
 import { HostExecutor } from '../../src/build/host-executor.js';
 import { TEST_IMAGE, containersWithLabel, docker, dockerAvailable, removeContainersWithLabel } from '../helpers/docker.js';
+import { processesWith } from '../helpers/processes.js';
 
 const HEADER = 'nightshift: header written by the runner\n';
 const ids: string[] = [];
@@ -148,9 +150,8 @@ describe.each(['docker', 'host'] as const)('%s executor (integration)', (kind) =
     if (kind === 'docker') {
       expect(await containersWithLabel(`nightshift.build=${build.options.id}`)).toEqual([]);
     } else {
-      const pid = Number((await readFile(pidFile, 'utf8')).trim());
-      expect(pid).toBeGreaterThan(1);
-      expect(await processGone(pid)).toBe(true);
+      // The pid the build wrote is its own namespace's: find its processes by their environment instead.
+      expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
     }
   });
 
@@ -254,8 +255,81 @@ describe('host executor specifics (integration)', () => {
   it('ends a finished build\'s background jobs with it, as a container would', async () => {
     const build = await prepare('host', 'sleep 300 & echo $! > "$NIGHTSHIFT_OUT/pid"; exit 0');
     expectExit(await executor.run(build.options), 0);
-    const pid = Number((await readFile(join(build.options.outDir, 'pid'), 'utf8')).trim());
+    expect(await exists(join(build.options.outDir, 'pid'))).toBe(true);
+    expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
+  });
+
+  // A daemon that left the process group (setsid, double fork) used to run on after the build and the night.
+  const escapee = `setsid sh -c 'sleep 1; touch "$NIGHTSHIFT_OUT/late"' & (setsid sh -c 'sleep 1; touch "$NIGHTSHIFT_OUT/late2"' &) ; sleep 0.3; echo started`;
+
+  it('ends a finished build\'s setsid and double-forked children with it (PID namespace)', async () => {
+    const build = await prepare('host', escapee);
+    expectExit(await executor.run(build.options), 0);
+    expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(await readdir(build.options.outDir)).toEqual([]);
+  });
+
+  it('kills a timed-out build\'s setsid children too, and removes its pid file', async () => {
+    const build = await prepare('host', `${escapee}; sleep 300`, { timeoutMs: 1000 });
+    const running = executor.run(build.options);
+    await waitFor('the pid file', () => exists(`${build.options.workDir}.pid`));
+    const tracked = JSON.parse(await readFile(`${build.options.workDir}.pid`, 'utf8')) as { containment: string; pid: number };
+    expect(tracked.containment).toBe('pid-namespace');
+    expect(await running).toMatchObject({ exitCode: null, timedOut: true });
+    expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
+    expect(await exists(`${build.options.workDir}.pid`)).toBe(false);
+  });
+
+  it('kills what an earlier runner left of the build (by its pid file) before it starts again', async () => {
+    // The leftover: a build whose runner died, in its own process group, recorded in the pid file.
+    const build = await prepare('host', 'echo rerun > "$NIGHTSHIFT_OUT/rerun.whl"');
+    const marker = `NIGHTSHIFT_BUILD_ID=${build.options.id}`;
+    await mkdir(build.options.outDir, { recursive: true });
+    const orphan = spawn('sh', ['-c', `while :; do date >> "${build.options.outDir}/late"; sleep 0.05; done`], { detached: true, stdio: 'ignore', env: { ...process.env, NIGHTSHIFT_BUILD_ID: build.options.id } });
+    await mkdir(join(build.options.workDir, '..'), { recursive: true });
+    const start = Number(readFileSync(`/proc/${orphan.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    await writeFile(`${build.options.workDir}.pid`, JSON.stringify({ containment: 'process-group', pid: orphan.pid, start, boot }));
+    await waitFor('the orphan to write', () => exists(join(build.options.outDir, 'late')));
+    expect(processesWith(marker).length).toBeGreaterThan(0);
+    orphan.unref();
+
+    expectExit(await executor.run(build.options), 0);
+    expect(processesWith(marker)).toEqual([]);
+    // The runner empties the artifact folder after this kill; nothing writes into it any more.
+    await rm(join(build.options.outDir, 'late'));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await readdir(build.options.outDir)).toEqual(['rerun.whl']);
+  });
+
+  it('never kills a process that merely reuses a recorded pid', async () => {
+    const build = await prepare('host', 'true');
+    const bystander = spawn('sleep', ['30'], { detached: true, stdio: 'ignore' });
+    await mkdir(join(build.options.workDir, '..'), { recursive: true });
+    const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
+    await writeFile(`${build.options.workDir}.pid`, JSON.stringify({ containment: 'process-group', pid: bystander.pid, start: 1, boot }));
+    try {
+      expectExit(await executor.run(build.options), 0);
+      expect(await processGone(bystander.pid!)).toBe(false);
+    } finally {
+      bystander.kill('SIGKILL');
+    }
+  });
+
+  it('without a PID namespace, falls back to the process group and warns once', async () => {
+    const warnings: string[] = [];
+    const fallback = new HostExecutor({ namespace: async () => ({ why: 'a PID namespace is not permitted here (test)' }), warn: (line) => warnings.push(line) });
+    const builds = [await prepare('host', 'sleep 300 & echo $! > "$NIGHTSHIFT_OUT/pid"; exit 0'), await prepare('host', escapee)];
+    for (const build of builds) expectExit(await fallback.run(build.options), 0);
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatch(/process group only: a PID namespace is not permitted here \(test\); a child that leaves the group is found only by its environment/);
+    // setsid children left the group but still carry the build's environment: found and killed too.
+    for (const build of builds) expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
+    // Outside a namespace the pid is the host's: the background job died with its group.
+    const pid = Number((await readFile(join(builds[0]!.options.outDir, 'pid'), 'utf8')).trim());
     expect(await processGone(pid)).toBe(true);
+    expect(await logText(builds[1]!)).toMatch(/^nightshift: host builds run in a process group only/);
   });
 
   it('reports recipes that cannot be copied as a start error', async () => {
