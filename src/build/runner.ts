@@ -111,7 +111,7 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
  * A file system error while keeping the night's records (night.json, logs) is the machine's trouble,
  * told with the file and what to do (exit 4); anything else is a bug and stays as it is (exit 70).
  */
-function bookkeepingError(error: unknown, stateFile: string): unknown {
+export function bookkeepingError(error: unknown, stateFile: string): unknown {
   const { code, path: file } = (error ?? {}) as NodeJS.ErrnoException;
   const cause = error instanceof NightshiftError ? error : isDiskFull(error) ? diskFullError(file ?? stateFile, error) : undefined;
   const message = cause?.message ?? (typeof code === 'string' && /^E[A-Z]+$/.test(code) ? (error as Error).message : undefined);

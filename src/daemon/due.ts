@@ -214,7 +214,8 @@ export type NightProgress = 'none' | 'unfinished' | 'finished';
  */
 export function nightProgress(state: NightState | undefined): NightProgress {
   if (!state) return 'none';
-  const open = state.builds.some((b) => b.status === 'canceled' || !FINISHED_STATUSES.includes(b.status));
+  // Canceled and not run (the Docker engine was down) are final for a report, not for the night: resume them.
+  const open = state.builds.some((b) => b.status === 'canceled' || b.status === 'not_run' || !FINISHED_STATUSES.includes(b.status));
   return state.finished_at && !open ? 'finished' : 'unfinished';
 }
 

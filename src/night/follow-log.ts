@@ -69,9 +69,27 @@ export async function followLog(options: FollowOptions): Promise<void> {
       const ended = await options.ended();
       position = await copyFrom(handle, position, options.write);
       if (ended) return;
+      // A retried build's attempt log is renamed aside, complete, and the next attempt writes a new one.
+      const next = await newerLog(options, handle);
+      if (next) {
+        await copyFrom(handle, position, options.write);
+        await handle.close();
+        [handle, position] = [next, 0];
+        continue;
+      }
       await sleep(pollMs, undefined, { signal: options.signal });
     }
   } finally {
     await handle.close();
   }
+}
+
+/** The build's log when it is another file than the one followed (a new attempt's), else undefined. */
+async function newerLog(options: FollowOptions, followed: FileHandle): Promise<FileHandle | undefined> {
+  const current = await openBuildLog(options.layout, options.id);
+  if (!current) return undefined;
+  const [a, b] = await Promise.all([current.stat(), followed.stat()]);
+  if (a.ino !== b.ino || a.dev !== b.dev) return current;
+  await current.close();
+  return undefined;
 }

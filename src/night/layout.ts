@@ -4,6 +4,8 @@ import path from 'node:path';
 /** `not_run`: the machine failed the build (its Docker engine was down), not the build itself. */
 export type FinishedStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'not_run';
 export type BuildStatus = 'pending' | 'running' | 'skipped' | FinishedStatus;
+/** Every status a build record may hold, for the readers that check night.json. */
+export const BUILD_STATUSES = ['pending', 'running', 'skipped', 'succeeded', 'failed', 'timed_out', 'canceled', 'not_run'] as const satisfies readonly BuildStatus[];
 export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'];
 
 export interface NightLayout {

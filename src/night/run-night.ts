@@ -12,7 +12,7 @@ import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
 import { killLeftovers, pidFileOf } from '../build/host-containment.js';
 import type { Executor } from '../build/executor.js';
-import { runBuilds, type RunnerEvent } from '../build/runner.js';
+import { bookkeepingError, runBuilds, type RunnerEvent } from '../build/runner.js';
 import { removeStaleTemps } from '../files.js';
 import { longestFirst } from '../plan/order.js';
 import { recordDurations } from './history.js';
@@ -141,10 +141,14 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       root,
       ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run' && !b.manual).map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
     );
-    await store.update((s) => {
-      s.finished_at = now().toISOString();
-      s.runner_pid = undefined;
-    });
+    await store
+      .update((s) => {
+        s.finished_at = now().toISOString();
+        s.runner_pid = undefined;
+      })
+      .catch((error: unknown) => {
+        throw bookkeepingError(error, store.file);
+      });
     const failed = ran.filter((b) => b.status !== 'succeeded').length;
     await master(`${request.purpose} finished: ${ran.length - failed} succeeded, ${failed} did not${collaborators.signal.aborted ? ' (stopped by a signal)' : ''}`);
     // A stopped night exits now; `nightshift upload` publishes it later.

@@ -7,7 +7,7 @@ import * as z from 'zod';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { parseJson } from '../json-format.js';
 import { readTextIfExists, writeJsonAtomic } from '../files.js';
-import type { BuildStatus } from './layout.js';
+import { BUILD_STATUSES, type BuildStatus } from './layout.js';
 
 export interface ArtifactRecord {
   /** File name relative to the build's artifact folder. */
@@ -92,7 +92,7 @@ const buildRecordSchema = z.looseObject({
   axes: z.record(z.string(), z.string()),
   executor: z.enum(['docker', 'host']),
   image: z.string().nullable(),
-  status: z.enum(['pending', 'running', 'skipped', 'succeeded', 'failed', 'timed_out', 'canceled']),
+  status: z.enum(BUILD_STATUSES),
   order: z.number(),
   estimate_s: z.number(),
   attempt: z.number(),

@@ -89,9 +89,12 @@ describe('memory-aware admission with the docker executor', () => {
   });
 
   it('fails a build that needs more than the whole (default) budget without running it', async () => {
-    const m2 = await cli('m2', 'run');
-    expect(m2.exitCode).toBe(1);
-    const huge = (await state()).builds.filter((b) => b.package === 'huge');
+    // A root per machine: a night folder belongs to one machine.
+    const m2Root = path.join(root, 'm2');
+    const m2 = await cli('m2', 'run', '--root', m2Root);
+    expect(m2.exitCode, m2.stderr).toBe(1);
+    const m2State = JSON.parse(await readFile(path.join(m2Root, date, 'night.json'), 'utf8')) as NightState;
+    const huge = m2State.builds.filter((b) => b.package === 'huge');
     expect(huge).toHaveLength(2);
     for (const build of huge) {
       expect(build).toMatchObject({ status: 'failed', attempt: 0 });

@@ -1,13 +1,14 @@
 /**
- * Publishing exactly what was built, or nothing, to a real s3rver and a file:// folder: a host build
- * leaves a process behind that swaps its artifact for a link to a mode-600 host file (or for other
- * bytes) after the build ended; the upload must send neither, say why, keep the build unpublished and
+ * Publishing exactly what was built, or nothing, to a real s3rver and a file:// folder: a process on the
+ * host swaps a build's artifact for a link to a mode-600 host file (or for other bytes) after the build
+ * ended; the upload must send neither, say why, keep the build unpublished and
  * leave the latest pointer where it was. A key that already holds other content is never replaced.
  */
 import { createHash } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
@@ -54,15 +55,30 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
     night = await makeNightFixture({ executor: 'host', slowTimeout: '4s', scheduleExtra: upload });
     // A good night first, so that the cells have latest pointers to keep.
     expect((await runCli(['run', '--only', 'ok_*', ...args(night.date)])).exitCode).toBe(0);
-    // Then builds that succeed and leave a process behind (setsid: out of the build's process group, so the build's end
-    // does not stop it) that replaces the artifact after the build ended: by a link to a root-only
-    // host file (3.12), or by other bytes (3.11). (The short sleep lets setsid leave the build's
-    // process group before the build ends and its group is killed.)
-    const out = '"$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"';
-    const swap = `if [ "$NIGHTSHIFT_PYTHON" = 3.12 ]; then ln -sf '${secret}' ${out}; else echo other > ${out}.new && mv ${out}.new ${out}; fi`;
-    await night.commit({ 'ok.sh': `echo "wheel of $NIGHTSHIFT_BUILD_ID" > ${out}\nsetsid sh -c 'sleep 1; ${swap.replaceAll("'", `'"'"'`)}' </dev/null >/dev/null 2>&1 &\nsleep 0.3\n` }, 'leave a process behind');
+    // Then a process on the host (a build's left-behind daemon where builds are not contained, or anything
+    // else with write access) replaces the artifacts once their builds have ended and been recorded: by a
+    // link to a root-only host file (3.12), or by other bytes (3.11). The night is still going (slow_* times
+    // out after 4s), so its own upload comes after the swap.
+    await night.commit({ 'ok.sh': 'echo "wheel of $NIGHTSHIFT_BUILD_ID" > "$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"\n' }, 'one wheel per build');
     swapDate = addDays(night.date, 1);
+    const artifacts = path.join(night.root, swapDate, 'artifacts');
+    const swapper = execa('node', ['-e', `
+      const fs = require('node:fs');
+      const state = ${JSON.stringify(path.join(night.root, swapDate, 'night.json'))};
+      const done = () => { try { return JSON.parse(fs.readFileSync(state, 'utf8')).builds.filter((b) => b.id.startsWith('ok_') && b.status === 'succeeded').length === 2; } catch { return false; } };
+      const timer = setInterval(() => {
+        if (!done()) return;
+        clearInterval(timer);
+        const out = (python) => ${JSON.stringify(artifacts)} + '/ok_' + python + '_cpu/pkg-' + python + '.whl';
+        fs.rmSync(out('3.12'));
+        fs.symlinkSync(${JSON.stringify(secret)}, out('3.12'));
+        fs.writeFileSync(out('3.11') + '.new', 'other\\n');
+        fs.renameSync(out('3.11') + '.new', out('3.11'));
+      }, 20);
+      setTimeout(() => process.exit(1), 60000);
+    `], { reject: false });
     swapped = await runCli(['run', '--only', 'ok_* slow_*', ...args(swapDate)]);
+    swapper.kill();
   }, 120_000);
   afterAll(async () => {
     await server?.stop();

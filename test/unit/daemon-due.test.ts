@@ -124,6 +124,8 @@ describe('nightProgress', () => {
     expect(nightProgress(state(['succeeded', 'failed', 'timed_out', 'skipped']))).toBe('finished');
     expect(nightProgress(state([]))).toBe('finished');
     expect(nightProgress(state(['succeeded', 'canceled']))).toBe('unfinished');
+    // Not run because the Docker engine was down: a restarted daemon runs them.
+    expect(nightProgress(state(['succeeded', 'not_run']))).toBe('unfinished');
     expect(nightProgress(state(['succeeded', 'pending']))).toBe('unfinished');
     expect(nightProgress(state(['succeeded', 'running']))).toBe('unfinished');
     expect(nightProgress(state(['succeeded'], false))).toBe('unfinished');
