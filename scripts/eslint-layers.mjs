@@ -81,7 +81,7 @@ const layersRule = {
       upward:
         '{{from}} ({{fromLayer}}) imports {{to}} ({{toLayer}}): a layer imports only its own and lower layers. Move the code, or list the import under LAYER_EXCEPTIONS in eslint.config.js with the reason.',
       unlayered: '{{from}} is in no layer: add it (or its folder) to LAYERS in eslint.config.js.',
-      staleException: 'LAYER_EXCEPTIONS in eslint.config.js lists {{from}} -> {{to}}, but {{from}} no longer imports it: remove the exception.',
+      staleException: 'LAYER_EXCEPTIONS in eslint.config.js lists {{from}} -> {{to}}, but {{from}} makes no such import against the layer order (any more): remove the exception.',
     },
   },
   create(context) {
