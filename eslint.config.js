@@ -1,0 +1,108 @@
+// ESLint for nightshift: typescript-eslint strict (type-aware), no import cycles, and the layers of
+// ARCHITECTURE.md. `npm run lint` runs it; `npx eslint src/night` lints one folder.
+import js from '@eslint/js';
+import { createNodeResolver, importX } from 'eslint-plugin-import-x';
+import globals from 'globals';
+import tseslint from 'typescript-eslint';
+import layers, { checkExceptions } from './scripts/eslint-layers.mjs';
+
+/**
+ * The layers, lowest first: a file may import its own layer and the layers below it, never above.
+ * `dir/**` is a folder; a file named exactly belongs to its layer whatever its folder.
+ */
+export const LAYERS = [
+  { name: 'base', files: ['src/errors.ts', 'src/units.ts', 'src/files.ts', 'src/output/**'] },
+  { name: 'config', files: ['src/config/**'] },
+  { name: 'matrix', files: ['src/matrix/**'] },
+  { name: 'plan', files: ['src/plan/**'] },
+  { name: 'night data', files: ['src/night/**'] },
+  { name: 'executors and stores', files: ['src/build/**', 'src/store/**'] },
+  {
+    name: 'runner',
+    files: [
+      'src/runner/**',
+      // Until they move to src/runner/:
+      'src/night/run-night.ts',
+      'src/night/scheduled-night.ts',
+      'src/night/estimates.ts',
+      'src/night/prune.ts',
+      'src/night/cache-trim.ts',
+      'src/night/disk-guard.ts',
+      'src/build/runner.ts',
+    ],
+  },
+  { name: 'report', files: ['src/report/**'] },
+  { name: 'daemon and server', files: ['src/daemon/**', 'src/server/**'] },
+  { name: 'commands', files: ['src/commands/**', 'src/context.ts'] },
+  { name: 'cli', files: ['src/cli.ts'] },
+];
+
+/**
+ * Known imports against the layer order: the ONLY place they are accepted. Each names the importing
+ * file, the imported file and why it is still there. Remove an entry when its import goes (the lint says
+ * when one is no longer needed, and stops when one names a file that does not exist).
+ */
+export const LAYER_EXCEPTIONS = checkExceptions([
+  // Loading a configuration runs the rules that compare keys with the cells they produce: the matrix's
+  // cells (include/exclude, templates, cache keys), the schedule's plan (selectors, budgets), the
+  // container's own mounts (cache paths).
+  { from: 'src/config/load.ts', to: 'src/matrix/expand.ts', why: 'the rules need the expanded cells' },
+  { from: 'src/config/rules.ts', to: 'src/matrix/expand.ts', why: 'exclude must match a cell; include names whole cells' },
+  { from: 'src/config/rules.ts', to: 'src/matrix/template.ts', why: 'templates and cache keys must render' },
+  { from: 'src/config/rules.ts', to: 'src/plan/plan.ts', why: 'selectors agree and builds fit the machine budgets' },
+  { from: 'src/config/rules.ts', to: 'src/build/cache.ts', why: 'a rendered cache key must be one folder name' },
+  { from: 'src/config/rules.ts', to: 'src/build/container-paths.ts', why: 'a cache path may not hide /recipes or /out' },
+  // Live progress (src/build/progress.ts) is drawn from the runner's events onto a command's Io.
+  { from: 'src/build/progress.ts', to: 'src/build/runner.ts', why: 'type RunnerEvent; progress belongs with the runner' },
+  { from: 'src/build/progress.ts', to: 'src/context.ts', why: 'type Io; belongs in a base module (src/output/)' },
+]);
+
+export default tseslint.config(
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'examples/demo/work/', '.nightshift/'] },
+  {
+    // An eslint-disable comment that no longer silences anything is an error: they stay few and true.
+    linterOptions: { reportUnusedDisableDirectives: 'error' },
+    languageOptions: { globals: globals.node },
+  },
+  js.configs.recommended,
+  ...tseslint.configs.strictTypeChecked,
+  {
+    languageOptions: {
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // Numbers in messages (`${count} builds`) are how this code talks; undefined, objects and the like
+      // in a template are still reported.
+      '@typescript-eslint/restrict-template-expressions': [
+        'error',
+        { allowAny: false, allowBoolean: false, allowNever: false, allowNullish: false, allowNumber: true, allowRegExp: false },
+      ],
+      // `(text) => void stream.write(text)` and `() => controller.abort()` callbacks are meant.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+    },
+  },
+  {
+    // Plain JavaScript (scripts, benches, this file) is outside tsconfig.json: no type-aware rules.
+    files: ['**/*.js', '**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+  },
+  {
+    // A test that reaches for something missing fails either way; `!` keeps the assertion readable.
+    files: ['test/**/*.ts'],
+    rules: { '@typescript-eslint/no-non-null-assertion': 'off' },
+  },
+  {
+    files: ['src/**/*.ts'],
+    plugins: { 'import-x': importX, layers },
+    settings: {
+      'import-x/extensions': ['.ts'],
+      'import-x/parsers': { '@typescript-eslint/parser': ['.ts'] },
+      // Source imports name the built file (`./state.js`); the file linted is `./state.ts`.
+      'import-x/resolver-next': [createNodeResolver({ extensions: ['.ts', '.js', '.json'], extensionAlias: { '.js': ['.ts', '.js'] } })],
+    },
+    rules: {
+      'import-x/no-cycle': 'error',
+      'layers/order': ['error', { layers: LAYERS, exceptions: LAYER_EXCEPTIONS }],
+    },
+  },
+);
