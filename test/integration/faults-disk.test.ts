@@ -5,14 +5,21 @@
  * night with exit 4 and the file, never silently and never as a crash (70). Needs root (mount).
  */
 import { existsSync } from 'node:fs';
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfigDir, removeConfigDirs } from '../helpers/config-dir.js';
 import { makeRecipesRepo, type RecipesRepo } from '../helpers/git.js';
-import { FINISHED_STATUSES } from '../../src/night/layout.js';
+import { HostExecutor } from '../../src/build/host-executor.js';
+import { runBuilds } from '../../src/build/runner.js';
+import type { Cell, Matrix } from '../../src/config/model.js';
+import { FINISHED_STATUSES, nightLayout } from '../../src/night/layout.js';
+import { openNight } from '../../src/night/open-night.js';
+import { pendingRecord } from '../../src/night/resume.js';
+import { NightStateStore } from '../../src/night/state.js';
+import { pkg } from '../helpers/model.js';
 import type { NightState } from '../../src/night/state.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -105,7 +112,7 @@ packages:
 
   it("night.json that cannot be written ends the night with exit 4 naming it, never silently and never 70", async () => {
     // The build succeeds, then fills the disk outside its own folders: nightshift cannot record its end.
-    const night = config('full-records', 'echo wheel > "$NIGHTSHIFT_OUT/fill.whl"; dd if=/dev/zero of="$NIGHTSHIFT_OUT/../../filler" bs=64k 2>/dev/null; exit 0');
+    const night = config('full-records', 'echo wheel > "$NIGHTSHIFT_OUT/fill.whl"; dd if=/dev/zero of="$NIGHTSHIFT_OUT/../../filler" bs=4k 2>/dev/null; exit 0');
     try {
       const result = await night.cli('run');
       expect(result.exitCode).toBe(4);
@@ -122,4 +129,32 @@ packages:
       await rm(night.root, { recursive: true, force: true });
     }
   });
+
+  it('the slot runner itself rejects when it cannot record a build, instead of returning as if all were recorded', async () => {
+    // The runner alone (no end-of-night write after it): its bookkeeping error must reach its caller.
+    const layout = nightLayout(path.join(mnt, 'runner-records'), DATE);
+    await openNight(layout);
+    await mkdir(layout.recipes, { recursive: true });
+    const store = new NightStateStore(layout.state);
+    const fill = { id: 'fill_1', values: {}, package: pkg('fill', 60, { executor: 'host', image: null, command: ['sh', '-c', 'dd if=/dev/zero of="$NIGHTSHIFT_OUT/../../filler" bs=4k 2>/dev/null; exit 0'], artifacts: 'optional' }) } satisfies Cell;
+    // Other cells of the night (not run here) make night.json larger than what a finished build frees.
+    const others = Array.from({ length: 80 }, (_, i) => pendingRecord({ ...fill, id: `other_${i}` }, i + 2, 60));
+    await store.replace({ version: 1, date: DATE, machine: 'm1', schedule: 'nightly', updated_at: new Date().toISOString(), builds: [pendingRecord(fill, 1, 60), ...others] });
+    try {
+      const run = runBuilds({
+        layout,
+        cells: [fill],
+        slots: 1,
+        matrix: { file: 'matrix.yaml', recipes: { repo: 'unused', ref: 'main' }, axes: [], packages: [], env: {}, exclude: [], include: [] } as Matrix,
+        machine: 'm1',
+        store,
+        executors: { host: new HostExecutor(), docker: new HostExecutor() },
+        signal: new AbortController().signal,
+      });
+      await expect(run).rejects.toMatchObject({ exitCode: 4, message: expect.stringMatching(/records could not be kept.*night\.json.*no space left on device/) as unknown });
+    } finally {
+      await rm(layout.root, { recursive: true, force: true });
+    }
+  });
 });
+
