@@ -24,8 +24,8 @@ const DEFAULT_SCHEDULE = 'nightly';
 export interface LoadOptions {
   /** The folder holding matrix.yaml and schedules/. */
   dir: string;
-  /** A schedule name; 'all' checks every schedule (validate). Default: the only one, else "nightly". */
-  schedule?: string | 'all';
+  /** A schedule name, or 'all' to check every schedule (validate). Default: the only one, else "nightly". */
+  schedule?: string;
 }
 
 export interface LoadedConfig {

@@ -153,8 +153,10 @@ export const matrixFileRules = {
     return input.include.flatMap((entry, i): RuleProblem[] => {
       const path = ['include', i];
       if (entry.package === undefined) return [{ path, message: `an include entry must name its package (one of ${packages.join(', ')})` }];
-      const spec = matrix.packages.find((p) => p.name === String(entry.package));
-      if (!spec) return [{ path: [...path, 'package'], message: `no package "${entry.package}"${didYouMean(String(entry.package), packages)}` }];
+      // A value with attributes names no package: it is shown as written.
+      const name = typeof entry.package === 'object' ? JSON.stringify(entry.package) : entry.package;
+      const spec = matrix.packages.find((p) => p.name === name);
+      if (!spec) return [{ path: [...path, 'package'], message: `no package "${name}"${didYouMean(name, packages)}` }];
       const axes = spec.axes.map((a) => a.name);
       const problems: RuleProblem[] = [];
       for (const key of Object.keys(entry)) {

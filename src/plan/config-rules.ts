@@ -27,7 +27,7 @@ import {
 import type { MatrixInput, ScheduleInput } from '../config/schema.js';
 import { cellVars, expandMatrix, matches } from '../matrix/expand.js';
 import { keyCollisions, type KeyCollision } from '../matrix/key-collisions.js';
-import { render, resolveRef, templateRefs, unclosedBrace, type TemplateVars } from '../matrix/template.js';
+import { render, resolveRef, templateRefs, unclosedBrace } from '../matrix/template.js';
 import { planNight } from './plan.js';
 
 /** Rules about matrix.yaml that need templates or the cells. */
@@ -63,7 +63,7 @@ const matrixCellRules = {
       ];
       for (const [template, path, shared] of checks) {
         for (const ref of templateRefs(template)) {
-          const resolved = resolveRef(ref, vars as TemplateVars);
+          const resolved = resolveRef(ref, vars);
           if (resolved.ok) continue;
           const known = [...BUILTIN_VARIABLES, ...catalogue.keys()];
           if (resolved.reason === 'unknown' && !catalogue.has(ref.name) && !(BUILTIN_VARIABLES as readonly string[]).includes(ref.name)) {
@@ -72,7 +72,7 @@ const matrixCellRules = {
             report(path, ref.text, `${ref.text}: package ${spec.name} has no axis ${ref.name} (its axes: ${spec.axes.map((a) => a.name).join(', ') || 'none'})`);
           } else if (resolved.reason === 'no-attribute') {
             const value = cell.values[ref.name]!.value;
-            report(path, ref.text, `${ref.text}: ${ref.name} value "${value}" has no attribute ${ref.attr}; add it to that value or give a fallback like {${ref.name}.${ref.attr}|default}`);
+            report(path, ref.text, `${ref.text}: ${ref.name} value "${value}" has no attribute ${ref.attr!}; add it to that value or give a fallback like {${ref.name}.${ref.attr!}|default}`);
           }
         }
       }
@@ -138,32 +138,30 @@ const scheduleTemplateRules = {
   },
 } satisfies Record<string, Rule<ScheduleOnlyContext>>;
 
-// The order the rules run in: problems at the same place in a file are reported in this order.
-const { reservedAxisNames, axisValuesUnique, removedAxesExist, envNotReserved, envValuesOneLine, executorAndImage, cachePathFitsExecutor, includeNamesWholeCells } = matrixFileRules;
-const { templatesClosed, templatesResolve, cacheKeyIsOneFolder, excludeNamesKnownCells, atLeastOneCell } = matrixCellRules;
-
-const matrixRules: Record<string, Rule<MatrixRuleContext>> = {
-  reservedAxisNames,
-  axisValuesUnique,
-  removedAxesExist,
-  envNotReserved,
-  envValuesOneLine,
-  executorAndImage,
-  templatesClosed,
-  templatesResolve,
-  cachePathFitsExecutor,
-  cacheKeyIsOneFolder,
-  excludeNamesKnownCells,
-  includeNamesWholeCells,
-  atLeastOneCell,
+// Every rule of matrix.yaml and of a schedule alone, in the order they run: problems at the same place
+// in a file are reported in this order. The type makes sure no rule of the sets is left out.
+const matrixRules: Record<keyof typeof matrixFileRules | keyof typeof matrixCellRules, Rule<MatrixRuleContext>> = {
+  reservedAxisNames: (ctx) => matrixFileRules.reservedAxisNames(ctx),
+  axisValuesUnique: (ctx) => matrixFileRules.axisValuesUnique(ctx),
+  removedAxesExist: (ctx) => matrixFileRules.removedAxesExist(ctx),
+  envNotReserved: (ctx) => matrixFileRules.envNotReserved(ctx),
+  envValuesOneLine: (ctx) => matrixFileRules.envValuesOneLine(ctx),
+  executorAndImage: (ctx) => matrixFileRules.executorAndImage(ctx),
+  templatesClosed: (ctx) => matrixCellRules.templatesClosed(ctx),
+  templatesResolve: (ctx) => matrixCellRules.templatesResolve(ctx),
+  cachePathFitsExecutor: (ctx) => matrixFileRules.cachePathFitsExecutor(ctx),
+  cacheKeyIsOneFolder: (ctx) => matrixCellRules.cacheKeyIsOneFolder(ctx),
+  excludeNamesKnownCells: (ctx) => matrixCellRules.excludeNamesKnownCells(ctx),
+  includeNamesWholeCells: (ctx) => matrixFileRules.includeNamesWholeCells(ctx),
+  atLeastOneCell: (ctx) => matrixCellRules.atLeastOneCell(ctx),
 };
 
 /** Rules about a schedule alone: they run even when matrix.yaml has problems. */
-const scheduleRules: Record<string, Rule<ScheduleOnlyContext>> = {
-  reportMachineListed: scheduleFileRules.reportMachineListed,
-  uploadTemplatesClosed: scheduleTemplateRules.uploadTemplatesClosed,
-  rootOwnFolder: scheduleFileRules.rootOwnFolder,
-  uploadDestinationTemplate: scheduleTemplateRules.uploadDestinationTemplate,
+const scheduleRules: Record<keyof typeof scheduleFileRules | keyof typeof scheduleTemplateRules, Rule<ScheduleOnlyContext>> = {
+  reportMachineListed: (ctx) => scheduleFileRules.reportMachineListed(ctx),
+  uploadTemplatesClosed: (ctx) => scheduleTemplateRules.uploadTemplatesClosed(ctx),
+  rootOwnFolder: (ctx) => scheduleFileRules.rootOwnFolder(ctx),
+  uploadDestinationTemplate: (ctx) => scheduleTemplateRules.uploadDestinationTemplate(ctx),
 };
 
 /** Rules that compare a schedule with the matrix's cells: they run once matrix.yaml is without problems. */
@@ -237,7 +235,7 @@ const scheduleMatrixRules = {
       for (const cell of cells) {
         const resolved = resolveRef(ref, cellVars(cell, { date: '2000_01_01', machine: 'machine', file: 'file' }));
         if (resolved.ok) continue;
-        const lacking = resolved.reason === 'unknown' ? `package ${cell.package.name} has no axis ${ref.name}` : `${ref.name} value "${cell.values[ref.name]!.value}" has no attribute ${ref.attr}`;
+        const lacking = resolved.reason === 'unknown' ? `package ${cell.package.name} has no axis ${ref.name}` : `${ref.name} value "${cell.values[ref.name]!.value}" has no attribute ${ref.attr!}`;
         const fallback = `{${ref.name}${ref.attr ? `.${ref.attr}` : ''}|none}`;
         problems.set(ref.text, { path, message: `${ref.text} cannot be filled in for ${cell.id}: ${lacking}; give a fallback like ${fallback}` });
         break;

@@ -24,7 +24,7 @@ export function describeS3Error(error: unknown, { where, bucket, endpoint, tries
   if (transient) reason += `; gave up after ${tries} ${tries === 1 ? 'try' : 'tries'}`;
   const abortFailure = (error as { abortFailure?: unknown }).abortFailure;
   if (abortFailure !== undefined) {
-    reason += `; the incomplete multipart upload ${(error as { uploadId?: string }).uploadId} could not be aborted either (${shortError(abortFailure)}): a bucket lifecycle rule "AbortIncompleteMultipartUpload" removes such parts`;
+    reason += `; the incomplete multipart upload ${String((error as { uploadId?: string }).uploadId)} could not be aborted either (${shortError(abortFailure)}): a bucket lifecycle rule "AbortIncompleteMultipartUpload" removes such parts`;
   }
   return new DestinationError(`${where}: ${reason}`, transient, { cause: scrub(error) });
 }

@@ -82,7 +82,7 @@ export class S3Destination implements Destination {
           return await next(args);
         } catch (error) {
           this.abortFailures.set(uploadId, error);
-          return { output: { $metadata: {} }, response: {} } as Awaited<ReturnType<typeof next>>;
+          return { output: { $metadata: {} }, response: {} };
         }
       },
       { step: 'initialize', name: 'nightshiftKeepUploadError' },
@@ -164,6 +164,7 @@ export class S3Destination implements Destination {
           const abortError = upload.uploadId === undefined ? undefined : this.abortFailures.get(upload.uploadId);
           if (abortError !== undefined) {
             this.abortFailures.delete(upload.uploadId!);
+            // eslint-disable-next-line @typescript-eslint/only-throw-error -- what the upload threw, passed on with the abort's failure attached
             throw Object.assign(error as object, { abortFailure: abortError, uploadId: upload.uploadId });
           }
           throw error;
