@@ -201,7 +201,7 @@ const scheduleMatrixRules = {
     const problems: RuleProblem[] = [];
     for (const { machine, builds } of planNight(cells, schedule.machines).machines) {
       const kinds = [
-        { key: 'memory', budget: machine.memoryBytes, text: machine.memory, need: (c: Cell) => c.package.resources.memoryBytes, show: (c: Cell) => c.package.resources.memory! },
+        { key: 'memory', budget: machine.memoryBytes, text: machine.memory!, need: (c: Cell) => c.package.resources.memoryBytes, show: (c: Cell) => c.package.resources.memory! },
         { key: 'cpus', budget: machine.cpus, text: String(machine.cpus), need: (c: Cell) => c.package.resources.cpus, show: (c: Cell) => String(c.package.resources.cpus) },
         { key: 'gpus', budget: machine.gpus, text: String(machine.gpus), need: (c: Cell) => numericGpus(c), show: (c: Cell) => String(c.package.resources.gpus) },
       ] as const;
