@@ -6,6 +6,7 @@
  */
 import { mkdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
+import { unsafeCacheKey } from '../config/cache-key.js';
 import type { Cell } from '../config/model.js';
 import { renderCacheKey } from './build-env.js';
 
@@ -20,19 +21,6 @@ export interface CacheMount {
 /** The folder holding every cache of a schedule's root. */
 export function cacheRoot(root: string): string {
   return path.join(root, 'cache');
-}
-
-// One folder name: it must not climb out of <root>/cache or reach into another cache. A leading
-// "." is kept for nightshift's own temporary folders (a cache being removed).
-const CACHE_KEY = /^[A-Za-z0-9][A-Za-z0-9._+-]*$/;
-
-/** Why `name` cannot be a cache folder, or undefined when it can. */
-export function unsafeCacheKey(name: string): string | undefined {
-  if (name === '') return 'it is empty';
-  if (name.includes('/')) return 'it holds "/"';
-  if (name.includes('..')) return 'it holds ".."';
-  if (!CACHE_KEY.test(name)) return 'only letters, digits, ".", "_", "+" and "-" may be used, starting with a letter or digit';
-  return undefined;
 }
 
 /** The cell's cache, or undefined when its package has none — pure. */

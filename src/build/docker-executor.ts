@@ -14,7 +14,7 @@ import type { ExecuteOptions, ExecuteResult, Executor, MachineFault } from './ex
 import { formatDuration } from '../units.js';
 import { stopTrigger } from './stop-trigger.js';
 import { cacheStartError } from './cache.js';
-import { CONTAINER_OUT as OUT, CONTAINER_RECIPES as RECIPES } from './container-paths.js';
+import { CONTAINER_OUT as OUT, CONTAINER_RECIPES as RECIPES } from '../config/container-paths.js';
 
 export interface DockerExecutorOptions {
   /** The docker client binary; default `docker`. */

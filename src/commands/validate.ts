@@ -2,7 +2,7 @@
 import { loadConfig } from '../config/load.js';
 import type { GlobalOptions, Io } from '../context.js';
 import { planNight } from '../plan/plan.js';
-import { uploadKeyNotes } from '../config/rules.js';
+import { uploadKeyNotes } from '../plan/config-rules.js';
 import { ExitCode } from '../errors.js';
 
 export async function validate(options: GlobalOptions, io: Io): Promise<number> {

@@ -5,6 +5,7 @@
 
 /** Why git would refuse `ref` (a branch, tag or commit), or undefined when it is fine. */
 export function gitRefProblem(ref: string): string | undefined {
+  // eslint-disable-next-line no-control-regex -- control characters are what git refuses here
   if (/[\x00-\x20\x7f]/.test(ref)) return 'it holds a space or control character';
   if (/[~^:?*[\\]/.test(ref)) return 'it holds one of ~ ^ : ? * [ \\';
   if (ref.includes('..')) return 'it holds ".."';

@@ -6,15 +6,16 @@ import { access, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import type { z } from 'zod';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { expandMatrix } from '../matrix/expand.js';
 import { didYouMean } from './did-you-mean.js';
 import { formatIssue, sortIssues, type ConfigIssue } from './issues.js';
 import type { Cell, Matrix, Schedule } from './model.js';
 import { toMatrix, toSchedule } from './normalize.js';
-import { matrixRules, runRules, scheduleMatrixRules, scheduleRules, type RuleProblem } from './rules.js';
+import type { RuleProblem } from './rules.js';
 import { matrixSchema, scheduleSchema } from './schema.js';
 import { requiredKeys, schemaIssues } from './schema-issues.js';
 import { locate, readYamlSource, type YamlSource } from './source.js';
+// The one import up the layers: the rules that compare the files with the cells and the plan.
+import { checkMatrix, checkSchedule, checkScheduleWithCells } from '../plan/config-rules.js';
 
 export const MATRIX_FILE = 'matrix.yaml';
 export const SCHEDULES_DIR = 'schedules';
@@ -23,8 +24,8 @@ const DEFAULT_SCHEDULE = 'nightly';
 export interface LoadOptions {
   /** The folder holding matrix.yaml and schedules/. */
   dir: string;
-  /** A schedule name; 'all' checks every schedule (validate). Default: the only one, else "nightly". */
-  schedule?: string | 'all';
+  /** A schedule name, or 'all' to check every schedule (validate). Default: the only one, else "nightly". */
+  schedule?: string;
 }
 
 export interface LoadedConfig {
@@ -61,8 +62,9 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   let cells: Cell[] = [];
   if (checkedMatrix) {
     matrix = toMatrix(checkedMatrix, matrixSource.file, dir);
-    cells = expandMatrix(matrix);
-    addRuleProblems(matrixSource, runRules(matrixRules, { input: checkedMatrix, matrix, cells }), issues);
+    const checked = checkMatrix(checkedMatrix, matrix);
+    cells = checked.cells;
+    addRuleProblems(matrixSource, checked.problems, issues);
   }
 
   const schedules: Schedule[] = [];
@@ -73,10 +75,10 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
     if (!input) continue;
     const schedule = toSchedule(input, name, source.file, dir);
     schedules.push(schedule);
-    addRuleProblems(source, runRules(scheduleRules, { input, schedule }), issues);
+    addRuleProblems(source, checkSchedule(input, schedule), issues);
     // Selectors are checked against the cells, which are only right once matrix.yaml is.
     if (matrix && issues.every((issue) => issue.file !== matrixSource.file)) {
-      addRuleProblems(source, runRules(scheduleMatrixRules, { input, schedule, matrix, cells }), issues);
+      addRuleProblems(source, checkScheduleWithCells({ input, schedule, matrix, cells }), issues);
     }
   }
 

@@ -77,8 +77,8 @@ export function toMatrix(input: MatrixInput, file: string, configDir: string): M
     include: input.include.map(
       (entry): Selection =>
         Object.fromEntries(
-          Object.entries(entry).map(([key, value]) =>
-            typeof value === 'object' ? [key, toAxisValue(value)] : key === 'package' ? [key, String(value)] : [key, toAxisValue(String(value), allAxes(key))],
+          Object.entries(entry).map(([key, value]): [string, string | AxisValue] =>
+            typeof value === 'object' ? [key, toAxisValue(value)] : key === 'package' ? [key, value] : [key, toAxisValue(value, allAxes(key))],
           ),
         ),
     ),

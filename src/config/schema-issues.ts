@@ -57,7 +57,7 @@ function describe(source: YamlSource, schema: z.ZodType, issue: ZodIssue, prefix
         const expected = issue.errors.flat().map((sub) => (sub.code === 'invalid_type' ? sub.expected : sub.code === 'invalid_value' ? sub.values.map((v) => JSON.stringify(v)).join(' or ') : ''));
         if (expected.includes('string') && typeof input === 'number') return [{ path, message: quoteNumber(source, path, input) }];
         const names = [...new Set(expected.filter(Boolean).map((type) => (type === 'boolean' ? 'true/false' : article(type))))];
-        return [{ path, message: `expected ${names.length > 2 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)}` : names.join(' or ')}, got ${show(input)}` }];
+        return [{ path, message: `expected ${names.length > 2 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}` : names.join(' or ')}, got ${show(input)}` }];
       }
       return [{ path, message: issue.message === 'Invalid input' ? `unexpected value ${show(input)}` : issue.message }];
     }
@@ -68,8 +68,8 @@ function describe(source: YamlSource, schema: z.ZodType, issue: ZodIssue, prefix
         // Point at the mapping that lacks the key (its own line), and say what the key is for.
         const about = describedAs(schema, path);
         const misspelt = misspeltAs(source, schema, path);
-        const hint = misspelt ? `; is "${misspelt}" meant to be "${path.at(-1)}"?` : about ? ` (${about})` : '';
-        return [{ path, at: 'key', message: `${MISSING} "${path.at(-1)}"${hint}` }];
+        const hint = misspelt ? `; is "${misspelt}" meant to be "${path.at(-1)!}"?` : about ? ` (${about})` : '';
+        return [{ path, at: 'key', message: `${MISSING} "${path.at(-1)!}"${hint}` }];
       }
       if (!issue.message.startsWith('Invalid input')) return [{ path, message: issue.message }];
       if (issue.expected === 'string' && typeof input === 'number') return [{ path, message: quoteNumber(source, path, input) }];

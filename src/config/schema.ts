@@ -74,7 +74,7 @@ const logPattern = z
   .string()
   .min(1, { error: 'a log pattern cannot be empty' })
   .refine((text) => regexError(text) === undefined, {
-    error: (issue) => `not a regular expression: ${regexError(String(issue.input))}`,
+    error: (issue) => `not a regular expression: ${regexError(String(issue.input))!}`,
   });
 function regexError(text: string): string | undefined {
   try {
@@ -211,7 +211,7 @@ export const scheduleSchema = z.strictObject({
     .int()
     .min(1)
     // A bound keeps prune's cut-off a real date (a huge number once made it NaN_NaN_NaN and removed every night).
-    .max(MAX_KEEP_DAYS, { error: (issue) => `expected at most ${MAX_KEEP_DAYS} nights (ten years), got ${issue.input}; write ${MAX_KEEP_DAYS} or less` })
+    .max(MAX_KEEP_DAYS, { error: (issue) => `expected at most ${MAX_KEEP_DAYS} nights (ten years), got ${String(issue.input)}; write ${MAX_KEEP_DAYS} or less` })
     .default(5),
   min_free: size.optional().describe('free space needed under root before a night starts'),
   cache_size: size

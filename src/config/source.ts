@@ -110,7 +110,7 @@ function describeYamlError(
     // `timeout: 3h: x` — YAML reads the second ": " as a mapping inside the value.
     return { offset, message: 'a value containing ": " must be in quotes, like key: "a: b"' };
   }
-  return { offset, message: `YAML syntax error: ${message.split('\n')[0]}` };
+  return { offset, message: `YAML syntax error: ${message.split('\n')[0]!}` };
 }
 
 /** `duplicate key "timeout" (first on line 13)`, naming the key at `offset` and its first occurrence. */

@@ -122,7 +122,7 @@ function parseField(text: string, field: Field, expr: string, what: string): num
       continue;
     }
     if (to === undefined && stepText !== undefined) {
-      refuse(expr, what, `"${item}" in the ${field.label} field: a step needs * or a range before it (e.g. */${step} or ${from}-${field.max}/${step})`);
+      refuse(expr, what, `"${item}" in the ${field.label} field: a step needs * or a range before it (e.g. */${step} or ${from!}-${field.max}/${step})`);
     }
     const start = fieldValue(from!, field, item, expr, what);
     const end = to === undefined ? start : fieldValue(to, field, item, expr, what);
@@ -221,7 +221,7 @@ function calendarComponent(values: readonly number[], field: Field): string {
 function calendarWeekdays(values: readonly number[]): string {
   // Lists and forward ranges only: systemd refuses a range that wraps (Fri..Mon).
   return runs(values)
-    .map(([a, b]) => (a === b ? SYSTEMD_DAYS[a]! : b === a + 1 ? `${SYSTEMD_DAYS[a]},${SYSTEMD_DAYS[b]}` : `${SYSTEMD_DAYS[a]}..${SYSTEMD_DAYS[b]}`))
+    .map(([a, b]) => (a === b ? SYSTEMD_DAYS[a]! : b === a + 1 ? `${SYSTEMD_DAYS[a]!},${SYSTEMD_DAYS[b]!}` : `${SYSTEMD_DAYS[a]!}..${SYSTEMD_DAYS[b]!}`))
     .join(',');
 }
 

@@ -100,13 +100,13 @@ export class Daemon {
       pid: process.pid,
     });
     this.logPlan(context);
-    await this.startup(context).catch((error: Error) => this.log('night.failed', `start-up check failed: ${error.message}`));
+    await this.startup(context).catch((error: unknown) => this.log('night.failed', `start-up check failed: ${error instanceof Error ? error.message : String(error)}`));
   }
 
   /** SIGHUP: reload the configuration; an invalid one is refused and the current one kept. */
   reload(): Promise<void> {
     // One at a time, in order; a reload never throws (it is called from a signal handler).
-    this.reloads = this.reloads.then(() => this.reloadNow()).catch((error: Error) => this.log('daemon.error', `internal error during reload, please report it: ${error?.stack ?? String(error)}`));
+    this.reloads = this.reloads.then(() => this.reloadNow()).catch((error: unknown) => this.log('daemon.error', `internal error during reload, please report it: ${stackOf(error)}`));
     return this.reloads;
   }
 
@@ -178,7 +178,7 @@ export class Daemon {
     try {
       work();
     } catch (error) {
-      this.log('daemon.error', `internal error, please report it: ${(error as Error)?.stack ?? String(error)}`);
+      this.log('daemon.error', `internal error, please report it: ${stackOf(error)}`);
     }
   }
 
@@ -356,6 +356,7 @@ export class Daemon {
       this.log('config.rejected', `the new configuration is invalid: keeping the one loaded at ${this.loadedAt}`);
       return;
     }
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- stop() may have run during the await above
     if (this.stopping) return;
     this.removeTasks();
     this.install(next);
@@ -363,4 +364,9 @@ export class Daemon {
     this.log('config.reloaded', `configuration reloaded: nights at "${next.schedule.cron}" in ${next.schedule.timezone}${running}`, { cron: next.schedule.cron, timezone: next.schedule.timezone });
     this.logPlan(next);
   }
+}
+
+/** What an internal error report shows: the stack when there is one. */
+function stackOf(error: unknown): string {
+  return (error instanceof Error ? error.stack : undefined) ?? String(error);
 }

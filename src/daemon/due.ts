@@ -72,7 +72,7 @@ function formatter(timeZone: string): Intl.DateTimeFormat {
 export function wallAt(instant: number, timeZone: string): number {
   const parts: Record<string, number> = {};
   for (const part of formatter(timeZone).formatToParts(new Date(instant))) parts[part.type] = Number(part.value);
-  return Date.UTC(parts.year!, parts.month! - 1, parts.day!, parts.hour! % 24, parts.minute!, parts.second!);
+  return Date.UTC(parts.year!, parts.month! - 1, parts.day, parts.hour! % 24, parts.minute, parts.second);
 }
 
 /** The zone's offset from UTC at `instant`, in ms (-8 h for PST). */

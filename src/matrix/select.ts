@@ -20,6 +20,7 @@ const ID_OR_GLOB = /^[A-Za-z0-9.+_\-*?[\]{},!()|@^\\]*$/;
 /** Why a glob is broken (an unclosed bracket, a character no build id holds), or undefined. */
 export function globProblem(glob: string): string | undefined {
   if (!ID_OR_GLOB.test(glob)) {
+    // eslint-disable-next-line @typescript-eslint/no-misused-spread -- code points are meant: the first character no build id holds, shown whole
     const bad = [...glob].find((char) => !ID_OR_GLOB.test(char))!;
     return `${JSON.stringify(bad)} never appears in a build id (letters, digits, ".", "+", "-", "_" joined by globs like * ? {a,b} [0-9])`;
   }

@@ -6,7 +6,8 @@
 import { randomBytes } from 'node:crypto';
 import { lstat, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
-import { cacheRoot, unsafeCacheKey } from '../build/cache.js';
+import { cacheRoot } from '../build/cache.js';
+import { unsafeCacheKey } from '../config/cache-key.js';
 import { nightLayout } from './layout.js';
 import { readNightLock } from './lock.js';
 import { inUseSince, selectCachesToTrim, type CacheEntry, type CacheKeepReason } from './cache-select.js';

@@ -51,7 +51,7 @@ export async function readLatestPointer(destination: Destination, id: string): P
   const text = body.toString('utf8');
   const parsed = parseJson(text, pointerSchema);
   if (!parsed.ok) throw new Error(`${destination.url}${key} is not a latest pointer this nightshift can read (${parsed.problem}); remove it to let the next upload write it again`);
-  return { pointer: parsed.value as LatestPointer, text };
+  return { pointer: parsed.value, text };
 }
 
 export async function writeLatestPointer(destination: Destination, pointer: LatestPointer): Promise<void> {

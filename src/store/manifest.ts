@@ -117,7 +117,7 @@ const manifestSchema = z.looseObject({
 
 /** A manifest's text, or what is wrong with it. */
 export function parseManifest(text: string): Parsed<Manifest> {
-  return parseJson(text, manifestSchema, MANIFEST_VERSION) as Parsed<Manifest>;
+  return parseJson(text, manifestSchema, MANIFEST_VERSION);
 }
 
 /** What reading a machine's manifest of a night found: nothing, a manifest, or a problem naming the object. */

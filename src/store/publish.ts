@@ -62,7 +62,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
 
   /** One object: skipped when the destination already has it with the same sha256 (`sha256()` is called only then). */
   const send = (key: string, sha256: string | (() => Promise<string>), put: () => Promise<void>): Promise<boolean> =>
-    queue.add(async () => {
+    queue.add<boolean>(async () => {
       try {
         const existing = await destination.head(key);
         const same = existing?.sha256 !== undefined && existing.sha256 === (typeof sha256 === 'string' ? sha256 : await sha256());
@@ -72,7 +72,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
       } catch (error) {
         return fail(key, (error as Error).message);
       }
-    }) as Promise<boolean>;
+    });
 
   const planned = state.builds.map((build) => ({
     build,
@@ -88,7 +88,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
 
   /** One artifact: exactly the bytes the build made, to a key no other build of the night holds, or nothing. */
   const sendArtifact = (build: BuildRecord, artifact: PublishedArtifact): Promise<boolean> =>
-    queue.add(async () => {
+    queue.add<boolean>(async () => {
       const { key } = artifact;
       const label = `artifacts/${build.id}/${artifact.file}`;
       try {
@@ -119,7 +119,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
         if (error instanceof UnsafeFileError) return fail(key, `${error.message}; not published`);
         return fail(key, (error as Error).message);
       }
-    }) as Promise<boolean>;
+    });
 
   const publications = new Map<string, BuildPublication>();
   await Promise.all(

@@ -50,9 +50,15 @@ export function backoffDelay(attempt: number, baseDelayMs: number, maxDelayMs: n
 
 function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
-    if (signal?.aborted) return reject(signal.reason);
+    // The caller's own abort reason is handed back as it is, whatever it is (see withRetry's callers).
+    if (signal?.aborted) {
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's abort reason, unchanged
+      reject(signal.reason);
+      return;
+    }
     const onAbort = () => {
       clearTimeout(timer);
+      // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- the caller's abort reason, unchanged
       reject(signal?.reason);
     };
     const timer = setTimeout(() => {

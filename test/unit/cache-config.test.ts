@@ -5,7 +5,8 @@
  */
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { cacheMount, unsafeCacheKey } from '../../src/build/cache.js';
+import { cacheMount } from '../../src/build/cache.js';
+import { unsafeCacheKey } from '../../src/config/cache-key.js';
 import { cacheMountArgs, containerEnv, dockerRunArgs } from '../../src/build/docker-executor.js';
 import type { ExecuteOptions } from '../../src/build/executor.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';

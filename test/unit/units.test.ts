@@ -2,17 +2,9 @@
 import cron from 'node-cron';
 import { describe, expect, it } from 'vitest';
 import type { Schedule } from '../../src/config/model.js';
-import {
-  cronEscape,
-  cronFileName,
-  crontabLines,
-  cronUnescape,
-  systemdArg,
-  systemdUnits,
-  wholeHourZone,
-  type CrontabOptions,
-  type SystemdUnitsOptions,
-} from '../../src/daemon/units.js';
+import { cronEscape, cronUnescape, systemdArg } from '../../src/daemon/command-quoting.js';
+import { cronFileName, crontabLines, wholeHourZone, type CrontabOptions } from '../../src/daemon/cron-file.js';
+import { systemdUnits, type SystemdUnitsOptions } from '../../src/daemon/systemd-units.js';
 import { cronToOnCalendars, parseCron } from '../../src/daemon/cron-fields.js';
 import { scheduledOn, triggerExpression } from '../../src/daemon/due.js';
 import { nightDate } from '../../src/night/night-date.js';

@@ -1,0 +1,73 @@
+/**
+ * What `nightshift install` schedules for a schedule, whichever way it is installed: the night and, on
+ * the machine that sends it, the morning report, each as the command line that runs it. The paths and
+ * names that go into the unit files and cron lines are checked here.
+ */
+import type { Schedule } from '../config/model.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { checkText } from './command-quoting.js';
+
+export type InstallMode = 'daemon' | 'timer';
+
+export interface CommandPaths {
+  schedule: Schedule;
+  /** Absolute path of the config folder (matrix.yaml and schedules/). */
+  configDir: string;
+  /** Absolute path of nightshift's dist/cli.js (or of a wrapper that node can run). */
+  nightshiftBin: string;
+  /** Absolute path of node. */
+  nodeBin: string;
+  /**
+   * This machine's name: passed as --machine, and the report jobs are only installed on the machine
+   * that sends the report. Undefined: no --machine (the host name at run time) and report jobs included.
+   */
+  machine?: string;
+  /** Passed as --root when given (the root was overridden on the install command line). */
+  root?: string;
+  /** Root-only file of secrets (NIGHTSHIFT_SMTP_URL, AWS_*); default /etc/nightshift/env. */
+  envFile?: string;
+}
+
+export interface Job {
+  /** `night` or `report`. */
+  kind: 'night' | 'report';
+  cron: string;
+  argv: string[];
+  what: string;
+}
+
+export function checkPath(label: string, value: string): void {
+  if (!value.startsWith('/')) throw new NightshiftError(`${label} must be an absolute path, got ${JSON.stringify(value)}`, ExitCode.usage);
+  checkText(label, value);
+}
+
+function checkScheduleName(name: string): void {
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
+    throw new NightshiftError(`the schedule name "${name}" cannot be part of a unit or file name: use letters, digits, '.', '_' and '-' (rename schedules/${name}.yaml)`, ExitCode.usage);
+  }
+}
+
+export function checkUser(user: string): void {
+  if (!/^[A-Za-z_][A-Za-z0-9_.-]*\$?$/.test(user)) throw new NightshiftError(`--user "${user}" is not a user name`, ExitCode.usage);
+}
+
+/** True when this machine sends the report (or the machine is not known). */
+function sendsReport(schedule: Schedule, machine: string | undefined): boolean {
+  return schedule.report !== undefined && (machine === undefined || machine === schedule.report.machine);
+}
+
+export function jobs(o: CommandPaths): Job[] {
+  checkScheduleName(o.schedule.name);
+  checkPath('the config folder', o.configDir);
+  checkPath("nightshift's script", o.nightshiftBin);
+  checkPath('node', o.nodeBin);
+  if (o.root !== undefined) checkPath('--root', o.root);
+  if (o.machine !== undefined) checkText('the machine name', o.machine);
+  const common = ['--config', o.configDir, '--schedule', o.schedule.name, ...(o.machine ? ['--machine', o.machine] : []), ...(o.root ? ['--root', o.root] : [])];
+  const base = [o.nodeBin, o.nightshiftBin];
+  const out: Job[] = [{ kind: 'night', cron: o.schedule.cron, argv: [...base, 'run', ...common], what: `${o.schedule.file} cron` }];
+  if (sendsReport(o.schedule, o.machine)) {
+    out.push({ kind: 'report', cron: o.schedule.report!.cron, argv: [...base, 'report', '--send', ...common], what: `${o.schedule.file} report.cron` });
+  }
+  return out;
+}
