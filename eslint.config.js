@@ -17,20 +17,7 @@ export const LAYERS = [
   { name: 'plan', files: ['src/plan/**'] },
   { name: 'night data', files: ['src/night/**'] },
   { name: 'executors and stores', files: ['src/build/**', 'src/store/**'] },
-  {
-    name: 'runner',
-    files: [
-      'src/runner/**',
-      // Until they move to src/runner/:
-      'src/night/run-night.ts',
-      'src/night/scheduled-night.ts',
-      'src/night/estimates.ts',
-      'src/night/prune.ts',
-      'src/night/cache-trim.ts',
-      'src/night/disk-guard.ts',
-      'src/build/runner.ts',
-    ],
-  },
+  { name: 'runner', files: ['src/runner/**'] },
   { name: 'report', files: ['src/report/**'] },
   { name: 'daemon and server', files: ['src/daemon/**', 'src/server/**'] },
   { name: 'commands', files: ['src/commands/**', 'src/context.ts'] },
@@ -52,9 +39,6 @@ export const LAYER_EXCEPTIONS = checkExceptions([
   { from: 'src/config/rules.ts', to: 'src/plan/plan.ts', why: 'selectors agree and builds fit the machine budgets' },
   { from: 'src/config/rules.ts', to: 'src/build/cache.ts', why: 'a rendered cache key must be one folder name' },
   { from: 'src/config/rules.ts', to: 'src/build/container-paths.ts', why: 'a cache path may not hide /recipes or /out' },
-  // Live progress (src/build/progress.ts) is drawn from the runner's events onto a command's Io.
-  { from: 'src/build/progress.ts', to: 'src/build/runner.ts', why: 'type RunnerEvent; progress belongs with the runner' },
-  { from: 'src/build/progress.ts', to: 'src/context.ts', why: 'type Io; belongs in a base module (src/output/)' },
 ]);
 
 export default tseslint.config(

@@ -1,15 +1,15 @@
 /** `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it. */
 import { defaultExecutors } from '../build/executors.js';
-import { progress } from '../build/progress.js';
+import { progress } from '../runner/progress.js';
 import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
-import { stopOnSignals } from '../daemon/signals.js';
+import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import type { Schedule } from '../config/model.js';
 import { nightLayout } from '../night/layout.js';
 import { resolveNightDate } from '../night/night-date.js';
-import { loadEstimates, orderSeconds, type NightEstimates } from '../night/estimates.js';
-import { longestExpectedFirst } from '../night/run-night.js';
-import { machineBuilds, runScheduledNight } from '../night/scheduled-night.js';
+import { loadEstimates, orderSeconds, type NightEstimates } from '../runner/estimates.js';
+import { longestExpectedFirst } from '../runner/run-night.js';
+import { machineBuilds, runScheduledNight } from '../runner/scheduled-night.js';
 import { readNightState } from '../night/state.js';
 import { table } from '../output/table.js';
 import { formatDuration } from '../units.js';

@@ -7,11 +7,12 @@ import { randomBytes } from 'node:crypto';
 import { lstat, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheRoot, unsafeCacheKey } from '../build/cache.js';
-import { nightLayout } from './layout.js';
-import { readNightLock } from './lock.js';
-import { inUseSince, selectCachesToTrim, type CacheEntry, type CacheKeepReason } from './cache-select.js';
-import { folderSize, nightFolders, removeTree } from './prune.js';
-import { rootRefusal } from './root-marker.js';
+import { folderSize, removeTree } from '../files.js';
+import { nightLayout } from '../night/layout.js';
+import { readNightLock } from '../night/lock.js';
+import { listNights } from '../night/nights.js';
+import { inUseSince, selectCachesToTrim, type CacheEntry, type CacheKeepReason } from '../night/cache-select.js';
+import { rootRefusal } from '../night/root-marker.js';
 
 export interface TrimCachesOptions {
   root: string;
@@ -91,7 +92,7 @@ export async function trimCaches(options: TrimCachesOptions): Promise<TrimCaches
  */
 async function runningNightStarts(root: string): Promise<(string | undefined)[]> {
   const starts: (string | undefined)[] = [];
-  for (const night of await nightFolders(root).catch(() => [] as string[])) {
+  for (const night of await listNights(root).catch(() => [] as string[])) {
     try {
       const lock = await readNightLock(nightLayout(root, night).lock);
       if (lock?.alive) starts.push(lock.started_at);

@@ -6,23 +6,23 @@
  */
 import os from 'node:os';
 import type { Cell, Machine, Matrix, Schedule } from '../config/model.js';
-import { defaultMemoryBudget } from '../build/admission.js';
+import { defaultMemoryBudget } from './admission.js';
 import { uploadNight } from '../store/upload-night.js';
 import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
 import { killLeftovers, pidFileOf } from '../build/host-containment.js';
 import type { Executor } from '../build/executor.js';
-import { bookkeepingError, runBuilds, type RunnerEvent } from '../build/runner.js';
+import { bookkeepingError, runBuilds, type RunnerEvent } from './run-builds.js';
 import { removeStaleTemps } from '../files.js';
 import { longestFirst } from '../plan/order.js';
-import { recordDurations } from './history.js';
-import { keepEarlierLogs } from './attempt-logs.js';
-import { nightLayout, workDir, type NightLayout } from './layout.js';
-import { acquireNightLock, assertNightOwner } from './lock.js';
-import { appendMasterLog, openNight } from './open-night.js';
-import { fetchRecipes } from './recipes.js';
-import { planResume } from './resume.js';
-import { NightStateStore, readNightState, type BuildRecord, type NightState } from './state.js';
+import { recordDurations } from '../night/history.js';
+import { keepEarlierLogs } from '../night/attempt-logs.js';
+import { nightLayout, workDir, type NightLayout } from '../night/layout.js';
+import { acquireNightLock, assertNightOwner } from '../night/lock.js';
+import { appendMasterLog, openNight } from '../night/open-night.js';
+import { fetchRecipes } from '../night/recipes.js';
+import { planResume } from '../night/resume.js';
+import { NightStateStore, readNightState, type BuildRecord, type NightState } from '../night/state.js';
 
 export interface NightRequest {
   matrix: Matrix;

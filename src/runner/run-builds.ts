@@ -17,11 +17,11 @@ import { formatDuration } from '../units.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { diskFullError, diskFullUnder, isDiskFull, mountPointOf } from '../files.js';
 import { Admission, type Budget, type Needs } from './admission.js';
-import { listArtifacts } from './artifacts.js';
-import { buildEnv, renderCommand, renderImage } from './build-env.js';
-import { cacheMount } from './cache.js';
-import type { Executor, ExecuteResult } from './executor.js';
-import { buildOutcome, footerLine, onFullDisk, type Outcome } from './outcome.js';
+import { listArtifacts } from '../build/artifacts.js';
+import { buildEnv, renderCommand, renderImage } from '../build/build-env.js';
+import { cacheMount } from '../build/cache.js';
+import type { Executor, ExecuteResult } from '../build/executor.js';
+import { buildOutcome, footerLine, onFullDisk, type Outcome } from '../build/outcome.js';
 import { retryReason } from './retry.js';
 
 export interface RunnerBuild {

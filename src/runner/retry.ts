@@ -1,6 +1,6 @@
 /** Whether a failed attempt runs again: only what the package's `retry` names — pure. */
 import type { RetrySpec } from '../config/model.js';
-import type { Outcome } from './outcome.js';
+import type { Outcome } from '../build/outcome.js';
 
 /**
  * Why the attempt runs again (`exit code 137`, `log matched /Connection reset/`), or undefined. Only

@@ -17,8 +17,8 @@ import type { PlanOptions } from '../plan/plan.js';
 import { configEstimator, estimator, mergeDurations, type BuildDurations, type Estimator } from '../plan/estimate.js';
 import { openScheduleDestination } from '../store/open.js';
 import { readSharedHistory } from '../store/shared-history.js';
-import { readDurations } from './history.js';
-import { addDays } from './night-date.js';
+import { readDurations } from '../night/history.js';
+import { addDays } from '../night/night-date.js';
 
 export interface NightEstimates {
   /** For the split across machines: the same on every machine that read the same shared history. */
