@@ -1,10 +1,10 @@
 /** How an executor's result and the artifacts found become a build status — pure. */
-import type { FinishedStatus } from '../night/layout.js';
+import type { EndStatus } from '../night/layout.js';
 import { formatDuration } from '../units.js';
 import type { ExecuteResult } from './executor.js';
 
 export interface Outcome {
-  status: FinishedStatus;
+  status: EndStatus;
   reason?: string;
 }
 

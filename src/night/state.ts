@@ -83,6 +83,11 @@ export interface UploadRecord {
 
 export const NIGHT_STATE_VERSION = 1;
 
+/** A night no run has started yet: no builds. */
+export function emptyNightState(night: { date: string; machine: string; schedule: string }, now: Date): NightState {
+  return { version: NIGHT_STATE_VERSION, date: night.date, machine: night.machine, schedule: night.schedule, updated_at: now.toISOString(), builds: [] };
+}
+
 // What a reader relies on. Loose objects: fields that later versions add (or that other parts of
 // nightshift record) still read, and are kept by the next write.
 const optionalString = z.string().optional();

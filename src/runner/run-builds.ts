@@ -10,7 +10,7 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Matrix } from '../config/model.js';
-import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
+import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type EndStatus, type NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { ArtifactRecord, AttemptRecord, BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
@@ -20,13 +20,9 @@ import { Admission, type Budget, type Needs } from './admission.js';
 import { listArtifacts } from '../build/artifacts.js';
 import { buildEnv, renderCommand, renderImage } from '../build/build-env.js';
 import { cacheMount } from '../build/cache.js';
-import type { Executor, ExecuteResult } from '../build/executor.js';
+import type { ExecuteResult, Executors } from '../build/executor.js';
 import { buildOutcome, footerLine, onFullDisk, type Outcome } from '../build/outcome.js';
 import { retryReason } from './retry.js';
-
-export interface RunnerBuild {
-  cell: Cell;
-}
 
 export type RunnerEvent =
   | { type: 'start'; id: string; slot: number }
@@ -45,7 +41,7 @@ export interface RunBuildsOptions {
   matrix: Matrix;
   machine: string;
   store: NightStateStore;
-  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  executors: Executors;
   /** Aborted on SIGINT/SIGTERM: nothing new starts, running builds are killed and marked canceled. */
   signal: AbortSignal;
   onEvent?: (event: RunnerEvent) => void;
@@ -359,7 +355,7 @@ async function keepAttemptLog(layout: NightLayout, id: string, from: string, num
 }
 
 /** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */
-async function moveLog(layout: NightLayout, id: string, from: string, status: FinishedStatus): Promise<string> {
+async function moveLog(layout: NightLayout, id: string, from: string, status: EndStatus): Promise<string> {
   const to = finishedLog(layout, id, status);
   const other = finishedLog(layout, id, status === 'succeeded' ? 'failed' : 'succeeded');
   await rm(other, { force: true });

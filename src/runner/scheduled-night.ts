@@ -4,7 +4,7 @@
  * Stages after the builds run even when some builds failed; a stop signal skips upload and prune
  * (`nightshift upload` and `prune` catch up).
  */
-import type { Executor } from '../build/executor.js';
+import type { Executors } from '../build/executor.js';
 import type { RunnerEvent } from './run-builds.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Schedule } from '../config/model.js';
@@ -32,7 +32,7 @@ export interface ScheduledNightRequest {
 }
 
 export interface ScheduledNightCollaborators {
-  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  executors: Executors;
   signal: AbortSignal;
   onEvent?: (event: RunnerEvent) => void;
   /** Human-readable progress lines (stdout for `run`, the daemon's log). */
