@@ -53,7 +53,7 @@ export async function cacheStartError(mount: CacheMount | undefined): Promise<st
   if (!mount) return undefined;
   return openCache(mount).then(
     () => undefined,
-    (error: Error) => `could not open the cache ${mount.hostDir}: ${error.message}`,
+    (error: unknown) => `could not open the cache ${mount.hostDir}: ${(error as Error).message}`,
   );
 }
 

@@ -3,10 +3,8 @@ import type { EndStatus } from '../night/layout.js';
 import { formatDuration } from '../units.js';
 import type { ExecuteResult } from './executor.js';
 
-export interface Outcome {
-  status: EndStatus;
-  reason?: string;
-}
+/** How a build ended; every ending but success says why. */
+export type Outcome = { status: 'succeeded'; reason?: undefined } | { status: Exclude<EndStatus, 'succeeded'>; reason: string };
 
 export interface OutcomeContext {
   machine: string;

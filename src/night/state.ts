@@ -144,15 +144,15 @@ export async function readNightState(file: string): Promise<NightState | undefin
       ExitCode.usage,
     );
   }
-  return parsed.value as NightState;
+  return parsed.value;
 }
 
 export async function writeNightState(file: string, state: NightState): Promise<void> {
   await writeJsonAtomic(file, state);
 }
 
-
-export type StateMutator = (state: NightState) => NightState | void | Promise<NightState | void>;
+/** Edits the state it is given in place (and returns nothing), or returns the new state. */
+export type StateMutator = ((state: NightState) => NightState | Promise<NightState>) | ((state: NightState) => void | Promise<void>);
 
 /**
  * One night.json for its single writer (the process holding the night lock). Updates run one at a

@@ -47,8 +47,9 @@ export async function trimCaches(options: TrimCachesOptions): Promise<TrimCaches
   const refused = await rootRefusal(options.root);
   if (refused) return { dir, removed: [], kept: [], reasons: new Map(), totalBytes: 0, bytesAfter: 0, capBytes: options.capBytes, errors: [refused] };
   const errors: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${error.message}; it must be a folder nightshift may read (move away whatever is there instead)`);
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${message}; it must be a folder nightshift may read (move away whatever is there instead)`);
     return [];
   });
   if (!options.dryRun) {

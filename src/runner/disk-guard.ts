@@ -98,7 +98,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
 function removeNights(root: string, errors: string[]): (nights: string[]) => Promise<void> {
   return async (nights) => {
     for (const night of nights) {
-      const outcome = await removeNightFolder(root, night).catch((error: Error) => ({ error: error.message }));
+      const outcome = await removeNightFolder(root, night).catch((error: unknown) => ({ error: (error as Error).message }));
       if (typeof outcome === 'object') errors.push(outcome.error);
     }
   };
@@ -107,7 +107,7 @@ function removeNights(root: string, errors: string[]): (nights: string[]) => Pro
 function shortError(options: FreeSpaceOptions, free: number, pruned: string, nights: readonly string[]): NightshiftError {
   const { root, today, minFreeBytes } = options;
   const before = nights.filter((n) => n < today);
-  const stays = before.length ? ` (today and the newest earlier night, ${before.at(-1)}, always stay, and so do nights in use)` : '';
+  const stays = before.length ? ` (today and the newest earlier night, ${before.at(-1)!}, always stay, and so do nights in use)` : '';
   return new NightshiftError(
     `not enough disk space to start night ${today}: ${formatSize(free)} free under ${root}, min_free needs ${formatSize(minFreeBytes)}; ` +
       `${pruned}${stays}. Free space on that disk, lower min_free in the schedule, or give the schedule a root (or --root) on a disk with room.`,

@@ -41,8 +41,8 @@ export const configEstimates: NightEstimates = { split: configEstimator, order: 
 
 export async function loadEstimates(schedule: Schedule, date: string, options: LoadEstimatesOptions): Promise<NightEstimates> {
   const { warn } = options;
-  const local: BuildDurations = await readDurations(schedule.root).catch((error: Error) => {
-    warn(`${schedule.root}/history.json could not be read (${error.message}); this machine orders its builds without it`);
+  const local: BuildDurations = await readDurations(schedule.root).catch((error: unknown) => {
+    warn(`${schedule.root}/history.json could not be read (${(error as Error).message}); this machine orders its builds without it`);
     return {};
   });
   let shared: BuildDurations = {};

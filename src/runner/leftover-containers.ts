@@ -37,11 +37,11 @@ export async function removeLeftoverContainers(request: LeftoverRequest): Promis
   }
   if (listed.failed) {
     // The last line says why ("Cannot connect to the Docker daemon ..."); earlier ones are warnings.
-    const why = String(listed.stderr).trim().split('\n').at(-1) || listed.shortMessage;
+    const why = listed.stderr.trim().split('\n').at(-1) || (listed.shortMessage ?? 'it did not say why');
     errors.push(`leftover containers were not checked: docker ps failed: ${why}; start Docker (or fix its permissions) and prune again`);
     return [];
   }
-  const byNight = leftoversByNight(String(listed.stdout), request.keep);
+  const byNight = leftoversByNight(listed.stdout, request.keep);
   const removed: string[] = [];
   for (const [night, names] of byNight) {
     // A run may have started on that night since the locks were read: its containers are not leftovers.

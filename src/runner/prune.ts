@@ -60,8 +60,8 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
   if (refused) {
     return { today: pruneToday(today, clockToday), refused, removed: [], kept: [], reasons: new Map(), containersRemoved: [], errors: [refused], notes };
   }
-  const nights = await listNights(root).catch((error: Error) => {
-    errors.push(`could not list the nights under ${root}: ${error.message}`);
+  const nights = await listNights(root).catch((error: unknown) => {
+    errors.push(`could not list the nights under ${root}: ${(error as Error).message}`);
     return [];
   });
   const locked = await lockedNights(root, nights, (night, why) => errors.push(`night ${night} is kept: ${why}`));

@@ -8,7 +8,7 @@ import type { Outcome } from '../build/outcome.js';
  */
 export function retryReason(retry: RetrySpec | undefined, attempt: number, outcome: Outcome, exitCode: number | null, logText: string): string | undefined {
   if (retry === undefined || attempt >= retry.attempts || outcome.status !== 'failed') return undefined;
-  if (outcome.reason?.startsWith('no space left on device')) return undefined;
+  if (outcome.reason.startsWith('no space left on device')) return undefined;
   if (exitCode !== null && retry.exitCodes.includes(exitCode)) return `exit code ${exitCode}`;
   const pattern = retry.patterns.find((source) => new RegExp(source, 'm').test(logText));
   return pattern === undefined ? undefined : `log matched /${pattern}/`;

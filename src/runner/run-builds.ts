@@ -169,7 +169,8 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
     const attempt = await runAttempt(cell, slot, options, number);
     // Kept logs are named by the build's count of starts this night, which earlier runs' logs share.
     const started = store.get().builds.find((b) => b.id === id)!.attempt;
-    if (attempt.retry !== undefined) {
+    // Only a failed attempt runs again (retry.ts), so its outcome says why.
+    if (attempt.retry !== undefined && attempt.outcome.status !== 'succeeded') {
       const kept = attempt.logPath && (await keepAttemptLog(layout, id, attempt.logPath, started));
       attempts.push(attemptRecord(layout, started, attempt, kept));
       await store.update((s) => {
@@ -257,7 +258,8 @@ async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, n
     Object.assign(record, first || {}, { attempt: record.attempt + 1, log: path.relative(layout.dir, logPath) });
   });
   if (number === 1) options.onEvent?.({ type: 'start', id, slot });
-  await masterLine(layout, `slot-${slot}`, number === 1 ? `start ${id}` : `start ${id} (attempt ${number} of ${cell.package.retry?.attempts})`);
+  const attemptNote = cell.package.retry && number > 1 ? ` (attempt ${number} of ${cell.package.retry.attempts})` : '';
+  await masterLine(layout, `slot-${slot}`, `start ${id}${attemptNote}`);
 
   // The log is the build's own record: writing it may fail (disk full), which fails the build, never the night.
   let logFd: number | undefined;

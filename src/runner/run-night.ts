@@ -112,8 +112,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     for (const cell of resume.toRun) await keepEarlierLogs(layout, cell.id, previous.builds.find((b) => b.id === cell.id)?.attempt ?? 0);
 
     const recipes = await fetchRecipes({ repo: matrix.recipes.repo, ref: matrix.recipes.ref, dest: layout.recipes, refresh: request.refreshRecipes ?? false }).catch(
-      async (error: Error) => {
-        await master(`recipes: ${error.message}`);
+      async (error: unknown) => {
+        await master(`recipes: ${(error as Error).message}`);
         throw error;
       },
     );
