@@ -1,5 +1,5 @@
 /**
- * Small file helpers, the one place for them: atomic writes, fsync, sha256, stale temporary files, a
+ * Working with files, the one place for it: atomic writes, fsync, sha256, stale temporary files, a
  * full disk, and removing or measuring a tree of files.
  */
 import { createHash, randomBytes } from 'node:crypto';
