@@ -17,20 +17,7 @@ export const LAYERS = [
   { name: 'plan', files: ['src/plan/**'] },
   { name: 'night data', files: ['src/night/**'] },
   { name: 'executors and stores', files: ['src/build/**', 'src/store/**'] },
-  {
-    name: 'runner',
-    files: [
-      'src/runner/**',
-      // Until they move to src/runner/:
-      'src/night/run-night.ts',
-      'src/night/scheduled-night.ts',
-      'src/night/estimates.ts',
-      'src/night/prune.ts',
-      'src/night/cache-trim.ts',
-      'src/night/disk-guard.ts',
-      'src/build/runner.ts',
-    ],
-  },
+  { name: 'runner', files: ['src/runner/**'] },
   { name: 'report', files: ['src/report/**'] },
   { name: 'daemon and server', files: ['src/daemon/**', 'src/server/**'] },
   { name: 'commands', files: ['src/commands/**', 'src/context.ts'] },
@@ -47,9 +34,6 @@ export const LAYER_EXCEPTIONS = checkExceptions([
   // (templates, exclude, cache keys, upload keys) and the schedule's plan (selectors, budgets) live in
   // the plan layer, and load.ts calls them so that every problem is reported at once.
   { from: 'src/config/load.ts', to: 'src/plan/config-rules.ts', why: 'the rules that need the cells and the plan' },
-  // Live progress (src/build/progress.ts) is drawn from the runner's events onto a command's Io.
-  { from: 'src/build/progress.ts', to: 'src/build/runner.ts', why: 'type RunnerEvent; progress belongs with the runner' },
-  { from: 'src/build/progress.ts', to: 'src/context.ts', why: 'type Io; belongs in a base module (src/output/)' },
 ]);
 
 export default tseslint.config(

@@ -48,7 +48,9 @@ function measure(args, stdout = 'ignore') {
       try {
         const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
         if (kb) samples.push(kb / 1024);
-      } catch {}
+      } catch {
+        // the process has exited between two samples: nothing to read
+      }
     }, 20);
     child.on('error', reject);
     child.on('exit', (code) => {

@@ -73,7 +73,9 @@ function measure(file, args, { stdout = 'ignore', sample = false } = {}) {
           try {
             const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
             if (kb) samples.push(kb / 1024);
-          } catch {}
+          } catch {
+        // the process has exited between two samples: nothing to read
+      }
         }, 50)
       : undefined;
     child.on('error', reject);

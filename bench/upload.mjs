@@ -96,7 +96,9 @@ function upload(args, env) {
         // An exiting process's status has no VmRSS line any more: skip that sample.
         const rss = kb(status(child.pid), 'VmRSS');
         if (rss > 0) peak = Math.max(peak, rss / 1024);
-      } catch {}
+      } catch {
+        // the process has exited between two samples: nothing to read
+      }
     }, 50);
     child.once('error', reject);
     child.once('exit', (code) => {

@@ -6,7 +6,7 @@
  * Options: { layers: [{ name, files: [pattern] }] (lowest first), exceptions: [{ from, to, why }] }.
  * A pattern is a path from the repository root, either a file (`src/cli.ts`) or a folder and
  * everything under it (`src/config/**`). A file named exactly wins over a folder pattern, so a file
- * can sit in another layer than its folder (the runner's files inside src/night/ today).
+ * can sit in another layer than its folder.
  *
  * What counts as an import: `import`/`export ... from`, `import type`, `import('...')` and
  * `typeof import('...')` with a relative path. Type-only imports count too: they are a dependency of

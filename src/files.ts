@@ -1,7 +1,10 @@
-/** Small file helpers shared by the night's state, lock and history files. */
+/**
+ * Working with files, the one place for it: atomic writes, fsync, sha256, stale temporary files, a
+ * full disk, and removing or measuring a tree of files.
+ */
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
-import { open, readdir, readFile, rename, rm, statfs } from 'node:fs/promises';
+import { lstat, open, readdir, readFile, rename, rm, rmdir, statfs, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { ExitCode, NightshiftError } from './errors.js';
 
@@ -138,4 +141,49 @@ export async function sha256File(file: string): Promise<string> {
     await handle.close();
   }
   return hash.digest('hex');
+}
+
+/**
+ * Removes `target` and everything under it, going on past what cannot be removed (the more goes, the
+ * more room), and returns what failed. Not fs.rm: on Linux it reports a file it may not unlink
+ * (EPERM, e.g. immutable) as ENOTDIR from scandir, which would hide the permission problem.
+ */
+export async function removeTree(target: string): Promise<NodeJS.ErrnoException[]> {
+  const failures: NodeJS.ErrnoException[] = [];
+  const fail = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ENOENT') failures.push(error);
+  };
+  const remove = async (entry: string): Promise<void> => {
+    const stats = await lstat(entry).catch(fail);
+    if (!stats) return;
+    if (!stats.isDirectory()) return unlink(entry).catch(fail);
+    const before = failures.length;
+    for (const name of (await readdir(entry).catch(fail)) ?? []) await remove(path.join(entry, name));
+    // A folder whose content could not all go cannot go either; that is the same failure, not another.
+    if (failures.length === before) await rmdir(entry).catch(fail);
+  };
+  await remove(target);
+  return failures;
+}
+
+/**
+ * Bytes a folder takes on disk, like `du`: every entry's allocated blocks (at least its length),
+ * hard links counted once, symlinks never followed. Entries vanishing meanwhile count as 0.
+ */
+export async function folderSize(dir: string): Promise<number> {
+  const seen = new Set<string>();
+  const sizeOf = async (entry: string): Promise<number> => {
+    const stats = await lstat(entry).catch(() => undefined);
+    if (!stats) return 0;
+    const inode = `${stats.dev}:${stats.ino}`;
+    if (seen.has(inode)) return 0;
+    seen.add(inode);
+    let total = Math.max(stats.size, stats.blocks * 512);
+    if (stats.isDirectory()) {
+      const names = await readdir(entry).catch(() => [] as string[]);
+      for (const name of names) total += await sizeOf(path.join(entry, name));
+    }
+    return total;
+  };
+  return sizeOf(dir);
 }

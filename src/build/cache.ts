@@ -2,7 +2,7 @@
  * Package caches: `<root>/cache/<key>`, one persistent folder per rendered `cache.key`, mounted
  * read-write into every build with that key (several at once may share it, like ccache or sccache
  * expect). A build marks its cache used by setting the folder's modification time when it starts;
- * prune trims the least recently used caches beyond `cache_size` (cache-select.ts, cache-trim.ts).
+ * prune trims the least recently used caches beyond `cache_size` (src/night/cache-select.ts, src/runner/cache-trim.ts).
  */
 import { mkdir, utimes } from 'node:fs/promises';
 import path from 'node:path';
@@ -41,7 +41,7 @@ export async function cacheStartError(mount: CacheMount | undefined): Promise<st
   if (!mount) return undefined;
   return openCache(mount).then(
     () => undefined,
-    (error: Error) => `could not open the cache ${mount.hostDir}: ${error.message}`,
+    (error: unknown) => `could not open the cache ${mount.hostDir}: ${(error as Error).message}`,
   );
 }
 

@@ -219,7 +219,7 @@ export class DockerExecutor implements Executor {
   private async outcome(result: Result, options: ExecuteOptions, logStart: number): Promise<Pick<ExecuteResult, 'exitCode' | 'startError' | 'fault'>> {
     if (result.exitCode === undefined && result.signal === undefined) {
       // The client itself could not be started (e.g. docker not installed).
-      const why = result.code === 'ENOENT' ? `${this.docker} not found; install Docker or fix PATH` : result.shortMessage;
+      const why = result.code === 'ENOENT' ? `${this.docker} not found; install Docker or fix PATH` : (result.shortMessage ?? result.code ?? 'it did not say why');
       return { exitCode: null, startError: `docker could not be run: ${why}` };
     }
     // Killed by someone else: no exit code; run() still removes the container.
@@ -241,12 +241,14 @@ export class DockerExecutor implements Executor {
    * the `finally` of run() then removes whatever it left.
    */
   private async stopContainer(name: string, client: ResultPromise): Promise<void> {
-    let finished = false;
-    void client.finally(() => (finished = true));
-    for (let attempt = 0; !finished; attempt++) {
+    const finished = client.then(
+      () => 'finished' as const,
+      () => 'finished' as const,
+    );
+    for (let attempt = 0; ; attempt++) {
       await removeContainer(this.docker, name, this.env);
-      await Promise.race([client, delay(attempt < 5 ? 200 : 1000)]);
-      if (attempt === 30 && !finished) client.kill('SIGKILL');
+      if ((await Promise.race([finished, delay(attempt < 5 ? 200 : 1000)])) === 'finished') return;
+      if (attempt === 30) client.kill('SIGKILL');
     }
   }
 }
@@ -351,12 +353,12 @@ export async function removeContainers(labels: Readonly<Record<string, string>>,
   }
   const filters = entries.flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
   const listed = await execa(docker, ['ps', '-a', '-q', ...filters], { ...client, reject: false, stdin: 'ignore' });
-  if (listed.failed) throw new Error(`docker ps failed: ${String(listed.stderr).trim() || listed.shortMessage}`);
-  const ids = String(listed.stdout).split('\n').map((s) => s.trim()).filter((s) => s !== '');
+  if (listed.failed) throw new Error(`docker ps failed: ${listed.stderr.trim() || (listed.shortMessage ?? 'it did not say why')}`);
+  const ids = listed.stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '');
   if (ids.length === 0) return [];
   const removed = await execa(docker, ['rm', '-f', ...ids], { ...client, reject: false, stdin: 'ignore' });
   // --rm containers may vanish by themselves meanwhile; anything else is an error.
-  const problems = String(removed.stderr).split('\n').filter((line) => line.trim() !== '' && !/no such container/i.test(line));
+  const problems = removed.stderr.split('\n').filter((line) => line.trim() !== '' && !/no such container/i.test(line));
   if (removed.failed && problems.length > 0) throw new Error(`docker rm -f failed: ${problems.join('; ')}`);
   return ids;
 }

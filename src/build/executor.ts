@@ -1,5 +1,5 @@
 /** What an executor (Docker or host) is given and what it returns. */
-import type { Resources } from '../config/model.js';
+import type { ExecutorKind, Resources } from '../config/model.js';
 import type { CacheMount } from './cache.js';
 
 export interface ExecuteOptions {
@@ -54,3 +54,6 @@ export interface ExecuteResult {
 export interface Executor {
   run(options: ExecuteOptions): Promise<ExecuteResult>;
 }
+
+/** One executor of each kind, as a night is given them. */
+export type Executors = Readonly<Record<ExecutorKind, Executor>>;

@@ -1,8 +1,8 @@
 /** The executors a real night uses. */
 import { DockerExecutor } from './docker-executor.js';
-import type { Executor } from './executor.js';
+import type { Executors } from './executor.js';
 import { HostExecutor } from './host-executor.js';
 
-export function defaultExecutors(): Record<'docker' | 'host', Executor> {
+export function defaultExecutors(): Executors {
   return { docker: new DockerExecutor(), host: new HostExecutor() };
 }

@@ -55,7 +55,7 @@ export function namespaceWrapper(): Promise<{ wrapper: string[] } | { why: strin
     const wrapper = [setpriv, '--pdeathsig', 'KILL', '--', unshare, '--fork', '--pid', '--kill-child', '--mount-proc', '--'];
     const tried = await execa(wrapper[0]!, [...wrapper.slice(1), 'true'], { reject: false, stdin: 'ignore' });
     if (tried.exitCode === 0) return { wrapper };
-    const said = String(tried.stderr ?? '').trim().split('\n')[0] || `exit code ${tried.exitCode}`;
+    const said = tried.stderr.trim().split('\n')[0] || `exit code ${tried.exitCode ?? 'none'}`;
     return { why: `a PID namespace is not permitted here (${said})` };
   })();
   return probe;

@@ -1,12 +1,10 @@
 /** How an executor's result and the artifacts found become a build status — pure. */
-import type { FinishedStatus } from '../night/layout.js';
+import type { EndStatus } from '../night/layout.js';
 import { formatDuration } from '../units.js';
 import type { ExecuteResult } from './executor.js';
 
-export interface Outcome {
-  status: FinishedStatus;
-  reason?: string;
-}
+/** How a build ended; every ending but success says why. */
+export type Outcome = { status: 'succeeded'; reason?: undefined } | { status: Exclude<EndStatus, 'succeeded'>; reason: string };
 
 export interface OutcomeContext {
   machine: string;

@@ -8,19 +8,19 @@ import type { Cell, PackageSpec } from '../config/model.js';
 import { didYouMean } from '../config/did-you-mean.js';
 import { idPart } from '../config/schema.js';
 import { defaultExecutors } from '../build/executors.js';
-import { progress } from '../build/progress.js';
+import { progress } from '../runner/progress.js';
 import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
-import { stopOnSignals } from '../daemon/signals.js';
+import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
-import { loadEstimates, orderSeconds } from '../night/estimates.js';
+import { loadEstimates, orderSeconds } from '../runner/estimates.js';
 import { followLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
-import { machineBudget, runNight } from '../night/run-night.js';
-import { machineBuilds } from '../night/scheduled-night.js';
+import { machineBudget, runNight } from '../runner/run-night.js';
+import { machineBuilds } from '../runner/scheduled-night.js';
 import { uploadManual } from '../store/upload-manual.js';
 import { reportOutcome } from './night-summary.js';
-import type { RunnerEvent } from '../build/runner.js';
+import type { RunnerEvent } from '../runner/run-builds.js';
 import { nightLayout } from '../night/layout.js';
 
 export interface BuildOptions extends GlobalOptions {

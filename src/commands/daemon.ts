@@ -8,11 +8,11 @@ import { loadSchedule, machineName, requireMachine, type GlobalOptions, type Io 
 import { Daemon } from '../daemon/daemon.js';
 import { nightProgress } from '../daemon/due.js';
 import { daemonLog, LOG_FORMATS, type LogFormat } from '../daemon/log.js';
-import { onHangup, stopOnSignals } from '../daemon/signals.js';
+import { onHangup, stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { loadEstimates } from '../night/estimates.js';
+import { loadEstimates } from '../runner/estimates.js';
 import { nightLayout } from '../night/layout.js';
-import { runScheduledNight } from '../night/scheduled-night.js';
+import { runScheduledNight } from '../runner/scheduled-night.js';
 import { readNightState } from '../night/state.js';
 
 export interface DaemonOptions extends GlobalOptions {

@@ -2,7 +2,7 @@
 import path from 'node:path';
 import type { Io } from '../context.js';
 import { ExitCode } from '../errors.js';
-import type { NightOutcome } from '../night/run-night.js';
+import type { NightOutcome } from '../runner/run-night.js';
 
 export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): number {
   const { ran, kept, layout } = outcome;

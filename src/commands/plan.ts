@@ -5,7 +5,7 @@ import { ExitCode, NightshiftError } from '../errors.js';
 import { cellVars } from '../matrix/expand.js';
 import { filterIds } from '../matrix/select.js';
 import { render } from '../matrix/template.js';
-import { loadEstimates, planOptions, type NightEstimates } from '../night/estimates.js';
+import { loadEstimates, planOptions, type NightEstimates } from '../runner/estimates.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { planNight, type MachinePlan, type PlannedBuild } from '../plan/plan.js';
 import { formatDuration } from '../units.js';

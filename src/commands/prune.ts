@@ -5,9 +5,9 @@
 import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { addDays, resolveNightDate } from '../night/night-date.js';
-import { pruneNights, type PruneResult } from '../night/prune.js';
+import { pruneNights, type PruneResult } from '../runner/prune.js';
 import { MAX_KEEP_DAYS, type KeepReason } from '../night/prune-select.js';
-import type { TrimCachesResult } from '../night/cache-trim.js';
+import type { TrimCachesResult } from '../runner/cache-trim.js';
 import { formatSize } from '../units.js';
 
 export interface PruneOptions extends GlobalOptions {

@@ -1,16 +1,17 @@
 /** `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it. */
 import { defaultExecutors } from '../build/executors.js';
-import { progress } from '../build/progress.js';
+import { progress } from '../runner/progress.js';
 import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
-import { stopOnSignals } from '../daemon/signals.js';
+import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import type { Schedule } from '../config/model.js';
 import { nightLayout } from '../night/layout.js';
 import { resolveNightDate } from '../night/night-date.js';
-import { loadEstimates, orderSeconds, type NightEstimates } from '../night/estimates.js';
-import { longestExpectedFirst } from '../night/run-night.js';
-import { machineBuilds, runScheduledNight } from '../night/scheduled-night.js';
-import { readNightState } from '../night/state.js';
+import { loadEstimates, orderSeconds, type NightEstimates } from '../runner/estimates.js';
+import { machineBuilds, runScheduledNight } from '../runner/scheduled-night.js';
+import { planResume } from '../night/resume.js';
+import { emptyNightState, readNightState } from '../night/state.js';
+import { longestExpectedFirst } from '../plan/order.js';
 import { table } from '../output/table.js';
 import { formatDuration } from '../units.js';
 import { reportOutcome } from './night-summary.js';
@@ -59,12 +60,13 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
 /** What would run, in order, and what would be kept; writes nothing. */
 async function dryRun(schedule: Schedule, date: string, machine: string, mine: ReturnType<typeof machineBuilds>, estimates: NightEstimates, options: RunOptions, io: Io): Promise<number> {
   const layout = nightLayout(schedule.root, date);
-  const state = await readNightState(layout.state);
-  const done = new Set(state?.builds.filter((b) => b.status === 'succeeded').map((b) => b.id));
-  const action = (id: string) => (done.has(id) && !options.force ? 'keep (succeeded)' : 'build');
+  const state = (await readNightState(layout.state)) ?? emptyNightState({ date, machine, schedule: schedule.name }, new Date());
   io.out(`dry run: night ${date} on ${machine}, ${mine.machine.slots} slot(s), folder ${layout.dir}`);
   const estimate = orderSeconds(estimates);
   const ordered = longestExpectedFirst(mine.builds.map((b) => b.cell), estimate);
+  // The rule the run itself applies (what is kept, what runs), without writing anything.
+  const kept = new Set(planResume(state, ordered, { force: options.force ?? false, estimate }).kept);
+  const action = (id: string) => (kept.has(id) ? 'keep (succeeded)' : 'build');
   const rows = ordered.map((cell, i) => [String(i + 1), cell.id, action(cell.id), formatDuration(estimate(cell))]);
   io.out(table([['#', 'build', 'action', 'expected'], ...rows], { alignRight: [3] }).join('\n'));
   return ExitCode.ok;

@@ -14,7 +14,8 @@ export interface Axis {
   values: readonly AxisValue[];
 }
 
-export type Executor = 'docker' | 'host';
+/** Which executor runs a package's builds (the executor itself is src/build/executor.ts's `Executor`). */
+export type ExecutorKind = 'docker' | 'host';
 
 export interface Resources {
   memory?: string;
@@ -25,7 +26,7 @@ export interface Resources {
 
 export interface PackageSpec {
   name: string;
-  executor: Executor;
+  executor: ExecutorKind;
   /** Image template; null for the host executor. */
   image: string | null;
   command: readonly string[];

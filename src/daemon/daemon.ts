@@ -19,12 +19,12 @@
  */
 import cron, { type ScheduledTask, type TaskContext } from 'node-cron';
 import type { Executor } from '../build/executor.js';
-import type { RunnerEvent } from '../build/runner.js';
+import type { RunnerEvent } from '../runner/run-builds.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Schedule } from '../config/model.js';
-import type { NightEstimates } from '../night/estimates.js';
+import type { NightEstimates } from '../runner/estimates.js';
 import { nightDate } from '../night/night-date.js';
-import { machineBuilds, type ScheduledNightCollaborators, type ScheduledNightOutcome, type ScheduledNightRequest } from '../night/scheduled-night.js';
+import { machineBuilds, type ScheduledNightCollaborators, type ScheduledNightOutcome, type ScheduledNightRequest } from '../runner/scheduled-night.js';
 import { formatDuration } from '../units.js';
 import { missedSlot, nextRun, previousRun, reportNightDate, scheduledOn, startupAction, triggerExpression, type NightProgress } from './due.js';
 import type { DaemonLog } from './log.js';

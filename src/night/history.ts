@@ -64,7 +64,8 @@ async function readHistory(file: string, options: { keepCorrupt: boolean }): Pro
 /** history.json's content (also the shape of a machine's shared history object), or undefined when it is not one. */
 export function parseHistory(text: string): BuildHistory | undefined {
   try {
-    const value = JSON.parse(text) as Partial<BuildHistory> | null;
+    // Anything JSON: checked field by field.
+    const value = JSON.parse(text) as { version?: unknown; builds?: unknown } | null;
     if (value?.version !== 1 || typeof value.builds !== 'object' || value.builds === null || Array.isArray(value.builds)) return undefined;
     const builds: Record<string, HistoryEntry[]> = {};
     for (const [id, list] of Object.entries(value.builds)) {

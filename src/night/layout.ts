@@ -1,12 +1,18 @@
 /** Where everything of a night lives under `<root>/YYYY_MM_DD/` — pure path arithmetic. */
 import path from 'node:path';
 
-/** `not_run`: the machine failed the build (its Docker engine was down), not the build itself. */
-export type FinishedStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'not_run';
-export type BuildStatus = 'pending' | 'running' | 'skipped' | FinishedStatus;
+/**
+ * How a build that started ended: its outcome, and whether its log goes to logs/succeeded or logs/failed.
+ * `not_run`: the machine failed the build (its Docker engine was down), not the build itself.
+ */
+export type EndStatus = 'succeeded' | 'failed' | 'timed_out' | 'canceled' | 'not_run';
+/** A build with nothing more to happen tonight: it ended, or it was skipped. */
+export type FinishedStatus = EndStatus | 'skipped';
+export type BuildStatus = 'pending' | 'running' | FinishedStatus;
 /** Every status a build record may hold, for the readers that check night.json. */
 export const BUILD_STATUSES = ['pending', 'running', 'skipped', 'succeeded', 'failed', 'timed_out', 'canceled', 'not_run'] as const satisfies readonly BuildStatus[];
-export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'];
+/** The FinishedStatus values, as a list any BuildStatus can be looked up in. */
+export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'] satisfies FinishedStatus[];
 
 export interface NightLayout {
   root: string;
@@ -53,7 +59,7 @@ export function runningLog(layout: NightLayout, id: string): string {
 }
 
 /** Successes go to logs/succeeded; failures, timeouts, cancels and builds not run to logs/failed. */
-export function finishedLog(layout: NightLayout, id: string, status: FinishedStatus): string {
+export function finishedLog(layout: NightLayout, id: string, status: EndStatus): string {
   return path.join(status === 'succeeded' ? layout.logs.succeeded : layout.logs.failed, `${id}.log`);
 }
 

@@ -1,9 +1,8 @@
 /** Finding a night and its builds for the commands that only read (status, log, wait). */
-import { readdir } from 'node:fs/promises';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { isNightDate } from './night-date.js';
 import { nightLayout, FINISHED_STATUSES, type NightLayout } from './layout.js';
 import { readNightLock } from './lock.js';
+import { listNights } from './nights.js';
 import { readNightState, type BuildRecord, type NightState } from './state.js';
 
 /** The night's state, or a clear error naming the nights that do exist under root. */
@@ -11,15 +10,10 @@ export async function readNight(root: string, date: string): Promise<{ layout: N
   const layout = nightLayout(root, date);
   const state = await readNightState(layout.state);
   if (state) return { layout, state };
-  const nights = await listNights(root);
+  // Only for the message: a root that cannot be listed has no nights to name.
+  const nights = await listNights(root).catch(() => [] as string[]);
   const known = nights.length ? `; nights under ${root}: ${nights.slice(-5).join(', ')}` : `; there are no nights under ${root} yet`;
   throw new NightshiftError(`no night ${date} on this machine${known} (choose one with --date YYYY_MM_DD)`, ExitCode.nothingSelected);
-}
-
-/** Night folders under root, oldest first: only names that are real dates. */
-export async function listNights(root: string): Promise<string[]> {
-  const names = await readdir(root).catch(() => [] as string[]);
-  return names.filter(isNightDate).sort();
 }
 
 export function isFinished(build: BuildRecord): boolean {

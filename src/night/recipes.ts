@@ -77,8 +77,8 @@ function gitRunner(executable: string, signal: AbortSignal | undefined): Git {
     });
     signal?.throwIfAborted();
     // stderr is empty when git could not even start (ENOENT); the spawn error says why.
-    const stderr = String(r.stderr ?? '') || (r.failed ? String(r.originalMessage ?? '') : '');
-    return { ok: !r.failed, stdout: String(r.stdout ?? ''), stderr };
+    const stderr = r.stderr || (r.failed ? (r.originalMessage ?? '') : '');
+    return { ok: !r.failed, stdout: r.stdout, stderr };
   };
   return {
     run,
@@ -128,8 +128,8 @@ async function markClone(git: Git, options: FetchRecipesOptions, dir: string): P
 async function moveInto(clone: string, dest: string, previous: string): Promise<void> {
   const hadPrevious = await rename(dest, previous).then(
     () => true,
-    (error: NodeJS.ErrnoException) => {
-      if (error.code === 'ENOENT') return false;
+    (error: unknown) => {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false;
       throw error;
     },
   );

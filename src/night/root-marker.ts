@@ -60,8 +60,8 @@ export async function markRoot(root: string, by: string, now: Date = new Date())
   }
   const marker = { version: MARKER_VERSION, created_at: now.toISOString(), created_by: `nightshift ${by}`, pid: process.pid, nights_found: nights };
   // wx: a marker written meanwhile by another run is as good as ours.
-  await writeFile(rootMarkerPath(root), `${JSON.stringify(marker)}\n`, { flag: 'wx' }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EEXIST') throw error;
+  await writeFile(rootMarkerPath(root), `${JSON.stringify(marker)}\n`, { flag: 'wx' }).catch((error: unknown) => {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
   });
   return undefined;
 }

@@ -83,6 +83,11 @@ export interface UploadRecord {
 
 export const NIGHT_STATE_VERSION = 1;
 
+/** A night no run has started yet: no builds. */
+export function emptyNightState(night: { date: string; machine: string; schedule: string }, now: Date): NightState {
+  return { version: NIGHT_STATE_VERSION, date: night.date, machine: night.machine, schedule: night.schedule, updated_at: now.toISOString(), builds: [] };
+}
+
 // What a reader relies on. Loose objects: fields that later versions add (or that other parts of
 // nightshift record) still read, and are kept by the next write.
 const optionalString = z.string().optional();
@@ -139,15 +144,15 @@ export async function readNightState(file: string): Promise<NightState | undefin
       ExitCode.usage,
     );
   }
-  return parsed.value as NightState;
+  return parsed.value;
 }
 
 export async function writeNightState(file: string, state: NightState): Promise<void> {
   await writeJsonAtomic(file, state);
 }
 
-
-export type StateMutator = (state: NightState) => NightState | void | Promise<NightState | void>;
+/** Edits the state it is given in place (and returns nothing), or returns the new state. */
+export type StateMutator = ((state: NightState) => NightState | Promise<NightState>) | ((state: NightState) => void | Promise<void>);
 
 /**
  * One night.json for its single writer (the process holding the night lock). Updates run one at a

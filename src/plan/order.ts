@@ -1,4 +1,5 @@
 /** Build order within a machine, and when its slots are expected to finish — pure. */
+import type { Cell } from '../config/model.js';
 
 export interface Estimated {
   id: string;
@@ -8,6 +9,11 @@ export interface Estimated {
 /** Longest expected first; ties by id, so every machine computes the same order. */
 export function longestFirst<T extends Estimated>(builds: readonly T[]): T[] {
   return [...builds].sort((a, b) => b.estimateS - a.estimateS || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+/** The cells in start order: longest expected first (ties by id). */
+export function longestExpectedFirst(cells: readonly Cell[], estimate: (cell: Cell) => number): Cell[] {
+  return longestFirst(cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
 }
 
 /** Lane end times when `builds` start in this order, each on the first slot to come free. */

@@ -30,7 +30,7 @@ export interface Plan {
 export interface PlanOptions {
   /**
    * Expected duration of a cell for the split across machines; the matrix's `estimate` by default.
-   * It must be the same on every machine (see src/night/estimates.ts), or machines disagree on who
+   * It must be the same on every machine (see src/runner/estimates.ts), or machines disagree on who
    * builds what.
    */
   estimate?: (cell: Cell) => number;

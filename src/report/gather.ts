@@ -7,7 +7,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Schedule } from '../config/model.js';
 import { readNightState } from '../night/state.js';
-import { loadEstimates, planOptions } from '../night/estimates.js';
+import { loadEstimates, planOptions } from '../runner/estimates.js';
 import { nightLayout } from '../night/layout.js';
 import { planNight } from '../plan/plan.js';
 import type { Destination } from '../store/destination.js';

@@ -7,8 +7,8 @@ import type { Matrix, Schedule } from '../../src/config/model.js';
 import { Daemon, type DaemonContext, type DaemonDeps } from '../../src/daemon/daemon.js';
 import type { NightProgress } from '../../src/daemon/due.js';
 import type { LogFields } from '../../src/daemon/log.js';
-import { configEstimates } from '../../src/night/estimates.js';
-import type { ScheduledNightOutcome } from '../../src/night/scheduled-night.js';
+import { configEstimates } from '../../src/runner/estimates.js';
+import type { ScheduledNightOutcome } from '../../src/runner/scheduled-night.js';
 import type { BuildRecord } from '../../src/night/state.js';
 import { cell } from './model.js';
 

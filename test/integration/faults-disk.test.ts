@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfigDir, removeConfigDirs } from '../helpers/config-dir.js';
 import { makeRecipesRepo, type RecipesRepo } from '../helpers/git.js';
 import { HostExecutor } from '../../src/build/host-executor.js';
-import { runBuilds } from '../../src/build/runner.js';
+import { runBuilds } from '../../src/runner/run-builds.js';
 import type { Cell, Matrix } from '../../src/config/model.js';
 import { FINISHED_STATUSES, nightLayout } from '../../src/night/layout.js';
 import { openNight } from '../../src/night/open-night.js';

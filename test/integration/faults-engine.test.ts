@@ -13,7 +13,7 @@ import { DockerExecutor } from '../../src/build/docker-executor.js';
 import { HostExecutor } from '../../src/build/host-executor.js';
 import { reportOutcome } from '../../src/commands/night-summary.js';
 import { loadSchedule } from '../../src/context.js';
-import { runScheduledNight } from '../../src/night/scheduled-night.js';
+import { runScheduledNight } from '../../src/runner/scheduled-night.js';
 import type { NightState } from '../../src/night/state.js';
 import { containersWithLabel, docker, dockerAvailable, removeContainersWithLabel } from '../helpers/docker.js';
 import { DockerProxy } from '../helpers/docker-proxy.js';

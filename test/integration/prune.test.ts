@@ -10,7 +10,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { pruneNights } from '../../src/night/prune.js';
+import { pruneNights } from '../../src/runner/prune.js';
 import { addDays, nightDate } from '../../src/night/night-date.js';
 import { markRoot, ROOT_MARKER } from '../../src/night/root-marker.js';
 import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';

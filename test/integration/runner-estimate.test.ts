@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HostExecutor } from '../../src/build/host-executor.js';
-import { runBuilds, type RunnerEvent } from '../../src/build/runner.js';
+import { runBuilds, type RunnerEvent } from '../../src/runner/run-builds.js';
 import type { Cell, Matrix } from '../../src/config/model.js';
 import { nightLayout } from '../../src/night/layout.js';
 import { openNight } from '../../src/night/open-night.js';

@@ -17,7 +17,7 @@ import type { Destination } from '../../src/store/destination.js';
 import type { Manifest } from '../../src/store/manifest.js';
 import type { LatestPointer } from '../../src/store/latest.js';
 import type { NightState } from '../../src/night/state.js';
-import { pruneNights } from '../../src/night/prune.js';
+import { pruneNights } from '../../src/runner/prune.js';
 import { addDays } from '../../src/night/night-date.js';
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');

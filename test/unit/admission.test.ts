@@ -1,6 +1,6 @@
 /** The admission controller: reservations within the budget, longest-first with backfill, refusals. */
 import { describe, expect, it } from 'vitest';
-import { Admission, bytesText, defaultMemoryBudget, type AdmissionBuild, type Budget } from '../../src/build/admission.js';
+import { Admission, bytesText, defaultMemoryBudget, type AdmissionBuild, type Budget } from '../../src/runner/admission.js';
 
 const G = 1024 ** 3;
 

@@ -7,8 +7,8 @@ import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ensureFreeSpace } from '../../src/night/disk-guard.js';
-import { folderSize } from '../../src/night/prune.js';
+import { ensureFreeSpace } from '../../src/runner/disk-guard.js';
+import { folderSize } from '../../src/files.js';
 import { NightshiftError } from '../../src/errors.js';
 import { markRoot, ROOT_MARKER } from '../../src/night/root-marker.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EWMA_ALPHA, estimator, ewmaEstimate, mergeDurations, type BuildDurations, type DurationEntry } from '../../src/plan/estimate.js';
 import { planNight } from '../../src/plan/plan.js';
-import { planOptions, type NightEstimates } from '../../src/night/estimates.js';
+import { planOptions, type NightEstimates } from '../../src/runner/estimates.js';
 import { cell, machine } from '../helpers/model.js';
 
 const night = (day: number) => `2026_11_${String(day).padStart(2, '0')}`;

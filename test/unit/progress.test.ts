@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { progress } from '../../src/build/progress.js';
+import { progress } from '../../src/runner/progress.js';
 import type { BuildRecord } from '../../src/night/state.js';
 
 function fakeIo(isTTY: boolean) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { retryReason } from '../../src/build/retry.js';
+import { retryReason } from '../../src/runner/retry.js';
 
 const retry = { attempts: 3, exitCodes: [137], patterns: ['Connection reset', '^E: Unable to fetch'] };
 const failed = (reason = 'exit code 1') => ({ status: 'failed' as const, reason });

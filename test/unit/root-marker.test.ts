@@ -12,7 +12,7 @@ import { nightLayout } from '../../src/night/layout.js';
 import { openNight } from '../../src/night/open-night.js';
 import { markRoot, ROOT_MARKER, rootRefusal } from '../../src/night/root-marker.js';
 import { systemFolderReason } from '../../src/config/system-folders.js';
-import { trimCaches } from '../../src/night/cache-trim.js';
+import { trimCaches } from '../../src/runner/cache-trim.js';
 
 let root: string;
 beforeEach(async () => {

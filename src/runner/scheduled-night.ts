@@ -4,8 +4,8 @@
  * Stages after the builds run even when some builds failed; a stop signal skips upload and prune
  * (`nightshift upload` and `prune` catch up).
  */
-import type { Executor } from '../build/executor.js';
-import type { RunnerEvent } from '../build/runner.js';
+import type { Executors } from '../build/executor.js';
+import type { RunnerEvent } from './run-builds.js';
 import type { LoadedConfig } from '../config/load.js';
 import type { Schedule } from '../config/model.js';
 import { filterIds } from '../matrix/select.js';
@@ -13,7 +13,7 @@ import { planNight } from '../plan/plan.js';
 import { ensureFreeSpace } from './disk-guard.js';
 import { configEstimates, loadEstimates, orderSeconds, planOptions, type NightEstimates } from './estimates.js';
 import { pruneNights, type PruneResult } from './prune.js';
-import { markRoot } from './root-marker.js';
+import { markRoot } from '../night/root-marker.js';
 import { machineBudget, runNight, type NightOutcome } from './run-night.js';
 
 export interface ScheduledNightRequest {
@@ -32,7 +32,7 @@ export interface ScheduledNightRequest {
 }
 
 export interface ScheduledNightCollaborators {
-  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  executors: Executors;
   signal: AbortSignal;
   onEvent?: (event: RunnerEvent) => void;
   /** Human-readable progress lines (stdout for `run`, the daemon's log). */

@@ -6,13 +6,15 @@
  */
 import { mkdir, statfs } from 'node:fs/promises';
 import { ExitCode, NightshiftError } from '../errors.js';
+import { folderSize } from '../files.js';
 import { formatSize } from '../units.js';
 import { trimCaches } from './cache-trim.js';
-import { nightLayout } from './layout.js';
-import { nightDate } from './night-date.js';
-import { rootRefusal } from './root-marker.js';
-import { folderSize, lockedNights, nightFolders, removeNightFolder } from './prune.js';
-import { selectForSpace, spaceCandidates } from './prune-select.js';
+import { nightLayout } from '../night/layout.js';
+import { nightDate } from '../night/night-date.js';
+import { listNights, lockedNights } from '../night/nights.js';
+import { rootRefusal } from '../night/root-marker.js';
+import { removeNightFolder } from './remove-night.js';
+import { selectForSpace, spaceCandidates } from '../night/prune-select.js';
 
 export interface FreeSpaceOptions {
   /** The folder of the night folders; created when missing. */
@@ -60,7 +62,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
     if (free >= minFreeBytes) return result;
   }
 
-  const nights = await nightFolders(root);
+  const nights = await listNights(root);
   const locked = await lockedNights(root, nights);
   const clockToday = nightDate((options.now ?? (() => new Date()))(), options.timezone);
   const candidates = spaceCandidates({ nights, today, clockToday, locked });
@@ -83,7 +85,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
     } catch (error) {
       result.errors.push(`could not remove night ${night}: ${(error as Error).message}`);
     }
-    if (!(await nightFolders(root)).includes(night)) result.freedNights.push(night);
+    if (!(await listNights(root)).includes(night)) result.freedNights.push(night);
     free = await freeBytes(root);
     result.freeBytes = free;
     if (free >= minFreeBytes) return result;
@@ -96,7 +98,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
 function removeNights(root: string, errors: string[]): (nights: string[]) => Promise<void> {
   return async (nights) => {
     for (const night of nights) {
-      const outcome = await removeNightFolder(root, night).catch((error: Error) => ({ error: error.message }));
+      const outcome = await removeNightFolder(root, night).catch((error: unknown) => ({ error: (error as Error).message }));
       if (typeof outcome === 'object') errors.push(outcome.error);
     }
   };
@@ -105,7 +107,7 @@ function removeNights(root: string, errors: string[]): (nights: string[]) => Pro
 function shortError(options: FreeSpaceOptions, free: number, pruned: string, nights: readonly string[]): NightshiftError {
   const { root, today, minFreeBytes } = options;
   const before = nights.filter((n) => n < today);
-  const stays = before.length ? ` (today and the newest earlier night, ${before.at(-1)}, always stay, and so do nights in use)` : '';
+  const stays = before.length ? ` (today and the newest earlier night, ${before.at(-1)!}, always stay, and so do nights in use)` : '';
   return new NightshiftError(
     `not enough disk space to start night ${today}: ${formatSize(free)} free under ${root}, min_free needs ${formatSize(minFreeBytes)}; ` +
       `${pruned}${stays}. Free space on that disk, lower min_free in the schedule, or give the schedule a root (or --root) on a disk with room.`,

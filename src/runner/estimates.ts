@@ -17,8 +17,8 @@ import type { PlanOptions } from '../plan/plan.js';
 import { configEstimator, estimator, mergeDurations, type BuildDurations, type Estimator } from '../plan/estimate.js';
 import { openScheduleDestination } from '../store/open.js';
 import { readSharedHistory } from '../store/shared-history.js';
-import { readDurations } from './history.js';
-import { addDays } from './night-date.js';
+import { readDurations } from '../night/history.js';
+import { addDays } from '../night/night-date.js';
 
 export interface NightEstimates {
   /** For the split across machines: the same on every machine that read the same shared history. */
@@ -41,8 +41,8 @@ export const configEstimates: NightEstimates = { split: configEstimator, order: 
 
 export async function loadEstimates(schedule: Schedule, date: string, options: LoadEstimatesOptions): Promise<NightEstimates> {
   const { warn } = options;
-  const local: BuildDurations = await readDurations(schedule.root).catch((error: Error) => {
-    warn(`${schedule.root}/history.json could not be read (${error.message}); this machine orders its builds without it`);
+  const local: BuildDurations = await readDurations(schedule.root).catch((error: unknown) => {
+    warn(`${schedule.root}/history.json could not be read (${(error as Error).message}); this machine orders its builds without it`);
     return {};
   });
   let shared: BuildDurations = {};

@@ -8,11 +8,12 @@ import { lstat, readdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { cacheRoot } from '../build/cache.js';
 import { unsafeCacheKey } from '../config/cache-key.js';
-import { nightLayout } from './layout.js';
-import { readNightLock } from './lock.js';
-import { inUseSince, selectCachesToTrim, type CacheEntry, type CacheKeepReason } from './cache-select.js';
-import { folderSize, nightFolders, removeTree } from './prune.js';
-import { rootRefusal } from './root-marker.js';
+import { folderSize, removeTree } from '../files.js';
+import { nightLayout } from '../night/layout.js';
+import { readNightLock } from '../night/lock.js';
+import { listNights } from '../night/nights.js';
+import { inUseSince, selectCachesToTrim, type CacheEntry, type CacheKeepReason } from '../night/cache-select.js';
+import { rootRefusal } from '../night/root-marker.js';
 
 export interface TrimCachesOptions {
   root: string;
@@ -47,8 +48,9 @@ export async function trimCaches(options: TrimCachesOptions): Promise<TrimCaches
   const refused = await rootRefusal(options.root);
   if (refused) return { dir, removed: [], kept: [], reasons: new Map(), totalBytes: 0, bytesAfter: 0, capBytes: options.capBytes, errors: [refused] };
   const errors: string[] = [];
-  const entries = await readdir(dir, { withFileTypes: true }).catch((error: NodeJS.ErrnoException) => {
-    if (error.code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${error.message}; it must be a folder nightshift may read (move away whatever is there instead)`);
+  const entries = await readdir(dir, { withFileTypes: true }).catch((error: unknown) => {
+    const { code, message } = error as NodeJS.ErrnoException;
+    if (code !== 'ENOENT') errors.push(`could not list the caches in ${dir}: ${message}; it must be a folder nightshift may read (move away whatever is there instead)`);
     return [];
   });
   if (!options.dryRun) {
@@ -92,7 +94,7 @@ export async function trimCaches(options: TrimCachesOptions): Promise<TrimCaches
  */
 async function runningNightStarts(root: string): Promise<(string | undefined)[]> {
   const starts: (string | undefined)[] = [];
-  for (const night of await nightFolders(root).catch(() => [] as string[])) {
+  for (const night of await listNights(root).catch(() => [] as string[])) {
     try {
       const lock = await readNightLock(nightLayout(root, night).lock);
       if (lock?.alive) starts.push(lock.started_at);

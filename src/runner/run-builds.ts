@@ -10,23 +10,19 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Matrix } from '../config/model.js';
-import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type FinishedStatus, type NightLayout } from '../night/layout.js';
+import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type EndStatus, type NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { ArtifactRecord, AttemptRecord, BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { diskFullError, diskFullUnder, isDiskFull, mountPointOf } from '../files.js';
 import { Admission, type Budget, type Needs } from './admission.js';
-import { listArtifacts } from './artifacts.js';
-import { buildEnv, renderCommand, renderImage } from './build-env.js';
-import { cacheMount } from './cache.js';
-import type { Executor, ExecuteResult } from './executor.js';
-import { buildOutcome, footerLine, onFullDisk, type Outcome } from './outcome.js';
+import { listArtifacts } from '../build/artifacts.js';
+import { buildEnv, renderCommand, renderImage } from '../build/build-env.js';
+import { cacheMount } from '../build/cache.js';
+import type { ExecuteResult, Executors } from '../build/executor.js';
+import { buildOutcome, footerLine, onFullDisk, type Outcome } from '../build/outcome.js';
 import { retryReason } from './retry.js';
-
-export interface RunnerBuild {
-  cell: Cell;
-}
 
 export type RunnerEvent =
   | { type: 'start'; id: string; slot: number }
@@ -45,7 +41,7 @@ export interface RunBuildsOptions {
   matrix: Matrix;
   machine: string;
   store: NightStateStore;
-  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  executors: Executors;
   /** Aborted on SIGINT/SIGTERM: nothing new starts, running builds are killed and marked canceled. */
   signal: AbortSignal;
   onEvent?: (event: RunnerEvent) => void;
@@ -173,7 +169,8 @@ async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Prom
     const attempt = await runAttempt(cell, slot, options, number);
     // Kept logs are named by the build's count of starts this night, which earlier runs' logs share.
     const started = store.get().builds.find((b) => b.id === id)!.attempt;
-    if (attempt.retry !== undefined) {
+    // Only a failed attempt runs again (retry.ts), so its outcome says why.
+    if (attempt.retry !== undefined && attempt.outcome.status !== 'succeeded') {
       const kept = attempt.logPath && (await keepAttemptLog(layout, id, attempt.logPath, started));
       attempts.push(attemptRecord(layout, started, attempt, kept));
       await store.update((s) => {
@@ -261,7 +258,8 @@ async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, n
     Object.assign(record, first || {}, { attempt: record.attempt + 1, log: path.relative(layout.dir, logPath) });
   });
   if (number === 1) options.onEvent?.({ type: 'start', id, slot });
-  await masterLine(layout, `slot-${slot}`, number === 1 ? `start ${id}` : `start ${id} (attempt ${number} of ${cell.package.retry?.attempts})`);
+  const attemptNote = cell.package.retry && number > 1 ? ` (attempt ${number} of ${cell.package.retry.attempts})` : '';
+  await masterLine(layout, `slot-${slot}`, `start ${id}${attemptNote}`);
 
   // The log is the build's own record: writing it may fail (disk full), which fails the build, never the night.
   let logFd: number | undefined;
@@ -359,7 +357,7 @@ async function keepAttemptLog(layout: NightLayout, id: string, from: string, num
 }
 
 /** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */
-async function moveLog(layout: NightLayout, id: string, from: string, status: FinishedStatus): Promise<string> {
+async function moveLog(layout: NightLayout, id: string, from: string, status: EndStatus): Promise<string> {
   const to = finishedLog(layout, id, status);
   const other = finishedLog(layout, id, status === 'succeeded' ? 'failed' : 'succeeded');
   await rm(other, { force: true });

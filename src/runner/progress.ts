@@ -2,16 +2,25 @@
  * What a person sees while builds run: on a terminal, one status line redrawn in place with finished
  * builds printed above it; elsewhere (cron, journald, CI) one plain line per event.
  */
-import type { Io } from '../context.js';
 import { formatDuration } from '../units.js';
-import type { RunnerEvent } from './runner.js';
+import type { RunnerEvent } from './run-builds.js';
+
+/** Where progress is drawn: the part of a command's output it uses (a command's `Io` is one). */
+export interface ProgressOutput {
+  /** A line (or lines) on stdout. */
+  out(text: string): void;
+  /** Raw text on stdout (the status line, redrawn in place). */
+  write(chunk: string): Promise<void>;
+  /** True when stdout is a terminal: a live status line instead of plain lines. */
+  isTTY: boolean;
+}
 
 export interface Progress {
   onEvent(event: RunnerEvent): void;
   stop(): void;
 }
 
-export function progress(io: Io, total: number, now: () => number = Date.now): Progress {
+export function progress(io: ProgressOutput, total: number, now: () => number = Date.now): Progress {
   const started = now();
   const counts = { running: 0, succeeded: 0, failed: 0, notRun: 0 };
   const clock = () => new Date(now()).toISOString().slice(11, 19);

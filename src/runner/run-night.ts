@@ -6,23 +6,23 @@
  */
 import os from 'node:os';
 import type { Cell, Machine, Matrix, Schedule } from '../config/model.js';
-import { defaultMemoryBudget } from '../build/admission.js';
+import { defaultMemoryBudget } from './admission.js';
 import { uploadNight } from '../store/upload-night.js';
 import type { PublishOutcome } from '../store/publish.js';
 import { removeContainers } from '../build/docker-executor.js';
 import { killLeftovers, pidFileOf } from '../build/host-containment.js';
-import type { Executor } from '../build/executor.js';
-import { bookkeepingError, runBuilds, type RunnerEvent } from '../build/runner.js';
+import type { Executors } from '../build/executor.js';
+import { bookkeepingError, runBuilds, type RunnerEvent } from './run-builds.js';
 import { removeStaleTemps } from '../files.js';
-import { longestFirst } from '../plan/order.js';
-import { recordDurations } from './history.js';
-import { keepEarlierLogs } from './attempt-logs.js';
-import { nightLayout, workDir, type NightLayout } from './layout.js';
-import { acquireNightLock, assertNightOwner } from './lock.js';
-import { appendMasterLog, openNight } from './open-night.js';
-import { fetchRecipes } from './recipes.js';
-import { planResume } from './resume.js';
-import { NightStateStore, readNightState, type BuildRecord, type NightState } from './state.js';
+import { longestExpectedFirst } from '../plan/order.js';
+import { recordDurations } from '../night/history.js';
+import { keepEarlierLogs } from '../night/attempt-logs.js';
+import { nightLayout, workDir, type NightLayout } from '../night/layout.js';
+import { acquireNightLock, assertNightOwner } from '../night/lock.js';
+import { appendMasterLog, openNight } from '../night/open-night.js';
+import { fetchRecipes } from '../night/recipes.js';
+import { planResume } from '../night/resume.js';
+import { emptyNightState, NightStateStore, readNightState, type BuildRecord, type NightState } from '../night/state.js';
 
 export interface NightRequest {
   matrix: Matrix;
@@ -51,7 +51,7 @@ export interface NightRequest {
 }
 
 export interface NightCollaborators {
-  executors: Readonly<Record<'docker' | 'host', Executor>>;
+  executors: Executors;
   signal: AbortSignal;
   onEvent?: (event: RunnerEvent) => void;
   /** Told what is happening before the builds start (kept, orphaned, recipes). */
@@ -89,7 +89,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const store = new NightStateStore(layout.state);
     const loaded = await store.load();
     assertNightOwner(loaded, machine, layout.dir);
-    const previous = loaded ?? (await store.replace(emptyState(request, now())));
+    const previous = loaded ?? (await store.replace(emptyNightState({ date: request.date, machine: request.machine, schedule: request.schedule.name }, now())));
 
     const estimate = request.estimate ?? ((cell: Cell) => cell.package.estimateS);
     const ordered = longestExpectedFirst(request.cells, estimate);
@@ -112,8 +112,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     for (const cell of resume.toRun) await keepEarlierLogs(layout, cell.id, previous.builds.find((b) => b.id === cell.id)?.attempt ?? 0);
 
     const recipes = await fetchRecipes({ repo: matrix.recipes.repo, ref: matrix.recipes.ref, dest: layout.recipes, refresh: request.refreshRecipes ?? false }).catch(
-      async (error: Error) => {
-        await master(`recipes: ${error.message}`);
+      async (error: unknown) => {
+        await master(`recipes: ${(error as Error).message}`);
         throw error;
       },
     );
@@ -165,13 +165,4 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
 /** A schedule machine's declared budget, as a night request takes it. */
 export function machineBudget(machine: Machine | undefined): NightRequest['budget'] {
   return machine && { memory: machine.memoryBytes, cpus: machine.cpus, gpus: machine.gpus };
-}
-
-/** The cells in start order: longest expected first (ties by id). */
-export function longestExpectedFirst(cells: readonly Cell[], estimate: (cell: Cell) => number): Cell[] {
-  return longestFirst(cells.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell }))).map((e) => e.cell);
-}
-
-function emptyState(request: NightRequest, now: Date): NightState {
-  return { version: 1, date: request.date, machine: request.machine, schedule: request.schedule.name, updated_at: now.toISOString(), builds: [] };
 }
