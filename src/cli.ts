@@ -6,7 +6,8 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { guardProcessOutput, loadSchedule, processIo, type GlobalOptions, type Io } from './context.js';
+import { loadSchedule, type GlobalOptions } from './context.js';
+import { guardProcessOutput, processIo, type Io } from './output/io.js';
 import { ExitCode, NightshiftError } from './errors.js';
 import { diskFullError, isDiskFull, mountPointOf } from './files.js';
 

@@ -2,7 +2,7 @@
  * What a person sees while builds run: on a terminal, one status line redrawn in place with finished
  * builds printed above it; elsewhere (cron, journald, CI) one plain line per event.
  */
-import type { Io } from '../context.js';
+import type { Io } from '../output/io.js';
 import { formatDuration } from '../units.js';
 import type { RunnerEvent } from './runner.js';
 

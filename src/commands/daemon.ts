@@ -4,7 +4,8 @@
  * SIGINT stops it cleanly (exit 0), SIGHUP reloads the configuration. See src/daemon/daemon.ts.
  */
 import { defaultExecutors } from '../build/executors.js';
-import { loadSchedule, machineName, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, machineName, requireMachine, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { Daemon } from '../daemon/daemon.js';
 import { nightProgress } from '../daemon/due.js';
 import { daemonLog, LOG_FORMATS, type LogFormat } from '../daemon/log.js';

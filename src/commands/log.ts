@@ -1,5 +1,6 @@
 /** `nightshift log ID`: print a build's log wherever it is; `--follow` tails it until the build ends. */
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { copyFrom, earlierAttemptLogs, followLog, openBuildLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';

@@ -1,6 +1,6 @@
 /** The lines printed when `run` or `build` ends, and the exit code they lead to. */
 import path from 'node:path';
-import type { Io } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode } from '../errors.js';
 import type { NightOutcome } from '../night/run-night.js';
 

@@ -5,7 +5,8 @@
 import os from 'node:os';
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
-import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { writeFileAtomic } from '../files.js';
 import { nightLayout } from '../night/layout.js';

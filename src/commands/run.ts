@@ -1,7 +1,8 @@
 /** `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it. */
 import { defaultExecutors } from '../build/executors.js';
 import { progress } from '../build/progress.js';
-import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, requireMachine, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { stopOnSignals } from '../daemon/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import type { Schedule } from '../config/model.js';

@@ -1,6 +1,7 @@
 /** `nightshift status`: every build of a night with status, duration, exit code and reason. */
 import path from 'node:path';
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import type { Schedule } from '../config/model.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { collectNight } from '../report/collect.js';

@@ -1,6 +1,7 @@
 /** `nightshift wait [ID...]`: block until those builds (default: all of the night) have ended. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
