@@ -8,6 +8,9 @@ export type BuildStatus = 'pending' | 'running' | 'skipped' | FinishedStatus;
 export const BUILD_STATUSES = ['pending', 'running', 'skipped', 'succeeded', 'failed', 'timed_out', 'canceled', 'not_run'] as const satisfies readonly BuildStatus[];
 export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'];
 
+/** The night's state file in its folder (src/night/state.ts reads and writes it). */
+export const NIGHT_STATE_FILE = 'night.json';
+
 export interface NightLayout {
   root: string;
   date: string;
@@ -41,7 +44,7 @@ export function nightLayout(root: string, date: string): NightLayout {
     },
     artifacts: path.join(dir, 'artifacts'),
     work: path.join(dir, 'work'),
-    state: path.join(dir, 'night.json'),
+    state: path.join(dir, NIGHT_STATE_FILE),
     lock: path.join(dir, 'night.lock'),
     reportHtml: path.join(dir, 'report.html'),
     reportText: path.join(dir, 'report.txt'),
