@@ -175,10 +175,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     if (isDiskFull(error)) {
       // A full disk is the machine's trouble, not a bug: say where, without a stack.
-      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, root.opts() as GlobalOptions)}`);
+      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, root.opts<GlobalOptions>())}`);
       return ExitCode.serviceUnavailable;
     }
-    io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error)?.stack ?? String(error)}`);
+    io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error | null | undefined)?.stack ?? String(error)}`);
     return ExitCode.bug;
   }
 }

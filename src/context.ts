@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { Schedule } from './config/model.js';
 import { didYouMean } from './config/did-you-mean.js';
-import { ExitCode, NightshiftError } from './errors.js';
+import { errnoCode, ExitCode, NightshiftError } from './errors.js';
 
 export interface GlobalOptions {
   config: string;
@@ -31,7 +31,7 @@ export async function loadSchedule(options: GlobalOptions): Promise<ScheduleCont
 
 /** A root that exists must be a folder: a file there would fail every read and write under it. */
 async function checkRootIsFolder(root: string, named: string): Promise<void> {
-  const found = await stat(root).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOTDIR' ? 'under a file' : undefined));
+  const found = await stat(root).catch((error: unknown) => (errnoCode(error) === 'ENOTDIR' ? 'under a file' : undefined));
   if (found === 'under a file') {
     throw new NightshiftError(`${named} lies under a file, not a folder; the night folders live under root: give a folder (it is made when missing)`, ExitCode.usage);
   }

@@ -23,7 +23,7 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
     if (!handle) {
       const earlier = await earlierAttemptLogs(layout, id!);
       const hint = earlier.length ? `; earlier attempts' logs: ${earlier.join(', ')}` : '';
-      throw new NightshiftError(`${id} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}${hint}`, ExitCode.nothingSelected);
+      throw new NightshiftError(`${id!} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}${hint}`, ExitCode.nothingSelected);
     }
     try {
       await copyFrom(handle, 0, write);
@@ -33,7 +33,8 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
     return ExitCode.ok;
   }
 
-  let gone = false;
+  // Set by `ended` while the log is followed.
+  const runner = { gone: false };
   await followLog({
     layout,
     id: id!,
@@ -41,13 +42,13 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
     ended: async () => {
       const build = (await readNightState(layout.state))?.builds.find((b) => b.id === id);
       if (!build || isFinished(build)) return true;
-      gone = await runnerGone(layout, [build]);
-      return gone;
+      runner.gone = await runnerGone(layout, [build]);
+      return runner.gone;
     },
   });
   const build = (await readNightState(layout.state))!.builds.find((b) => b.id === id)!;
-  if (gone) {
-    io.err(`nightshift: the runner of night ${date} stopped while ${id} was ${build.status}; nightshift run resumes the night`);
+  if (runner.gone) {
+    io.err(`nightshift: the runner of night ${date} stopped while ${id!} was ${build.status}; nightshift run resumes the night`);
     return ExitCode.buildsFailed;
   }
   return build.status === 'succeeded' ? ExitCode.ok : ExitCode.buildsFailed;

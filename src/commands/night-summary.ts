@@ -27,7 +27,7 @@ export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): 
   // Builds the machine could not run (its Docker engine was down) are the machine's trouble: exit 4.
   const notRun = ran.filter((b) => b.status === 'not_run');
   if (notRun.length && !stopped) {
-    io.err(`nightshift: ${notRun.length} build(s) not run because of the machine (${notRun[0]!.reason}); \`nightshift run\` runs them once it is fixed`);
+    io.err(`nightshift: ${notRun.length} build(s) not run because of the machine (${notRun[0]!.reason ?? 'no reason recorded'}); \`nightshift run\` runs them once it is fixed`);
     return ExitCode.serviceUnavailable;
   }
   const allGood = ran.every((b) => b.status === 'succeeded') && !stopped;

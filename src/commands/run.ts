@@ -44,7 +44,7 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
       {
         executors: defaultExecutors(),
         signal: stop.signal,
-        onEvent: reporter.onEvent,
+        onEvent: (event) => reporter.onEvent(event),
         say: (line) => io.out(line),
         warn,
       },

@@ -43,11 +43,15 @@ function put(name: 'stdout' | 'stderr', chunk: string | Uint8Array): Promise<voi
       resolve();
     };
     try {
-      if (stream.write(chunk)) return resolve();
+      if (stream.write(chunk)) {
+        resolve();
+        return;
+      }
     } catch {
       // Written after the stream was destroyed: dropped like any other output error.
       broken[name] = true;
-      return resolve();
+      resolve();
+      return;
     }
     stream.once('drain', done).once('error', done).once('close', done);
   });
@@ -57,5 +61,7 @@ export const processIo: Io = {
   out: (text) => void put('stdout', line(text)),
   err: (text) => void put('stderr', line(text)),
   write: (chunk) => put('stdout', chunk),
+  // @types/node says boolean; on a pipe or a file stdout has no isTTY at all (undefined).
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion
   isTTY: Boolean(process.stdout.isTTY),
 };

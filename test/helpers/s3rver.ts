@@ -59,11 +59,11 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
     );
     child = proc;
     let output = '';
-    proc.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+    proc.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
     // --silent mutes the request log, not the "S3rver listening on 127.0.0.1:<port>" line.
     const listening = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${output}`)), 15_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         const match = /listening on [^\s:]+:(\d+)/.exec(output);
         if (match) {
@@ -80,7 +80,7 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
       proc.kill('SIGKILL');
       throw error;
     });
-    proc.stdout!.resume();
+    proc.stdout.resume();
     port = listening;
     await waitForConnection(port);
   };

@@ -342,11 +342,11 @@ describe('host executor specifics (integration)', () => {
   it('gives parallel builds separate work folders', async () => {
     const script = 'cat recipe.txt; echo "$NIGHTSHIFT_BUILD_ID" > recipe.txt; sleep 0.3; cat recipe.txt';
     const [a, b] = [await prepare('host', script), await prepare('host', script)];
-    b!.options.recipesDir = a!.options.recipesDir; // one night, one clone
-    const results = await Promise.all([executor.run(a!.options), executor.run(b!.options)]);
+    b.options.recipesDir = a.options.recipesDir; // one night, one clone
+    const results = await Promise.all([executor.run(a.options), executor.run(b.options)]);
     for (const result of results) expectExit(result, 0);
-    expect(await logText(a!)).toBe(`the recipe\n${a!.options.id}\n`);
-    expect(await logText(b!)).toBe(`the recipe\n${b!.options.id}\n`);
+    expect(await logText(a)).toBe(`the recipe\n${a.options.id}\n`);
+    expect(await logText(b)).toBe(`the recipe\n${b.options.id}\n`);
   });
 
   it('keeps nightshift\'s secrets from host builds', async () => {

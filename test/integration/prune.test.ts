@@ -202,7 +202,7 @@ describe('nightshift prune', () => {
 describe('nightshift prune and leftover containers', () => {
   const tag = `prune-test-${randomBytes(4).toString('hex')}`;
   beforeEach(() => dockerAvailable());
-  afterAll(() => removeContainersWithLabel(`${tag}`));
+  afterAll(() => removeContainersWithLabel(tag));
 
   /** A running container with these labels (and the test's own label, for cleanup). */
   async function start(name: string, labels: Record<string, string>): Promise<string> {

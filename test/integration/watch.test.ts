@@ -73,7 +73,7 @@ describe('following and waiting while a night runs', () => {
     // A first follower sees the start of the log and is stopped; the build is untouched.
     const first = execa('node', [CLI, 'log', 'ok_3.11_cpu', '--follow', ...args()], { reject: false });
     let seen = '';
-    first.stdout!.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
+    first.stdout.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
     for (let i = 0; !seen.includes('line 2 of ok_3.11_cpu'); i++) {
       if (i > 200) throw new Error(`the follower printed nothing: ${seen}`);
       await sleep(50);
