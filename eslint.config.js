@@ -81,6 +81,8 @@ export default tseslint.config(
       // tsconfig's noUncheckedIndexedAccess types every `list[i]` and `map.get(k)` as possibly undefined;
       // `!` marks the lookups the code has just made sure of (an index in range, a key it put there).
       '@typescript-eslint/no-non-null-assertion': 'off',
+      // `const { dropped, ...rest } = value` is how a key is left out of a copy.
+      '@typescript-eslint/no-unused-vars': ['error', { ignoreRestSiblings: true }],
     },
   },
   {

@@ -73,7 +73,7 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
       });
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`s3rver exited at start (${signal ?? code}): ${output}`));
+        reject(new Error(`s3rver exited at start (${String(signal ?? code)}): ${output}`));
       });
     }).catch((error: unknown) => {
       child = undefined;

@@ -48,12 +48,12 @@ describe('crontabLines', () => {
     const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
     const dateText = (at: Date) => {
       const p = Object.fromEntries(parts.formatToParts(at).map((x) => [x.type, x.value]));
-      return `${p.minute!.padStart(2, '0')}:${p.hour}:${p.day}:${p.month}:${days.indexOf(p.weekday!)}`;
+      return `${p.minute!.padStart(2, '0')}:${p.hour!}:${p.day!}:${p.month!}:${days.indexOf(p.weekday!)}`;
     };
     // '0 0 1 * sun' and '30 6 1-7 * sun': the 1st OR a Sunday, as crontab(5) reads them; '0 1 */2 * 1': AND (a field starts with *).
     for (const expr of ['5 0 * * *', '*/20 22-2 * * mon-fri', '0 0 1 * sun', '30 6 1-7 * sun', '0 12 * jan,feb,nov 0', '15 1 * * *', '0 1 */2 * 1']) {
       const command = cronUnescape(jobs(tab({ schedule: schedule({ cron: expr, timezone: timeZone }) }))[0]!.command).command;
-      const pattern = new RegExp(`^${/grep -qxE '([^']+)'/.exec(command)![1]}$`);
+      const pattern = new RegExp(`^${/grep -qxE '([^']+)'/.exec(command)![1]!}$`);
       // The daemon: node-cron's trigger for the times, due.ts for the days.
       const trigger = cron.createTask(triggerExpression(expr), () => {}, { timezone: timeZone });
       const task = { match: (at: Date) => trigger.match(at) && scheduledOn(expr, nightDate(at, timeZone)), destroy: () => trigger.destroy() };
@@ -63,7 +63,7 @@ describe('crontabLines', () => {
       for (let m = 0; m < 40 * 24 * 60; m++) {
         const at = new Date(start + m * 60_000);
         const ours = pattern.test(dateText(at));
-        if (ours !== task.match(at)) throw new Error(`${expr} at ${at.toISOString()} (${dateText(at)}): cron line ${ours}, daemon ${task.match(at)}`);
+        if (ours !== task.match(at)) throw new Error(`${expr} at ${at.toISOString()} (${dateText(at)}): cron line ${String(ours)}, daemon ${String(task.match(at))}`);
         if (ours) matches++;
       }
       expect(matches, expr).toBeGreaterThan(0);

@@ -55,7 +55,7 @@ describe('output faults', () => {
     const result = await child;
 
     // The night ended normally: exit 1 because bad_ and empty_ fail, not a crash.
-    expect(String(result.stderr)).not.toMatch(/EPIPE|internal error/);
+    expect(result.stderr).not.toMatch(/EPIPE|internal error/);
     expect(result.exitCode).toBe(1);
     const dir = path.join(night.root, night.date);
     const state = JSON.parse(await readFile(path.join(dir, 'night.json'), 'utf8')) as NightState;
