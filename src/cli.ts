@@ -6,7 +6,8 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
-import { guardProcessOutput, loadSchedule, processIo, type GlobalOptions, type Io } from './context.js';
+import { loadSchedule, type GlobalOptions } from './context.js';
+import { guardProcessOutput, processIo, type Io } from './output/io.js';
 import { ExitCode, NightshiftError } from './errors.js';
 import { diskFullError, isDiskFull, mountPointOf } from './files.js';
 
@@ -174,10 +175,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     }
     if (isDiskFull(error)) {
       // A full disk is the machine's trouble, not a bug: say where, without a stack.
-      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, root.opts() as GlobalOptions)}`);
+      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, root.opts<GlobalOptions>())}`);
       return ExitCode.serviceUnavailable;
     }
-    io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error)?.stack ?? String(error)}`);
+    io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error | null | undefined)?.stack ?? String(error)}`);
     return ExitCode.bug;
   }
 }

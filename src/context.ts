@@ -5,7 +5,7 @@ import path from 'node:path';
 import { loadConfig, type LoadedConfig } from './config/load.js';
 import type { Schedule } from './config/model.js';
 import { didYouMean } from './config/did-you-mean.js';
-import { ExitCode, NightshiftError } from './errors.js';
+import { errnoCode, ExitCode, NightshiftError } from './errors.js';
 
 export interface GlobalOptions {
   config: string;
@@ -14,64 +14,6 @@ export interface GlobalOptions {
   root?: string;
   date?: string;
 }
-
-/** Where command output goes; tests pass their own. */
-export interface Io {
-  /** A line (or lines) on stdout. */
-  out(text: string): void;
-  /** A line (or lines) on stderr. */
-  err(text: string): void;
-  /** Raw bytes on stdout, resolving when the stream can take more (so huge logs stream in bounded memory). */
-  write(chunk: string | Uint8Array): Promise<void>;
-  /** True when stdout is a terminal: live progress instead of plain lines. */
-  isTTY: boolean;
-}
-
-const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
-
-/**
- * Whether stdout/stderr failed for good: a reader that went away (`nightshift run | head -1`) gives
- * EPIPE, a vanished terminal EIO. Output is only a view of the night, so from then on it is dropped and
- * the night goes on (its log and night.json are the record).
- */
-const broken = { stdout: false, stderr: false };
-
-/** Installs the 'error' handlers that keep an output error from killing the process; cli.ts calls it once. */
-export function guardProcessOutput(): void {
-  for (const name of ['stdout', 'stderr'] as const) {
-    process[name].on('error', () => {
-      broken[name] = true;
-    });
-  }
-}
-
-function put(name: 'stdout' | 'stderr', chunk: string | Uint8Array): Promise<void> {
-  const stream = process[name];
-  if (broken[name] || stream.destroyed) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      stream.off('drain', done);
-      stream.off('error', done);
-      stream.off('close', done);
-      resolve();
-    };
-    try {
-      if (stream.write(chunk)) return resolve();
-    } catch {
-      // Written after the stream was destroyed: dropped like any other output error.
-      broken[name] = true;
-      return resolve();
-    }
-    stream.once('drain', done).once('error', done).once('close', done);
-  });
-}
-
-export const processIo: Io = {
-  out: (text) => void put('stdout', line(text)),
-  err: (text) => void put('stderr', line(text)),
-  write: (chunk) => put('stdout', chunk),
-  isTTY: Boolean(process.stdout.isTTY),
-};
 
 export interface ScheduleContext {
   config: LoadedConfig;
@@ -89,7 +31,7 @@ export async function loadSchedule(options: GlobalOptions): Promise<ScheduleCont
 
 /** A root that exists must be a folder: a file there would fail every read and write under it. */
 async function checkRootIsFolder(root: string, named: string): Promise<void> {
-  const found = await stat(root).catch((error: NodeJS.ErrnoException) => (error.code === 'ENOTDIR' ? 'under a file' : undefined));
+  const found = await stat(root).catch((error: unknown) => (errnoCode(error) === 'ENOTDIR' ? 'under a file' : undefined));
   if (found === 'under a file') {
     throw new NightshiftError(`${named} lies under a file, not a folder; the night folders live under root: give a folder (it is made when missing)`, ExitCode.usage);
   }

@@ -24,3 +24,14 @@ export class NightshiftError extends Error {
     this.plain = options?.plain ?? false;
   }
 }
+
+/** The message of anything caught: an Error's message, else the thing itself as text. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** The system error code of anything caught (`ENOENT`, `ENOTDIR`...), or undefined when it has none. */
+export function errnoCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null | undefined)?.code;
+  return typeof code === 'string' ? code : undefined;
+}

@@ -9,7 +9,8 @@ import { didYouMean } from '../config/did-you-mean.js';
 import { idPart } from '../config/schema.js';
 import { defaultExecutors } from '../build/executors.js';
 import { progress } from '../runner/progress.js';
-import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
@@ -39,10 +40,10 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const machine = machineName(options);
   const names = config.matrix.packages.map((p) => p.name);
   const spec = config.matrix.packages.find((p) => p.name === packageName);
-  if (!spec) throw new NightshiftError(`no package "${packageName}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
+  if (!spec) throw new NightshiftError(`no package "${packageName!}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
   const requested = manualCells(spec, requestedValues(spec, lists, options.axis ?? []));
   const slots = options.slots === undefined ? 1 : Number(options.slots);
-  if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots}`, ExitCode.usage);
+  if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots!}`, ExitCode.usage);
 
   // Several builds start longest expected first, by the same estimates as a night's.
   const estimates = await loadEstimates(schedule, date, { warn: (line) => io.err(`nightshift: ${line}`) });
@@ -133,7 +134,7 @@ function liveLog(layout: ReturnType<typeof nightLayout>, io: Io) {
   return {
     onEvent(event: RunnerEvent) {
       if (event.type === 'finish') finished.add(event.id);
-      else chain = chain.then(() => followLog({ layout, id: event.id, write: (chunk) => io.write(chunk), ended: async () => finished.has(event.id), pollMs: 100 }));
+      else chain = chain.then(() => followLog({ layout, id: event.id, write: (chunk) => io.write(chunk), ended: () => Promise.resolve(finished.has(event.id)), pollMs: 100 }));
     },
     done: () => chain,
   };

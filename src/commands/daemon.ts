@@ -4,7 +4,8 @@
  * SIGINT stops it cleanly (exit 0), SIGHUP reloads the configuration. See src/daemon/daemon.ts.
  */
 import { defaultExecutors } from '../build/executors.js';
-import { loadSchedule, machineName, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, machineName, requireMachine, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { Daemon } from '../daemon/daemon.js';
 import { nightProgress } from '../daemon/due.js';
 import { daemonLog, LOG_FORMATS, type LogFormat } from '../daemon/log.js';
@@ -38,11 +39,11 @@ export async function daemon(options: DaemonOptions, io: Io): Promise<number> {
     runNight: runScheduledNight,
     readProgress: async (root, date) => nightProgress(await readNightState(nightLayout(root, date).state)),
     report: async (_context, date, send, say) => {
-      // `nightshift report --send` itself, reading the configuration on disk (it is the same as the
-      // daemon's unless someone edited it since the last reload).
-      const { report } = await import('./report.js');
-      const relay: Io = { out: say, err: (text) => say(text.replace(/^nightshift: /, '')), write: async (chunk) => say(String(chunk)), isTTY: false };
-      await report({ ...options, date, send }, relay);
+      // The same delivery as `nightshift report --send`, from the configuration on disk (it is the same as
+      // the daemon's unless someone edited it since the last reload). Loaded only when a report is due.
+      const { config, schedule } = await loadSchedule(options);
+      const { deliverReport } = await import('../report/deliver.js');
+      await deliverReport({ config, schedule, date, machine, send, out: say, warn: say });
     },
     executors: defaultExecutors(),
     log: daemonLog(format, (line) => io.out(line)),

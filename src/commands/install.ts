@@ -7,7 +7,8 @@ import { realpathSync } from 'node:fs';
 import { chmod, mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, requireMachine, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { didYouMean } from '../config/did-you-mean.js';
 import type { Schedule } from '../config/model.js';
 import { cronFileName, crontabLines } from '../daemon/cron-file.js';
@@ -38,7 +39,7 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
     throw new NightshiftError('--mode is for systemd (timer or daemon); nightshift install cron has one form', ExitCode.usage);
   }
   const mode = (options.mode ?? 'timer') as InstallMode;
-  if (!MODES.includes(mode)) throw new NightshiftError(`--mode is timer or daemon, not "${options.mode}"`, ExitCode.usage);
+  if (!MODES.includes(mode)) throw new NightshiftError(`--mode is timer or daemon, not "${options.mode!}"`, ExitCode.usage);
 
   // A broken configuration is never installed: it would fail every night, silently, at 00:05.
   const { schedule } = await loadSchedule(options);
@@ -59,11 +60,11 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
     const dir = path.resolve(options.dir ?? SYSTEMD_DIR);
     const { files } = systemdUnits({ ...paths, mode, user: options.user });
     if (!options.write) return printFiles(files, dir, '--write installs them', io);
-    for (const file of files) io.out(`${await writeFile(dir, file)}`);
+    for (const file of files) io.out(await writeFile(dir, file));
     const enable = files.filter((f) => mode === 'daemon' || f.name.endsWith('.timer')).map((f) => f.name);
     await warnLeftovers(dir, schedule, files, mode, io);
     io.out(`now run:\n  systemctl daemon-reload && systemctl enable --now ${enable.join(' ')}`);
-    io.out(mode === 'timer' ? `then: systemctl list-timers 'nightshift-*'` : `then: journalctl -u ${enable[0]} -f`);
+    io.out(mode === 'timer' ? `then: systemctl list-timers 'nightshift-*'` : `then: journalctl -u ${enable[0]!} -f`);
     return ExitCode.ok;
   }
 

@@ -1,5 +1,6 @@
 /** `nightshift log ID`: print a build's log wherever it is; `--follow` tails it until the build ends. */
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { copyFrom, earlierAttemptLogs, followLog, openBuildLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
@@ -22,7 +23,7 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
     if (!handle) {
       const earlier = await earlierAttemptLogs(layout, id!);
       const hint = earlier.length ? `; earlier attempts' logs: ${earlier.join(', ')}` : '';
-      throw new NightshiftError(`${id} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}${hint}`, ExitCode.nothingSelected);
+      throw new NightshiftError(`${id!} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}${hint}`, ExitCode.nothingSelected);
     }
     try {
       await copyFrom(handle, 0, write);
@@ -32,7 +33,8 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
     return ExitCode.ok;
   }
 
-  let gone = false;
+  // Set by `ended` while the log is followed.
+  const runner = { gone: false };
   await followLog({
     layout,
     id: id!,
@@ -40,13 +42,13 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
     ended: async () => {
       const build = (await readNightState(layout.state))?.builds.find((b) => b.id === id);
       if (!build || isFinished(build)) return true;
-      gone = await runnerGone(layout, [build]);
-      return gone;
+      runner.gone = await runnerGone(layout, [build]);
+      return runner.gone;
     },
   });
   const build = (await readNightState(layout.state))!.builds.find((b) => b.id === id)!;
-  if (gone) {
-    io.err(`nightshift: the runner of night ${date} stopped while ${id} was ${build.status}; nightshift run resumes the night`);
+  if (runner.gone) {
+    io.err(`nightshift: the runner of night ${date} stopped while ${id!} was ${build.status}; nightshift run resumes the night`);
     return ExitCode.buildsFailed;
   }
   return build.status === 'succeeded' ? ExitCode.ok : ExitCode.buildsFailed;

@@ -1,6 +1,6 @@
 /** The lines printed when `run` or `build` ends, and the exit code they lead to. */
 import path from 'node:path';
-import type { Io } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode } from '../errors.js';
 import type { NightOutcome } from '../runner/run-night.js';
 
@@ -27,7 +27,7 @@ export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): 
   // Builds the machine could not run (its Docker engine was down) are the machine's trouble: exit 4.
   const notRun = ran.filter((b) => b.status === 'not_run');
   if (notRun.length && !stopped) {
-    io.err(`nightshift: ${notRun.length} build(s) not run because of the machine (${notRun[0]!.reason}); \`nightshift run\` runs them once it is fixed`);
+    io.err(`nightshift: ${notRun.length} build(s) not run because of the machine (${notRun[0]!.reason ?? 'no reason recorded'}); \`nightshift run\` runs them once it is fixed`);
     return ExitCode.serviceUnavailable;
   }
   const allGood = ran.every((b) => b.status === 'succeeded') && !stopped;

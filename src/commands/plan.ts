@@ -1,6 +1,7 @@
 /** `nightshift plan`: which machine builds which cell, in what order — before anything runs. */
 import type { Cell, Schedule } from '../config/model.js';
-import { loadSchedule, machineName, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, machineName, requireMachine, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { cellVars } from '../matrix/expand.js';
 import { filterIds } from '../matrix/select.js';

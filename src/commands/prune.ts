@@ -2,7 +2,8 @@
  * `nightshift prune`: remove night folders older than keep_days, this machine's leftover containers,
  * and the least recently used package caches beyond cache_size.
  */
-import { loadSchedule, machineName, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { addDays, resolveNightDate } from '../night/night-date.js';
 import { pruneNights, type PruneResult } from '../runner/prune.js';

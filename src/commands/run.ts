@@ -1,7 +1,8 @@
 /** `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it. */
 import { defaultExecutors } from '../build/executors.js';
 import { progress } from '../runner/progress.js';
-import { loadSchedule, requireMachine, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, requireMachine, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import type { Schedule } from '../config/model.js';
@@ -44,7 +45,7 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
       {
         executors: defaultExecutors(),
         signal: stop.signal,
-        onEvent: reporter.onEvent,
+        onEvent: (event) => reporter.onEvent(event),
         say: (line) => io.out(line),
         warn,
       },

@@ -1,8 +1,9 @@
 /** `nightshift status`: every build of a night with status, duration, exit code and reason. */
 import path from 'node:path';
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import type { Schedule } from '../config/model.js';
-import { ExitCode, NightshiftError } from '../errors.js';
+import { ExitCode, messageOf, NightshiftError } from '../errors.js';
 import { collectNight } from '../report/collect.js';
 import { describeNextRuns, nextRuns } from '../daemon/next-runs.js';
 import { openScheduleDestination } from '../store/open.js';
@@ -79,15 +80,15 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
 
 /** --all-machines: every machine's builds, from the manifests published at the destination. */
 async function fleetStatus(schedule: Schedule, date: string, options: StatusOptions, io: Io): Promise<number> {
-  const destination = await openScheduleDestination(schedule, date).catch((error: Error) => {
-    throw new NightshiftError(`cannot read the destination of ${schedule.file}: ${error.message}`, ExitCode.serviceUnavailable);
+  const destination = await openScheduleDestination(schedule, date).catch((error: unknown) => {
+    throw new NightshiftError(`cannot read the destination of ${schedule.file}: ${messageOf(error)}`, ExitCode.serviceUnavailable);
   });
   const fleet = await collectNight(
     destination,
     date,
     schedule.machines.map((m) => m.name),
-  ).catch((error: Error) => {
-    throw new NightshiftError(`cannot read the manifests of night ${date} at ${destination.url}: ${error.message}`, ExitCode.serviceUnavailable);
+  ).catch((error: unknown) => {
+    throw new NightshiftError(`cannot read the manifests of night ${date} at ${destination.url}: ${messageOf(error)}`, ExitCode.serviceUnavailable);
   });
   for (const { problem } of fleet.machines) if (problem) io.err(`nightshift: warning: ${problem}`);
   if (options.json) {

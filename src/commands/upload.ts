@@ -1,5 +1,6 @@
 /** `nightshift upload`: publish a night's results (again): whatever is missing at the destination goes. */
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode } from '../errors.js';
 import { acquireNightLock } from '../night/lock.js';
 import { resolveNightDate } from '../night/night-date.js';

@@ -1,6 +1,7 @@
 /** `nightshift validate`: check matrix.yaml and every schedule; list every problem at once. */
 import { loadConfig } from '../config/load.js';
-import type { GlobalOptions, Io } from '../context.js';
+import type { GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { planNight } from '../plan/plan.js';
 import { uploadKeyNotes } from '../plan/config-rules.js';
 import { ExitCode } from '../errors.js';

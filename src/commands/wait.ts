@@ -1,6 +1,7 @@
 /** `nightshift wait [ID...]`: block until those builds (default: all of the night) have ended. */
 import { setTimeout as sleep } from 'node:timers/promises';
-import { loadSchedule, type GlobalOptions, type Io } from '../context.js';
+import { loadSchedule, type GlobalOptions } from '../context.js';
+import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
@@ -24,7 +25,7 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
   // `nightshift run & nightshift wait`: give the run a moment to create the night before giving up on it.
   const appearBy = Math.min(deadline, Date.now() + NIGHT_APPEAR_MS);
   for (;;) {
-    const night = await readNight(schedule.root, date).catch(async (error: unknown) => {
+    const night = await readNight(schedule.root, date).catch((error: unknown) => {
       if (Date.now() >= appearBy || !(error instanceof NightshiftError)) throw error;
       return undefined;
     });
@@ -49,7 +50,7 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
       return ExitCode.buildsFailed;
     }
     if (Date.now() >= deadline) {
-      io.err(`nightshift: still waiting for ${builds.filter((b) => !isFinished(b)).map((b) => b.id).join(', ')} after ${options.timeout}`);
+      io.err(`nightshift: still waiting for ${builds.filter((b) => !isFinished(b)).map((b) => b.id).join(', ')} after ${options.timeout!}`);
       return ExitCode.buildsFailed;
     }
     await sleep(options.pollMs ?? 500);

@@ -23,8 +23,11 @@ export interface BuildHistory {
   builds: Record<string, HistoryEntry[]>;
 }
 
+/** The file's name in the root. */
+export const HISTORY_FILE = 'history.json';
+
 export function historyPath(root: string): string {
-  return path.join(root, 'history.json');
+  return path.join(root, HISTORY_FILE);
 }
 
 /** Adds entries (keeping the last HISTORY_KEEP per build, by night) and writes the file atomically. */
@@ -39,7 +42,7 @@ export async function recordDurations(root: string, entries: readonly (HistoryEn
       history.builds[id] = list.slice(-HISTORY_KEEP);
     }
     await mkdir(root, { recursive: true });
-    await removeStaleTemps(root, 'history.json');
+    await removeStaleTemps(root, HISTORY_FILE);
     await writeJsonAtomic(file, history);
   });
 }

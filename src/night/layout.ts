@@ -14,6 +14,9 @@ export const BUILD_STATUSES = ['pending', 'running', 'skipped', 'succeeded', 'fa
 /** The FinishedStatus values, as a list any BuildStatus can be looked up in. */
 export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'] satisfies FinishedStatus[];
 
+/** The night's state file in its folder (src/night/state.ts reads and writes it). */
+export const NIGHT_STATE_FILE = 'night.json';
+
 export interface NightLayout {
   root: string;
   date: string;
@@ -47,7 +50,7 @@ export function nightLayout(root: string, date: string): NightLayout {
     },
     artifacts: path.join(dir, 'artifacts'),
     work: path.join(dir, 'work'),
-    state: path.join(dir, 'night.json'),
+    state: path.join(dir, NIGHT_STATE_FILE),
     lock: path.join(dir, 'night.lock'),
     reportHtml: path.join(dir, 'report.html'),
     reportText: path.join(dir, 'report.txt'),

@@ -105,7 +105,7 @@ async function localReport(options: GatherOptions, base: Omit<Parameters<typeof 
   const nightly = state && { ...state, builds: state.builds.filter((b) => !b.manual) };
   const manifest = nightly && buildManifest(nightly, new Map(), { destination: 'local' });
   const tails = new Map<string, string[]>();
-  for (const build of nightly?.builds.filter((b) => isFailure(b.status as CellStatus) && b.log) ?? []) {
+  for (const build of nightly?.builds.filter((b) => isFailure(b.status) && b.log) ?? []) {
     const bytes = await readFile(path.join(layout.dir, build.log!)).catch(() => undefined);
     tails.set(build.id, tail(bytes?.subarray(-TAIL_BYTES), options.tailLines ?? 40));
   }

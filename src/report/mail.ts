@@ -172,7 +172,7 @@ function describe(error: unknown): string {
   const e = (typeof error === 'object' && error !== null ? error : {}) as SmtpErrorFields & { message?: string };
   const rejected = e.rejectedErrors?.filter((r) => r.recipient);
   if (e.code === 'EENVELOPE' && rejected?.length) {
-    return `the server rejected every recipient: ${rejected.map((r) => `${r.recipient} (${r.response ?? 'no answer'})`).join(', ')}`;
+    return `the server rejected every recipient: ${rejected.map((r) => `${r.recipient!} (${r.response ?? 'no answer'})`).join(', ')}`;
   }
   if (e.response) {
     // CONN is nodemailer's name for the greeting and anything else outside a command.

@@ -119,7 +119,7 @@ function gridOf(model: ReportModel): Grid {
     if (!columns.includes(column)) columns.push(column);
     const values = Object.entries(cell.axes).filter(([name]) => name !== axis).map(([, value]) => value);
     const key = [cell.package, ...values].join('\u0000');
-    const row = rows.get(key) ?? { package: cell.package, values, cells: new Map() };
+    const row = rows.get(key) ?? { package: cell.package, values, cells: new Map<string, ReportCell[]>() };
     rows.set(key, row);
     row.cells.set(column, [...(row.cells.get(column) ?? []), cell]);
   }
@@ -171,6 +171,8 @@ function changeLine(cell: ReportCell): string {
 /** Terminal colours and progress-bar redraws are noise in mail; so are other control characters. */
 function cleanLogLine(line: string): string {
   const lastFrame = line.split('\r').filter((frame) => frame !== '').at(-1) ?? '';
+  // Control characters are what this removes: no-control-regex is for patterns that match them by mistake.
+  // eslint-disable-next-line no-control-regex
   const plain = lastFrame.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
   const chars = Array.from(plain);
   return chars.length > MAX_LINE_CHARS ? `${chars.slice(0, MAX_LINE_CHARS).join('')} … (${chars.length - MAX_LINE_CHARS} more characters)` : plain;
@@ -370,7 +372,7 @@ function textFailure(cell: ReportCell, index: number): string[] {
   const tail = index < MAX_TAILS ? logTail(cell) : [];
   return [
     `${cell.id} -- ${LOOKS[cell.status].word.toUpperCase()}`,
-    ...aligned([...facts(cell), ['Full log', logWhere(cell)]].map(([name, value]) => [`${name}:`, value ?? ''])),
+    ...aligned(([...facts(cell), ['Full log', logWhere(cell)]] satisfies [string, string][]).map(([name, value]) => [`${name}:`, value])),
     index >= MAX_TAILS ? `  ${TAIL_LEFT_OUT}` : tail.length ? `  Last ${plural(tail.length, 'line')} of the log:` : '  The log is empty.',
     ...tail.map((line) => `      ${line}`.trimEnd()),
     '',
@@ -391,7 +393,7 @@ function renderText(night: Night, subject: string, options: RenderOptions): stri
     if (night.failures.length) lines.push(`What failed (${night.failures.length})`, '', ...night.failures.flatMap(textFailure));
   }
   const machines = model.machines.map((machine) => `${machine.name} ${machine.reported ? `${machine.builds} builds, ${machine.failed} failed` : 'DID NOT REPORT'}`).join('; ');
-  const history = model.history.length ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)} to ${model.history[0]})` : 'no earlier nights to compare with';
+  const history = model.history.length ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)!} to ${model.history[0]!})` : 'no earlier nights to compare with';
   lines.push('--', `Machines: ${machines}`, `Results read from ${model.destination}; ${history}.`, `Sent by nightshift (report.when: ${options.when}).`);
   return `${lines.join('\n')}\n`;
 }

@@ -17,7 +17,7 @@ import type { PlanOptions } from '../plan/plan.js';
 import { configEstimator, estimator, mergeDurations, type BuildDurations, type Estimator } from '../plan/estimate.js';
 import { openScheduleDestination } from '../store/open.js';
 import { readSharedHistory } from '../store/shared-history.js';
-import { readDurations } from '../night/history.js';
+import { historyPath, readDurations } from '../night/history.js';
 import { addDays } from '../night/night-date.js';
 
 export interface NightEstimates {
@@ -42,7 +42,7 @@ export const configEstimates: NightEstimates = { split: configEstimator, order: 
 export async function loadEstimates(schedule: Schedule, date: string, options: LoadEstimatesOptions): Promise<NightEstimates> {
   const { warn } = options;
   const local: BuildDurations = await readDurations(schedule.root).catch((error: unknown) => {
-    warn(`${schedule.root}/history.json could not be read (${(error as Error).message}); this machine orders its builds without it`);
+    warn(`${historyPath(schedule.root)} could not be read (${(error as Error).message}); this machine orders its builds without it`);
     return {};
   });
   let shared: BuildDurations = {};

@@ -17,7 +17,7 @@ import { removeStaleTemps } from '../files.js';
 import { longestExpectedFirst } from '../plan/order.js';
 import { recordDurations } from '../night/history.js';
 import { keepEarlierLogs } from '../night/attempt-logs.js';
-import { nightLayout, workDir, type NightLayout } from '../night/layout.js';
+import { NIGHT_STATE_FILE, nightLayout, workDir, type NightLayout } from '../night/layout.js';
 import { acquireNightLock, assertNightOwner } from '../night/lock.js';
 import { appendMasterLog, openNight } from '../night/open-night.js';
 import { fetchRecipes } from '../night/recipes.js';
@@ -85,7 +85,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     await master(`${request.purpose} started by pid ${process.pid} on ${machine}: ${request.cells.length} build(s) selected`);
     if (unmarked) await master(unmarked);
     // A writer killed mid-write (power loss, kill -9) leaves its temporary night.json behind.
-    await removeStaleTemps(layout.dir, 'night.json');
+    await removeStaleTemps(layout.dir, NIGHT_STATE_FILE);
     const store = new NightStateStore(layout.state);
     const loaded = await store.load();
     assertNightOwner(loaded, machine, layout.dir);

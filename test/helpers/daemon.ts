@@ -80,11 +80,8 @@ export function makeHarness(spec: ScheduleSpec, options: HarnessOptions = {}): H
   const progress = new Map<string, NightProgress>();
   const deps: DaemonDeps = {
     machine: options.machine ?? 'm1',
-    load: async () => {
-      if (load instanceof Error) throw load;
-      return load;
-    },
-    estimates: async () => configEstimates,
+    load: () => (load instanceof Error ? Promise.reject(load) : Promise.resolve(load)),
+    estimates: () => Promise.resolve(configEstimates),
     runNight: async (request, collaborators) => {
       const record = { date: request.date, at: new Date(), aborted: false };
       nights.push(record);
@@ -102,11 +99,11 @@ export function makeHarness(spec: ScheduleSpec, options: HarnessOptions = {}): H
       const builds = [{ id: 'wheel_3.12', status: record.aborted ? 'canceled' : 'succeeded' } as BuildRecord];
       return { night: { state: { builds }, ran: builds, kept: [] } } as unknown as ScheduledNightOutcome;
     },
-    readProgress: async (_root, date) => progress.get(date) ?? 'none',
-    report: async (_context, date, send, say) => {
+    readProgress: (_root, date) => Promise.resolve(progress.get(date) ?? 'none'),
+    report: (_context, date, send, say) => {
       reports.push({ date, send, at: new Date() });
       say('written to /nonexistent/report.html');
-      if (options.reportError) throw options.reportError;
+      return options.reportError ? Promise.reject(options.reportError) : Promise.resolve();
     },
     executors: {} as DaemonDeps['executors'],
     log: { event: (event, message, fields = {}) => void events.push({ time: new Date(), event, message, fields }) },

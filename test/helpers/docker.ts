@@ -22,8 +22,8 @@ export async function docker(args: readonly string[], options: Pick<Options, 'ti
   const r = await execa('docker', args, { reject: false, stdin: 'ignore', ...options });
   return {
     exitCode: r.exitCode,
-    stdout: String(r.stdout ?? ''),
-    stderr: String(r.stderr ?? ''),
+    stdout: r.stdout,
+    stderr: r.stderr,
     failed: r.failed,
   };
 }

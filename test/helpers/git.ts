@@ -11,7 +11,7 @@ export interface RecipesRepo {
   /** The bare repository's folder. */
   dir: string;
   /** Writes `files` (path → content), commits and pushes them; returns the new commit's sha. */
-  commit(files: Record<string, string>, message?: string): Promise<string>;
+  commit: (files: Record<string, string>, message?: string) => Promise<string>;
   cleanup(): Promise<void>;
 }
 

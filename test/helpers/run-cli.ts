@@ -13,7 +13,10 @@ export async function runCli(argv: string[]): Promise<CliResult> {
   const io = {
     out: (text: string) => void (stdout += text.endsWith('\n') ? text : `${text}\n`),
     err: (text: string) => void (stderr += text.endsWith('\n') ? text : `${text}\n`),
-    write: async (chunk: string | Uint8Array) => void (stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8')),
+    write: (chunk: string | Uint8Array) => {
+      stdout += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+      return Promise.resolve();
+    },
     isTTY: false,
   };
   const exitCode = await main(argv, io);

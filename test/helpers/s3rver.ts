@@ -59,11 +59,11 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
     );
     child = proc;
     let output = '';
-    proc.stderr!.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
+    proc.stderr.on('data', (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000)));
     // --silent mutes the request log, not the "S3rver listening on 127.0.0.1:<port>" line.
     const listening = await new Promise<number>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`s3rver did not start within 15 s: ${output}`)), 15_000);
-      proc.stdout!.on('data', (chunk: Buffer) => {
+      proc.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         const match = /listening on [^\s:]+:(\d+)/.exec(output);
         if (match) {
@@ -73,14 +73,14 @@ export async function startS3rver(options: { bucket?: string } = {}): Promise<S3
       });
       proc.once('exit', (code, signal) => {
         clearTimeout(timer);
-        reject(new Error(`s3rver exited at start (${signal ?? code}): ${output}`));
+        reject(new Error(`s3rver exited at start (${String(signal ?? code)}): ${output}`));
       });
     }).catch((error: unknown) => {
       child = undefined;
       proc.kill('SIGKILL');
       throw error;
     });
-    proc.stdout!.resume();
+    proc.stdout.resume();
     port = listening;
     await waitForConnection(port);
   };

@@ -59,19 +59,26 @@ export async function startSmtpServer(options: TestSmtpServerOptions = {}): Prom
     disableReverseLookup: true,
     onConnect(_session, callback) {
       counts.connections++;
-      if (reject === 'connection') return callback(smtpError(421, 'Too busy, try again later'));
+      if (reject === 'connection') {
+        callback(smtpError(421, 'Too busy, try again later'));
+        return;
+      }
       callback();
     },
     onAuth(login, _session, callback) {
       counts.logins++;
       if (auth && login.username === auth.user && login.password === auth.pass) {
         users.push(login.username);
-        return callback(null, { user: login.username });
+        callback(null, { user: login.username });
+        return;
       }
       callback(smtpError(535, 'Authentication credentials invalid'));
     },
     onRcptTo(_address, _session, callback) {
-      if (reject === 'recipients') return callback(smtpError(550, 'No such user here'));
+      if (reject === 'recipients') {
+        callback(smtpError(550, 'No such user here'));
+        return;
+      }
       callback();
     },
     onData(stream, session, callback) {

@@ -43,6 +43,7 @@ describe('memory-aware admission with the docker executor', () => {
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
     removeConfigDirs();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
     await repo?.cleanup();
   });
   beforeEach(() => dockerAvailable());

@@ -63,6 +63,7 @@ packages:
   }, 120_000);
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
     await repo?.cleanup();
     removeConfigDirs();
   });

@@ -16,6 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DestinationError, type Destination } from '../../src/store/destination.js';
 import { openDestination } from '../../src/store/open.js';
 import { s3Env, startS3rver, type S3rver } from '../helpers/s3rver.js';
+import { stringContaining, stringMatching } from '../helpers/expect.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -46,7 +47,7 @@ async function writePatternFile(file: string, size: number) {
     block.writeInt32LE(x | 0, i);
   }
   const hash = createHash('sha256');
-  async function* blocks() {
+  function* blocks() {
     for (let offset = 0, i = 0; offset < size; offset += MiB, i++) {
       const chunk = Buffer.from(block.subarray(0, Math.min(MiB, size - offset)));
       chunk.writeUInt32LE(i, 0);
@@ -100,7 +101,7 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
       };
     } else {
       const root = path.join(work, 'published');
-      t = { destination: await openDestination({ url: `file://${root}/` }), download: async (key) => createReadStream(path.join(root, key)) };
+      t = { destination: await openDestination({ url: `file://${root}/` }), download: (key) => Promise.resolve(createReadStream(path.join(root, key))) };
     }
   });
   afterAll(() => server?.close());
@@ -186,7 +187,7 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
     const fifo = path.join(work, `fifo-${kind}`);
     execFileSync('mkfifo', [fifo]);
     const error = await failure(t.destination.putFile('pipe.whl', fifo, { sha256: 'x' }));
-    expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: expect.stringContaining('not a regular file') });
+    expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: stringContaining('not a regular file') });
   });
 
   it('stops an upload when aborted, leaving no object', async () => {
@@ -219,7 +220,7 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
     for (const key of ['../escape.txt', 'a/../../escape.txt', '/etc/passwd', 'a//b', './a', '', 'a/.']) {
       const error = await failure(t.destination.putBytes(key, 'x', { sha256: sha256('x') }));
       expect(error, key).toBeInstanceOf(DestinationError);
-      expect(error).toMatchObject({ transient: false, message: expect.stringContaining('invalid key') });
+      expect(error).toMatchObject({ transient: false, message: stringContaining('invalid key') });
       await expect(t.destination.getBytes(key)).rejects.toBeInstanceOf(DestinationError);
     }
     await expect(t.destination.list('../')).rejects.toBeInstanceOf(DestinationError);
@@ -229,7 +230,7 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
   it('fails clearly when the local file to upload is missing', async () => {
     const error = await failure(t.destination.putFile('missing.whl', path.join(work, 'no-such.whl'), { sha256: 'x' }));
     expect(error).toBeInstanceOf(DestinationError);
-    expect(error).toMatchObject({ transient: false, message: expect.stringMatching(/missing\.whl: cannot read .*no-such\.whl.*ENOENT/) });
+    expect(error).toMatchObject({ transient: false, message: stringMatching(/missing\.whl: cannot read .*no-such\.whl.*ENOENT/) });
     expect(await t.destination.head('missing.whl')).toBeUndefined();
   });
 });
@@ -326,7 +327,7 @@ describe('file destination specifics', () => {
   it('says what is in the way when a folder of the key is a file', async () => {
     await destination.putBytes('blocker', 'x', { sha256: sha256('x') });
     const error = await failure(destination.putBytes('blocker/below.txt', 'y', { sha256: sha256('y') }));
-    expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: expect.stringMatching(/blocker\/below\.txt: cannot write: .*(ENOTDIR|EEXIST)/) });
+    expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: stringMatching(/blocker\/below\.txt: cannot write: .*(ENOTDIR|EEXIST)/) });
   });
 
   it('lists nothing, rather than failing, before anything was written', async () => {
@@ -363,7 +364,7 @@ describe('s3 failures', () => {
     ]) {
       const error = await failure(operation());
       expect(error).toBeInstanceOf(DestinationError);
-      expect(error).toMatchObject({ transient: false, message: expect.stringMatching(/^s3:\/\/no-such-bucket\/root\/\S*: bucket "no-such-bucket" does not exist \(NoSuchBucket\)/) });
+      expect(error).toMatchObject({ transient: false, message: stringMatching(/^s3:\/\/no-such-bucket\/root\/\S*: bucket "no-such-bucket" does not exist \(NoSuchBucket\)/) });
     }
     expect(Date.now() - started).toBeLessThan(5000);
   });
@@ -374,7 +375,7 @@ describe('s3 failures', () => {
     try {
       const destination = await open();
       const error = await failure(destination.putBytes('a.txt', 'x', { sha256: sha256('x') }));
-      expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: expect.stringContaining('InvalidAccessKeyId') });
+      expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: stringContaining('InvalidAccessKeyId') });
       expect((error as Error).message).not.toContain('AKIANOTKNOWNTOS3RVER');
       expect((error as Error).message).not.toContain(s3Env.AWS_SECRET_ACCESS_KEY);
       expect(JSON.stringify((error as Error).cause ?? {})).not.toContain('AKIANOTKNOWNTOS3RVER');
@@ -398,7 +399,7 @@ describe('s3 failures', () => {
         const started = Date.now();
         const error = await failure(operation());
         expect(error).toBeInstanceOf(DestinationError);
-        expect(error).toMatchObject({ transient: true, message: expect.stringMatching(/^s3:\/\/failures\/root\/\S*: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED.*gave up after 3 tries/) });
+        expect(error).toMatchObject({ transient: true, message: stringMatching(/^s3:\/\/failures\/root\/\S*: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED.*gave up after 3 tries/) });
         // Two waits of 10 to 50 ms each: the retries happened, and quickly.
         expect(Date.now() - started).toBeGreaterThanOrEqual(20);
         expect(Date.now() - started).toBeLessThan(5000);
@@ -424,7 +425,7 @@ describe('s3 failures', () => {
     await server.stop();
     try {
       const error = await failure(upload);
-      expect(error).toMatchObject({ name: 'DestinationError', transient: true, message: expect.stringContaining('mid/big.whl') });
+      expect(error).toMatchObject({ name: 'DestinationError', transient: true, message: stringContaining('mid/big.whl') });
     } finally {
       await server.start();
     }

@@ -288,7 +288,7 @@ describe('host executor specifics (integration)', () => {
     await mkdir(build.options.outDir, { recursive: true });
     const orphan = spawn('sh', ['-c', `while :; do date >> "${build.options.outDir}/late"; sleep 0.05; done`], { detached: true, stdio: 'ignore', env: { ...process.env, NIGHTSHIFT_BUILD_ID: build.options.id } });
     await mkdir(join(build.options.workDir, '..'), { recursive: true });
-    const start = Number(readFileSync(`/proc/${orphan.pid}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
+    const start = Number(readFileSync(`/proc/${orphan.pid!}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
     await writeFile(`${build.options.workDir}.pid`, JSON.stringify({ containment: 'process-group', pid: orphan.pid, start, boot }));
     await waitFor('the orphan to write', () => exists(join(build.options.outDir, 'late')));
@@ -319,7 +319,7 @@ describe('host executor specifics (integration)', () => {
 
   it('without a PID namespace, falls back to the process group and warns once', async () => {
     const warnings: string[] = [];
-    const fallback = new HostExecutor({ namespace: async () => ({ why: 'a PID namespace is not permitted here (test)' }), warn: (line) => warnings.push(line) });
+    const fallback = new HostExecutor({ namespace: () => Promise.resolve({ why: 'a PID namespace is not permitted here (test)' }), warn: (line) => warnings.push(line) });
     const builds = [await prepare('host', 'sleep 300 & echo $! > "$NIGHTSHIFT_OUT/pid"; exit 0'), await prepare('host', escapee)];
     for (const build of builds) expectExit(await fallback.run(build.options), 0);
     expect(warnings).toHaveLength(1);
@@ -342,11 +342,11 @@ describe('host executor specifics (integration)', () => {
   it('gives parallel builds separate work folders', async () => {
     const script = 'cat recipe.txt; echo "$NIGHTSHIFT_BUILD_ID" > recipe.txt; sleep 0.3; cat recipe.txt';
     const [a, b] = [await prepare('host', script), await prepare('host', script)];
-    b!.options.recipesDir = a!.options.recipesDir; // one night, one clone
-    const results = await Promise.all([executor.run(a!.options), executor.run(b!.options)]);
+    b.options.recipesDir = a.options.recipesDir; // one night, one clone
+    const results = await Promise.all([executor.run(a.options), executor.run(b.options)]);
     for (const result of results) expectExit(result, 0);
-    expect(await logText(a!)).toBe(`the recipe\n${a!.options.id}\n`);
-    expect(await logText(b!)).toBe(`the recipe\n${b!.options.id}\n`);
+    expect(await logText(a)).toBe(`the recipe\n${a.options.id}\n`);
+    expect(await logText(b)).toBe(`the recipe\n${b.options.id}\n`);
   });
 
   it('keeps nightshift\'s secrets from host builds', async () => {
@@ -359,6 +359,7 @@ describe('host executor specifics (integration)', () => {
       expect(await logText(build)).toBe('none none visible\n');
     } finally {
       for (const [name, value] of Object.entries(saved)) {
+        // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- process.env is the environment: delete unsets a variable
         if (value === undefined) delete process.env[name];
         else process.env[name] = value;
       }

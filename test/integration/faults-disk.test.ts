@@ -37,6 +37,7 @@ describe('disk faults (a full tmpfs under root)', () => {
   afterAll(async () => {
     await execa('umount', [mnt], { reject: false });
     await rm(mnt, { recursive: true, force: true });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
     await repo?.cleanup();
     removeConfigDirs();
   });

@@ -50,7 +50,7 @@ describe('Docker engine faults', () => {
 
   async function runNightThrough(only: string[], engineWaitMs: number, onStart?: () => void) {
     const { config, schedule } = await loadSchedule({ config: night.configDir });
-    const docker = new DockerExecutor({ env: { ...process.env, DOCKER_HOST: proxy.dockerHost } as Record<string, string>, engineWaitMs, enginePollMs: 200 });
+    const docker = new DockerExecutor({ env: { ...process.env, DOCKER_HOST: proxy.dockerHost }, engineWaitMs, enginePollMs: 200 });
     const out: string[] = [];
     const err: string[] = [];
     const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), write: async () => {}, isTTY: false };

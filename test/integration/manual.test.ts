@@ -38,6 +38,7 @@ beforeAll(async () => {
   nightly = await runCli(['run', ...args()]);
 }, 120_000);
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
   await night?.cleanup();
   await rm(folder, { recursive: true, force: true });
 });

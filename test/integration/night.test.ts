@@ -24,6 +24,7 @@ describe.each(['docker', 'host'] as const)('a night with the %s executor', (exec
     night = await makeNightFixture({ executor });
     first = await cli('run');
   }, 120_000);
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
   afterAll(() => night?.cleanup());
   beforeEach(async () => {
     if (executor === 'docker') await dockerAvailable();

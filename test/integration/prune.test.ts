@@ -170,7 +170,7 @@ describe('nightshift prune', () => {
     expect(result.exitCode).toBe(0);
     expect(await nightsLeft()).toEqual([]);
     for (const night of recent) expect(await present()).toContain(night);
-    expect(result.stdout).toContain(`nights under ${root}: keeping 3 nights, ${recent[0]} to ${today}`);
+    expect(result.stdout).toContain(`nights under ${root}: keeping 3 nights, ${recent[0]!} to ${today}`);
     expect(result.stdout).toContain(`${typo} is after today (${today} in UTC): nights were aged from ${today}`);
   });
 
@@ -202,7 +202,7 @@ describe('nightshift prune', () => {
 describe('nightshift prune and leftover containers', () => {
   const tag = `prune-test-${randomBytes(4).toString('hex')}`;
   beforeEach(() => dockerAvailable());
-  afterAll(() => removeContainersWithLabel(`${tag}`));
+  afterAll(() => removeContainersWithLabel(tag));
 
   /** A running container with these labels (and the test's own label, for cleanup). */
   async function start(name: string, labels: Record<string, string>): Promise<string> {

@@ -9,6 +9,7 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringMatching } from '../helpers/expect.js';
 import { artifactDir, nightLayout } from '../../src/night/layout.js';
 import type { BuildRecord, NightState } from '../../src/night/state.js';
 import type { Destination } from '../../src/store/destination.js';
@@ -74,7 +75,7 @@ describe('artifact keys two builds of a night share', () => {
     const outcome = await night('m3', { e: 'wheel of e\n' });
     expect(outcome.latest).toEqual([]);
     expect(outcome.failed).toEqual([
-      { key: 'nightshift/latest/e.json', error: expect.stringMatching(/latest\/e\.json is not a latest pointer this nightshift can read \(not JSON .*\); remove it to let the next upload write it again$/) },
+      { key: 'nightshift/latest/e.json', error: stringMatching(/latest\/e\.json is not a latest pointer this nightshift can read \(not JSON .*\); remove it to let the next upload write it again$/) },
     ]);
   });
 });

@@ -128,6 +128,7 @@ describe('fetchRecipes', () => {
       expect(await fetchRecipes({ repo: withToken, ref: 'main', dest, refresh: false })).toEqual({ commit: first, reused: false });
       expect(await fetchRecipes({ repo: withToken, ref: 'main', dest, refresh: false })).toEqual({ commit: first, reused: true });
     } finally {
+      // eslint-disable-next-line @typescript-eslint/no-dynamic-delete -- process.env is the environment: delete unsets a variable
       for (const key of Object.keys(env)) delete process.env[key];
     }
     expect(await readFile(path.join(dest, '.git', 'config'), 'utf8')).not.toContain('hunter2');

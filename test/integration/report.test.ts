@@ -117,6 +117,7 @@ report:
 }, 60_000);
 
 afterAll(async () => {
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
   await s3?.close();
   await rm(root, { recursive: true, force: true });
   removeConfigDirs();

@@ -58,6 +58,7 @@ env:
   });
   afterAll(async () => {
     await rm(root, { recursive: true, force: true });
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
     await repo?.cleanup();
     removeConfigDirs();
   });

@@ -66,6 +66,7 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
   }, 120_000);
   afterAll(async () => {
     await server?.close();
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
     await night?.cleanup();
     await rm(folder, { recursive: true, force: true });
     await rm(root2, { recursive: true, force: true });

@@ -48,7 +48,7 @@ describe('stopping a night', () => {
 
     const second = await runCli(['run', '--only', 'slow_*', ...args()]);
     expect(second.exitCode).toBe(2);
-    expect(second.stderr).toMatch(new RegExp(`pid ${child.pid}`));
+    expect(second.stderr).toMatch(new RegExp(`pid ${child.pid!}`));
 
     const signaled = Date.now();
     child.kill('SIGTERM');

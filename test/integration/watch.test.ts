@@ -27,6 +27,7 @@ beforeAll(async () => {
     'a chatty build',
   );
 });
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
 afterAll(() => night?.cleanup());
 
 describe('nightshift build', () => {
@@ -73,7 +74,7 @@ describe('following and waiting while a night runs', () => {
     // A first follower sees the start of the log and is stopped; the build is untouched.
     const first = execa('node', [CLI, 'log', 'ok_3.11_cpu', '--follow', ...args()], { reject: false });
     let seen = '';
-    first.stdout!.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
+    first.stdout.on('data', (chunk: Buffer) => void (seen += chunk.toString()));
     for (let i = 0; !seen.includes('line 2 of ok_3.11_cpu'); i++) {
       if (i > 200) throw new Error(`the follower printed nothing: ${seen}`);
       await sleep(50);
@@ -84,7 +85,7 @@ describe('following and waiting while a night runs', () => {
     const waiting = runCli(['wait', 'ok_3.11_cpu', 'ok_3.12_cpu', ...args()]);
     const second = await execa('node', [CLI, 'log', 'ok_3.11_cpu', '--follow', ...args()], { reject: false });
     expect(second.exitCode).toBe(0);
-    const lines = String(second.stdout).split('\n');
+    const lines = second.stdout.split('\n');
     expect(lines.filter((l) => /^line \d+ of ok_3\.11_cpu$/.test(l))).toHaveLength(10);
     expect(lines.filter(Boolean).at(-1)).toMatch(/^nightshift: succeeded/);
 

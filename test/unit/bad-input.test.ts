@@ -1,13 +1,12 @@
 /**
- * Bad input outside the config files' shape: a --root that is a file, broken --only/--skip globs, and
- * recipes refs — each a usage or configuration error (exit 2) with what to do, never a stack trace (70).
+ * Bad input outside the config files' shape: a --root that is a file, broken --only/--skip globs — each
+ * a usage or configuration error (exit 2) with what to do, never a stack trace (70). Recipes refs are
+ * checked against git itself in test/integration/git-ref.test.ts.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { gitRefProblem } from '../../src/config/git-ref.js';
 import { globProblem } from '../../src/matrix/select.js';
 import { runCli } from '../helpers/run-cli.js';
 
@@ -55,15 +54,5 @@ describe('--only and --skip globs', () => {
       expect(globProblem(glob), glob).toBeUndefined();
     }
     expect(globProblem('manywheel_{3.12')).toMatch(/missing closing: "\}"/);
-  });
-});
-
-describe('recipes ref', () => {
-  // The same verdict as git itself: check-ref-format with --allow-onelevel, as a branch, tag or sha may be given.
-  const refs = ['main', 'release/2.6', 'v2.6.0', 'abc123def0', 'feature-x', 'main branch', 'a..b', 'a~1', 'a^', 'a:b', 'a?', 'a*', 'a[b', 'a\\b',
-    '-main', '/main', 'main/', 'a//b', 'main.', '.hidden', 'a/.b', 'x.lock', 'a/b.lock/c', '@', 'a@{1}', 'tab\there'];
-  it.each(refs)('%j: nightshift and git check-ref-format agree', async (ref) => {
-    const git = await execa('git', ['check-ref-format', '--allow-onelevel', ref], { reject: false });
-    expect(gitRefProblem(ref) === undefined, `nightshift: ${gitRefProblem(ref) ?? 'ok'}`).toBe(git.exitCode === 0);
   });
 });

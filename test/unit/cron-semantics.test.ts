@@ -1,14 +1,14 @@
 /**
  * Cron means what crontab(5) says: with day of month AND day of week restricted (neither starts with
- * `*`), a day matches when EITHER does. The daemon's arithmetic (due.ts), its real node-cron triggers,
- * `status`'s next times, the OnCalendar= values and the cron lines' date check all read it that way.
+ * `*`), a day matches when EITHER does. The daemon's arithmetic (due.ts), its real node-cron triggers
+ * (test/integration/cron-triggers.test.ts), `status`'s next times, the OnCalendar= values and the cron
+ * lines' date check all read it that way.
  */
-import cron from 'node-cron';
-import { afterEach, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { cronToOnCalendars, datePattern, eitherDayVariants, everyDayExpression, parseCron } from '../../src/daemon/cron-fields.js';
 import { nextRun, previousRun, scheduledOn, triggerExpression } from '../../src/daemon/due.js';
 import { nextRuns } from '../../src/daemon/next-runs.js';
-import { makeHarness, testContext, type Harness } from '../helpers/daemon.js';
+import { testContext } from '../helpers/daemon.js';
 
 const DAY = 86_400_000;
 
@@ -98,28 +98,5 @@ describe('install: OnCalendar= and the cron lines', () => {
     expect(check.test('00:01:01:12:2')).toBe(true); // Tuesday the 1st
     expect(check.test('00:01:07:12:1')).toBe(true); // Monday the 7th
     expect(check.test('00:01:02:12:3')).toBe(false);
-  });
-});
-
-describe('the daemon with real node-cron triggers', () => {
-  let running: Harness | undefined;
-  afterEach(async () => {
-    await running?.daemon.stop('SIGTERM');
-    running = undefined;
-    vi.useRealTimers();
-    expect(cron.getTasks().size).toBe(0);
-  });
-
-  it('"0 1 1 * 1" starts the night on the 1st and on Monday, each at its time (not by the catch-up)', async () => {
-    vi.useFakeTimers({ now: new Date('2026-11-30T12:00:00Z') });
-    const h = makeHarness({ cron: '0 1 1 * 1', missedGraceS: 60 });
-    running = h;
-    await h.daemon.start();
-    await vi.advanceTimersByTimeAsync(8 * DAY);
-    expect(h.nights.map((n) => [n.date, n.at.toISOString()])).toEqual([
-      ['2026_12_01', '2026-12-01T01:00:00.000Z'],
-      ['2026_12_07', '2026-12-07T01:00:00.000Z'],
-    ]);
-    expect(h.of('night.catch-up')).toEqual([]);
   });
 });

@@ -38,7 +38,7 @@ describe('removeStaleTemps', () => {
   });
 
   it('removes the temporary files of writers that are gone, and nothing else', async () => {
-    const gone = spawnSync('true').pid!; // exited: its pid is free
+    const gone = spawnSync('true').pid; // exited: its pid is free
     const names = {
       dead: `.night.json.${gone}.0a1b2c3d.tmp`,
       mine: `.night.json.${process.pid}.0a1b2c3d.tmp`,

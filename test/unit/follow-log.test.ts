@@ -20,7 +20,10 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 
 function follow(ended: () => boolean): { done: Promise<void>; text: () => string } {
   let text = '';
-  const done = followLog({ layout, id, pollMs: 20, ended: async () => ended(), write: async (chunk) => void (text += Buffer.from(chunk).toString('utf8')) });
+  const done = followLog({ layout, id, pollMs: 20, ended: () => Promise.resolve(ended()), write: (chunk) => {
+    text += Buffer.from(chunk).toString('utf8');
+    return Promise.resolve();
+  } });
   return { done, text: () => text };
 }
 

@@ -40,7 +40,7 @@ describe('planResume with manual builds', () => {
   it('marks the manual ids and only them; a rerun in the share drops an old mark', () => {
     const [a, b] = [cell('a_x', 10), cell('b_x', 10)];
     const previous = state([{ id: 'b_x', package: 'b', axes: {}, executor: 'host', image: null, status: 'failed', order: 1, estimate_s: 10, attempt: 1, manual: true }]);
-    const plan = planResume(previous, [a!, b!], { force: true, estimate: () => 10, manual: new Set(['a_x']) });
+    const plan = planResume(previous, [a, b], { force: true, estimate: () => 10, manual: new Set(['a_x']) });
     expect(plan.state.builds.map((r) => [r.id, r.manual, r.attempt])).toEqual([['b_x', undefined, 1], ['a_x', true, 0]]);
   });
 });

@@ -5,7 +5,7 @@ import type { BuildRecord } from '../../src/night/state.js';
 function fakeIo(isTTY: boolean) {
   const written: string[] = [];
   return {
-    io: { out: (t: string) => void written.push(`${t}\n`), err: () => {}, write: async (c: string | Uint8Array) => void written.push(String(c)), isTTY },
+    io: { out: (t: string) => void written.push(`${t}\n`), err: () => {}, write: (c: string | Uint8Array) => (written.push(String(c)), Promise.resolve()), isTTY },
     written,
   };
 }

@@ -127,7 +127,7 @@ describe('renderReport on a realistic night', () => {
     for (const cell of model.cells.filter((c) => c.status === 'failed' || c.status === 'timed_out')) {
       const section = textSection(report.text, cell.id);
       expect(section).toContain(`Machine:    ${cell.machine}`);
-      expect(section).toContain(`Full log:   ${cell.log.url}`);
+      expect(section).toContain(`Full log:   ${cell.log.url!}`);
       for (const line of cell.log.tail) expect(section).toContain(`      ${line}`.trimEnd());
     }
   });

@@ -52,10 +52,9 @@ describe('withRetry', () => {
   it('returns the first success, passing the try number', async () => {
     const seen: number[] = [];
     const result = await withRetry(
-      async (attempt) => {
+      (attempt) => {
         seen.push(attempt);
-        if (attempt < 3) throw netError('ECONNRESET');
-        return 'done';
+        return attempt < 3 ? Promise.reject(netError('ECONNRESET')) : Promise.resolve('done');
       },
       fast,
     );
@@ -67,9 +66,9 @@ describe('withRetry', () => {
     let calls = 0;
     const last = netError('ECONNREFUSED');
     const error = await withRetry(
-      async () => {
+      () => {
         calls++;
-        throw calls === 4 ? last : netError('ECONNRESET');
+        return Promise.reject(calls === 4 ? last : netError('ECONNRESET'));
       },
       { ...fast, attempts: 4 },
     ).catch((e: unknown) => e);
@@ -81,9 +80,9 @@ describe('withRetry', () => {
     let calls = 0;
     const denied = sdkError('AccessDenied', 403);
     await expect(
-      withRetry(async () => {
+      withRetry(() => {
         calls++;
-        throw denied;
+        return Promise.reject(denied);
       }, fast),
     ).rejects.toBe(denied);
     expect(calls).toBe(1);
@@ -93,9 +92,9 @@ describe('withRetry', () => {
     let calls = 0;
     await expect(
       withRetry(
-        async () => {
+        () => {
           calls++;
-          throw new Error('flaky');
+          return Promise.reject(new Error('flaky'));
         },
         { ...fast, attempts: 3, isTransient: () => true },
       ),
@@ -107,9 +106,7 @@ describe('withRetry', () => {
     const waits: number[] = [];
     const started = Date.now();
     await withRetry(
-      async (attempt) => {
-        if (attempt < 4) throw netError('ETIMEDOUT');
-      },
+      (attempt) => (attempt < 4 ? Promise.reject(netError('ETIMEDOUT')) : Promise.resolve()),
       { baseDelayMs: 20, maxDelayMs: 60, onRetry: ({ delayMs }) => waits.push(delayMs) },
     );
     expect(waits).toHaveLength(3);
@@ -132,9 +129,9 @@ describe('withRetry', () => {
     let calls = 0;
     const started = Date.now();
     const result = withRetry(
-      async () => {
+      () => {
         calls++;
-        throw netError('ECONNRESET');
+        return Promise.reject(netError('ECONNRESET'));
       },
       { baseDelayMs: 10_000, maxDelayMs: 10_000, signal: controller.signal },
     );
@@ -147,7 +144,7 @@ describe('withRetry', () => {
   it('does not start when already aborted', async () => {
     let calls = 0;
     await expect(
-      withRetry(async () => calls++, { signal: AbortSignal.abort() }),
+      withRetry(() => Promise.resolve(calls++), { signal: AbortSignal.abort() }),
     ).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(0);
   });

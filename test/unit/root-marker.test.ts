@@ -27,7 +27,7 @@ describe('opening a night marks its root', () => {
     const fresh = path.join(root, 'nights');
     expect(await rootRefusal(fresh)).toBeUndefined(); // nothing there yet, nothing to refuse
     expect(await openNight(nightLayout(fresh, '2026_11_22'), 'run')).toBeUndefined();
-    const written = JSON.parse(await readFile(markerOf(fresh), 'utf8'));
+    const written = JSON.parse(await readFile(markerOf(fresh), 'utf8')) as { created_at: string };
     expect(written).toMatchObject({ version: 1, created_by: 'nightshift run', nights_found: 0 });
     expect(Date.parse(written.created_at)).not.toBeNaN();
     expect(await rootRefusal(fresh)).toBeUndefined();

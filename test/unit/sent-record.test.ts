@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { stringMatching } from '../helpers/expect.js';
 import { readSentRecord, sentRecordPath, writeSentRecord } from '../../src/report/sent-record.js';
 
 let dir: string;
@@ -18,6 +19,6 @@ describe('report.sent.json', () => {
 
   it('names the file and what is wrong when it is not a record', async () => {
     await writeFile(sentRecordPath(dir), '{"sent_at":"2026-11-22T15:00:00.000Z","to":"builds@example.com"}');
-    expect(await readSentRecord(dir)).toEqual({ problem: expect.stringMatching(/report\.sent\.json cannot be read \(to: Invalid input: expected array, received string; subject: .*\)$/) });
+    expect(await readSentRecord(dir)).toEqual({ problem: stringMatching(/report\.sent\.json cannot be read \(to: Invalid input: expected array, received string; subject: .*\)$/) });
   });
 });

@@ -1,0 +1,90 @@
+/**
+ * Delivering a night's morning report: gather it, write it to the night folder (report.html,
+ * report.txt) whatever happens next, and with `send` mail it once (report.sent.json, sent-record.ts).
+ * `nightshift report` and the daemon's report trigger both call `deliverReport`.
+ */
+import { mkdir } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Cell, Matrix, Schedule } from '../config/model.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { writeFileAtomic } from '../files.js';
+import { nightLayout } from '../night/layout.js';
+import { gatherReport } from './gather.js';
+import type { ReportModel } from './model.js';
+import { renderReport } from './render.js';
+import { readSentRecord, writeSentRecord, type SentRecord } from './sent-record.js';
+
+export interface DeliverOptions {
+  /** The loaded configuration's matrix and its cells. */
+  config: { matrix: Matrix; cells: readonly Cell[] };
+  schedule: Schedule;
+  /** The night, YYYY_MM_DD. */
+  date: string;
+  /** This machine, for the fallback to the local night when the destination cannot be read. */
+  machine: string;
+  /** Show the report's text (with its subject) instead of saying where it was written; nothing is mailed. */
+  print?: boolean;
+  /** Mail it, unless report.sent.json says it went already. */
+  send?: boolean;
+  /** Mail it even when report.sent.json says it went. */
+  resend?: boolean;
+  /** What the delivery has to say: where the report went, the printed report, whether a mail went. */
+  out: (text: string) => void;
+  /** Warnings (a manifest that cannot be read, a report made without the destination). */
+  warn: (text: string) => void;
+}
+
+/** Writes the report of `date` to its night folder and, with `send` or `resend`, mails it once; throws when it cannot. */
+export async function deliverReport(options: DeliverOptions): Promise<void> {
+  const { config, schedule, date, out } = options;
+  const layout = nightLayout(schedule.root, date);
+  const axes = [...new Set(config.matrix.packages.flatMap((p) => p.axes.map((a) => a.name)))];
+  const model = await gatherReport({ schedule, cells: config.cells, axes, date, machine: options.machine, warn: (message) => options.warn(`warning: ${message}`) });
+  if (model.degraded) options.warn(model.degraded);
+
+  // Always rendered and kept, even when no mail goes out or the mail fails.
+  const rendered = renderReport(model, { when: 'always' })!;
+  await mkdir(layout.dir, { recursive: true });
+  await writeFileAtomic(layout.reportHtml, rendered.html);
+  await writeFileAtomic(layout.reportText, rendered.text);
+
+  if (options.print) {
+    out(`Subject: ${rendered.subject}\n\n${rendered.text}`);
+    return;
+  }
+  out(`${rendered.subject}\nwritten to ${layout.reportHtml} and ${path.basename(layout.reportText)}`);
+  if (!options.send && !options.resend) return;
+  await sendOnce(schedule, model, layout.dir, options.resend ?? false, out);
+}
+
+/** The send-once rule: a night whose report.sent.json is there is not mailed again, unless `resend`. */
+async function sendOnce(schedule: Schedule, model: ReportModel, nightDir: string, resend: boolean, out: (text: string) => void): Promise<void> {
+  const settings = schedule.report;
+  if (!settings || settings.to.length === 0) {
+    throw new NightshiftError(`${schedule.file} names no report recipients: add report: { cron: "0 7 * * *", to: [builds@example.com] }`, ExitCode.usage);
+  }
+  const sent = await readSentRecord(nightDir);
+  if (sent.record && !resend) {
+    out(`already sent at ${sent.record.sent_at} to ${sent.record.to.join(', ')}; --resend sends it again`);
+    return;
+  }
+  if (sent.problem && !resend) {
+    throw new NightshiftError(`${sent.problem}: whether this night's report went is not known; --resend sends it (again)`, ExitCode.usage);
+  }
+  const mail = renderReport(model, { when: settings.when });
+  if (!mail) {
+    out('every build succeeded and report.when is failures: no mail');
+    return;
+  }
+  // Loaded only when a mail goes out: the other commands start without the SMTP client.
+  const { resolveSmtpUrl } = await import('./smtp-url.js');
+  const smtp = await resolveSmtpUrl({});
+  if (!smtp) throw new NightshiftError('no SMTP server: set NIGHTSHIFT_SMTP_URL (e.g. smtp://user:password@mail.example.com:587) in the environment or in /etc/nightshift/env (mode 600); the report stays on disk', ExitCode.usage);
+  const { sendMail } = await import('./mail.js');
+  const from = settings.from ?? `nightshift@${os.hostname()}`;
+  const result = await sendMail({ smtpUrl: smtp.url, from, to: [...settings.to], subject: mail.subject, html: mail.html, text: mail.text });
+  const record: SentRecord = { sent_at: new Date().toISOString(), to: result.accepted, subject: mail.subject, message_id: result.messageId };
+  await writeSentRecord(nightDir, record);
+  out(`sent to ${result.accepted.join(', ')}${result.rejected.length ? ` (refused: ${result.rejected.join(', ')})` : ''}`);
+}
