@@ -14,7 +14,7 @@ import { writeConfigDir, removeConfigDirs } from '../helpers/config-dir.js';
 import { makeRecipesRepo, type RecipesRepo } from '../helpers/git.js';
 import { HostExecutor } from '../../src/build/host-executor.js';
 import { runBuilds } from '../../src/runner/run-builds.js';
-import type { Cell, Matrix } from '../../src/config/model.js';
+import type { Cell } from '../../src/config/model.js';
 import { FINISHED_STATUSES, nightLayout } from '../../src/night/layout.js';
 import { openNight } from '../../src/night/open-night.js';
 import { pendingRecord } from '../../src/night/resume.js';
@@ -146,7 +146,7 @@ packages:
         layout,
         cells: [fill],
         slots: 1,
-        matrix: { file: 'matrix.yaml', recipes: { repo: 'unused', ref: 'main' }, axes: [], packages: [], env: {}, exclude: [], include: [] } as Matrix,
+        matrix: { file: 'matrix.yaml', recipes: { repo: 'unused', ref: 'main' }, axes: [], packages: [], env: {}, exclude: [], include: [] },
         machine: 'm1',
         store,
         executors: { host: new HostExecutor(), docker: new HostExecutor() },
