@@ -72,7 +72,9 @@ try {
   const base = median(times['node -e 0']);
   const m = Object.fromEntries(Object.entries(times).map(([name, xs]) => [name, median(xs)]));
   for (const [name, ms] of Object.entries(m)) {
-    console.log(`${name.padEnd(31)} median ${ms.toFixed(0).padStart(4)} ms (min ${Math.min(...times[name]).toFixed(0)}, max ${Math.max(...times[name]).toFixed(0)}), ${(ms / base).toFixed(2)}x node -e 0`);
+    console.log(
+      `${name.padEnd(31)} median ${ms.toFixed(0).padStart(4)} ms (min ${Math.min(...times[name]).toFixed(0)}, max ${Math.max(...times[name]).toFixed(0)}), ${(ms / base).toFixed(2)}x node -e 0`,
+    );
   }
 
   // What status loads: dist/ is bundled, so count its files and bytes; a package from node_modules
@@ -86,18 +88,36 @@ try {
 }\n`,
   );
   writeFileSync(path.join(work, 'register.mjs'), `import { register } from 'node:module';\nregister(${JSON.stringify('file://' + path.join(work, 'hooks.mjs'))});\n`);
-  const trace = spawnSync(process.execPath, ['--import', path.join(work, 'register.mjs'), cli, 'status', ...night], { cwd: repo, encoding: 'utf8', stdio: ['ignore', 'ignore', 'pipe'] }).stderr;
-  const files = [...new Set(trace.split('\n').filter((l) => l.startsWith('LOADS ')).map((l) => fileURLToPath(l.slice(6))))];
+  const trace = spawnSync(process.execPath, ['--import', path.join(work, 'register.mjs'), cli, 'status', ...night], {
+    cwd: repo,
+    encoding: 'utf8',
+    stdio: ['ignore', 'ignore', 'pipe'],
+  }).stderr;
+  const files = [
+    ...new Set(
+      trace
+        .split('\n')
+        .filter((l) => l.startsWith('LOADS '))
+        .map((l) => fileURLToPath(l.slice(6))),
+    ),
+  ];
   const packages = [...new Set(files.flatMap((f) => /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(f)?.[1] ?? []))];
   const own = files.filter((f) => f.startsWith(path.join(repo, 'dist') + path.sep));
-  const jsFiles = (dir) => readdirSync(dir, { recursive: true }).filter((f) => f.endsWith('.js')).map((f) => path.join(dir, f));
+  const jsFiles = (dir) =>
+    readdirSync(dir, { recursive: true })
+      .filter((f) => f.endsWith('.js'))
+      .map((f) => path.join(dir, f));
   const allOwn = jsFiles(path.join(repo, 'dist'));
   const kib = (list) => (list.reduce((sum, f) => sum + statSync(f).size, 0) / 1024).toFixed(0);
   const heavy = packages.filter((p) => /^(@aws-sdk|@smithy|nodemailer)/.test(p));
-  console.log(`nightshift status loads ${own.length} of dist's ${allOwn.length} files (${kib(own)} of ${kib(allOwn)} KiB)${packages.length ? ` and from node_modules: ${packages.join(', ')}` : ' and nothing from node_modules (no AWS SDK, no nodemailer)'}`);
+  console.log(
+    `nightshift status loads ${own.length} of dist's ${allOwn.length} files (${kib(own)} of ${kib(allOwn)} KiB)${packages.length ? ` and from node_modules: ${packages.join(', ')}` : ' and nothing from node_modules (no AWS SDK, no nodemailer)'}`,
+  );
 
   const ratio = m['nightshift status'] / base;
-  console.log(`summary: cold start median of ${RUNS}: node -e 0 ${base.toFixed(0)} ms, status ${m['nightshift status'].toFixed(0)} ms (${ratio.toFixed(2)}x, target <= ${TARGET}x) ${ratio <= TARGET ? 'ok' : 'OVER'}, plan ${m['nightshift plan'].toFixed(0)} ms (${(m['nightshift plan'] / base).toFixed(2)}x), plan --all-machines of an S3 schedule ${m['nightshift plan --all-machines'].toFixed(0)} ms (${(m['nightshift plan --all-machines'] / base).toFixed(2)}x)`);
+  console.log(
+    `summary: cold start median of ${RUNS}: node -e 0 ${base.toFixed(0)} ms, status ${m['nightshift status'].toFixed(0)} ms (${ratio.toFixed(2)}x, target <= ${TARGET}x) ${ratio <= TARGET ? 'ok' : 'OVER'}, plan ${m['nightshift plan'].toFixed(0)} ms (${(m['nightshift plan'] / base).toFixed(2)}x), plan --all-machines of an S3 schedule ${m['nightshift plan --all-machines'].toFixed(0)} ms (${(m['nightshift plan --all-machines'] / base).toFixed(2)}x)`,
+  );
   process.exitCode = ratio <= TARGET && heavy.length === 0 ? 0 : 1;
 } finally {
   rmSync(work, { recursive: true, force: true });

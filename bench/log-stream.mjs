@@ -15,7 +15,10 @@ const work = mkdtempSync(path.join(os.tmpdir(), 'nightshift-bench-'));
 
 const git = (...args) => execFileSync('git', ['-c', 'user.name=bench', '-c', 'user.email=bench@example.com', ...args], { cwd: path.join(work, 'src') });
 mkdirSync(path.join(work, 'src'));
-writeFileSync(path.join(work, 'src', 'loud.sh'), `# $LOG_MB MiB of output in 100-byte lines, then an artifact\nyes "$(printf '%099d' 0)" | head -c $((LOG_MB * 1024 * 1024))\necho done > "$NIGHTSHIFT_OUT/loud.whl"\n`);
+writeFileSync(
+  path.join(work, 'src', 'loud.sh'),
+  `# $LOG_MB MiB of output in 100-byte lines, then an artifact\nyes "$(printf '%099d' 0)" | head -c $((LOG_MB * 1024 * 1024))\necho done > "$NIGHTSHIFT_OUT/loud.whl"\n`,
+);
 git('init', '-q', '-b', 'main');
 git('add', '-A');
 git('commit', '-qm', 'bench recipe');
@@ -71,12 +74,16 @@ try {
     const bytes = statSync(logOf(id)).size;
     const reader = await measure(['log', id, ...common], openSync('/dev/null', 'w'));
     results[size] = { run, reader, bytes };
-    console.log(`${size.padEnd(5)}: ${(bytes / 2 ** 20).toFixed(0).padStart(5)} MiB log in ${run.seconds.toFixed(2)} s (${(bytes / 2 ** 20 / run.seconds).toFixed(0)} MiB/s), runner peak RSS ${run.peak.toFixed(0)} MiB; nightshift log printed it in ${reader.seconds.toFixed(2)} s, peak RSS ${reader.peak.toFixed(0)} MiB`);
+    console.log(
+      `${size.padEnd(5)}: ${(bytes / 2 ** 20).toFixed(0).padStart(5)} MiB log in ${run.seconds.toFixed(2)} s (${(bytes / 2 ** 20 / run.seconds).toFixed(0)} MiB/s), runner peak RSS ${run.peak.toFixed(0)} MiB; nightshift log printed it in ${reader.seconds.toFixed(2)} s, peak RSS ${reader.peak.toFixed(0)} MiB`,
+    );
   }
   const growth = results.big.run.peak - results.small.run.peak;
   const readerGrowth = results.big.reader.peak - results.small.reader.peak;
   const flat = growth < 15 && readerGrowth < 15;
-  console.log(`summary: ${mb} MiB log via ${values.docker ? 'docker' : 'host'} executor; runner peak RSS ${results.big.run.peak.toFixed(0)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB vs a ${Math.round(mb / 10)} MiB log), log reader ${results.big.reader.peak.toFixed(0)} MiB (${readerGrowth >= 0 ? '+' : ''}${readerGrowth.toFixed(0)} MiB); ${flat ? 'flat' : 'NOT flat'}`);
+  console.log(
+    `summary: ${mb} MiB log via ${values.docker ? 'docker' : 'host'} executor; runner peak RSS ${results.big.run.peak.toFixed(0)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(0)} MiB vs a ${Math.round(mb / 10)} MiB log), log reader ${results.big.reader.peak.toFixed(0)} MiB (${readerGrowth >= 0 ? '+' : ''}${readerGrowth.toFixed(0)} MiB); ${flat ? 'flat' : 'NOT flat'}`,
+  );
   process.exitCode = results.big.run.code === 0 && flat ? 0 : 1;
 } finally {
   rmSync(work, { recursive: true, force: true });

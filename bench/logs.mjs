@@ -74,8 +74,8 @@ function measure(file, args, { stdout = 'ignore', sample = false } = {}) {
             const kb = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1]);
             if (kb) samples.push(kb / 1024);
           } catch {
-        // the process has exited between two samples: nothing to read
-      }
+            // the process has exited between two samples: nothing to read
+          }
         }, 50)
       : undefined;
     child.on('error', reject);
@@ -114,7 +114,9 @@ try {
     const byHandFirst = round % 2 === 1;
     const handRound = async () => {
       const none = await byHand(['--log-driver', 'none']);
-      console.log(`round ${round}: docker run --log-driver none > file: ${(none.bytes / 2 ** 20).toFixed(0)} MiB in ${none.seconds.toFixed(2)} s (${mibps(none.bytes, none.seconds)})`);
+      console.log(
+        `round ${round}: docker run --log-driver none > file: ${(none.bytes / 2 ** 20).toFixed(0)} MiB in ${none.seconds.toFixed(2)} s (${mibps(none.bytes, none.seconds)})`,
+      );
       return none;
     };
     const none = byHandFirst ? await handRound() : undefined;
@@ -125,13 +127,17 @@ try {
     const endedAt = at(/ succeeded loud_/);
     bytes = statSync(logOf(date)).size;
     runs.push({ ...run, before: startedAt, build: endedAt - startedAt, after: run.seconds - endedAt });
-    console.log(`round ${round}: nightshift run: ${(bytes / 2 ** 20).toFixed(0)} MiB log in ${run.seconds.toFixed(2)} s for the whole night (${mibps(bytes, run.seconds)}), peak RSS ${run.peak.toFixed(0)} MiB; before the build (start-up, recipes clone) ${startedAt.toFixed(2)} s, the build ${(endedAt - startedAt).toFixed(2)} s, after it (upload of the log to the local destination, manifest) ${(run.seconds - endedAt).toFixed(2)} s`);
+    console.log(
+      `round ${round}: nightshift run: ${(bytes / 2 ** 20).toFixed(0)} MiB log in ${run.seconds.toFixed(2)} s for the whole night (${mibps(bytes, run.seconds)}), peak RSS ${run.peak.toFixed(0)} MiB; before the build (start-up, recipes clone) ${startedAt.toFixed(2)} s, the build ${(endedAt - startedAt).toFixed(2)} s, after it (upload of the log to the local destination, manifest) ${(run.seconds - endedAt).toFixed(2)} s`,
+    );
     rmSync(path.join(work, 'nights', date), { recursive: true, force: true });
     rmSync(path.join(work, 'nights', 'published'), { recursive: true, force: true });
     const hand = none ?? (await handRound());
     nones.push(hand.seconds);
     ratios.push({ whole: run.seconds / hand.seconds, build: runs.at(-1).build / hand.seconds });
-    console.log(`round ${round} (${byHandFirst ? 'by hand first' : 'nightshift first'}): ratio ${ratios.at(-1).whole.toFixed(2)}, the build alone ${ratios.at(-1).build.toFixed(2)}`);
+    console.log(
+      `round ${round} (${byHandFirst ? 'by hand first' : 'nightshift first'}): ratio ${ratios.at(-1).whole.toFixed(2)}, the build alone ${ratios.at(-1).build.toFixed(2)}`,
+    );
   }
   const none = median(nones);
   const whole = median(runs.map((r) => r.seconds));
@@ -141,7 +147,9 @@ try {
   const ratio = median(ratios.map((r) => r.whole));
   const buildRatio = median(ratios.map((r) => r.build));
   if (bytes < mb * 2 ** 20) console.log(`the log is short: ${bytes} bytes, expected ${mb * 2 ** 20}`);
-  console.log(`summary: ${mb} MiB to stdout (median of ${rounds}, and of the rounds' ratios): nightshift run ${whole.toFixed(2)} s vs docker run --log-driver none > file ${none.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target <= ${TARGET}) ${ratio <= TARGET ? 'ok' : 'OVER'}; the build alone ${build.toFixed(2)} s (ratio ${buildRatio.toFixed(2)}), upload after it ${after.toFixed(2)} s; default log driver ${json.seconds.toFixed(2)} s (${(json.seconds / none).toFixed(2)}x); nightshift peak RSS ${peak.toFixed(0)} MiB`);
+  console.log(
+    `summary: ${mb} MiB to stdout (median of ${rounds}, and of the rounds' ratios): nightshift run ${whole.toFixed(2)} s vs docker run --log-driver none > file ${none.toFixed(2)} s, ratio ${ratio.toFixed(2)} (target <= ${TARGET}) ${ratio <= TARGET ? 'ok' : 'OVER'}; the build alone ${build.toFixed(2)} s (ratio ${buildRatio.toFixed(2)}), upload after it ${after.toFixed(2)} s; default log driver ${json.seconds.toFixed(2)} s (${(json.seconds / none).toFixed(2)}x); nightshift peak RSS ${peak.toFixed(0)} MiB`,
+  );
   process.exitCode = ratio <= TARGET && bytes >= mb * 2 ** 20 ? 0 : 1;
 } finally {
   rmSync(work, { recursive: true, force: true });

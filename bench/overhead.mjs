@@ -93,13 +93,19 @@ try {
     theirs.push(x);
     ours.push(n);
     ratios.push(n / x);
-    console.log(`round ${round + 1} (${round % 2 === 0 ? 'xargs first' : 'nightshift first'}): xargs ${x.toFixed(2)} s, nightshift run ${n.toFixed(2)} s, ratio ${(n / x).toFixed(2)}`);
+    console.log(
+      `round ${round + 1} (${round % 2 === 0 ? 'xargs first' : 'nightshift first'}): xargs ${x.toFixed(2)} s, nightshift run ${n.toFixed(2)} s, ratio ${(n / x).toFixed(2)}`,
+    );
   }
   const a = median(ours);
   const b = median(theirs);
   const ratio = median(ratios);
-  console.log(`${builds} no-op containers at ${slots} at once: xargs -P ${slots} docker run median ${b.toFixed(2)} s (${((b / builds) * slots * 1000).toFixed(0)} ms a container per slot); nightshift run median ${a.toFixed(2)} s (${(((a - b) / builds) * 1000).toFixed(0)} ms more a build); ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}`);
-  console.log(`summary: ${builds} no-op docker builds at ${slots} slots: nightshift ${a.toFixed(2)} s vs xargs docker run ${b.toFixed(2)} s (median of ${rounds} rounds, and of their ratios), ratio ${ratio.toFixed(2)} (target <= ${TARGET}) ${ratio <= TARGET ? 'ok' : 'OVER'}`);
+  console.log(
+    `${builds} no-op containers at ${slots} at once: xargs -P ${slots} docker run median ${b.toFixed(2)} s (${((b / builds) * slots * 1000).toFixed(0)} ms a container per slot); nightshift run median ${a.toFixed(2)} s (${(((a - b) / builds) * 1000).toFixed(0)} ms more a build); ratios ${ratios.map((r) => r.toFixed(2)).join(', ')}`,
+  );
+  console.log(
+    `summary: ${builds} no-op docker builds at ${slots} slots: nightshift ${a.toFixed(2)} s vs xargs docker run ${b.toFixed(2)} s (median of ${rounds} rounds, and of their ratios), ratio ${ratio.toFixed(2)} (target <= ${TARGET}) ${ratio <= TARGET ? 'ok' : 'OVER'}`,
+  );
   process.exitCode = ratio <= TARGET ? 0 : 1;
 } finally {
   rmSync(work, { recursive: true, force: true });

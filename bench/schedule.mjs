@@ -25,7 +25,9 @@ function matrix(pythons, cudas) {
   return cells;
 }
 const MATRICES = {
-  'today (23 cells)': matrix(['3.10', '3.11', '3.12', '3.13'], ['cpu', 'cu126', 'cu128', 'cu130']).filter((c) => !/cu1(28|30)_pre/.test(c.id)).concat([{ id: 'manywheel_3.13t_cu128', expected: 70 * 60 }]),
+  'today (23 cells)': matrix(['3.10', '3.11', '3.12', '3.13'], ['cpu', 'cu126', 'cu128', 'cu130'])
+    .filter((c) => !/cu1(28|30)_pre/.test(c.id))
+    .concat([{ id: 'manywheel_3.13t_cu128', expected: 70 * 60 }]),
   'wide (45 cells)': matrix(['3.9', '3.10', '3.11', '3.12', '3.13', '3.13t', '3.14'], ['cpu', 'cu118', 'cu126', 'cu128', 'cu130']),
 };
 
@@ -43,8 +45,19 @@ function listSchedule(durations, slots) {
 /** nightshift: the plan's split and order (from expected durations), then slots take the next build. */
 function nightshiftMakespan(cells, actual, machines, slots) {
   const asCells = cells.map((c) => ({ id: c.id, package: { name: c.id.split('_')[0], estimateS: c.expected }, values: {} }));
-  const plan = planNight(asCells, machines.map((name) => ({ name, slots })), { estimate: (cell) => cell.package.estimateS });
-  return Math.max(...plan.machines.map((m) => listSchedule(m.builds.map((b) => actual.get(b.id)), slots)));
+  const plan = planNight(
+    asCells,
+    machines.map((name) => ({ name, slots })),
+    { estimate: (cell) => cell.package.estimateS },
+  );
+  return Math.max(
+    ...plan.machines.map((m) =>
+      listSchedule(
+        m.builds.map((b) => actual.get(b.id)),
+        slots,
+      ),
+    ),
+  );
 }
 
 /** The old cron: cells dealt in matrix order to machines, then to `slots` serial queues per machine. */

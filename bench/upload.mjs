@@ -70,7 +70,9 @@ async function writeArtifact(file) {
 async function startS3rver(dir) {
   const bin = path.join(path.dirname(new URL(import.meta.resolve('s3rver/package.json')).pathname), 'bin', 's3rver.js');
   // --openssl-legacy-provider: s3rver's continuation tokens use DES (see DESIGN.md, Testing).
-  s3rver = spawn(process.execPath, ['--openssl-legacy-provider', bin, '--directory', dir, '--address', '127.0.0.1', '--port', '0', '--configure-bucket', 'bench', '--silent'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  s3rver = spawn(process.execPath, ['--openssl-legacy-provider', bin, '--directory', dir, '--address', '127.0.0.1', '--port', '0', '--configure-bucket', 'bench', '--silent'], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let output = '';
   const port = await new Promise((resolve, reject) => {
     s3rver.stdout.on('data', (chunk) => {

@@ -23,21 +23,25 @@ if (!process.argv.includes('--no-screenshot')) {
   const profile = mkdtempSync(path.join(tmpdir(), 'nightshift-chromium-'));
   try {
     // Everything that would reach the network or a GPU is off: the report must render from the file alone.
-    execFileSync(process.env.CHROMIUM ?? 'chromium', [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--hide-scrollbars',
-      `--user-data-dir=${profile}`,
-      `--screenshot=${png}`,
-      `--window-size=${process.env.WINDOW_SIZE ?? '1100,1900'}`,
-      pathToFileURL(path.join(docs, 'sample-report.html')).href,
-    ], { stdio: ['ignore', 'ignore', 'pipe'] });
+    execFileSync(
+      process.env.CHROMIUM ?? 'chromium',
+      [
+        '--headless',
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+        '--hide-scrollbars',
+        `--user-data-dir=${profile}`,
+        `--screenshot=${png}`,
+        `--window-size=${process.env.WINDOW_SIZE ?? '1100,1900'}`,
+        pathToFileURL(path.join(docs, 'sample-report.html')).href,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
   } finally {
     rmSync(profile, { recursive: true, force: true });
   }

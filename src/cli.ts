@@ -70,7 +70,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'status',
-    summary: "every build of a night: status, duration, exit code, reason",
+    summary: 'every build of a night: status, duration, exit code, reason',
     options: (command) =>
       command
         .option('--json', 'print JSON: {date, machine, builds: [{id, status, exit_code, duration_s, log}]}')
@@ -93,7 +93,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'report',
-    summary: "the morning report of a night across the fleet: written to the night folder, mailed with --send",
+    summary: 'the morning report of a night across the fleet: written to the night folder, mailed with --send',
     options: (command) =>
       command
         .option('--print', 'print the text version and send nothing')
@@ -112,7 +112,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'daemon',
-    summary: "run the nights and the morning report on schedule, in the foreground; SIGTERM stops, SIGHUP reloads",
+    summary: 'run the nights and the morning report on schedule, in the foreground; SIGTERM stops, SIGHUP reloads',
     options: (command) =>
       command.addOption(new Option('--log-format <format>', 'one line per event on stdout: text, or json (one object per line)').choices(['text', 'json']).default('text')),
     run: async (options, _args, io) => (await import('./commands/daemon.js')).daemon(options, io),
@@ -123,7 +123,9 @@ const commands: CommandSpec[] = [
     summary: 'print (or --write) what starts the nights on this machine: systemd units (install systemd) or a cron.d file (install cron)',
     options: (command) =>
       command
-        .addOption(new Option('--mode <mode>', 'systemd only: timer (oneshot services started by timers, the default) or daemon (one long-running service)').choices(['timer', 'daemon']))
+        .addOption(
+          new Option('--mode <mode>', 'systemd only: timer (oneshot services started by timers, the default) or daemon (one long-running service)').choices(['timer', 'daemon']),
+        )
         .option('--write', 'install the files (into /etc/systemd/system or /etc/cron.d) instead of printing them')
         .option('--dir <dir>', 'the folder to write into instead (to try it out, or for tests)')
         .option('--user <user>', 'the user the nights run as (default root); it needs Docker and write access to the root folder'),
@@ -149,7 +151,7 @@ function program(io: Io): Command {
     spec.options?.(command);
     command.action(async (...received: unknown[]) => {
       const self = received.at(-1) as Command;
-      const args = (self.processedArgs as unknown[]).flat().filter((arg): arg is string => typeof arg === "string");
+      const args = (self.processedArgs as unknown[]).flat().filter((arg): arg is string => typeof arg === 'string');
       const status = await spec.run(self.optsWithGlobals(), args, io);
       root.setOptionValue('__status', status);
     });

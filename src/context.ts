@@ -51,8 +51,5 @@ export function requireMachine(schedule: Schedule, options: GlobalOptions): stri
   if (schedule.machines.some((m) => m.name === name)) return name;
   const names = schedule.machines.map((m) => m.name);
   const how = options.machine ? '' : ` (this host's name; pass --machine NAME or set NIGHTSHIFT_MACHINE)`;
-  throw new NightshiftError(
-    `machine "${name}"${how} is not in ${schedule.file}${didYouMean(name, names) || `; machines are ${names.join(', ')}`}`,
-    ExitCode.usage,
-  );
+  throw new NightshiftError(`machine "${name}"${how} is not in ${schedule.file}${didYouMean(name, names) || `; machines are ${names.join(', ')}`}`, ExitCode.usage);
 }

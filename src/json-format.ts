@@ -20,7 +20,11 @@ export function parseJson<S extends z.ZodType>(text: string, schema: S, version?
   }
   if (version !== undefined) {
     const found = typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as { version?: unknown }).version : undefined;
-    if (found !== version) return { ok: false, problem: found === undefined ? `no version (this nightshift reads version ${version})` : `version ${JSON.stringify(found)}, but this nightshift reads version ${version}` };
+    if (found !== version)
+      return {
+        ok: false,
+        problem: found === undefined ? `no version (this nightshift reads version ${version})` : `version ${JSON.stringify(found)}, but this nightshift reads version ${version}`,
+      };
   }
   const result = schema.safeParse(value);
   if (result.success) return { ok: true, value: result.data };

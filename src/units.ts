@@ -36,7 +36,12 @@ export function parseSize(text: string): number | undefined {
 }
 
 export function formatSize(bytes: number): string {
-  for (const [unit, factor] of [['T', 1024 ** 4], ['G', 1024 ** 3], ['M', 1024 ** 2], ['K', 1024]] as const) {
+  for (const [unit, factor] of [
+    ['T', 1024 ** 4],
+    ['G', 1024 ** 3],
+    ['M', 1024 ** 2],
+    ['K', 1024],
+  ] as const) {
     if (bytes >= factor) return `${(bytes / factor).toFixed(bytes % factor ? 1 : 0)}${unit}`;
   }
   return `${bytes}B`;

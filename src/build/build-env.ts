@@ -75,10 +75,7 @@ export function renderCacheKey(cell: Cell, date: string, machine: string): strin
 function renderOrThrow(template: string, vars: TemplateVars, cell: Cell, what: string): string {
   const rendered = render(template, vars);
   if (rendered.ok) return rendered.value;
-  throw new NightshiftError(
-    `${cell.id}: ${what} "${template}": ${rendered.ref.text} cannot be filled in for this build; run nightshift validate`,
-    ExitCode.usage,
-  );
+  throw new NightshiftError(`${cell.id}: ${what} "${template}": ${rendered.ref.text} cannot be filled in for this build; run nightshift validate`, ExitCode.usage);
 }
 
 const SECRET_NAMES = new Set(['NIGHTSHIFT_SMTP_URL', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_SESSION_TOKEN', 'AWS_SECURITY_TOKEN']);

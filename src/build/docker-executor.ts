@@ -73,18 +73,30 @@ export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: st
   if (!options.image) throw new Error(`${options.id}: a docker build needs an image`);
   const { gpus, memory, memoryBytes, cpus } = options.resources;
   return [
-    'run', '--rm', '--init', '--name', name,
+    'run',
+    '--rm',
+    '--init',
+    '--name',
+    name,
     // Output already goes to the build log through the client. Docker's default json-file driver
     // would keep a second copy under /var/lib/docker and caps line-heavy output at a few MB/s.
-    '--log-driver', 'none',
-    '--label', `nightshift.night=${options.date}`,
-    '--label', `nightshift.build=${options.id}`,
-    '--label', `nightshift.machine=${options.machine}`,
-    '--label', `nightshift.root=${options.root}`,
-    '-v', `${options.recipesDir}:${RECIPES}:ro`,
-    '-v', `${options.outDir}:${OUT}`,
+    '--log-driver',
+    'none',
+    '--label',
+    `nightshift.night=${options.date}`,
+    '--label',
+    `nightshift.build=${options.id}`,
+    '--label',
+    `nightshift.machine=${options.machine}`,
+    '--label',
+    `nightshift.root=${options.root}`,
+    '-v',
+    `${options.recipesDir}:${RECIPES}:ro`,
+    '-v',
+    `${options.outDir}:${OUT}`,
     ...cacheMountArgs(options.cache),
-    '--env-file', envFile,
+    '--env-file',
+    envFile,
     ...(gpus !== undefined && gpus !== 0 ? ['--gpus', String(gpus)] : []),
     // Bytes as nightshift parsed them (binary units, like Docker's own) rather than the text again.
     ...(memoryBytes !== undefined ? ['--memory', String(memoryBytes)] : memory !== undefined ? ['--memory', memory] : []),
@@ -289,7 +301,10 @@ function clientMessage(line: string): string {
   const logrus = /msg="((?:[^"\\]|\\.)*)"/.exec(line);
   const text = logrus ? logrus[1]! : line.trim().replace(/^docker: /, '');
   // The request's URL (socket path, container id) says nothing to a person.
-  return text.replace(/\b(Get|Head|Post|Put|Delete) \\?"[^"]*\\?"/g, '$1').replace(/\s+/g, ' ').trim();
+  return text
+    .replace(/\b(Get|Head|Post|Put|Delete) \\?"[^"]*\\?"/g, '$1')
+    .replace(/\s+/g, ' ')
+    .trim();
 }
 
 // Docker prints its own failures as "docker: ..." and exits 125 (126/127 when the runtime cannot
@@ -354,7 +369,10 @@ export async function removeContainers(labels: Readonly<Record<string, string>>,
   const filters = entries.flatMap(([key, value]) => ['--filter', `label=${key}=${value}`]);
   const listed = await execa(docker, ['ps', '-a', '-q', ...filters], { ...client, reject: false, stdin: 'ignore' });
   if (listed.failed) throw new Error(`docker ps failed: ${listed.stderr.trim() || (listed.shortMessage ?? 'it did not say why')}`);
-  const ids = listed.stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '');
+  const ids = listed.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
   if (ids.length === 0) return [];
   const removed = await execa(docker, ['rm', '-f', ...ids], { ...client, reject: false, stdin: 'ignore' });
   // --rm containers may vanish by themselves meanwhile; anything else is an error.

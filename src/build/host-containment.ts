@@ -211,7 +211,9 @@ function groupAlive(pgid: number): boolean {
 function namespaceMembers(init: number): number[] {
   const ns = readLink(`/proc/${init}/ns/pid`);
   if (ns === undefined) return [];
-  return processes().filter((p) => p.pid !== init && readLink(`/proc/${p.pid}/ns/pid`) === ns).map((p) => p.pid);
+  return processes()
+    .filter((p) => p.pid !== init && readLink(`/proc/${p.pid}/ns/pid`) === ns)
+    .map((p) => p.pid);
 }
 
 /** Live processes (of any user this one may read) whose environment holds `entry` exactly. */

@@ -62,7 +62,13 @@ export class HostExecutor implements Executor {
     try {
       await prepareWorkDir(options);
     } catch (error) {
-      return { exitCode: null, timedOut: false, canceled: false, startError: `could not prepare the work folder ${options.workDir}: ${(error as Error).message}`, durationMs: elapsed() };
+      return {
+        exitCode: null,
+        timedOut: false,
+        canceled: false,
+        startError: `could not prepare the work folder ${options.workDir}: ${(error as Error).message}`,
+        durationMs: elapsed(),
+      };
     }
     const cacheError = await cacheStartError(options.cache);
     if (cacheError) return { exitCode: null, timedOut: false, canceled: false, startError: cacheError, durationMs: elapsed() };

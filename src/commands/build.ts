@@ -40,7 +40,8 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const machine = machineName(options);
   const names = config.matrix.packages.map((p) => p.name);
   const spec = config.matrix.packages.find((p) => p.name === packageName);
-  if (!spec) throw new NightshiftError(`no package "${packageName!}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
+  if (!spec)
+    throw new NightshiftError(`no package "${packageName!}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
   const requested = manualCells(spec, requestedValues(spec, lists, options.axis ?? []));
   const slots = options.slots === undefined ? 1 : Number(options.slots);
   if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots!}`, ExitCode.usage);
@@ -60,7 +61,22 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const reporter = live ? undefined : progress(io, cells.length);
   try {
     const outcome = await runNight(
-      { matrix: config.matrix, allCells: config.cells, schedule, date, machine, cells, slots, estimate: orderSeconds(estimates), budget: machineBudget(schedule.machines.find((m) => m.name === machine)), force: true, refreshRecipes: options.refreshRecipes, purpose: 'build', upload: options.upload ?? false, manual },
+      {
+        matrix: config.matrix,
+        allCells: config.cells,
+        schedule,
+        date,
+        machine,
+        cells,
+        slots,
+        estimate: orderSeconds(estimates),
+        budget: machineBudget(schedule.machines.find((m) => m.name === machine)),
+        force: true,
+        refreshRecipes: options.refreshRecipes,
+        purpose: 'build',
+        upload: options.upload ?? false,
+        manual,
+      },
       {
         executors: defaultExecutors(),
         signal: stop.signal,
@@ -92,9 +108,18 @@ function requestedValues(spec: PackageSpec, lists: readonly string[], axisOption
   const values = new Map<string, string[]>();
   const set = (axis: string, text: string, from: string) => {
     if (!axes.includes(axis)) {
-      throw new NightshiftError(`${spec.name} has no ${axis} axis (its axes: ${axes.join(', ') || 'none'}); ${from === 'argument' ? 'write - in its place' : 'leave out --axis ' + axis}`, ExitCode.usage);
+      throw new NightshiftError(
+        `${spec.name} has no ${axis} axis (its axes: ${axes.join(', ') || 'none'}); ${from === 'argument' ? 'write - in its place' : 'leave out --axis ' + axis}`,
+        ExitCode.usage,
+      );
     }
-    values.set(axis, text.split(',').map((v) => v.trim()).filter(Boolean));
+    values.set(
+      axis,
+      text
+        .split(',')
+        .map((v) => v.trim())
+        .filter(Boolean),
+    );
   };
   lists.forEach((text, i) => {
     const axis = POSITIONAL_AXES[i];
@@ -109,7 +134,13 @@ function requestedValues(spec: PackageSpec, lists: readonly string[], axisOption
   const missing = axes.filter((axis) => !values.get(axis)?.length);
   if (missing.length) {
     const usage = `nightshift build ${spec.name} ${axes.includes('python') ? 'PYTHONS' : '-'} ${axes.includes('cuda') ? 'CUDAS' : ''}`.trimEnd();
-    throw new NightshiftError(`say which ${missing.join(', ')} to build: ${usage}${missing.filter((a) => !(POSITIONAL_AXES as readonly string[]).includes(a)).map((a) => ` --axis ${a}=...`).join('')}`, ExitCode.usage);
+    throw new NightshiftError(
+      `say which ${missing.join(', ')} to build: ${usage}${missing
+        .filter((a) => !(POSITIONAL_AXES as readonly string[]).includes(a))
+        .map((a) => ` --axis ${a}=...`)
+        .join('')}`,
+      ExitCode.usage,
+    );
   }
   return values;
 }

@@ -22,7 +22,7 @@ export interface DaemonOptions extends GlobalOptions {
 
 export async function daemon(options: DaemonOptions, io: Io): Promise<number> {
   if (options.date) {
-    throw new NightshiftError("the daemon runs each night at its time, by the clock: --date is for run, status and report (e.g. nightshift run --date 2026_11_22)", ExitCode.usage);
+    throw new NightshiftError('the daemon runs each night at its time, by the clock: --date is for run, status and report (e.g. nightshift run --date 2026_11_22)', ExitCode.usage);
   }
   const format = (options.logFormat ?? 'text') as LogFormat;
   if (!LOG_FORMATS.includes(format)) throw new NightshiftError(`--log-format ${JSON.stringify(options.logFormat)}: use text or json`, ExitCode.usage);

@@ -71,7 +71,8 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
   if (options.user !== undefined && options.user !== 'root') {
     io.err(
       `nightshift: as ${options.user}, the cron jobs cannot read a root-only ${DEFAULT_ENV_FILE} (as it should be): the report then has no SMTP URL. ` +
-        'systemd reads EnvironmentFile= as root for any User=: nightshift install systemd --user ' + options.user,
+        'systemd reads EnvironmentFile= as root for any User=: nightshift install systemd --user ' +
+        options.user,
     );
   }
   const dir = path.resolve(options.dir ?? CRON_DIR);
@@ -97,7 +98,10 @@ export function nightshiftScript(): string {
   try {
     return realpathSync(cli);
   } catch {
-    throw new NightshiftError(`cannot find nightshift's own script at ${cli}: install from the built nightshift (npm run build, then node dist/cli.js install ...)`, ExitCode.usage);
+    throw new NightshiftError(
+      `cannot find nightshift's own script at ${cli}: install from the built nightshift (npm run build, then node dist/cli.js install ...)`,
+      ExitCode.usage,
+    );
   }
 }
 

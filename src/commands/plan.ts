@@ -90,7 +90,9 @@ function planJson(schedule: Schedule, date: string, machines: MachinePlan[], est
 }
 
 function planTable(schedule: Schedule, date: string, machines: MachinePlan[], count: number, estimates: NightEstimates): string {
-  const lines = [`${schedule.name} · night ${date} (${schedule.timezone}) · ${count} build${count === 1 ? '' : 's'} on ${machines.length} machine${machines.length === 1 ? '' : 's'}`];
+  const lines = [
+    `${schedule.name} · night ${date} (${schedule.timezone}) · ${count} build${count === 1 ? '' : 's'} on ${machines.length} machine${machines.length === 1 ? '' : 's'}`,
+  ];
   if (estimates.sharedFrom?.length) lines.push(`estimates: build history of ${estimates.sharedFrom.join(', ')} (shared), else the matrix`);
   for (const m of machines) {
     lines.push('', `${m.machine.name} · ${m.machine.slots} slot${m.machine.slots === 1 ? '' : 's'} · ${m.builds.length} builds · expected ${formatDuration(m.expectedFinishS)}`);

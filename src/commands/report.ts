@@ -21,7 +21,8 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
   // By default the latest night whose scheduled start has come (a 07:00 report of a 23:30 night is about
   // the night before), as the daemon does; --date names another.
   const now = new Date();
-  const date = options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
+  const date =
+    options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
   await deliverReport({
     config,
     schedule,

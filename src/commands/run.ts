@@ -33,7 +33,10 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
   const estimates = await loadEstimates(schedule, date, { warn });
   const mine = machineBuilds(config, schedule, machine, options, estimates);
   if (mine.builds.length === 0) {
-    throw new NightshiftError(`nothing to build on ${machine}${options.only || options.skip ? ' with these --only/--skip selectors' : ''}; see nightshift plan --all-machines`, ExitCode.nothingSelected);
+    throw new NightshiftError(
+      `nothing to build on ${machine}${options.only || options.skip ? ' with these --only/--skip selectors' : ''}; see nightshift plan --all-machines`,
+      ExitCode.nothingSelected,
+    );
   }
   if (options.dryRun) return dryRun(schedule, date, machine, mine, estimates, options, io);
 
@@ -59,12 +62,23 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
 }
 
 /** What would run, in order, and what would be kept; writes nothing. */
-async function dryRun(schedule: Schedule, date: string, machine: string, mine: ReturnType<typeof machineBuilds>, estimates: NightEstimates, options: RunOptions, io: Io): Promise<number> {
+async function dryRun(
+  schedule: Schedule,
+  date: string,
+  machine: string,
+  mine: ReturnType<typeof machineBuilds>,
+  estimates: NightEstimates,
+  options: RunOptions,
+  io: Io,
+): Promise<number> {
   const layout = nightLayout(schedule.root, date);
   const state = (await readNightState(layout.state)) ?? emptyNightState({ date, machine, schedule: schedule.name }, new Date());
   io.out(`dry run: night ${date} on ${machine}, ${mine.machine.slots} slot(s), folder ${layout.dir}`);
   const estimate = orderSeconds(estimates);
-  const ordered = longestExpectedFirst(mine.builds.map((b) => b.cell), estimate);
+  const ordered = longestExpectedFirst(
+    mine.builds.map((b) => b.cell),
+    estimate,
+  );
   // The rule the run itself applies (what is kept, what runs), without writing anything.
   const kept = new Set(planResume(state, ordered, { force: options.force ?? false, estimate }).kept);
   const action = (id: string) => (kept.has(id) ? 'keep (succeeded)' : 'build');

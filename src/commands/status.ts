@@ -94,7 +94,16 @@ async function fleetStatus(schedule: Schedule, date: string, options: StatusOpti
   if (options.json) {
     io.out(
       JSON.stringify(
-        { date, destination: fleet.destination, machines: fleet.machines.map((m) => ({ name: m.name, published: m.manifest !== undefined, builds: m.manifest?.builds ?? [], ...(m.problem ? { problem: m.problem } : {}) })) },
+        {
+          date,
+          destination: fleet.destination,
+          machines: fleet.machines.map((m) => ({
+            name: m.name,
+            published: m.manifest !== undefined,
+            builds: m.manifest?.builds ?? [],
+            ...(m.problem ? { problem: m.problem } : {}),
+          })),
+        },
         null,
         2,
       ),

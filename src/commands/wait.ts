@@ -50,7 +50,12 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
       return ExitCode.buildsFailed;
     }
     if (Date.now() >= deadline) {
-      io.err(`nightshift: still waiting for ${builds.filter((b) => !isFinished(b)).map((b) => b.id).join(', ')} after ${options.timeout!}`);
+      io.err(
+        `nightshift: still waiting for ${builds
+          .filter((b) => !isFinished(b))
+          .map((b) => b.id)
+          .join(', ')} after ${options.timeout!}`,
+      );
       return ExitCode.buildsFailed;
     }
     await sleep(options.pollMs ?? 500);

@@ -12,10 +12,7 @@ export interface ConfigIssue {
 
 /** `exclude[0].cuda`, `packages.manywheel.timeout`, `machines.linux-0` */
 export function formatPath(path: IssuePath): string {
-  return path.reduce<string>(
-    (text, step) => (typeof step === 'number' ? `${text}[${step}]` : text ? `${text}.${step}` : step),
-    '',
-  );
+  return path.reduce<string>((text, step) => (typeof step === 'number' ? `${text}[${step}]` : text ? `${text}.${step}` : step), '');
 }
 
 /** `matrix.yaml:12:5 packages.conda.timeout: expected a duration like 90m or 4h, got "soon"` */

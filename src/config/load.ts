@@ -50,7 +50,9 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   const show = (file: string) => displayPath(path.join(dir, file));
   if (!(await exists(path.join(dir, MATRIX_FILE)))) {
     // matrix.yml is the likeliest slip: say so rather than "no matrix.yaml" next to it.
-    const hint = (await exists(path.join(dir, 'matrix.yml'))) ? `; found matrix.yml: rename it to ${MATRIX_FILE}` : `: run nightshift in the folder holding ${MATRIX_FILE} and ${SCHEDULES_DIR}/, or pass --config DIR`;
+    const hint = (await exists(path.join(dir, 'matrix.yml')))
+      ? `; found matrix.yml: rename it to ${MATRIX_FILE}`
+      : `: run nightshift in the folder holding ${MATRIX_FILE} and ${SCHEDULES_DIR}/, or pass --config DIR`;
     throw new NightshiftError(`no ${MATRIX_FILE} in ${displayPath(dir) || '.'}${hint}`, ExitCode.usage);
   }
   const scheduleNames = await chooseSchedules(dir, options.schedule);
@@ -97,7 +99,14 @@ function checkFile<S extends z.ZodType>(source: YamlSource, schema: S, issues: C
   }
   if (typeof source.data !== 'object' || Array.isArray(source.data)) {
     const got = Array.isArray(source.data) ? 'a list' : JSON.stringify(source.data);
-    issues.push({ file: source.file, ...locate(source, []), path: [], message: `expected a mapping of keys (${requiredKeys(schema).map((key) => `${key}:`).join(', ')} ...) at the top of the file, got ${got}` });
+    issues.push({
+      file: source.file,
+      ...locate(source, []),
+      path: [],
+      message: `expected a mapping of keys (${requiredKeys(schema)
+        .map((key) => `${key}:`)
+        .join(', ')} ...) at the top of the file, got ${got}`,
+    });
     return undefined;
   }
   const result = schema.safeParse(source.data, { reportInput: true });
@@ -121,7 +130,9 @@ async function chooseSchedules(dir: string, wanted: string | undefined): Promise
     .sort();
   if (names.length === 0) {
     const yml = files.filter((file) => file.endsWith('.yml'));
-    const hint = yml.length ? `; schedule files end in .yaml: rename ${yml.join(', ')}` : `: add one, e.g. ${SCHEDULES_DIR}/${DEFAULT_SCHEDULE}.yaml with cron, timezone and machines`;
+    const hint = yml.length
+      ? `; schedule files end in .yaml: rename ${yml.join(', ')}`
+      : `: add one, e.g. ${SCHEDULES_DIR}/${DEFAULT_SCHEDULE}.yaml with cron, timezone and machines`;
     throw new NightshiftError(`no schedules in ${displayPath(folder)}/${hint}`, ExitCode.usage);
   }
   if (wanted === 'all') return names;

@@ -74,13 +74,12 @@ export function toMatrix(input: MatrixInput, file: string, configDir: string): M
     packages: Object.entries(input.packages).map(([name, spec]) => toPackage(name, spec, axes)),
     env: stringify(input.env),
     exclude: input.exclude.map((entry) => stringify(entry)),
-    include: input.include.map(
-      (entry): Selection =>
-        Object.fromEntries(
-          Object.entries(entry).map(([key, value]): [string, string | AxisValue] =>
-            typeof value === 'object' ? [key, toAxisValue(value)] : key === 'package' ? [key, value] : [key, toAxisValue(value, allAxes(key))],
-          ),
+    include: input.include.map((entry): Selection =>
+      Object.fromEntries(
+        Object.entries(entry).map(([key, value]): [string, string | AxisValue] =>
+          typeof value === 'object' ? [key, toAxisValue(value)] : key === 'package' ? [key, value] : [key, toAxisValue(value, allAxes(key))],
         ),
+      ),
     ),
   };
 }

@@ -43,8 +43,7 @@ export const BUILTIN_VARIABLES = ['package', 'id', 'date', 'machine'] as const;
 /** Names an axis cannot take: they mean something else in templates, selections and `plan --json`. */
 const RESERVED_AXIS_NAMES = [...BUILTIN_VARIABLES, 'file', 'image', 'executor', 'order', 'status'];
 
-export const list = (items: readonly string[], max = 6) =>
-  items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`;
+export const list = (items: readonly string[], max = 6) => (items.length <= max ? items.join(', ') : `${items.slice(0, max).join(', ')} and ${items.length - max} more`);
 
 /** Every axis name any package uses, with every value it can take. */
 export function axisCatalogue(matrix: Matrix): Map<string, Set<string>> {
@@ -102,7 +101,11 @@ export const matrixFileRules = {
     const check = (env: Record<string, unknown>, path: IssuePath): RuleProblem[] =>
       Object.keys(env)
         .filter((name) => name.startsWith('NIGHTSHIFT_'))
-        .map((name) => ({ path: [...path, name], at: 'key' as const, message: `names starting with NIGHTSHIFT_ are set by nightshift itself (build id, date, axes); choose another name` }));
+        .map((name) => ({
+          path: [...path, name],
+          at: 'key' as const,
+          message: `names starting with NIGHTSHIFT_ are set by nightshift itself (build id, date, axes); choose another name`,
+        }));
     return [...check(input.env, ['env']), ...Object.entries(input.packages).flatMap(([pkg, spec]) => check(spec.env, ['packages', pkg, 'env']))];
   },
 
@@ -204,12 +207,7 @@ function containerPathProblem(target: string): string | undefined {
 }
 
 /** The problems of an exclude entry's keys and values: a package, an axis or a value that does not exist. */
-export function selectionKeyProblems(
-  entry: Record<string, unknown>,
-  path: IssuePath,
-  catalogue: Map<string, Set<string>>,
-  packages: readonly string[],
-): RuleProblem[] {
+export function selectionKeyProblems(entry: Record<string, unknown>, path: IssuePath, catalogue: Map<string, Set<string>>, packages: readonly string[]): RuleProblem[] {
   const problems: RuleProblem[] = [];
   for (const [key, value] of Object.entries(entry)) {
     const text = String(value);

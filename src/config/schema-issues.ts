@@ -54,7 +54,9 @@ function describe(source: YamlSource, schema: z.ZodType, issue: ZodIssue, prefix
       if (deep.length === 1) return deep[0]!.flatMap((sub) => describe(source, schema, sub, path));
       if (deep.length === 0) {
         // Every alternative refused the value itself: say what would have been accepted.
-        const expected = issue.errors.flat().map((sub) => (sub.code === 'invalid_type' ? sub.expected : sub.code === 'invalid_value' ? sub.values.map((v) => JSON.stringify(v)).join(' or ') : ''));
+        const expected = issue.errors
+          .flat()
+          .map((sub) => (sub.code === 'invalid_type' ? sub.expected : sub.code === 'invalid_value' ? sub.values.map((v) => JSON.stringify(v)).join(' or ') : ''));
         if (expected.includes('string') && typeof input === 'number') return [{ path, message: quoteNumber(source, path, input) }];
         const names = [...new Set(expected.filter(Boolean).map((type) => (type === 'boolean' ? 'true/false' : article(type))))];
         return [{ path, message: `expected ${names.length > 2 ? `${names.slice(0, -1).join(', ')} or ${names.at(-1)!}` : names.join(' or ')}, got ${show(input)}` }];

@@ -24,9 +24,7 @@ export const idPart = (what: string) =>
     .refine((text) => !text.includes('..'), { error: idPartMessage(what) });
 
 const AXIS_NAME = /^[a-z][a-z0-9]*$/;
-export const axisName = z
-  .string()
-  .regex(AXIS_NAME, { error: 'axis names are lower-case letters and digits, starting with a letter (they become NIGHTSHIFT_<AXIS> variables)' });
+export const axisName = z.string().regex(AXIS_NAME, { error: 'axis names are lower-case letters and digits, starting with a letter (they become NIGHTSHIFT_<AXIS> variables)' });
 
 // A bare number is refused: 90 could mean seconds or minutes.
 export const duration = z.string({ error: durationMessage }).refine((text) => parseDuration(text) !== undefined, {
@@ -64,9 +62,7 @@ export const command = z
   })
   .min(1, { error: 'a command needs at least the program to run, like ["bash", "build.sh"]' });
 
-const envName = z
-  .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'environment variable names are letters, digits and "_"' });
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, { error: 'environment variable names are letters, digits and "_"' });
 export const env = z.record(envName, scalar);
 
 /** A regular expression (JavaScript syntax), checked when the config is read rather than at 3 a.m. */
@@ -91,7 +87,7 @@ export const retrySchema = z
     on: z
       .array(z.union([z.number().int().min(1).max(255), logPattern]))
       .min(1, { error: 'name what is retried: exit codes (like 137) or log patterns (like "Connection reset")' })
-      .describe('exit codes (137: killed, e.g. out of memory) or regular expressions matched against the failed attempt\'s log'),
+      .describe("exit codes (137: killed, e.g. out of memory) or regular expressions matched against the failed attempt's log"),
   })
   .describe('retry a transient failure: only the exit codes and log patterns named in `on`');
 
@@ -104,10 +100,7 @@ export const packageSchema = z.strictObject({
   command: command.describe('argv list, run inside the container (or on the host) with the recipes at /recipes'),
   timeout: duration.default('4h').describe('a build running longer is killed and marked timed_out'),
   estimate: duration.default('30m').describe('expected duration, used to balance machines before history exists'),
-  axes: z
-    .record(axisName, z.array(axisValue))
-    .default({})
-    .describe('per-package axes: [] = axis not used, a list replaces the values, new axes are allowed'),
+  axes: z.record(axisName, z.array(axisValue)).default({}).describe('per-package axes: [] = axis not used, a list replaces the values, new axes are allowed'),
   resources: z
     .strictObject({
       memory: size.optional(),
@@ -120,12 +113,16 @@ export const packageSchema = z.strictObject({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, { error: 'expected a Docker network name like none, host or bridge' })
     .optional()
-    .describe('Docker network of the build container, e.g. none for hermetic builds (default: Docker\'s)'),
+    .describe("Docker network of the build container, e.g. none for hermetic builds (default: Docker's)"),
   env: env.default({}),
   cache: z
     .strictObject({
       key: z.string().min(1).describe('folder name under <root>/cache, a template like "{package}-{cuda}": builds with the same key share the folder'),
-      path: z.string().min(1).optional().describe('docker: absolute path inside the container where the cache is mounted, like /cache (host builds: leave out, NIGHTSHIFT_CACHE names the folder)'),
+      path: z
+        .string()
+        .min(1)
+        .optional()
+        .describe('docker: absolute path inside the container where the cache is mounted, like /cache (host builds: leave out, NIGHTSHIFT_CACHE names the folder)'),
     })
     .optional()
     .describe('a persistent build cache (ccache, sccache, pip ...) kept across nights: { key, path }'),
@@ -149,9 +146,7 @@ export const matrixSchema = z.strictObject({
         }),
     })
     .describe('the git repository of build scripts: { repo: URL, ref: branch }'),
-  axes: z
-    .record(axisName, z.array(axisValue).min(1, { error: 'an axis needs at least one value' }))
-    .describe('order of keys = order in build ids'),
+  axes: z.record(axisName, z.array(axisValue).min(1, { error: 'an axis needs at least one value' })).describe('order of keys = order in build ids'),
   packages: z.record(idPart('a package name'), packageSchema).describe('package name to { image, command, ... }'),
   env: env.default({}).describe('environment of every build; templates allowed'),
   exclude: z.array(excludeEntry).default([]).describe('cells to leave out (GitHub Actions semantics)'),
@@ -176,8 +171,7 @@ function isTimeZone(zone: string): boolean {
 }
 
 export const cronExpression = z.string().refine((text) => cron.validate(text), {
-  error: (issue) =>
-    `expected a cron expression like "5 0 * * *" (minute hour day month weekday), got ${JSON.stringify(issue.input)}`,
+  error: (issue) => `expected a cron expression like "5 0 * * *" (minute hour day month weekday), got ${JSON.stringify(issue.input)}`,
 });
 
 const destination = z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|file:\/\/\/)/, {
@@ -190,9 +184,7 @@ const email = z.string().regex(/^[^\s@<>]+@[^\s@<>]+$/, {
 
 export const machineSchema = z.strictObject({
   slots: z.number().int().min(1).default(1).describe('how many builds run at once'),
-  memory: size
-    .optional()
-    .describe("memory budget: running builds' resources.memory never add up to more (default: the machine's memory minus 10 %, at least 2g)"),
+  memory: size.optional().describe("memory budget: running builds' resources.memory never add up to more (default: the machine's memory minus 10 %, at least 2g)"),
   cpus: z.number().positive().optional().describe("cpu budget: running builds' resources.cpus never add up to more (default: not limited)"),
   gpus: z.number().int().nonnegative().optional().describe("gpu budget: running builds' resources.gpus never add up to more (default: not limited)"),
   builds: z
@@ -214,9 +206,7 @@ export const scheduleSchema = z.strictObject({
     .max(MAX_KEEP_DAYS, { error: (issue) => `expected at most ${MAX_KEEP_DAYS} nights (ten years), got ${String(issue.input)}; write ${MAX_KEEP_DAYS} or less` })
     .default(5),
   min_free: size.optional().describe('free space needed under root before a night starts'),
-  cache_size: size
-    .default('50g')
-    .describe('total cap of the package caches under <root>/cache: prune removes the least recently used caches beyond it'),
+  cache_size: size.default('50g').describe('total cap of the package caches under <root>/cache: prune removes the least recently used caches beyond it'),
   missed_grace: duration
     .default('6h')
     .describe('nightshift daemon: a night whose time passed while the machine was down (or without a trigger) still starts up to this long after its time'),
@@ -248,7 +238,7 @@ export const scheduleSchema = z.strictObject({
       when: z.enum(['always', 'failures']).default('always').describe('failures: no mail for an all-green night'),
       log_url: z
         .string()
-        .regex(/^https?:\/\/.*\{key\}/, { error: 'expected an http(s) URL with {key} where the log\'s key goes, like https://nightlies.example.com/{key}' })
+        .regex(/^https?:\/\/.*\{key\}/, { error: "expected an http(s) URL with {key} where the log's key goes, like https://nightlies.example.com/{key}" })
         .optional()
         .describe('makes log keys links in the report: the URL of the destination root with {key}'),
     })

@@ -101,7 +101,10 @@ function describeYamlError(
   const opener = code === 'BAD_INDENT' || code === 'MISSING_CHAR' ? unclosedOpener(text, offset) : undefined;
   if (opener?.char === '[' || opener?.char === '{') {
     const closer = opener.char === '[' ? ']' : '}';
-    return { offset: opener.offset, message: `${opener.char} is never closed: add the closing ${closer} (a list or mapping in brackets that spans lines must indent its continuation lines)` };
+    return {
+      offset: opener.offset,
+      message: `${opener.char} is never closed: add the closing ${closer} (a list or mapping in brackets that spans lines must indent its continuation lines)`,
+    };
   }
   if (opener) return { offset: opener.offset, message: `the quote ${opener.char} is never closed: add the closing ${opener.char} at the end of the value` };
   const lineEnd = text.indexOf('\n', offset);
@@ -177,7 +180,7 @@ export function locate(source: YamlSource, path: IssuePath, at: 'key' | 'value' 
         if (last && at === 'key' && parentKey !== undefined) offset = parentKey;
         break;
       }
-      offset = (last && at === 'key' ? rangeStart(pair.key) : rangeStart(pair.value) ?? rangeStart(pair.key)) ?? offset;
+      offset = (last && at === 'key' ? rangeStart(pair.key) : (rangeStart(pair.value) ?? rangeStart(pair.key))) ?? offset;
       parentKey = rangeStart(pair.key);
       node = pair.value;
     } else if (isSeq(node) && typeof step === 'number' && node.items[step] !== undefined) {

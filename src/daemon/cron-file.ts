@@ -43,8 +43,6 @@ export function wholeHourZone(timeZone: string): boolean {
   return true;
 }
 
-
-
 /** The cron.d file name for a schedule: Debian's cron ignores names with anything but letters, digits, '_' and '-'. */
 export function cronFileName(schedule: string): string {
   return `nightshift-${schedule.replace(/[^A-Za-z0-9_-]/g, '_')}`;
@@ -88,7 +86,7 @@ export function crontabLines(o: CrontabOptions): string {
     `# goes next to it, to ${o.schedule.root}/<date>/logs/master/cron-night.log (cron-report.log for the report),`,
     '# so it is pruned with the night. Every % in a command is written \\% (cron reads a bare % as a newline).',
     `# Secrets: ${envFile} (root-only, mode 600: NIGHTSHIFT_SMTP_URL, AWS_*) is read by the shell when the job`,
-    "# starts: never written here nor passed on a command line. Single-quote values with $ ` \\ \" or spaces.",
+    '# starts: never written here nor passed on a command line. Single-quote values with $ ` \\ " or spaces.',
     'SHELL=/bin/sh',
     'PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin',
     `CRON_TZ=${tz}`,

@@ -92,13 +92,17 @@ export class Daemon {
     if (this.stopping) return;
     this.install(context);
     const { schedule } = context;
-    this.log('daemon.started', `daemon started: schedule ${schedule.name} (${schedule.file}), machine ${this.deps.machine}, nights at "${schedule.cron}" in ${schedule.timezone}, pid ${process.pid}`, {
-      schedule: schedule.name,
-      machine: this.deps.machine,
-      cron: schedule.cron,
-      timezone: schedule.timezone,
-      pid: process.pid,
-    });
+    this.log(
+      'daemon.started',
+      `daemon started: schedule ${schedule.name} (${schedule.file}), machine ${this.deps.machine}, nights at "${schedule.cron}" in ${schedule.timezone}, pid ${process.pid}`,
+      {
+        schedule: schedule.name,
+        machine: this.deps.machine,
+        cron: schedule.cron,
+        timezone: schedule.timezone,
+        pid: process.pid,
+      },
+    );
     this.logPlan(context);
     await this.startup(context).catch((error: unknown) => this.log('night.failed', `start-up check failed: ${error instanceof Error ? error.message : String(error)}`));
   }
@@ -106,7 +110,9 @@ export class Daemon {
   /** SIGHUP: reload the configuration; an invalid one is refused and the current one kept. */
   reload(): Promise<void> {
     // One at a time, in order; a reload never throws (it is called from a signal handler).
-    this.reloads = this.reloads.then(() => this.reloadNow()).catch((error: unknown) => this.log('daemon.error', `internal error during reload, please report it: ${stackOf(error)}`));
+    this.reloads = this.reloads
+      .then(() => this.reloadNow())
+      .catch((error: unknown) => this.log('daemon.error', `internal error during reload, please report it: ${stackOf(error)}`));
     return this.reloads;
   }
 
@@ -115,7 +121,10 @@ export class Daemon {
     if (this.stopping) return this.stopped;
     this.stopping = true;
     const night = this.night;
-    this.log('daemon.stopping', `${signal}: stopping${night ? `; night ${night.date}'s running builds are canceled and it resumes at the next start` : ''}`, { signal, date: night?.date });
+    this.log('daemon.stopping', `${signal}: stopping${night ? `; night ${night.date}'s running builds are canceled and it resumes at the next start` : ''}`, {
+      signal,
+      date: night?.date,
+    });
     this.removeTasks();
     this.stopController.abort(signal);
     await night?.done;
@@ -140,7 +149,9 @@ export class Daemon {
     // node-cron ANDs day of month and weekday; crontab ORs them when both are given: such an expression
     // triggers every day at its times and the handlers keep the days it names (due.ts).
     const night = cron.schedule(triggerExpression(schedule.cron), (ctx) => this.guard(() => this.onNightTrigger(ctx)), options('nightshift-night'));
-    night.on('execution:missed', (ctx) => this.log('cron.missed', `night trigger of ${ctx.date.toISOString()} missed (the machine or the event loop stalled); the catch-up check starts it`));
+    night.on('execution:missed', (ctx) =>
+      this.log('cron.missed', `night trigger of ${ctx.date.toISOString()} missed (the machine or the event loop stalled); the catch-up check starts it`),
+    );
     this.tasks = [night];
     if (this.sendsReport(schedule)) {
       const report = cron.schedule(triggerExpression(schedule.report!.cron), (ctx) => this.guard(() => this.onReportTrigger(ctx)), options('nightshift-report'));
@@ -218,7 +229,10 @@ export class Daemon {
     const night = look(schedule.cron, this.lastNightSlot);
     if (night) {
       this.lastNightSlot = night.at.getTime();
-      this.log('night.catch-up', `night ${night.date}: its time ${night.wall} ${schedule.timezone} passed without a trigger; triggering it now`, { date: night.date, scheduled: night.at.toISOString() });
+      this.log('night.catch-up', `night ${night.date}: its time ${night.wall} ${schedule.timezone} passed without a trigger; triggering it now`, {
+        date: night.date,
+        scheduled: night.at.toISOString(),
+      });
       this.triggerNight(night.date, 'catch-up');
     }
     const report = this.sendsReport(schedule) ? look(schedule.report!.cron, this.lastReportSlot) : undefined;
@@ -281,7 +295,13 @@ export class Daemon {
       this.log(`night.${verb}`, `night ${date} ${verb} (${builds} builds)`, { date, builds, why });
       const outcome = await this.deps.runNight(
         { config, schedule, date, machine, purpose: 'daemon', estimates },
-        { executors: this.deps.executors, signal: this.stopController.signal, onEvent: (event) => this.buildEvent(date, event), say: say('night.progress'), warn: say('night.warning') },
+        {
+          executors: this.deps.executors,
+          signal: this.stopController.signal,
+          onEvent: (event) => this.buildEvent(date, event),
+          say: say('night.progress'),
+          warn: say('night.warning'),
+        },
       );
       const counts = new Map<string, number>();
       for (const build of outcome.night.state.builds) counts.set(build.status, (counts.get(build.status) ?? 0) + 1);
@@ -295,7 +315,8 @@ export class Daemon {
       }
       this.log('night.finished', `night ${date} finished in ${took}: ${summary}`, fields);
       if (upload?.historyWarning) this.log('night.warning', `night ${date}: ${upload.historyWarning}`, { date });
-      if (upload?.failed.length) this.log('night.warning', `night ${date}: ${upload.failed.length} upload(s) failed; \`nightshift upload --date ${date}\` tries them again`, { date });
+      if (upload?.failed.length)
+        this.log('night.warning', `night ${date}: ${upload.failed.length} upload(s) failed; \`nightshift upload --date ${date}\` tries them again`, { date });
     } catch (error) {
       this.log('night.failed', `night ${date} failed: ${(error as Error).message}`, { date });
     }
@@ -310,7 +331,13 @@ export class Daemon {
     const took = record.duration_s === undefined ? '' : ` after ${formatDuration(record.duration_s)}`;
     // Reasons may repeat the status ("canceled: nightshift was stopped ..."): say it once.
     const reason = record.status === 'succeeded' || !record.reason ? '' : `: ${record.reason.replace(new RegExp(`^${record.status}: `), '')}`;
-    this.log('build.finished', `night ${date}: ${record.id} ${record.status}${took}${reason}`, { date, build: record.id, status: record.status, duration_s: record.duration_s, exit_code: record.exit_code });
+    this.log('build.finished', `night ${date}: ${record.id} ${record.status}${took}${reason}`, {
+      date,
+      build: record.id,
+      status: record.status,
+      duration_s: record.duration_s,
+      exit_code: record.exit_code,
+    });
   }
 
   // ---- the report ----------------------------------------------------------------------------------
@@ -361,7 +388,10 @@ export class Daemon {
     this.removeTasks();
     this.install(next);
     const running = this.night ? `; night ${this.night.date} goes on with the configuration it started with` : '';
-    this.log('config.reloaded', `configuration reloaded: nights at "${next.schedule.cron}" in ${next.schedule.timezone}${running}`, { cron: next.schedule.cron, timezone: next.schedule.timezone });
+    this.log('config.reloaded', `configuration reloaded: nights at "${next.schedule.cron}" in ${next.schedule.timezone}${running}`, {
+      cron: next.schedule.cron,
+      timezone: next.schedule.timezone,
+    });
     this.logPlan(next);
   }
 }

@@ -219,10 +219,7 @@ export function nightProgress(state: NightState | undefined): NightProgress {
   return state.finished_at && !open ? 'finished' : 'unfinished';
 }
 
-export type StartupAction =
-  | { action: 'resume'; date: string; reason: string }
-  | { action: 'start'; date: string; reason: string }
-  | { action: 'none'; reason: string };
+export type StartupAction = { action: 'resume'; date: string; reason: string } | { action: 'start'; date: string; reason: string } | { action: 'none'; reason: string };
 
 /**
  * What the daemon does when it starts: resume today's night if it was stopped before it finished (a
@@ -241,7 +238,8 @@ export function startupAction(input: {
   if (todayProgress === 'unfinished') return { action: 'resume', date: today, reason: `night ${today} was stopped before it finished` };
   if (!latest) return { action: 'none', reason: 'no night was scheduled within missed_grace' };
   if (latestProgress === 'unfinished') return { action: 'resume', date: latest.date, reason: `night ${latest.date} was stopped before it finished` };
-  if (latestProgress === 'none') return { action: 'start', date: latest.date, reason: `night ${latest.date} was due at ${latest.at.toISOString()} and never ran (within missed_grace)` };
+  if (latestProgress === 'none')
+    return { action: 'start', date: latest.date, reason: `night ${latest.date} was due at ${latest.at.toISOString()} and never ran (within missed_grace)` };
   return { action: 'none', reason: `night ${latest.date} already finished` };
 }
 

@@ -43,7 +43,10 @@ export function checkPath(label: string, value: string): void {
 
 function checkScheduleName(name: string): void {
   if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
-    throw new NightshiftError(`the schedule name "${name}" cannot be part of a unit or file name: use letters, digits, '.', '_' and '-' (rename schedules/${name}.yaml)`, ExitCode.usage);
+    throw new NightshiftError(
+      `the schedule name "${name}" cannot be part of a unit or file name: use letters, digits, '.', '_' and '-' (rename schedules/${name}.yaml)`,
+      ExitCode.usage,
+    );
   }
 }
 

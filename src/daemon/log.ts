@@ -21,7 +21,10 @@ export function maskSecrets(text: string): string {
   return text.replace(/([a-z][a-z0-9+.-]*:\/\/)[^\s/@]+@/gi, '$1***@');
 }
 
-const oneLine = (text: string) => maskSecrets(text).replace(/\s*\n\s*/g, ' | ').trim();
+const oneLine = (text: string) =>
+  maskSecrets(text)
+    .replace(/\s*\n\s*/g, ' | ')
+    .trim();
 
 export function daemonLog(format: LogFormat, write: (line: string) => void, now: () => Date = () => new Date()): DaemonLog {
   return {

@@ -23,7 +23,17 @@ export function nextRuns(schedule: Schedule, now: Date): NextRuns {
 /** `2026-11-23 00:05 PST` (seconds only when the time has some). */
 export function formatInZone(at: Date, timeZone: string): string {
   const parts: Record<string, string> = {};
-  const format = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', timeZoneName: 'short' });
+  const format = new Intl.DateTimeFormat('en-US', {
+    timeZone,
+    hourCycle: 'h23',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    timeZoneName: 'short',
+  });
   for (const part of format.formatToParts(at)) parts[part.type] = part.value;
   const seconds = parts.second === '00' ? '' : `:${parts.second!}`;
   return `${parts.year!}-${parts.month!}-${parts.day!} ${parts.hour!}:${parts.minute!}${seconds} ${parts.timeZoneName!}`;

@@ -23,7 +23,14 @@ function product(spec: PackageSpec): Cell[] {
 
 function makeCell(spec: PackageSpec, combo: readonly AxisValue[]): Cell {
   const values = Object.fromEntries(spec.axes.map((axis, i) => [axis.name, combo[i]!]));
-  return { id: buildId(spec.name, combo.map((v) => v.value)), package: spec, values };
+  return {
+    id: buildId(
+      spec.name,
+      combo.map((v) => v.value),
+    ),
+    package: spec,
+    values,
+  };
 }
 
 /** GitHub Actions semantics: an entry matches a cell when every key it names has the cell's value. */

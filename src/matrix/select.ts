@@ -34,7 +34,10 @@ export function globProblem(glob: string): string | undefined {
 
 /** Cells kept by `--only` (when given) and not removed by `--skip`; a broken glob is a usage error. */
 export function filterIds<T extends { id: string }>(items: readonly T[], options: { only?: readonly string[]; skip?: readonly string[] }): T[] {
-  for (const [flag, globs] of [['--only', options.only], ['--skip', options.skip]] as const) {
+  for (const [flag, globs] of [
+    ['--only', options.only],
+    ['--skip', options.skip],
+  ] as const) {
     for (const glob of globsOf(globs ?? [])) {
       const why = globProblem(glob);
       if (why) throw new NightshiftError(`${flag} ${JSON.stringify(glob)} is not a usable glob: ${why}; see the build ids with nightshift plan --all-machines`, ExitCode.usage);

@@ -124,7 +124,10 @@ async function removeStale(lockPath: string, stale: LockInfo): Promise<boolean> 
 
 /** Named after the stale lock itself, so a later stale lock never waits on an old takeover. */
 function takeoverPath(lockPath: string, stale: LockInfo): string {
-  const id = createHash('sha256').update(JSON.stringify([stale.pid, stale.host, stale.started_at])).digest('hex').slice(0, 12);
+  const id = createHash('sha256')
+    .update(JSON.stringify([stale.pid, stale.host, stale.started_at]))
+    .digest('hex')
+    .slice(0, 12);
   return path.join(path.dirname(lockPath), `.${path.basename(lockPath)}.takeover-${id}`);
 }
 
@@ -133,10 +136,7 @@ async function readLockFile(lockPath: string): Promise<LockInfo | undefined> {
   if (text === undefined) return undefined;
   const info = parseLock(text);
   if (info) return info;
-  throw new NightshiftError(
-    `${lockPath} is not a nightshift lock file; if no nightshift process is working on this night, remove it and try again`,
-    ExitCode.usage,
-  );
+  throw new NightshiftError(`${lockPath} is not a nightshift lock file; if no nightshift process is working on this night, remove it and try again`, ExitCode.usage);
 }
 
 function parseLock(text: string): LockInfo | undefined {

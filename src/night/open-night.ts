@@ -25,6 +25,10 @@ export async function appendMasterLog(layout: NightLayout, name: string, line: s
     throw new Error(`appendMasterLog: "${name}" is not a plain log name`);
   }
   const stamp = at.toISOString();
-  const text = line.replace(/\n+$/, '').split('\n').map((l) => `${stamp} ${l}\n`).join('');
+  const text = line
+    .replace(/\n+$/, '')
+    .split('\n')
+    .map((l) => `${stamp} ${l}\n`)
+    .join('');
   await appendFile(path.join(layout.logs.master, `${name}.log`), text, 'utf8');
 }

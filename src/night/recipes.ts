@@ -161,7 +161,10 @@ function cloneError(options: FetchRecipesOptions, stderr: string): NightshiftErr
 
 /** git's own words, short: its fatal/error lines (the first says why), else its last lines. */
 function gitReason(stderr: string): string {
-  const lines = stderr.split('\n').map((line) => line.trim()).filter((line) => line !== '');
+  const lines = stderr
+    .split('\n')
+    .map((line) => line.trim())
+    .filter((line) => line !== '');
   const errors = lines.filter((line) => /^(fatal|error):/.test(line));
   return (errors.length > 0 ? errors.slice(0, 3) : lines.slice(-3)).join(' | ').replace(/\.+$/, '');
 }

@@ -72,7 +72,11 @@ const matrixCellRules = {
             report(path, ref.text, `${ref.text}: package ${spec.name} has no axis ${ref.name} (its axes: ${spec.axes.map((a) => a.name).join(', ') || 'none'})`);
           } else if (resolved.reason === 'no-attribute') {
             const value = cell.values[ref.name]!.value;
-            report(path, ref.text, `${ref.text}: ${ref.name} value "${value}" has no attribute ${ref.attr!}; add it to that value or give a fallback like {${ref.name}.${ref.attr!}|default}`);
+            report(
+              path,
+              ref.text,
+              `${ref.text}: ${ref.name} value "${value}" has no attribute ${ref.attr!}; add it to that value or give a fallback like {${ref.name}.${ref.attr!}|default}`,
+            );
           }
         }
       }
@@ -125,7 +129,12 @@ const matrixCellRules = {
 /** Rules about a schedule alone that need templates. */
 const scheduleTemplateRules = {
   uploadTemplatesClosed({ input }) {
-    return input.upload ? bracesProblems([[input.upload.to, ['upload', 'to']], [input.upload.key, ['upload', 'key']]]) : [];
+    return input.upload
+      ? bracesProblems([
+          [input.upload.to, ['upload', 'to']],
+          [input.upload.key, ['upload', 'key']],
+        ])
+      : [];
   },
 
   uploadDestinationTemplate({ input }) {
@@ -189,7 +198,10 @@ const scheduleMatrixRules = {
       problems.push({
         path: ['machines'],
         at: 'key',
-        message: `${plan.unplaced.length} cell(s) on no machine (${list(plan.unplaced.map((c) => c.id), 4)}); add a selector for them or a machine without builds: to share them`,
+        message: `${plan.unplaced.length} cell(s) on no machine (${list(
+          plan.unplaced.map((c) => c.id),
+          4,
+        )}); add a selector for them or a machine without builds: to share them`,
       });
     }
     return problems;
@@ -213,7 +225,10 @@ const scheduleMatrixRules = {
           path: ['machines', machine.name, kind.key],
           message:
             `${tooBig.length} cell(s) planned on ${machine.name} need more ${kind.key} than its budget of ${kind.text}: ` +
-            `${list(tooBig.map((c) => `${c.id} (${kind.show(c)})`), 4)}; raise ${kind.key}, lower the package's resources.${kind.key}, ` +
+            `${list(
+              tooBig.map((c) => `${c.id} (${kind.show(c)})`),
+              4,
+            )}; raise ${kind.key}, lower the package's resources.${kind.key}, ` +
             `or move the cell(s) to a larger machine with a builds: selector`,
         });
       }
@@ -235,7 +250,10 @@ const scheduleMatrixRules = {
       for (const cell of cells) {
         const resolved = resolveRef(ref, cellVars(cell, { date: '2000_01_01', machine: 'machine', file: 'file' }));
         if (resolved.ok) continue;
-        const lacking = resolved.reason === 'unknown' ? `package ${cell.package.name} has no axis ${ref.name}` : `${ref.name} value "${cell.values[ref.name]!.value}" has no attribute ${ref.attr!}`;
+        const lacking =
+          resolved.reason === 'unknown'
+            ? `package ${cell.package.name} has no axis ${ref.name}`
+            : `${ref.name} value "${cell.values[ref.name]!.value}" has no attribute ${ref.attr!}`;
         const fallback = `{${ref.name}${ref.attr ? `.${ref.attr}` : ''}|none}`;
         problems.set(ref.text, { path, message: `${ref.text} cannot be filled in for ${cell.id}: ${lacking}; give a fallback like ${fallback}` });
         break;
@@ -255,7 +273,12 @@ const scheduleMatrixRules = {
     // cannot know and only notes it (uploadKeyNotes); a key that names nothing of the cell at all is refused.
     const collisions = keyCollisions(template, cells);
     if (cells.length < 2 || collisions.length !== 1 || collisions[0]!.ids.length !== cells.length) return [];
-    return [{ path, message: `"${template}" names nothing that tells the cells apart: two builds writing the same file name would replace each other's artifact; ${keyFix(template, collisions, cells)}` }];
+    return [
+      {
+        path,
+        message: `"${template}" names nothing that tells the cells apart: two builds writing the same file name would replace each other's artifact; ${keyFix(template, collisions, cells)}`,
+      },
+    ];
   },
 } satisfies Record<string, Rule<ScheduleRuleContext>>;
 

@@ -42,9 +42,10 @@ export function splitCells(cells: readonly Cell[], machines: readonly Machine[],
   if (sharers.length === 0) return { byMachine, unplaced: pool, conflicts, unmatchedSelectors };
 
   const lanes = sharers.flatMap((machine) =>
-    laneLoads(longestFirst(byMachine.get(machine.name)!.map((cell) => ({ id: cell.id, estimateS: estimate(cell) }))), machine.slots).map(
-      (load) => ({ machine: machine.name, load }),
-    ),
+    laneLoads(longestFirst(byMachine.get(machine.name)!.map((cell) => ({ id: cell.id, estimateS: estimate(cell) }))), machine.slots).map((load) => ({
+      machine: machine.name,
+      load,
+    })),
   );
   const loads = lanes.map((lane) => lane.load);
   const ordered = longestFirst(pool.map((cell) => ({ id: cell.id, estimateS: estimate(cell), cell })));

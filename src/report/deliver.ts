@@ -80,7 +80,11 @@ async function sendOnce(schedule: Schedule, model: ReportModel, nightDir: string
   // Loaded only when a mail goes out: the other commands start without the SMTP client.
   const { resolveSmtpUrl } = await import('./smtp-url.js');
   const smtp = await resolveSmtpUrl({});
-  if (!smtp) throw new NightshiftError('no SMTP server: set NIGHTSHIFT_SMTP_URL (e.g. smtp://user:password@mail.example.com:587) in the environment or in /etc/nightshift/env (mode 600); the report stays on disk', ExitCode.usage);
+  if (!smtp)
+    throw new NightshiftError(
+      'no SMTP server: set NIGHTSHIFT_SMTP_URL (e.g. smtp://user:password@mail.example.com:587) in the environment or in /etc/nightshift/env (mode 600); the report stays on disk',
+      ExitCode.usage,
+    );
   const { sendMail } = await import('./mail.js');
   const from = settings.from ?? `nightshift@${os.hostname()}`;
   const result = await sendMail({ smtpUrl: smtp.url, from, to: [...settings.to], subject: mail.subject, html: mail.html, text: mail.text });

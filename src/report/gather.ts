@@ -61,12 +61,25 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
     const unreadable = fleet.machines.flatMap((m) => (m.problem ? [m.problem] : []));
     const earlier = await earlierNights(destination, date, options.historyNights ?? 14, warn);
     const failing = fleet.machines.flatMap((m) => m.manifest?.builds ?? []).filter((b) => isFailure(b.status as CellStatus) && b.log);
-    const tails = new Map(await Promise.all(failing.map(async (b) => [b.id, tail(await destination!.getBytes(b.log!, { lastBytes: TAIL_BYTES }).catch(() => undefined), tailLines)] as const)));
+    const tails = new Map(
+      await Promise.all(failing.map(async (b) => [b.id, tail(await destination!.getBytes(b.log!, { lastBytes: TAIL_BYTES }).catch(() => undefined), tailLines)] as const)),
+    );
     // A machine whose manifest cannot be read shows as one that published nothing, and the report says why.
     const degraded = unreadable.length ? `${unreadable.join('; ')}: its builds are shown as missing` : undefined;
-    return buildReportModel({ ...base, destination: destination.url, tonight: fleet.machines.map((m) => ({ machine: m.name, manifest: m.manifest })), earlier, tails, ...(degraded ? { degraded } : {}) });
+    return buildReportModel({
+      ...base,
+      destination: destination.url,
+      tonight: fleet.machines.map((m) => ({ machine: m.name, manifest: m.manifest })),
+      earlier,
+      tails,
+      ...(degraded ? { degraded } : {}),
+    });
   } catch (error) {
-    return localReport(options, base, `the destination ${destination?.url ?? ''} could not be read (${(error as Error).message}); this report shows only ${options.machine}'s own night`);
+    return localReport(
+      options,
+      base,
+      `the destination ${destination?.url ?? ''} could not be read (${(error as Error).message}); this report shows only ${options.machine}'s own night`,
+    );
   }
 }
 
@@ -98,7 +111,11 @@ export function tail(bytes: Buffer | undefined, lines: number): string[] {
   return all.slice(-lines);
 }
 
-async function localReport(options: GatherOptions, base: Omit<Parameters<typeof buildReportModel>[0], 'destination' | 'tonight' | 'earlier' | 'tails' | 'degraded'>, degraded: string): Promise<ReportModel> {
+async function localReport(
+  options: GatherOptions,
+  base: Omit<Parameters<typeof buildReportModel>[0], 'destination' | 'tonight' | 'earlier' | 'tails' | 'degraded'>,
+  degraded: string,
+): Promise<ReportModel> {
   const layout = nightLayout(options.schedule.root, options.date);
   const state = await readNightState(layout.state);
   // Nothing of it is published: no log keys to link to. Manual builds are not the nightly's.

@@ -206,7 +206,7 @@ function advice(error: unknown, hostPort: string): string {
     if (e.command === 'RCPT TO' || e.code === 'EENVELOPE') {
       return 'Check report.to in the schedule, and that the server accepts (relays) mail from this machine or account to those addresses.';
     }
-    return "The server refused the message for good; its answer says why (size, content or policy).";
+    return 'The server refused the message for good; its answer says why (size, content or policy).';
   }
   if (typeof code === 'number') return 'The server deferred the mail every time; it may accept it later: send the report again.';
   return `Check that the SMTP server at ${hostPort} is running and reachable from this machine, and the host and port in ${where}.`;

@@ -117,7 +117,9 @@ function gridOf(model: ReportModel): Grid {
   for (const cell of model.cells) {
     const column = cell.axes[axis] ?? '';
     if (!columns.includes(column)) columns.push(column);
-    const values = Object.entries(cell.axes).filter(([name]) => name !== axis).map(([, value]) => value);
+    const values = Object.entries(cell.axes)
+      .filter(([name]) => name !== axis)
+      .map(([, value]) => value);
     const key = [cell.package, ...values].join('\u0000');
     const row = rows.get(key) ?? { package: cell.package, values, cells: new Map<string, ReportCell[]>() };
     rows.set(key, row);
@@ -170,7 +172,11 @@ function changeLine(cell: ReportCell): string {
 
 /** Terminal colours and progress-bar redraws are noise in mail; so are other control characters. */
 function cleanLogLine(line: string): string {
-  const lastFrame = line.split('\r').filter((frame) => frame !== '').at(-1) ?? '';
+  const lastFrame =
+    line
+      .split('\r')
+      .filter((frame) => frame !== '')
+      .at(-1) ?? '';
   // Control characters are what this removes: no-control-regex is for patterns that match them by mistake.
   // eslint-disable-next-line no-control-regex
   const plain = lastFrame.replace(/\u001b\[[0-9;?]*[ -/]*[@-~]/g, '').replace(/[\u0000-\u0008\u000b-\u001f\u007f]/g, '');
@@ -178,7 +184,11 @@ function cleanLogLine(line: string): string {
   return chars.length > MAX_LINE_CHARS ? `${chars.slice(0, MAX_LINE_CHARS).join('')} … (${chars.length - MAX_LINE_CHARS} more characters)` : plain;
 }
 
-const logTail = (cell: ReportCell) => cell.log.tail.flatMap((line) => line.split('\n')).slice(-LOG_TAIL_LINES).map(cleanLogLine);
+const logTail = (cell: ReportCell) =>
+  cell.log.tail
+    .flatMap((line) => line.split('\n'))
+    .slice(-LOG_TAIL_LINES)
+    .map(cleanLogLine);
 /** Only web links become links: a `javascript:` or odd scheme from a manifest stays inert text. */
 const webUrl = (cell: ReportCell) => (cell.log.url && /^https?:\/\//i.test(cell.log.url) ? cell.log.url : null);
 const logWhere = (cell: ReportCell) => cell.log.url ?? cell.log.key ?? 'no log was published';
@@ -230,11 +240,13 @@ function htmlHeader(night: Night, subject: string): string {
 
 function htmlBanners(night: Night): string {
   const { model } = night;
-  let html = model.degraded
-    ? banner('#d97706', '#fffbeb', `<b>⚠ Partial report.</b> ${escapeHtml(model.degraded)}`)
-    : '';
+  let html = model.degraded ? banner('#d97706', '#fffbeb', `<b>⚠ Partial report.</b> ${escapeHtml(model.degraded)}`) : '';
   for (const machine of night.silentMachines) {
-    html += banner('#7e22ce', '#faf5ff', `<b>${escapeHtml(machine.name)} did not report.</b> It published nothing for this night (down, still running, or its upload failed), so its ${plural(machine.builds, 'build')} are missing: purple in the grid.`);
+    html += banner(
+      '#7e22ce',
+      '#faf5ff',
+      `<b>${escapeHtml(machine.name)} did not report.</b> It published nothing for this night (down, still running, or its upload failed), so its ${plural(machine.builds, 'build')} are missing: purple in the grid.`,
+    );
   }
   if (night.missingCells.length) {
     const ids = night.missingCells.map((cell) => `<span style="${MONO}">${escapeHtml(cell.id)}</span> (${escapeHtml(cell.machine)})`).join(', ');
@@ -251,9 +263,13 @@ function htmlChanges(night: Night): string {
       ? ''
       : `<tr><td colspan="3" style="padding:12px 0 4px;font-size:16px;font-weight:bold;color:#111827;">${escapeHtml(`${title} (${cells.length})`)}</td></tr>` +
         cells
-          .map((cell) => `<tr><td style="${cellStyle}width:1%;white-space:nowrap;">${badge(cell.status, LOOKS[cell.status].word)}</td><td style="${cellStyle}width:1%;white-space:nowrap;">${idLink(cell)}</td><td style="${cellStyle}color:#374151;">${escapeHtml(changeLine(cell))}</td></tr>`)
+          .map(
+            (cell) =>
+              `<tr><td style="${cellStyle}width:1%;white-space:nowrap;">${badge(cell.status, LOOKS[cell.status].word)}</td><td style="${cellStyle}width:1%;white-space:nowrap;">${idLink(cell)}</td><td style="${cellStyle}color:#374151;">${escapeHtml(changeLine(cell))}</td></tr>`,
+          )
           .join('');
-  const rows = list('Newly broken tonight', night.newly) + list('Still failing', night.still) + list('Not finished at report time', night.unfinished) + list('Fixed tonight', night.fixed);
+  const rows =
+    list('Newly broken tonight', night.newly) + list('Still failing', night.still) + list('Not finished at report time', night.unfinished) + list('Fixed tonight', night.fixed);
   return rows ? row(`<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="width:100%;font-size:14px;">${rows}</table>`, '4px 24px 0') : '';
 }
 
@@ -270,7 +286,8 @@ function htmlGridCell(cells: ReportCell[] | undefined, top: string): string {
 }
 
 function htmlGrid(grid: Grid): string {
-  const th = (text: string, align = 'center') => `<th style="padding:6px 8px;background:#f3f4f6;border:1px solid #e5e7eb;font-size:13px;text-align:${align};color:#374151;">${escapeHtml(text)}</th>`;
+  const th = (text: string, align = 'center') =>
+    `<th style="padding:6px 8px;background:#f3f4f6;border:1px solid #e5e7eb;font-size:13px;text-align:${align};color:#374151;">${escapeHtml(text)}</th>`;
   let previous = '';
   const rows = grid.rows.map((gridRow) => {
     // A heavier line where a package starts, so manywheel, conda and libtorch read as groups.
@@ -281,7 +298,9 @@ function htmlGrid(grid: Grid): string {
   });
   // Only what tonight shows: a legend of ten colours nobody saw is noise.
   const shown = new Set(grid.rows.flatMap((gridRow) => [...gridRow.cells.values()].flat().map((cell) => cell.status)));
-  const legend = STATUS_ORDER.filter((status) => shown.has(status)).map((status) => badge(status, `${status === 'missing' ? '' : `${LOOKS[status].symbol} `}${LOOKS[status].word}`)).join(' ');
+  const legend = STATUS_ORDER.filter((status) => shown.has(status))
+    .map((status) => badge(status, `${status === 'missing' ? '' : `${LOOKS[status].symbol} `}${LOOKS[status].word}`))
+    .join(' ');
   return row(
     heading(`Build matrix (columns: ${grid.axis || 'builds'})`) +
       `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%;">` +
@@ -301,15 +320,20 @@ function htmlFailure(cell: ReportCell, index: number): string {
   const log = url
     ? `<a href="${escapeHtml(url)}" style="color:#1d4ed8;word-break:break-all;">${escapeHtml(url)}</a>`
     : `<span style="${MONO}word-break:break-all;">${escapeHtml(logWhere(cell))}</span>`;
-  const fact = (name: string, html: string) => `<tr><td style="padding:2px 16px 2px 0;color:${MUTED};white-space:nowrap;vertical-align:top;">${name}</td><td style="padding:2px 0;">${html}</td></tr>`;
-  const factRows = facts(cell).map(([name, value]) => fact(name, escapeHtml(value))).join('') + fact('Full log', log);
+  const fact = (name: string, html: string) =>
+    `<tr><td style="padding:2px 16px 2px 0;color:${MUTED};white-space:nowrap;vertical-align:top;">${name}</td><td style="padding:2px 0;">${html}</td></tr>`;
+  const factRows =
+    facts(cell)
+      .map(([name, value]) => fact(name, escapeHtml(value)))
+      .join('') + fact('Full log', log);
   const tail = index < MAX_TAILS ? logTail(cell) : [];
-  const pre = index >= MAX_TAILS
-    ? `<div style="margin-top:10px;font-size:13px;color:${MUTED};">${TAIL_LEFT_OUT}</div>`
-    : tail.length
-    ? `<div style="margin:12px 0 4px;font-size:12px;color:${MUTED};">Last ${plural(tail.length, 'line')} of the log</div>` +
-      `<pre style="margin:0;padding:10px 12px;background:#0f172a;color:#e2e8f0;${MONO}font-size:12px;line-height:1.45;white-space:pre-wrap;word-break:break-all;border-radius:4px;">${tail.map(escapeHtml).join('\n')}</pre>`
-    : `<div style="margin-top:10px;font-size:13px;color:${MUTED};">The log is empty.</div>`;
+  const pre =
+    index >= MAX_TAILS
+      ? `<div style="margin-top:10px;font-size:13px;color:${MUTED};">${TAIL_LEFT_OUT}</div>`
+      : tail.length
+        ? `<div style="margin:12px 0 4px;font-size:12px;color:${MUTED};">Last ${plural(tail.length, 'line')} of the log</div>` +
+          `<pre style="margin:0;padding:10px 12px;background:#0f172a;color:#e2e8f0;${MONO}font-size:12px;line-height:1.45;white-space:pre-wrap;word-break:break-all;border-radius:4px;">${tail.map(escapeHtml).join('\n')}</pre>`
+        : `<div style="margin-top:10px;font-size:13px;color:${MUTED};">The log is empty.</div>`;
   return (
     `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="width:100%;margin:0 0 16px;border:1px solid #e5e7eb;border-left:5px solid ${look.bg};">` +
     `<tr><td id="f-${escapeHtml(cell.id)}" style="padding:12px 14px;">` +
@@ -322,11 +346,15 @@ function htmlFooter(night: Night, options: RenderOptions): string {
   const { model } = night;
   const machines = model.machines
     .map((machine) => {
-      const state = machine.reported ? `${plural(machine.builds, 'build')}, ${machine.failed} failed` : `<b style="color:#7e22ce;">did not report</b> (${plural(machine.builds, 'build')} planned)`;
+      const state = machine.reported
+        ? `${plural(machine.builds, 'build')}, ${machine.failed} failed`
+        : `<b style="color:#7e22ce;">did not report</b> (${plural(machine.builds, 'build')} planned)`;
       return `<b>${escapeHtml(machine.name)}</b>: ${state}`;
     })
     .join(' · ');
-  const history = model.history.length ? `compared with ${plural(model.history.length, 'earlier night')} (${escapeHtml(model.history.at(-1)!)} to ${escapeHtml(model.history[0]!)})` : 'no earlier nights to compare with';
+  const history = model.history.length
+    ? `compared with ${plural(model.history.length, 'earlier night')} (${escapeHtml(model.history.at(-1)!)} to ${escapeHtml(model.history[0]!)})`
+    : 'no earlier nights to compare with';
   return row(
     `<div style="padding:12px 0 20px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.6;color:${MUTED};">` +
       `Machines: ${machines}<br>Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
@@ -356,7 +384,14 @@ function renderHtml(night: Night, subject: string, options: RenderOptions): stri
 /** Columns padded to their widest entry, for a monospace reader. */
 function aligned(rows: string[][], indent = '  '): string[] {
   const widths = rows[0]!.map((_, column) => Math.max(...rows.map((cells) => (cells[column] ?? '').length)));
-  return rows.map((cells) => indent + cells.map((cell, column) => cell.padEnd(widths[column]!)).join('  ').trimEnd());
+  return rows.map(
+    (cells) =>
+      indent +
+      cells
+        .map((cell, column) => cell.padEnd(widths[column]!))
+        .join('  ')
+        .trimEnd(),
+  );
 }
 
 function textGrid(grid: Grid): string[] {
@@ -383,9 +418,19 @@ function renderText(night: Night, subject: string, options: RenderOptions): stri
   const { model } = night;
   const lines = [subject, `schedule ${model.schedule}: ${night.byStatus.map(([status, count]) => `${count} ${LOOKS[status].word}`).join(', ')}`, ''];
   if (model.degraded) lines.push(`!! PARTIAL REPORT: ${model.degraded}`, '');
-  for (const machine of night.allGreen ? [] : night.silentMachines) lines.push(`!! ${machine.name} DID NOT REPORT: it published nothing for this night (down, still running, or its upload failed); its ${plural(machine.builds, 'build')} are missing.`, '');
-  if (night.missingCells.length) lines.push(`!! No result for ${plural(night.missingCells.length, 'build')}: ${night.missingCells.map((cell) => `${cell.id} (${cell.machine})`).join(', ')}`, '');
-  for (const [title, cells] of [['Newly broken tonight', night.newly], ['Still failing', night.still], ['Not finished at report time', night.unfinished], ['Fixed tonight', night.fixed]] as const) {
+  for (const machine of night.allGreen ? [] : night.silentMachines)
+    lines.push(
+      `!! ${machine.name} DID NOT REPORT: it published nothing for this night (down, still running, or its upload failed); its ${plural(machine.builds, 'build')} are missing.`,
+      '',
+    );
+  if (night.missingCells.length)
+    lines.push(`!! No result for ${plural(night.missingCells.length, 'build')}: ${night.missingCells.map((cell) => `${cell.id} (${cell.machine})`).join(', ')}`, '');
+  for (const [title, cells] of [
+    ['Newly broken tonight', night.newly],
+    ['Still failing', night.still],
+    ['Not finished at report time', night.unfinished],
+    ['Fixed tonight', night.fixed],
+  ] as const) {
     if (cells.length) lines.push(`${title} (${cells.length}):`, ...aligned(cells.map((cell) => [cell.id, changeLine(cell)])), '');
   }
   if (!night.allGreen) {
@@ -393,7 +438,9 @@ function renderText(night: Night, subject: string, options: RenderOptions): stri
     if (night.failures.length) lines.push(`What failed (${night.failures.length})`, '', ...night.failures.flatMap(textFailure));
   }
   const machines = model.machines.map((machine) => `${machine.name} ${machine.reported ? `${machine.builds} builds, ${machine.failed} failed` : 'DID NOT REPORT'}`).join('; ');
-  const history = model.history.length ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)!} to ${model.history[0]!})` : 'no earlier nights to compare with';
+  const history = model.history.length
+    ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)!} to ${model.history[0]!})`
+    : 'no earlier nights to compare with';
   lines.push('--', `Machines: ${machines}`, `Results read from ${model.destination}; ${history}.`, `Sent by nightshift (report.when: ${options.when}).`);
   return `${lines.join('\n')}\n`;
 }

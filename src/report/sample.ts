@@ -57,7 +57,7 @@ const TONIGHT: Record<string, Overrides> = {
       '            argument types are: (ReduceOp<float, MeanOps<float, float, float, float>, uint32_t, float, 4>)',
       '          detected during:',
       '            instantiation of "void at::native::launch_reduce_kernel<mt_per_thread,R>(const ReduceConfig &, const R &) [with mt_per_thread=4, R=ReduceOp<float, MeanOps<float, float, float, float>, uint32_t, float, 4>]" at line 1198',
-      "            instantiation of \"void at::native::gpu_reduce_kernel<scalar_t,out_scalar_t,vt0,ops_t,ident_t>(TensorIterator &, const ops_t &, ident_t, AccumulationBuffer *, int64_t) [with scalar_t=float, out_scalar_t=float, vt0=4, ops_t=MeanOps<float, float, float, float>, ident_t=double]\" && sm_120 != 'sm_100'",
+      '            instantiation of "void at::native::gpu_reduce_kernel<scalar_t,out_scalar_t,vt0,ops_t,ident_t>(TensorIterator &, const ops_t &, ident_t, AccumulationBuffer *, int64_t) [with scalar_t=float, out_scalar_t=float, vt0=4, ops_t=MeanOps<float, float, float, float>, ident_t=double]" && sm_120 != \'sm_100\'',
       '1 error detected in the compilation of "/pytorch/aten/src/ATen/native/cuda/ReduceMomentKernel.cu".',
       'ninja: build stopped: subcommand failed.',
       'make: *** [Makefile:146: all] Error 2',
@@ -99,12 +99,18 @@ function plannedCells(): { package: string; axes: Record<string, string> }[] {
   const cudas = ['cpu', 'cu126', 'cu128', 'cu130'];
   const cells: { package: string; axes: Record<string, string> }[] = [];
   for (const python of ['3.10', '3.11', '3.12', '3.13', '3.14']) for (const cuda of cudas) cells.push({ package: 'manywheel', axes: { python, cuda } });
-  for (const [python, cuda] of [['3.13t', 'cpu'], ['3.13t', 'cu128'], ['3.14t', 'cu128']] as const) cells.push({ package: 'manywheel', axes: { python, cuda } });
+  for (const [python, cuda] of [
+    ['3.13t', 'cpu'],
+    ['3.13t', 'cu128'],
+    ['3.14t', 'cu128'],
+  ] as const)
+    cells.push({ package: 'manywheel', axes: { python, cuda } });
   for (const python of ['3.10', '3.11', '3.12', '3.13']) for (const cuda of cudas) cells.push({ package: 'conda', axes: { python, cuda } });
-  for (const cuda of cudas) for (const abi of ['cxx11-abi', 'pre-cxx11']) {
-    if (abi === 'pre-cxx11' && (cuda === 'cu128' || cuda === 'cu130')) continue;
-    cells.push({ package: 'libtorch', axes: { cuda, abi } });
-  }
+  for (const cuda of cudas)
+    for (const abi of ['cxx11-abi', 'pre-cxx11']) {
+      if (abi === 'pre-cxx11' && (cuda === 'cu128' || cuda === 'cu130')) continue;
+      cells.push({ package: 'libtorch', axes: { cuda, abi } });
+    }
   return cells;
 }
 
@@ -131,7 +137,18 @@ export function sampleReportModel(): ReportModel {
     };
     if (machine === 'linux-2') {
       const reason = `never ran: ${machine} published nothing for this night (down, still running, or its upload failed)`;
-      return { ...base, status: 'missing', reason, duration_s: null, exit_code: null, streak: 1, failing_since: DATE, last_success: '2026_11_21', change: 'newly-failed', log: { key: null, url: null, tail: [] } };
+      return {
+        ...base,
+        status: 'missing',
+        reason,
+        duration_s: null,
+        exit_code: null,
+        streak: 1,
+        failing_since: DATE,
+        last_success: '2026_11_21',
+        change: 'newly-failed',
+        log: { key: null, url: null, tail: [] },
+      };
     }
     const { tail, ...overrides } = TONIGHT[id] ?? {};
     return { ...base, ...overrides, log: { ...base.log, tail: tail ?? base.log.tail } };

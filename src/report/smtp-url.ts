@@ -120,8 +120,7 @@ async function readEnvFile(file: string, { mustExist }: { mustExist: boolean }):
       // their own server) or chmod open again; only root's own file is as safe as root.
       if (process.getuid?.() === 0 && stat.uid !== 0) {
         throw new NightshiftError(
-          `refusing to read ${file}: nightshift runs as root but the file is owned by uid ${stat.uid}, who can change it. ` +
-            `Run: chown root:root ${file} && chmod 600 ${file}`,
+          `refusing to read ${file}: nightshift runs as root but the file is owned by uid ${stat.uid}, who can change it. ` + `Run: chown root:root ${file} && chmod 600 ${file}`,
           ExitCode.usage,
         );
       }

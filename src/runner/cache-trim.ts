@@ -118,7 +118,10 @@ async function removeCache(dir: string, cache: CacheEntry): Promise<'removed' | 
     await rename(folder, trash);
     if (await usedMeanwhile(trash)) {
       // A build stamped it between the check and the rename: give it back, unless it made a new one.
-      const back = await rename(trash, folder).then(() => true, () => false);
+      const back = await rename(trash, folder).then(
+        () => true,
+        () => false,
+      );
       if (back) return 'in-use';
     }
     const failures = await removeTree(trash);

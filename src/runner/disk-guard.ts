@@ -71,9 +71,7 @@ export async function ensureFreeSpace(options: FreeSpaceOptions): Promise<FreeSp
   const plan = selectForSpace({ nights, today, clockToday, locked, bytesNeeded: minFreeBytes - free, sizes });
   // Removing nights that cannot make enough room would lose them for nothing: refuse first.
   if (!plan.enough) {
-    const why = candidates.length
-      ? `removing every night that may go (${candidates.join(', ')}) would free only about ${formatSize(plan.freed)}`
-      : 'there is no night that may go';
+    const why = candidates.length ? `removing every night that may go (${candidates.join(', ')}) would free only about ${formatSize(plan.freed)}` : 'there is no night that may go';
     throw shortError(options, free, `${result.trimmedCaches.length ? `${cachesNote(result)}no night was removed` : 'nothing was removed'}: ${why}`, nights);
   }
 

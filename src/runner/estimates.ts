@@ -62,7 +62,7 @@ export async function loadEstimates(schedule: Schedule, date: string, options: L
   } catch (error) {
     warn(
       `the shared build history${url ? ` at ${url}` : ''} could not be read (${(error as Error).message}); ` +
-        'machines are balanced by the matrix estimates, so this split may differ from the other machines\'',
+        "machines are balanced by the matrix estimates, so this split may differ from the other machines'",
     );
   }
   return {

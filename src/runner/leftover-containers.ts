@@ -26,10 +26,14 @@ export interface LeftoverRequest {
 export async function removeLeftoverContainers(request: LeftoverRequest): Promise<string[]> {
   const { machine, docker, errors } = request;
   // Both labels: another schedule on this machine, with its own root, has its own nights and containers.
-  const listed = await execa(docker, ['ps', '-a', '--filter', `label=nightshift.machine=${machine}`, '--filter', `label=nightshift.root=${request.root}`, '--format', '{{.Names}}\t{{.Label "nightshift.night"}}'], {
-    reject: false,
-    stdin: 'ignore',
-  });
+  const listed = await execa(
+    docker,
+    ['ps', '-a', '--filter', `label=nightshift.machine=${machine}`, '--filter', `label=nightshift.root=${request.root}`, '--format', '{{.Names}}\t{{.Label "nightshift.night"}}'],
+    {
+      reject: false,
+      stdin: 'ignore',
+    },
+  );
   if (listed.exitCode === undefined && listed.code === 'ENOENT') {
     // No Docker on this machine (e.g. a Mac running host builds): there can be no containers to clean.
     request.notes.push(`${docker} not found: no leftover containers to look for`);

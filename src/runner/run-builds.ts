@@ -79,12 +79,18 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
       while (!options.signal.aborted) {
         const id = admission.pick(waiting);
         if (id === undefined) break;
-        const build = waiting.splice(waiting.findIndex((b) => b.id === id), 1)[0]!;
+        const build = waiting.splice(
+          waiting.findIndex((b) => b.id === id),
+          1,
+        )[0]!;
         admission.start(build);
         const slot = freeSlots.take();
         running++;
         runOne(build.cell, slot, options)
-          .then((record) => void records.push(record), (error: unknown) => void errors.push(error))
+          .then(
+            (record) => void records.push(record),
+            (error: unknown) => void errors.push(error),
+          )
           .finally(() => {
             admission.finish(build);
             freeSlots.give(slot);
@@ -244,17 +250,19 @@ async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, n
   const startedAt = now();
   await store.update((state) => {
     const record = state.builds.find((b) => b.id === id)!;
-    const first = number === 1 && {
-      status: 'running',
-      image,
-      started_at: startedAt.toISOString(),
-      finished_at: undefined,
-      duration_s: undefined,
-      exit_code: undefined,
-      reason: undefined,
-      artifacts: undefined,
-      attempts: undefined,
-    } satisfies Partial<BuildRecord>;
+    const first =
+      number === 1 &&
+      ({
+        status: 'running',
+        image,
+        started_at: startedAt.toISOString(),
+        finished_at: undefined,
+        duration_s: undefined,
+        exit_code: undefined,
+        reason: undefined,
+        artifacts: undefined,
+        attempts: undefined,
+      } satisfies Partial<BuildRecord>);
     Object.assign(record, first || {}, { attempt: record.attempt + 1, log: path.relative(layout.dir, logPath) });
   });
   if (number === 1) options.onEvent?.({ type: 'start', id, slot });
@@ -305,7 +313,13 @@ async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, n
     });
   } catch (error) {
     // An executor bug must not take the night down: record it as this build's failure.
-    result = { exitCode: null, timedOut: false, canceled: false, startError: `nightshift could not run the build: ${(error as Error).message}`, durationMs: now().getTime() - startedAt.getTime() };
+    result = {
+      exitCode: null,
+      timedOut: false,
+      canceled: false,
+      startError: `nightshift could not run the build: ${(error as Error).message}`,
+      durationMs: now().getTime() - startedAt.getTime(),
+    };
   }
 
   let artifacts = await listArtifacts(outDir).catch(() => []);

@@ -95,7 +95,13 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const ordered = longestExpectedFirst(request.cells, estimate);
     const resume = planResume(previous, ordered, { force: request.force ?? false, estimate, manual: request.manual });
     await store.update((state) => {
-      Object.assign(state, resume.state, { machine, schedule: request.schedule.name, started_at: state.started_at ?? now().toISOString(), finished_at: undefined, runner_pid: process.pid });
+      Object.assign(state, resume.state, {
+        machine,
+        schedule: request.schedule.name,
+        started_at: state.started_at ?? now().toISOString(),
+        finished_at: undefined,
+        runner_pid: process.pid,
+      });
     });
     if (resume.kept.length) say(`${resume.kept.length} build(s) already succeeded and are kept (--force rebuilds them)`);
     for (const id of resume.orphaned) {
@@ -121,7 +127,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       state.recipes = { repo: matrix.recipes.repo, ref: matrix.recipes.ref, commit: recipes.commit };
     });
     await master(`recipes ${recipes.reused ? 'reused' : 'cloned'} at ${recipes.commit}`);
-    say(`recipes ${matrix.recipes.ref} at ${recipes.commit.slice(0, 12)}${recipes.reused ? ' (this night\'s clone)' : ''}`);
+    say(`recipes ${matrix.recipes.ref} at ${recipes.commit.slice(0, 12)}${recipes.reused ? " (this night's clone)" : ''}`);
 
     const ran = await runBuilds({
       layout,
@@ -139,7 +145,9 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     });
     await recordDurations(
       root,
-      ran.filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run' && !b.manual).map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
+      ran
+        .filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run' && !b.manual)
+        .map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
     );
     await store
       .update((s) => {
@@ -153,9 +161,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     await master(`${request.purpose} finished: ${ran.length - failed} succeeded, ${failed} did not${collaborators.signal.aborted ? ' (stopped by a signal)' : ''}`);
     // A stopped night exits now; `nightshift upload` publishes it later.
     const upload =
-      request.upload && !collaborators.signal.aborted
-        ? await uploadNight({ schedule: request.schedule, cells: request.allCells, night: layout, store, now })
-        : undefined;
+      request.upload && !collaborators.signal.aborted ? await uploadNight({ schedule: request.schedule, cells: request.allCells, night: layout, store, now }) : undefined;
     return { layout, state: store.get(), ran, kept: resume.kept, upload };
   } finally {
     await lock.release();

@@ -97,7 +97,15 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
   if (collaborators.signal.aborted) return { night };
 
   // The end of a night: old nights and leftover containers go. Trouble here is reported, not fatal.
-  const pruned = await pruneNights({ root: schedule.root, today: date, timezone: schedule.timezone, keepDays: schedule.keepDays, dryRun: false, machine, cacheSizeBytes: schedule.cacheSizeBytes });
+  const pruned = await pruneNights({
+    root: schedule.root,
+    today: date,
+    timezone: schedule.timezone,
+    keepDays: schedule.keepDays,
+    dryRun: false,
+    machine,
+    cacheSizeBytes: schedule.cacheSizeBytes,
+  });
   if (pruned.removed.length) say(`pruned night(s) older than ${schedule.keepDays} days: ${pruned.removed.join(', ')}`);
   if (pruned.containersRemoved.length) say(`removed leftover container(s): ${pruned.containersRemoved.join(', ')}`);
   if (pruned.caches?.removed.length) say(`trimmed cache(s) to cache_size, least recently used first: ${pruned.caches.removed.map((c) => c.key).join(', ')}`);

@@ -68,6 +68,13 @@ export class DestinationError extends Error {
 export function checkKey(url: string, key: string, kind: 'key' | 'prefix' = 'key'): void {
   const body = kind === 'prefix' && key.endsWith('/') ? key.slice(0, -1) : key;
   if (kind === 'prefix' && body === '') return;
-  const bad = body === '' ? 'it is empty' : body.includes('\0') ? 'it contains a NUL character' : body.split('/').some((s) => s === '' || s === '.' || s === '..') ? 'keys are relative, with no empty, "." or ".." segments' : undefined;
+  const bad =
+    body === ''
+      ? 'it is empty'
+      : body.includes('\0')
+        ? 'it contains a NUL character'
+        : body.split('/').some((s) => s === '' || s === '.' || s === '..')
+          ? 'keys are relative, with no empty, "." or ".." segments'
+          : undefined;
   if (bad) throw new DestinationError(`${url}: invalid ${kind} ${JSON.stringify(key)}: ${bad}`, false);
 }

@@ -125,7 +125,8 @@ export class FileDestination implements Destination {
 
   private pathOf(key: string): string {
     checkKey(this.url, key);
-    if (key.endsWith(TEMP_SUFFIX)) throw new DestinationError(`${this.url}: invalid key ${JSON.stringify(key)}: names ending in ${TEMP_SUFFIX} are nightshift's temporary files`, false);
+    if (key.endsWith(TEMP_SUFFIX))
+      throw new DestinationError(`${this.url}: invalid key ${JSON.stringify(key)}: names ending in ${TEMP_SUFFIX} are nightshift's temporary files`, false);
     return path.join(this.root, ...key.split('/'));
   }
 

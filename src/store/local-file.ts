@@ -57,7 +57,8 @@ export async function openInside(dir: string, relative: string, label = relative
   for (let i = 1; i < segments.length; i++) {
     const folder = path.join(dir, ...segments.slice(0, i));
     const info = await lstat(folder).catch(() => undefined);
-    if (!info?.isDirectory()) throw new UnsafeFileError(`${label}: ${segments.slice(0, i).join('/')} is ${info?.isSymbolicLink() ? 'a symbolic link' : info ? 'not a folder' : 'gone'}`);
+    if (!info?.isDirectory())
+      throw new UnsafeFileError(`${label}: ${segments.slice(0, i).join('/')} is ${info?.isSymbolicLink() ? 'a symbolic link' : info ? 'not a folder' : 'gone'}`);
   }
   const file = path.join(dir, ...segments);
   let handle: FileHandle;
@@ -101,7 +102,7 @@ export async function openFile(file: string): Promise<LocalFile> {
 export async function sha256Of(file: LocalFile): Promise<string> {
   const hash = createHash('sha256');
   const buffer = Buffer.allocUnsafe(MiB);
-  for (let position = 0; ; ) {
+  for (let position = 0; ;) {
     const { bytesRead } = await file.handle.read(buffer, 0, buffer.length, position);
     if (bytesRead === 0) break;
     hash.update(buffer.subarray(0, bytesRead));

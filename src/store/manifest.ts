@@ -132,11 +132,16 @@ export async function readManifest(destination: Destination, date: string, machi
   const body = await destination.getBytes(key);
   if (body === undefined) return { key, manifest: undefined };
   const parsed = parseManifest(body.toString('utf8'));
-  return parsed.ok ? { key, manifest: parsed.value } : { key, manifest: undefined, problem: `${destination.url}${key} is not a manifest this nightshift can read (${parsed.problem}); it is left out` };
+  return parsed.ok
+    ? { key, manifest: parsed.value }
+    : { key, manifest: undefined, problem: `${destination.url}${key} is not a manifest this nightshift can read (${parsed.problem}); it is left out` };
 }
 
 /** The machines that have a manifest of the night at the destination, sorted. */
 export async function manifestMachines(destination: Destination, date: string): Promise<string[]> {
   const prefix = nightPrefix(date);
-  return (await destination.list(prefix)).filter((key) => key.endsWith('/manifest.json') && key.indexOf('/', prefix.length) === key.length - '/manifest.json'.length).map((key) => key.slice(prefix.length, -'/manifest.json'.length)).sort();
+  return (await destination.list(prefix))
+    .filter((key) => key.endsWith('/manifest.json') && key.indexOf('/', prefix.length) === key.length - '/manifest.json'.length)
+    .map((key) => key.slice(prefix.length, -'/manifest.json'.length))
+    .sort();
 }

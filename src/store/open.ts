@@ -34,5 +34,8 @@ export async function openDestination(spec: DestinationSpec, options: OpenDestin
 export function openScheduleDestination(schedule: Schedule, date: string): Promise<Destination> {
   const { upload } = schedule;
   const { rootUrl } = publishedLayout(upload, { root: schedule.root, date, machine: '' });
-  return openDestination({ url: rootUrl, region: upload.region, endpoint: upload.endpoint, pathStyle: upload.pathStyle }, { retry: { attempts: upload.attempts, baseDelayMs: 500 } });
+  return openDestination(
+    { url: rootUrl, region: upload.region, endpoint: upload.endpoint, pathStyle: upload.pathStyle },
+    { retry: { attempts: upload.attempts, baseDelayMs: 500 } },
+  );
 }

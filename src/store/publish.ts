@@ -93,7 +93,11 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
       const label = `artifacts/${build.id}/${artifact.file}`;
       try {
         const clash = byKey.get(key)!.find((other) => other.id !== build.id && other.sha256 !== artifact.sha256);
-        if (clash) return fail(key, `${label} not published: artifacts/${clash.id}/${clash.file} of this night has the same key with other content; make upload.key tell the builds apart (add {id})`);
+        if (clash)
+          return fail(
+            key,
+            `${label} not published: artifacts/${clash.id}/${clash.file} of this night has the same key with other content; make upload.key tell the builds apart (add {id})`,
+          );
         const existing = await destination.head(key);
         if (existing?.sha256 === artifact.sha256) {
           counts.skipped += 1;
@@ -102,7 +106,11 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
         if (existing) {
           const holder = (await (holders ??= readHolders(destination, state.date))).get(key);
           const refused = await replaceRefused(destination, state, build.id, key, holder);
-          if (refused) return fail(key, `${label} not published: the key already holds other content (sha256 ${existing.sha256 ?? 'unknown'}, ${refused}), which nightshift does not replace; make upload.key tell the builds apart (add {id}), or remove the object if it is stale`);
+          if (refused)
+            return fail(
+              key,
+              `${label} not published: the key already holds other content (sha256 ${existing.sha256 ?? 'unknown'}, ${refused}), which nightshift does not replace; make upload.key tell the builds apart (add {id}), or remove the object if it is stale`,
+            );
         }
         const source = await openInside(artifactDir(night, build.id), artifact.file, label);
         try {

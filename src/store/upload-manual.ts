@@ -16,7 +16,13 @@ import { publishedLayout } from './published-layout.js';
 
 export const MANUAL_PREFIX = 'manual/';
 
-export async function uploadManual(request: { schedule: Schedule; cells: readonly Cell[]; night: NightLayout; state: NightState; ids: readonly string[] }): Promise<PublishOutcome> {
+export async function uploadManual(request: {
+  schedule: Schedule;
+  cells: readonly Cell[];
+  night: NightLayout;
+  state: NightState;
+  ids: readonly string[];
+}): Promise<PublishOutcome> {
   const { schedule, night, state } = request;
   const manual = { ...state, builds: state.builds.filter((b) => b.manual && request.ids.includes(b.id)) };
   const published = publishedLayout(schedule.upload, { root: schedule.root, date: state.date, machine: state.machine });
@@ -27,7 +33,11 @@ export async function uploadManual(request: { schedule: Schedule; cells: readonl
   };
   const destination = underPrefix(await openScheduleDestination(schedule, state.date), MANUAL_PREFIX);
   const outcome = await publishNight({ night, state: manual, published, keyTemplate: schedule.upload.key, varsFor, destination, latest: false });
-  await appendMasterLog(night, 'upload', `manual build(s) ${manual.builds.map((b) => b.id).join(', ')} to ${outcome.to}: ${outcome.uploaded} uploaded, ${outcome.skipped} already there, ${outcome.failed.length} failed`);
+  await appendMasterLog(
+    night,
+    'upload',
+    `manual build(s) ${manual.builds.map((b) => b.id).join(', ')} to ${outcome.to}: ${outcome.uploaded} uploaded, ${outcome.skipped} already there, ${outcome.failed.length} failed`,
+  );
   return outcome;
 }
 

@@ -56,7 +56,10 @@ function labelFilter(label: string): string {
 async function listWithLabel(label: string, format: string): Promise<string[]> {
   const r = await docker(['ps', '-a', '--filter', labelFilter(label), '--format', format]);
   if (r.failed) throw new Error(`docker ps failed: ${describeFailure(r)}`);
-  return r.stdout.split('\n').map((s) => s.trim()).filter((s) => s !== '');
+  return r.stdout
+    .split('\n')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Names of all containers (running or not) carrying `label` (`key` or `key=value`). */

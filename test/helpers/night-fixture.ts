@@ -51,8 +51,7 @@ export async function makeNightFixture(options: NightFixtureOptions): Promise<Ni
   const root = await mkdtemp(path.join(os.tmpdir(), 'nightshift-root-'));
   const run = (script: string) => `["sh", "-c", "exec sh \\"$NIGHTSHIFT_RECIPES/${script}\\""]`;
   const where = options.executor === 'docker' ? `    image: ${TEST_IMAGE}\n    network: none\n` : '    executor: host\n';
-  const pkg = (name: string, script: string, extra = '') =>
-    `  ${name}:\n${where}    command: ${run(script)}\n${extra.includes('timeout:') ? '' : '    timeout: 1m\n'}${extra}`;
+  const pkg = (name: string, script: string, extra = '') => `  ${name}:\n${where}    command: ${run(script)}\n${extra.includes('timeout:') ? '' : '    timeout: 1m\n'}${extra}`;
   const matrix = `recipes: { repo: "${repo.url}", ref: main }
 axes:
   python: ["3.11", "3.12"]

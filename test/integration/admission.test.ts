@@ -65,7 +65,10 @@ describe('memory-aware admission with the docker executor', () => {
     let peak = 0;
     for (const at of builds.map((b) => b.from)) {
       const running = builds.filter((b) => b.from <= at && at < b.to);
-      peak = Math.max(peak, running.reduce((sum, b) => sum + b.memory, 0));
+      peak = Math.max(
+        peak,
+        running.reduce((sum, b) => sum + b.memory, 0),
+      );
     }
     expect(peak).toBeLessThanOrEqual(1024 * MiB);
     // The budget was used: a big and a small build did run together.
@@ -83,7 +86,10 @@ describe('memory-aware admission with the docker executor', () => {
   });
 
   it('gives Docker each build its declared memory', async () => {
-    for (const [id, bytes] of [['big_3.11', 600 * MiB], ['small_3.12', 300 * MiB]] as const) {
+    for (const [id, bytes] of [
+      ['big_3.11', 600 * MiB],
+      ['small_3.12', 300 * MiB],
+    ] as const) {
       const log = await readFile(path.join(root, date, 'logs', 'succeeded', `${id}.log`), 'utf8');
       expect(log).toContain(`memory limit: ${bytes}`);
     }

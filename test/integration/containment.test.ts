@@ -17,7 +17,11 @@ const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
 async function until(condition: () => Promise<boolean> | boolean, what: string, timeoutMs = 20_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!(await Promise.resolve().then(condition).catch(() => false))) {
+  while (
+    !(await Promise.resolve()
+      .then(condition)
+      .catch(() => false))
+  ) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
@@ -43,7 +47,7 @@ describe('host builds and a runner killed outright', () => {
     await night.cleanup();
   });
 
-  it('kill -9 of the runner kills the build and its setsid daemon; the resumed night has only the rerun\'s artifact', async () => {
+  it("kill -9 of the runner kills the build and its setsid daemon; the resumed night has only the rerun's artifact", async () => {
     child = execa('node', [CLI, 'run', '--only', 'slow_*', ...args()], { reject: false });
     await until(async () => (await state()).builds[0]?.status === 'running' && processesWith(marker()).length >= 3, 'the build and its daemon');
     child.kill('SIGKILL');
@@ -61,11 +65,16 @@ describe('host builds and a runner killed outright', () => {
     expect(await readFile(path.join(nightDir(), 'logs', 'succeeded', 'slow_3.12_cpu.log'), 'utf8')).not.toMatch(/starting a long build/);
     expect(await readdir(path.join(nightDir(), 'work'))).not.toContain('slow_3.12_cpu.pid');
     // The namespace died with the runner: resume found nothing left to kill.
-    expect(await readFile(path.join(nightDir(), 'logs', 'master', 'run.log'), 'utf8')).toMatch(/slow_3\.12_cpu was left running by an earlier runner; none of its processes was left and it runs again/);
+    expect(await readFile(path.join(nightDir(), 'logs', 'master', 'run.log'), 'utf8')).toMatch(
+      /slow_3\.12_cpu was left running by an earlier runner; none of its processes was left and it runs again/,
+    );
   });
 
-  it('with namespaces off, resume kills the dead runner\'s build and daemon before the rerun empties its folder', async () => {
-    await night.commit({ 'slow.sh': `setsid sh -c 'while :; do date > "$NIGHTSHIFT_OUT/late.whl"; sleep 0.1; done' &\necho "starting a long build"\nsleep 300\n` }, 'a daemon that keeps writing');
+  it("with namespaces off, resume kills the dead runner's build and daemon before the rerun empties its folder", async () => {
+    await night.commit(
+      { 'slow.sh': `setsid sh -c 'while :; do date > "$NIGHTSHIFT_OUT/late.whl"; sleep 0.1; done' &\necho "starting a long build"\nsleep 300\n` },
+      'a daemon that keeps writing',
+    );
     child = execa('node', [CLI, 'run', '--only', 'slow_*', ...args()], { reject: false, env: { NIGHTSHIFT_HOST_CONTAINMENT: 'process-group' } });
     await until(async () => (await state()).builds[0]?.status === 'running' && processesWith(marker()).length >= 3, 'the build and its daemon');
     child.kill('SIGKILL');
@@ -80,6 +89,8 @@ describe('host builds and a runner killed outright', () => {
     expect(processesWith(marker()).filter((pid) => orphans.includes(pid))).toEqual([]);
     await sleep(500);
     expect(await readdir(path.join(nightDir(), 'artifacts', 'slow_3.12_cpu'))).toEqual(['slow.whl']);
-    expect(await readFile(path.join(nightDir(), 'logs', 'master', 'run.log'), 'utf8')).toMatch(/slow_3\.12_cpu was left running by an earlier runner; its processes were killed and it runs again/);
+    expect(await readFile(path.join(nightDir(), 'logs', 'master', 'run.log'), 'utf8')).toMatch(
+      /slow_3\.12_cpu was left running by an earlier runner; its processes were killed and it runs again/,
+    );
   });
 });

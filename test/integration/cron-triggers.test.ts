@@ -24,7 +24,10 @@ function schedule(overrides: Partial<Schedule> = {}): Schedule {
     timezone: 'America/Los_Angeles',
     root: '/var/lib/nightshift',
     keepDays: 5,
-    machines: [{ name: 'linux-0', slots: 4 }, { name: 'linux-1', slots: 4 }],
+    machines: [
+      { name: 'linux-0', slots: 4 },
+      { name: 'linux-1', slots: 4 },
+    ],
     upload: { to: 'file:///srv/nightlies/{date}', key: '{file}', pathStyle: false, attempts: 5 },
     report: { cron: '0 7 * * *', machine: 'linux-0', to: ['builds@example.com'], when: 'always' },
     ...overrides,
@@ -33,7 +36,14 @@ function schedule(overrides: Partial<Schedule> = {}): Schedule {
 
 describe('crontabLines', () => {
   const tab = (o: { schedule: Schedule }) =>
-    crontabLines({ configDir: '/etc/nightshift/config', nightshiftBin: '/usr/local/lib/node_modules/nightshift/dist/cli.js', nodeBin: '/usr/bin/node', machine: 'linux-0', user: 'root', ...o });
+    crontabLines({
+      configDir: '/etc/nightshift/config',
+      nightshiftBin: '/usr/local/lib/node_modules/nightshift/dist/cli.js',
+      nodeBin: '/usr/bin/node',
+      machine: 'linux-0',
+      user: 'root',
+      ...o,
+    });
 
   /** The job lines of a system crontab, split the way cron reads them: 5 time fields, user, command. */
   function jobs(text: string) {
@@ -43,7 +53,7 @@ describe('crontabLines', () => {
       .map((l) => ({ command: l.replace(/^(\S+ +){6}/, '') }));
   }
 
-  it('the time check matches exactly when the daemon would start the job (crontab\'s days)', () => {
+  it("the time check matches exactly when the daemon would start the job (crontab's days)", () => {
     const timeZone = 'America/Los_Angeles';
     const parts = new Intl.DateTimeFormat('en-US', { timeZone, hourCycle: 'h23', minute: '2-digit', hour: '2-digit', day: '2-digit', month: '2-digit', weekday: 'short' });
     const days = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];

@@ -51,7 +51,9 @@ class DaemonProcess {
       const index = this.lines.findIndex((line, i) => i >= from && pattern.test(line));
       if (index >= 0) return index;
       if (Date.now() > deadline || this.child.exitCode !== null) {
-        throw new Error(`no line matching ${String(pattern)} in the daemon's log:\n${this.lines.join('\n')}\nstderr: ${(await Promise.race([this.child, sleep(0)]) as { stderr?: string } | undefined)?.stderr ?? ''}`);
+        throw new Error(
+          `no line matching ${String(pattern)} in the daemon's log:\n${this.lines.join('\n')}\nstderr: ${((await Promise.race([this.child, sleep(0)])) as { stderr?: string } | undefined)?.stderr ?? ''}`,
+        );
       }
       await sleep(100);
     }

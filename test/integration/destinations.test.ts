@@ -20,7 +20,11 @@ import { stringContaining, stringMatching } from '../helpers/expect.js';
 
 const MiB = 1024 * 1024;
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a failure'), (error: unknown) => error);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.fail('expected a failure'),
+    (error: unknown) => error,
+  );
 
 let work: string;
 /** A file over 100 MB with an odd tail, so S3 gets 7 parts, the last one short. */
@@ -72,9 +76,11 @@ async function hashStream(stream: NodeJS.ReadableStream): Promise<{ sha256: stri
 /** Runs `task` over `items` with at most `limit` at a time. */
 async function eachLimit<T>(items: readonly T[], limit: number, task: (item: T) => Promise<unknown>): Promise<void> {
   let next = 0;
-  await Promise.all(Array.from({ length: limit }, async () => {
-    while (next < items.length) await task(items[next++]!);
-  }));
+  await Promise.all(
+    Array.from({ length: limit }, async () => {
+      while (next < items.length) await task(items[next++]!);
+    }),
+  );
 }
 
 interface Target {
@@ -93,7 +99,13 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
     if (kind === 's3') {
       const s = (server = await startS3rver());
       const destination = await openDestination({ url: `s3://${s.bucket}/root/`, endpoint: s.endpoint, pathStyle: true });
-      const client = new S3Client({ region: 'us-east-1', endpoint: s.endpoint, forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED' });
+      const client = new S3Client({
+        region: 'us-east-1',
+        endpoint: s.endpoint,
+        forcePathStyle: true,
+        requestChecksumCalculation: 'WHEN_REQUIRED',
+        responseChecksumValidation: 'WHEN_REQUIRED',
+      });
       t = {
         destination,
         download: async (key) => (await client.send(new GetObjectCommand({ Bucket: s.bucket, Key: `root/${key}` }))).Body as NodeJS.ReadableStream,
@@ -130,7 +142,7 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
     expect((await t.destination.getBytes('latest/x.json'))!.toString()).toBe('two!');
   });
 
-  it('reads only the tail of an object when asked (a log\'s last lines), all of a shorter one', async () => {
+  it("reads only the tail of an object when asked (a log's last lines), all of a shorter one", async () => {
     const log = Array.from({ length: 5000 }, (_, i) => `line ${i}`).join('\n');
     await t.destination.putBytes('logs/long.log', log, { sha256: sha256(log) });
     expect((await t.destination.getBytes('logs/long.log', { lastBytes: 20 }))!.toString()).toBe(log.slice(-20));
@@ -399,7 +411,10 @@ describe('s3 failures', () => {
         const started = Date.now();
         const error = await failure(operation());
         expect(error).toBeInstanceOf(DestinationError);
-        expect(error).toMatchObject({ transient: true, message: stringMatching(/^s3:\/\/failures\/root\/\S*: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED.*gave up after 3 tries/) });
+        expect(error).toMatchObject({
+          transient: true,
+          message: stringMatching(/^s3:\/\/failures\/root\/\S*: cannot reach http:\/\/127\.0\.0\.1:\d+ \(ECONNREFUSED.*gave up after 3 tries/),
+        });
         // Two waits of 10 to 50 ms each: the retries happened, and quickly.
         expect(Date.now() - started).toBeGreaterThanOrEqual(20);
         expect(Date.now() - started).toBeLessThan(5000);
@@ -418,7 +433,10 @@ describe('s3 failures', () => {
     const upload = destination.putFile('mid/big.whl', big.file, { sha256: big.sha256 });
     // Stop the server once it has received a part.
     for (let i = 0; i < 500; i++) {
-      const parts = await readdir(uploads).then((ids) => Promise.all(ids.map((id) => readdir(path.join(uploads, id)))), () => []);
+      const parts = await readdir(uploads).then(
+        (ids) => Promise.all(ids.map((id) => readdir(path.join(uploads, id)))),
+        () => [],
+      );
       if (parts.some((files) => files.some((f) => /^\d+$/.test(f)))) break;
       await new Promise((resolve) => setTimeout(resolve, 10));
     }

@@ -12,9 +12,7 @@ const importers = ['bench', 'scripts'].flatMap((dir) =>
 );
 
 describe('dist modules that bench/ and scripts/ import', () => {
-  const uses = importers.flatMap((file) =>
-    [...readFileSync(path.join(repo, file), 'utf8').matchAll(/['"]\.\.\/(dist\/[\w/.-]+\.js)['"]/g)].map((m) => ({ file, module: m[1]! })),
-  );
+  const uses = importers.flatMap((file) => [...readFileSync(path.join(repo, file), 'utf8').matchAll(/['"]\.\.\/(dist\/[\w/.-]+\.js)['"]/g)].map((m) => ({ file, module: m[1]! })));
 
   it('are found in the scripts', () => {
     expect(uses.map((u) => u.module)).toContain('dist/plan/plan.js');

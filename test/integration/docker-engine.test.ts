@@ -49,9 +49,19 @@ describe('docker engine (integration)', () => {
     const label = uniqueLabel();
     const out = await tempDir();
     const r = await docker([
-      'run', '--rm', '--init', '--network', 'none', '--label', label,
-      '-v', `${out}:/out`, TEST_IMAGE,
-      'sh', '-c', 'echo hello; echo err >&2; echo artifact > /out/a.whl; exit 3',
+      'run',
+      '--rm',
+      '--init',
+      '--network',
+      'none',
+      '--label',
+      label,
+      '-v',
+      `${out}:/out`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'echo hello; echo err >&2; echo artifact > /out/a.whl; exit 3',
     ]);
     expect(r.exitCode).toBe(3);
     expect(r.stdout).toBe('hello');
@@ -67,10 +77,10 @@ describe('docker engine (integration)', () => {
     const name = `nightshift-test-${randomUUID().slice(0, 12)}`;
     const started = Date.now();
     // Like the executor: a foreground client. Killing it would NOT stop the container.
-    const client = execa('docker', [
-      'run', '--rm', '--init', '--network', 'none', '--name', name, '--label', label,
-      TEST_IMAGE, 'sleep', '300',
-    ], { reject: false, stdin: 'ignore' });
+    const client = execa('docker', ['run', '--rm', '--init', '--network', 'none', '--name', name, '--label', label, TEST_IMAGE, 'sleep', '300'], {
+      reject: false,
+      stdin: 'ignore',
+    });
     try {
       await waitFor('the container to run', async () => {
         const r = await docker(['inspect', '--format', '{{.State.Running}}', name]);
@@ -96,9 +106,19 @@ describe('docker engine (integration)', () => {
     const recipes = await tempDir();
     await writeFile(join(recipes, 'build.sh'), 'recipe\n');
     const r = await docker([
-      'run', '--rm', '--init', '--network', 'none', '--label', label,
-      '-v', `${recipes}:/recipes:ro`, TEST_IMAGE,
-      'sh', '-c', 'cat /recipes/build.sh && echo tampered > /recipes/new.txt',
+      'run',
+      '--rm',
+      '--init',
+      '--network',
+      'none',
+      '--label',
+      label,
+      '-v',
+      `${recipes}:/recipes:ro`,
+      TEST_IMAGE,
+      'sh',
+      '-c',
+      'cat /recipes/build.sh && echo tampered > /recipes/new.txt',
     ]);
     expect(r.exitCode).not.toBe(0);
     expect(r.stdout).toBe('recipe'); // readable

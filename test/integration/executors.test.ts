@@ -72,7 +72,11 @@ async function waitFor(what: string, check: () => Promise<boolean>, timeoutMs = 
   }
 }
 
-const exists = (file: string) => stat(file).then(() => true, () => false);
+const exists = (file: string) =>
+  stat(file).then(
+    () => true,
+    () => false,
+  );
 
 /** Gone, or a zombie nobody reaps (PID 1 here does not). */
 async function processGone(pid: number): Promise<boolean> {
@@ -103,12 +107,15 @@ describe.each(['docker', 'host'] as const)('%s executor (integration)', (kind) =
   const executor = executors[kind];
 
   it('runs a build: env visible, recipes readable, artifacts in NIGHTSHIFT_OUT, output in the log', async () => {
-    const build = await prepare(kind, [
-      'echo "id=$NIGHTSHIFT_BUILD_ID tricky=$TRICKY empty=${EMPTY-unset}"',
-      'cat "$NIGHTSHIFT_RECIPES/recipe.txt"',
-      'echo to-stderr >&2',
-      'mkdir -p "$NIGHTSHIFT_OUT/sub" && printf wheel > "$NIGHTSHIFT_OUT/sub/a.whl" && printf x > "$NIGHTSHIFT_OUT/B.txt"',
-    ].join('\n'));
+    const build = await prepare(
+      kind,
+      [
+        'echo "id=$NIGHTSHIFT_BUILD_ID tricky=$TRICKY empty=${EMPTY-unset}"',
+        'cat "$NIGHTSHIFT_RECIPES/recipe.txt"',
+        'echo to-stderr >&2',
+        'mkdir -p "$NIGHTSHIFT_OUT/sub" && printf wheel > "$NIGHTSHIFT_OUT/sub/a.whl" && printf x > "$NIGHTSHIFT_OUT/B.txt"',
+      ].join('\n'),
+    );
     const result = await executor.run(build.options);
     expectExit(result, 0);
     expect(result.durationMs).toBeGreaterThan(0);
@@ -123,7 +130,7 @@ describe.each(['docker', 'host'] as const)('%s executor (integration)', (kind) =
     ]);
   });
 
-  it('reports a failing command\'s exit code', async () => {
+  it("reports a failing command's exit code", async () => {
     const build = await prepare(kind, 'echo failing; exit 3');
     expectExit(await executor.run(build.options), 3);
     expect(await logText(build)).toBe('failing\n');
@@ -201,7 +208,7 @@ describe('docker executor specifics (integration)', () => {
     expect(result.startError).toMatch(/connection refused/);
   });
 
-  it('reports docker\'s own refusal (exit 125) with its message', async () => {
+  it("reports docker's own refusal (exit 125) with its message", async () => {
     const build = await prepare('docker', 'true', { network: 'nightshift-no-such-network' });
     const result = await executor.run(build.options);
     expect(result.exitCode).toBeNull();
@@ -252,7 +259,7 @@ describe('host executor specifics (integration)', () => {
     expect(await readFile(join(build.options.recipesDir, 'recipe.txt'), 'utf8')).toBe('the recipe\n');
   });
 
-  it('ends a finished build\'s background jobs with it, as a container would', async () => {
+  it("ends a finished build's background jobs with it, as a container would", async () => {
     const build = await prepare('host', 'sleep 300 & echo $! > "$NIGHTSHIFT_OUT/pid"; exit 0');
     expectExit(await executor.run(build.options), 0);
     expect(await exists(join(build.options.outDir, 'pid'))).toBe(true);
@@ -262,7 +269,7 @@ describe('host executor specifics (integration)', () => {
   // A daemon that left the process group (setsid, double fork) used to run on after the build and the night.
   const escapee = `setsid sh -c 'sleep 1; touch "$NIGHTSHIFT_OUT/late"' & (setsid sh -c 'sleep 1; touch "$NIGHTSHIFT_OUT/late2"' &) ; sleep 0.3; echo started`;
 
-  it('ends a finished build\'s setsid and double-forked children with it (PID namespace)', async () => {
+  it("ends a finished build's setsid and double-forked children with it (PID namespace)", async () => {
     const build = await prepare('host', escapee);
     expectExit(await executor.run(build.options), 0);
     expect(processesWith(`NIGHTSHIFT_BUILD_ID=${build.options.id}`)).toEqual([]);
@@ -270,7 +277,7 @@ describe('host executor specifics (integration)', () => {
     expect(await readdir(build.options.outDir)).toEqual([]);
   });
 
-  it('kills a timed-out build\'s setsid children too, and removes its pid file', async () => {
+  it("kills a timed-out build's setsid children too, and removes its pid file", async () => {
     const build = await prepare('host', `${escapee}; sleep 300`, { timeoutMs: 1000 });
     const running = executor.run(build.options);
     await waitFor('the pid file', () => exists(`${build.options.workDir}.pid`));
@@ -286,7 +293,11 @@ describe('host executor specifics (integration)', () => {
     const build = await prepare('host', 'echo rerun > "$NIGHTSHIFT_OUT/rerun.whl"');
     const marker = `NIGHTSHIFT_BUILD_ID=${build.options.id}`;
     await mkdir(build.options.outDir, { recursive: true });
-    const orphan = spawn('sh', ['-c', `while :; do date >> "${build.options.outDir}/late"; sleep 0.05; done`], { detached: true, stdio: 'ignore', env: { ...process.env, NIGHTSHIFT_BUILD_ID: build.options.id } });
+    const orphan = spawn('sh', ['-c', `while :; do date >> "${build.options.outDir}/late"; sleep 0.05; done`], {
+      detached: true,
+      stdio: 'ignore',
+      env: { ...process.env, NIGHTSHIFT_BUILD_ID: build.options.id },
+    });
     await mkdir(join(build.options.workDir, '..'), { recursive: true });
     const start = Number(readFileSync(`/proc/${orphan.pid!}/stat`, 'utf8').split(') ')[1]!.split(' ')[19]);
     const boot = readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim();
@@ -349,7 +360,7 @@ describe('host executor specifics (integration)', () => {
     expect(await logText(b)).toBe(`the recipe\n${b.options.id}\n`);
   });
 
-  it('keeps nightshift\'s secrets from host builds', async () => {
+  it("keeps nightshift's secrets from host builds", async () => {
     const added = { NIGHTSHIFT_SMTP_URL: 'smtp://user:pass@mail', AWS_SECRET_ACCESS_KEY: 'secret', NIGHTSHIFT_TEST_VISIBLE: 'visible' };
     const saved = Object.fromEntries(Object.keys(added).map((name) => [name, process.env[name]]));
     Object.assign(process.env, added);
@@ -398,7 +409,7 @@ describe('listArtifacts', () => {
     // A folder that is a link leads outside: nothing under it is the build's.
     const outside = await mkdtemp(join(tmpdir(), 'nightshift-outside-'));
     dirs.push(outside);
-    await writeFile(join(outside, 'secret.whl'), 'not the build\'s');
+    await writeFile(join(outside, 'secret.whl'), "not the build's");
     await symlink(outside, join(dir, 'linked-dir'));
     expect(await listArtifacts(dir)).toEqual([
       { file: 'a.whl', size: 0, sha256: createHash('sha256').update('').digest('hex') },

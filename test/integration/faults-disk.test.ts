@@ -32,7 +32,7 @@ describe('disk faults (a full tmpfs under root)', () => {
   beforeAll(async () => {
     mnt = await mkdtemp(path.join(os.tmpdir(), 'nightshift-tmpfs-'));
     await execa('mount', ['-t', 'tmpfs', '-o', 'size=2m', 'tmpfs', mnt]);
-    repo = await makeRecipesRepo({ files: { 'README': 'recipes\n' } });
+    repo = await makeRecipesRepo({ files: { README: 'recipes\n' } });
   });
   afterAll(async () => {
     await execa('umount', [mnt], { reject: false });
@@ -111,7 +111,7 @@ packages:
     }
   });
 
-  it("night.json that cannot be written ends the night with exit 4 naming it, never silently and never 70", async () => {
+  it('night.json that cannot be written ends the night with exit 4 naming it, never silently and never 70', async () => {
     // The build succeeds, then fills the disk outside its own folders: nightshift cannot record its end.
     const night = config('full-records', 'echo wheel > "$NIGHTSHIFT_OUT/fill.whl"; dd if=/dev/zero of="$NIGHTSHIFT_OUT/../../filler" bs=4k 2>/dev/null; exit 0');
     try {
@@ -137,7 +137,16 @@ packages:
     await openNight(layout);
     await mkdir(layout.recipes, { recursive: true });
     const store = new NightStateStore(layout.state);
-    const fill = { id: 'fill_1', values: {}, package: pkg('fill', 60, { executor: 'host', image: null, command: ['sh', '-c', 'dd if=/dev/zero of="$NIGHTSHIFT_OUT/../../filler" bs=4k 2>/dev/null; exit 0'], artifacts: 'optional' }) } satisfies Cell;
+    const fill = {
+      id: 'fill_1',
+      values: {},
+      package: pkg('fill', 60, {
+        executor: 'host',
+        image: null,
+        command: ['sh', '-c', 'dd if=/dev/zero of="$NIGHTSHIFT_OUT/../../filler" bs=4k 2>/dev/null; exit 0'],
+        artifacts: 'optional',
+      }),
+    } satisfies Cell;
     // Other cells of the night (not run here) make night.json larger than what a finished build frees.
     const others = Array.from({ length: 80 }, (_, i) => pendingRecord({ ...fill, id: `other_${i}` }, i + 2, 60));
     await store.replace({ version: 1, date: DATE, machine: 'm1', schedule: 'nightly', updated_at: new Date().toISOString(), builds: [pendingRecord(fill, 1, 60), ...others] });
@@ -158,4 +167,3 @@ packages:
     }
   });
 });
-

@@ -84,7 +84,10 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
     const result = await nightshift('--config', config, 'install', 'systemd', '--write', '--dir', dir, '--machine', 'linux-0');
     expect(result.exitCode, result.stderr).toBe(0);
     const timer = readFileSync(path.join(dir, 'nightshift-nightly-night.timer'), 'utf8');
-    expect(timer.split('\n').filter((l) => l.startsWith('OnCalendar='))).toEqual(['OnCalendar=*-*-01 01:00:00 America/Los_Angeles', 'OnCalendar=Mon *-*-* 01:00:00 America/Los_Angeles']);
+    expect(timer.split('\n').filter((l) => l.startsWith('OnCalendar='))).toEqual([
+      'OnCalendar=*-*-01 01:00:00 America/Los_Angeles',
+      'OnCalendar=Mon *-*-* 01:00:00 America/Los_Angeles',
+    ]);
     await verify(readdirSync(dir).map((n) => path.join(dir, n)));
     await requireTool('crontab', 'cron');
     const cronDir = path.join(work, 'either-day-cron');
@@ -166,7 +169,7 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
     // The daemon's times (due.ts, crontab's reading of the days), the next `iterations` from now.
     const expected = () => {
       const runs: string[] = [];
-      for (let after = new Date(); runs.length < iterations; ) {
+      for (let after = new Date(); runs.length < iterations;) {
         const next = nextRun(expr, timezone, after)!;
         runs.push(next.at.toISOString().replace('T', ' ').replace('.000Z', ''));
         after = next.at;
@@ -259,8 +262,7 @@ describe('nightshift install cron', () => {
     afterAll(release);
 
     const hourIn = (at: Date) => Number(new Intl.DateTimeFormat('en-US', { timeZone: timezone, hour: '2-digit', hourCycle: 'h23' }).format(at));
-    const nightIn = (at: Date) =>
-      new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at).replace(/-/g, '_');
+    const nightIn = (at: Date) => new Intl.DateTimeFormat('en-CA', { timeZone: timezone, year: 'numeric', month: '2-digit', day: '2-digit' }).format(at).replace(/-/g, '_');
 
     /** The night's cron line for `expr`, unescaped as cron does, run with /bin/sh -c and cron's sparse environment. */
     async function runLine(expr: string, env = envFile) {

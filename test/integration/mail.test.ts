@@ -7,7 +7,11 @@ import { NightshiftError } from '../../src/errors.js';
 import { sendMail, type SendMailOptions } from '../../src/report/mail.js';
 import { closedPort, startSmtpServer, type TestSmtpServer, type TestSmtpServerOptions } from '../helpers/smtp.js';
 
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a failure'), (error: unknown) => error);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.fail('expected a failure'),
+    (error: unknown) => error,
+  );
 
 const servers: TestSmtpServer[] = [];
 afterEach(async () => {
@@ -102,9 +106,7 @@ describe('sendMail', () => {
     const port = await closedPort();
     const retries: string[] = [];
     const started = Date.now();
-    const error = (await failure(
-      sendMail(mail(`smtp://user:s3cret@127.0.0.1:${port}`, { attempts: 3, onRetry: ({ reason }) => retries.push(reason) })),
-    )) as NightshiftError;
+    const error = (await failure(sendMail(mail(`smtp://user:s3cret@127.0.0.1:${port}`, { attempts: 3, onRetry: ({ reason }) => retries.push(reason) })))) as NightshiftError;
 
     expect(error).toBeInstanceOf(NightshiftError);
     expect(error.exitCode).toBe(4);

@@ -43,7 +43,7 @@ afterAll(async () => {
   await rm(folder, { recursive: true, force: true });
 });
 
-describe('hand builds outside the machine\'s share', () => {
+describe("hand builds outside the machine's share", () => {
   it('are recorded as manual in night.json, with their logs', async () => {
     expect(handOutside.exitCode).toBe(0);
     expect(handOutside.stdout).toMatch(/manual build\(s\), not part of the nightly \(outside m1's share of the matrix\): ok_3\.14_cpu/);
@@ -70,7 +70,7 @@ describe('hand builds outside the machine\'s share', () => {
     expect(existsSync(published(`manual/nightshift/latest/ok_3.14_cpu.json`))).toBe(false);
   });
 
-  it('are left out of the report\'s counts and grid', async () => {
+  it("are left out of the report's counts and grid", async () => {
     const report = await runCli(['report', '--print', ...args()]);
     expect(report.stdout).toMatch(/2 of 6 builds failed/);
     expect(report.stdout).not.toMatch(/3\.14/);
@@ -84,12 +84,17 @@ describe('hand builds outside the machine\'s share', () => {
     expect(status.stdout).toMatch(/, 2 manual/);
     expect(status.stdout).toMatch(/ok_3\.14_cpu\s+succeeded \(manual\)/);
     const json = JSON.parse((await runCli(['status', '--json', ...args()])).stdout) as { builds: { id: string; manual: boolean }[] };
-    expect(json.builds.filter((b) => b.manual).map((b) => b.id).sort()).toEqual(['ok_3.14_cpu', 'slow_3.12_cpu']);
+    expect(
+      json.builds
+        .filter((b) => b.manual)
+        .map((b) => b.id)
+        .sort(),
+    ).toEqual(['ok_3.14_cpu', 'slow_3.12_cpu']);
   });
 });
 
-describe('a hand build of a cell in the machine\'s share', () => {
-  it('is a rerun of that cell: it shows the new attempt\'s log and keeps the earlier one', async () => {
+describe("a hand build of a cell in the machine's share", () => {
+  it("is a rerun of that cell: it shows the new attempt's log and keeps the earlier one", async () => {
     await night.commit({ 'fail.sh': 'echo "compiler error: attempt two"\nexit 3\n' }, 'a different failure');
     const rerun = await runCli(['build', 'bad', '3.12', 'cpu', '--refresh-recipes', ...args()]);
     expect(rerun.exitCode).toBe(1);

@@ -63,7 +63,14 @@ describe('acquireNightLock', () => {
     // As root, signalling pid 1 succeeds: try it as an unprivileged user, who gets EPERM.
     // The lock module bundled into the test folder: the checkout itself may be private to root.
     const lockModule = path.join(dir, 'lock.mjs');
-    await build({ entryPoints: [path.resolve(import.meta.dirname, '../../src/night/lock.ts')], bundle: true, platform: 'node', format: 'esm', outfile: lockModule, logLevel: 'warning' });
+    await build({
+      entryPoints: [path.resolve(import.meta.dirname, '../../src/night/lock.ts')],
+      bundle: true,
+      platform: 'node',
+      format: 'esm',
+      outfile: lockModule,
+      logLevel: 'warning',
+    });
     await execa('chmod', ['-R', 'a+rwX', dir]);
     const script = `import(${JSON.stringify(lockModule)}).then((m) => m.acquireNightLock(${JSON.stringify(lockPath)})).then(() => console.log('acquired'), (e) => console.log(e.message))`;
     const attempt = await execa('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '-e', script]);
@@ -84,7 +91,7 @@ describe('acquireNightLock', () => {
       // Staggered starts, so takers meet at every step of each other's takeover.
       const results = await Promise.allSettled(
         Array.from({ length: 4 }, async (_, i) => {
-          for (let t = 0; t < ((round + i * 7) % 12); t++) await tick();
+          for (let t = 0; t < (round + i * 7) % 12; t++) await tick();
           return acquireNightLock(lockPath);
         }),
       );

@@ -95,7 +95,11 @@ describe.each(['docker', 'host'] as const)('a night with the %s executor', (exec
   it('status, log and wait read the night', async () => {
     const status = await cli('status', '--json');
     expect(status.exitCode).toBe(0);
-    const json = JSON.parse(status.stdout) as { date: string; machine: string; builds: { id: string; status: string; exit_code: number | null; duration_s: number; log: string }[] };
+    const json = JSON.parse(status.stdout) as {
+      date: string;
+      machine: string;
+      builds: { id: string; status: string; exit_code: number | null; duration_s: number; log: string }[];
+    };
     expect(json).toMatchObject({ date: night.date, machine: 'm1' });
     expect(json.builds.find((b) => b.id === 'bad_3.12_cpu')).toMatchObject({ status: 'failed', exit_code: 3, log: path.join(dir(), 'logs', 'failed', 'bad_3.12_cpu.log') });
     const table = await cli('status');

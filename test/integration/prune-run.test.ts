@@ -30,7 +30,7 @@ describe('nightshift run prunes by the real clock, and only in its own root', ()
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
   afterEach(() => night?.cleanup());
 
-  it('run --date far after today (the fixture\'s night) keeps this week\'s nights, and marks a root holding only nightshift nights', async () => {
+  it("run --date far after today (the fixture's night) keeps this week's nights, and marks a root holding only nightshift nights", async () => {
     for (const date of recent) await pastNight(date);
     const result = await run();
     expect(result.stderr).toBe('');

@@ -161,7 +161,7 @@ describe('nightshift prune', () => {
     }
   });
 
-  it('a --date after the real today (a typo\'d month) ages nights from the real today: recent nights stay', async () => {
+  it("a --date after the real today (a typo'd month) ages nights from the real today: recent nights stay", async () => {
     const today = nightDate(new Date(), 'UTC');
     const recent = [addDays(today, -2), addDays(today, -1), today];
     for (const night of recent) await makeNight(night);

@@ -62,7 +62,11 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
     await night.commit({ 'ok.sh': 'echo "wheel of $NIGHTSHIFT_BUILD_ID" > "$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"\n' }, 'one wheel per build');
     swapDate = addDays(night.date, 1);
     const artifacts = path.join(night.root, swapDate, 'artifacts');
-    const swapper = execa('node', ['-e', `
+    const swapper = execa(
+      'node',
+      [
+        '-e',
+        `
       const fs = require('node:fs');
       const state = ${JSON.stringify(path.join(night.root, swapDate, 'night.json'))};
       const done = () => { try { return JSON.parse(fs.readFileSync(state, 'utf8')).builds.filter((b) => b.id.startsWith('ok_') && b.status === 'succeeded').length === 2; } catch { return false; } };
@@ -76,7 +80,10 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
         fs.renameSync(out('3.11') + '.new', out('3.11'));
       }, 20);
       setTimeout(() => process.exit(1), 60000);
-    `], { reject: false });
+    `,
+      ],
+      { reject: false },
+    );
     swapped = await runCli(['run', '--only', 'ok_* slow_*', ...args(swapDate)]);
     swapper.kill();
   }, 120_000);
@@ -108,7 +115,12 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
 
   it('marks the builds not published and leaves their latest pointers at the last good night', async () => {
     const manifest = await json<Manifest>(`nightshift/nights/${swapDate}/m1/manifest.json`);
-    expect(manifest.builds.filter((b) => b.id.startsWith('ok_')).map((b) => [b.id, b.status, b.published]).sort()).toEqual([
+    expect(
+      manifest.builds
+        .filter((b) => b.id.startsWith('ok_'))
+        .map((b) => [b.id, b.status, b.published])
+        .sort(),
+    ).toEqual([
       ['ok_3.11_cpu', 'succeeded', false],
       ['ok_3.12_cpu', 'succeeded', false],
     ]);
@@ -133,11 +145,18 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
     const run = await runCli(['run', '--only', 'ok_*', ...args(date)]);
     expect(run.exitCode).toBe(4);
     expect((await failures(date)).get(key)).toMatch(
-      new RegExp(`^artifacts/ok_3\\.12_cpu/pkg-3\\.12\\.whl not published: the key already holds other content \\(sha256 ${sha256('another build\n')}, not from this cell\\), which nightshift does not replace; make upload.key tell the builds apart \\(add \\{id\\}\\)`),
+      new RegExp(
+        `^artifacts/ok_3\\.12_cpu/pkg-3\\.12\\.whl not published: the key already holds other content \\(sha256 ${sha256('another build\n')}, not from this cell\\), which nightshift does not replace; make upload.key tell the builds apart \\(add \\{id\\}\\)`,
+      ),
     );
     expect((await destination.getBytes(key))!.toString()).toBe('another build\n');
     const manifest = await json<Manifest>(`nightshift/nights/${date}/m1/manifest.json`);
-    expect(manifest.builds.filter((b) => b.id.startsWith('ok_')).map((b) => [b.id, b.published]).sort()).toEqual([
+    expect(
+      manifest.builds
+        .filter((b) => b.id.startsWith('ok_'))
+        .map((b) => [b.id, b.published])
+        .sort(),
+    ).toEqual([
       ['ok_3.11_cpu', true],
       ['ok_3.12_cpu', false],
     ]);

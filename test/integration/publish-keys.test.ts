@@ -34,18 +34,42 @@ async function night(machine: string, builds: Record<string, string>) {
   for (const [id, content] of Object.entries(builds)) {
     await mkdir(artifactDir(layout, id), { recursive: true });
     await writeFile(path.join(artifactDir(layout, id), 'same.whl'), content);
-    records.push({ id, package: id, axes: {}, executor: 'host', image: null, status: 'succeeded', order: records.length + 1, estimate_s: 60, attempt: 1, artifacts: [{ file: 'same.whl', size: content.length, sha256: sha256(content) }] });
+    records.push({
+      id,
+      package: id,
+      axes: {},
+      executor: 'host',
+      image: null,
+      status: 'succeeded',
+      order: records.length + 1,
+      estimate_s: 60,
+      attempt: 1,
+      artifacts: [{ file: 'same.whl', size: content.length, sha256: sha256(content) }],
+    });
   }
   const state: NightState = { version: 1, date: DATE, machine, schedule: 'nightly', updated_at: new Date().toISOString(), builds: records };
-  return publishNight({ night: layout, state, published: { rootUrl: destination.url, artifactPrefix: '' }, keyTemplate: '{file}', varsFor: (b) => ({ id: b.id, package: b.package, file: '' }), destination });
+  return publishNight({
+    night: layout,
+    state,
+    published: { rootUrl: destination.url, artifactPrefix: '' },
+    keyTemplate: '{file}',
+    varsFor: (b) => ({ id: b.id, package: b.package, file: '' }),
+    destination,
+  });
 }
 
 describe('artifact keys two builds of a night share', () => {
   it('on one machine: neither is sent, both fail naming the other, neither is published', async () => {
     const outcome = await night('m0', { a: 'wheel of a\n', b: 'wheel of b\n' });
     expect(outcome.failed).toEqual([
-      { key: 'same.whl', error: 'artifacts/a/same.whl not published: artifacts/b/same.whl of this night has the same key with other content; make upload.key tell the builds apart (add {id})' },
-      { key: 'same.whl', error: 'artifacts/b/same.whl not published: artifacts/a/same.whl of this night has the same key with other content; make upload.key tell the builds apart (add {id})' },
+      {
+        key: 'same.whl',
+        error: 'artifacts/a/same.whl not published: artifacts/b/same.whl of this night has the same key with other content; make upload.key tell the builds apart (add {id})',
+      },
+      {
+        key: 'same.whl',
+        error: 'artifacts/b/same.whl not published: artifacts/a/same.whl of this night has the same key with other content; make upload.key tell the builds apart (add {id})',
+      },
     ]);
     expect(await destination.head('same.whl')).toBeUndefined();
     expect(outcome.latest).toEqual([]);
@@ -75,7 +99,10 @@ describe('artifact keys two builds of a night share', () => {
     const outcome = await night('m3', { e: 'wheel of e\n' });
     expect(outcome.latest).toEqual([]);
     expect(outcome.failed).toEqual([
-      { key: 'nightshift/latest/e.json', error: stringMatching(/latest\/e\.json is not a latest pointer this nightshift can read \(not JSON .*\); remove it to let the next upload write it again$/) },
+      {
+        key: 'nightshift/latest/e.json',
+        error: stringMatching(/latest\/e\.json is not a latest pointer this nightshift can read \(not JSON .*\); remove it to let the next upload write it again$/),
+      },
     ]);
   });
 });

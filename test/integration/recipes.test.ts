@@ -23,7 +23,11 @@ beforeEach(async () => {
 afterEach(() => rm(night, { recursive: true, force: true }));
 
 const head = (dir: string) => git(dir, ['rev-parse', 'HEAD']);
-const failure = (promise: Promise<unknown>) => promise.then(() => undefined, (error: unknown) => error as NightshiftError);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => undefined,
+    (error: unknown) => error as NightshiftError,
+  );
 
 describe('fetchRecipes', () => {
   it('clones the ref shallowly and records its commit', async () => {

@@ -198,21 +198,23 @@ describe('nightshift report', () => {
     }
   });
 
-  it('names a manifest it cannot read (tonight\'s or an earlier night\'s) and reports the rest of the fleet', async () => {
+  it("names a manifest it cannot read (tonight's or an earlier night's) and reports the rest of the fleet", async () => {
     // What a newer or broken nightshift might write.
     await put(`nightshift/nights/${TONIGHT}/m2/manifest.json`, '{"version":2,"builds":"nope"}');
     await put(`nightshift/nights/${NIGHTS[0]}/m1/manifest.json`, '{"version":1,"builds":"nope"}');
     const result = await cli('--print');
     expect(result.exitCode).toBe(0);
     expect(result.stderr).toContain(`nightshift: warning: ${destination.url}nightshift/nights/${NIGHTS[0]}/m1/manifest.json is not a manifest this nightshift can read (`);
-    expect(result.stderr).toContain(`${destination.url}nightshift/nights/${TONIGHT}/m2/manifest.json is not a manifest this nightshift can read (version 2, but this nightshift reads version 1); it is left out: its builds are shown as missing`);
+    expect(result.stderr).toContain(
+      `${destination.url}nightshift/nights/${TONIGHT}/m2/manifest.json is not a manifest this nightshift can read (version 2, but this nightshift reads version 1); it is left out: its builds are shown as missing`,
+    );
     expect(result.stdout).toMatch(/PARTIAL REPORT: .*m2\/manifest\.json is not a manifest/);
     // m0 and m1 are reported as before.
     expect(result.stdout).toMatch(new RegExp(`^Subject: nightshift ${TONIGHT}: 3 of ${plan.length} builds failed, 1 machine missing`, 'm'));
     expect(result.stdout).toContain(`error: ${role.newlyBroken} broke`);
   });
 
-  it('without the destination, reports this machine\'s own night and says so', async () => {
+  it("without the destination, reports this machine's own night and says so", async () => {
     await s3.stop();
     try {
       const result = await cli('--print');

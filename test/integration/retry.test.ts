@@ -73,8 +73,11 @@ env:
     ]);
     const first = await readFile(path.join(dir(), 'logs', 'failed', 'flaky_3.12.attempt-1.log'), 'utf8');
     expect(first).toMatch(/fetching sources \(run 1\)[^]*Connection reset by peer/);
-    expect(first.trimEnd().split('\n').at(-1)).toMatch(/^nightshift: failed · exit code 56 · duration \d+s · attempt 1 of 3, runs again: log matched \/Connection reset by peer\/$/);
-    const master = await readFile(path.join(dir(), 'logs', 'master', 'slot-1.log'), 'utf8') + (await readFile(path.join(dir(), 'logs', 'master', 'slot-2.log'), 'utf8').catch(() => ''));
+    expect(first.trimEnd().split('\n').at(-1)).toMatch(
+      /^nightshift: failed · exit code 56 · duration \d+s · attempt 1 of 3, runs again: log matched \/Connection reset by peer\/$/,
+    );
+    const master =
+      (await readFile(path.join(dir(), 'logs', 'master', 'slot-1.log'), 'utf8')) + (await readFile(path.join(dir(), 'logs', 'master', 'slot-2.log'), 'utf8').catch(() => ''));
     expect(master).toMatch(/attempt 1 of flaky_3\.12 failed \(exit code 56\); runs again: log matched/);
   });
 

@@ -36,7 +36,14 @@ describe('runBuilds start order', () => {
     await openNight(layout);
     await mkdir(layout.recipes, { recursive: true });
     const store = new NightStateStore(layout.state);
-    await store.replace({ version: 1, date: layout.date, machine: 'm1', schedule: 'nightly', updated_at: new Date().toISOString(), builds: cells.map((c, i) => pendingRecord(c, i + 1, 0)) });
+    await store.replace({
+      version: 1,
+      date: layout.date,
+      machine: 'm1',
+      schedule: 'nightly',
+      updated_at: new Date().toISOString(),
+      builds: cells.map((c, i) => pendingRecord(c, i + 1, 0)),
+    });
     const events: RunnerEvent[] = [];
     const records = await runBuilds({
       layout,
@@ -70,7 +77,12 @@ describe('runBuilds start order', () => {
     const MiB = 1024 ** 2;
     // 'big' starts first and holds 600 of 1000 MiB: of the rest only the 300 MiB builds fit, the
     // longer one by history first; the 500 MiB one waits although its matrix estimate is the largest.
-    const cells = [hostCell('big_1', 60, { memoryBytes: 600 * MiB }), hostCell('wide_1', 9000, { memoryBytes: 500 * MiB }), hostCell('x_1', 60, { memoryBytes: 300 * MiB }), hostCell('y_1', 60, { memoryBytes: 300 * MiB })];
+    const cells = [
+      hostCell('big_1', 60, { memoryBytes: 600 * MiB }),
+      hostCell('wide_1', 9000, { memoryBytes: 500 * MiB }),
+      hostCell('x_1', 60, { memoryBytes: 300 * MiB }),
+      hostCell('y_1', 60, { memoryBytes: 300 * MiB }),
+    ];
     const history: Record<string, number> = { big_1: 10_000, wide_1: 5000, x_1: 20, y_1: 900 };
     const order = await starts(cells, { slots: 2, estimate: (cell) => history[cell.id]!, budget: { memory: 1000 * MiB } });
     // Both start in one admission round; their start events may come in either order.

@@ -84,11 +84,14 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
     const object = JSON.parse((await destination.getBytes('nightshift/history/m1.json'))!.toString('utf8')) as SharedHistoryObject;
     const local = JSON.parse(await readFile(path.join(night.root, 'history.json'), 'utf8')) as BuildHistory;
     expect(object).toMatchObject({ version: 1, machine: 'm1', builds: local.builds });
-    const ran = configPlan.builds.filter((b) => b.machine === 'm1').map((b) => b.id).sort();
+    const ran = configPlan.builds
+      .filter((b) => b.machine === 'm1')
+      .map((b) => b.id)
+      .sort();
     expect(Object.keys(object.builds).sort()).toEqual(ran);
   });
 
-  it('gives m2 the same split as m1 for the night after next, by m1\'s durations', async () => {
+  it("gives m2 the same split as m1 for the night after next, by m1's durations", async () => {
     const [onM1, onM2] = [await plan('m1', d2()), await plan('m2', d2())];
     expect(onM2.stderr).toBe('');
     expect(onM2.json.shared_history).toEqual(['m1']);
@@ -108,7 +111,7 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
     expect(owners((await plan('m2', d1())).json)).toEqual(owners(configPlan));
   });
 
-  it('runs m2\'s night by that split and order, and adds m2.json', async () => {
+  it("runs m2's night by that split and order, and adds m2.json", async () => {
     const planned = (await plan('m2', d2())).json;
     const mine = planned.machines.find((m) => m.name === 'm2')!;
     const result = await cli('m2', d2(), 'run');
@@ -132,16 +135,17 @@ describe.each(['file', 's3'] as const)('shared build history at a %s destination
   });
 
   // Only a server can go away; a local folder is always there.
-  if (kind === 's3') it('warns and uses the matrix estimates when the destination cannot be read', async () => {
-    await server!.stop();
-    try {
-      const result = await plan('m2', d2());
-      expect(result.stderr).toMatch(/shared build history at s3:\/\/.* could not be read .*matrix estimates/);
-      expect(result.json.shared_history).toBeNull();
-      // The split falls back to the matrix (the order may still use m2's own history.json).
-      expect(owners(result.json)).toEqual(owners(configPlan));
-    } finally {
-      await server!.start();
-    }
-  }, 60_000);
+  if (kind === 's3')
+    it('warns and uses the matrix estimates when the destination cannot be read', async () => {
+      await server!.stop();
+      try {
+        const result = await plan('m2', d2());
+        expect(result.stderr).toMatch(/shared build history at s3:\/\/.* could not be read .*matrix estimates/);
+        expect(result.json.shared_history).toBeNull();
+        // The split falls back to the matrix (the order may still use m2's own history.json).
+        expect(owners(result.json)).toEqual(owners(configPlan));
+      } finally {
+        await server!.start();
+      }
+    }, 60_000);
 });

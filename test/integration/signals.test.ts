@@ -30,7 +30,8 @@ describe('stopping a night', () => {
       await sleep(100);
     }
   }
-  const twoRunning = async () => Object.values(await statuses()).filter((s) => s === 'running').length === 2 && (await containersWithLabel(`nightshift.night=${night.date}`)).length === 2;
+  const twoRunning = async () =>
+    Object.values(await statuses()).filter((s) => s === 'running').length === 2 && (await containersWithLabel(`nightshift.night=${night.date}`)).length === 2;
 
   beforeEach(async () => {
     await dockerAvailable();

@@ -75,13 +75,17 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     const manifest = await json<Manifest>(`nightshift/nights/${night.date}/m1/manifest.json`);
     const local = await state();
     expect(manifest).toMatchObject({ version: 1, date: night.date, machine: 'm1', schedule: 'nightly', recipes: local.recipes });
-    expect(manifest.builds.map((b) => [b.id, b.status, b.published])).toEqual(
-      local.builds.map((b) => [b.id, b.status, b.status === 'succeeded']),
-    );
+    expect(manifest.builds.map((b) => [b.id, b.status, b.published])).toEqual(local.builds.map((b) => [b.id, b.status, b.status === 'succeeded']));
     const ok = manifest.builds.find((b) => b.id === 'ok_3.11_cpu')!;
     const localOk = local.builds.find((b) => b.id === 'ok_3.11_cpu')!;
     expect(ok.artifacts).toEqual([{ ...localOk.artifacts![0], key: `${night.date}/ok/3.11/pkg-3.11.whl` }]);
-    expect(ok).toMatchObject({ started_at: localOk.started_at, finished_at: localOk.finished_at, duration_s: localOk.duration_s, exit_code: 0, log: `nightshift/nights/${night.date}/m1/logs/ok_3.11_cpu.log` });
+    expect(ok).toMatchObject({
+      started_at: localOk.started_at,
+      finished_at: localOk.finished_at,
+      duration_s: localOk.duration_s,
+      exit_code: 0,
+      log: `nightshift/nights/${night.date}/m1/logs/ok_3.11_cpu.log`,
+    });
     expect(manifest.builds.find((b) => b.id === 'slow_3.12_cpu')).toMatchObject({ status: 'timed_out', artifacts: [], published: false });
     expect(local.upload).toMatchObject({ failed: [], manifest: `nightshift/nights/${night.date}/m1/manifest.json` });
   });
@@ -116,7 +120,10 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     expect(status.stdout).toMatch(/m1\s+ok_3\.11_cpu\s+succeeded/);
     expect(status.stdout).toMatch(/m2: nothing published for this night/);
     const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean }[] };
-    expect(asJson.machines.map((m) => [m.name, m.published])).toEqual([['m1', true], ['m2', false]]);
+    expect(asJson.machines.map((m) => [m.name, m.published])).toEqual([
+      ['m1', true],
+      ['m2', false],
+    ]);
   });
 
   it('status --all-machines names a manifest it cannot read and still shows the rest of the fleet', async () => {
@@ -124,47 +131,63 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     await destination.putBytes(key, '{"version":2,"builds":"nope"}', { sha256: sha256('{"version":2,"builds":"nope"}') });
     const status = await runCli(['status', '--all-machines', ...args()]);
     expect(status.exitCode).toBe(0);
-    expect(status.stderr).toBe(`nightshift: warning: ${destination.url}${key} is not a manifest this nightshift can read (version 2, but this nightshift reads version 1); it is left out\n`);
+    expect(status.stderr).toBe(
+      `nightshift: warning: ${destination.url}${key} is not a manifest this nightshift can read (version 2, but this nightshift reads version 1); it is left out\n`,
+    );
     expect(status.stdout).toMatch(/m1\s+ok_3\.11_cpu\s+succeeded/);
     expect(status.stdout).toMatch(/m2: its manifest cannot be read/);
     const asJson = JSON.parse((await runCli(['status', '--all-machines', '--json', ...args()])).stdout) as { machines: { name: string; published: boolean; problem?: string }[] };
-    expect(asJson.machines.map((m) => [m.name, m.published, m.problem !== undefined])).toEqual([['m1', true, false], ['m2', false, true]]);
+    expect(asJson.machines.map((m) => [m.name, m.published, m.problem !== undefined])).toEqual([
+      ['m1', true, false],
+      ['m2', false, true],
+    ]);
   });
 
   // On the nights' own disk a file:// destination holds hard links to the logs and artifacts: they must be files of their own all the same.
-  if (kind === 'file') it('published logs and artifacts outlive their night: pruning it leaves them whole, as the manifest says', async () => {
-    const manifest = await json<Manifest>(`nightshift/nights/${night.date}/m1/manifest.json`);
-    const ok = manifest.builds.find((b) => b.id === 'ok_3.12_cpu')!;
-    const localLog = path.join(night.root, night.date, (await state()).builds.find((b) => b.id === 'ok_3.12_cpu')!.log!);
-    const logText = await readFile(localLog);
-    const publishedLog = path.join(folder, ok.log!);
-    const publishedWheel = path.join(folder, ok.artifacts[0]!.key);
-    const [local, published] = [await stat(localLog), await stat(publishedLog)];
-    if (local.dev === published.dev) expect(published.ino).toBe(local.ino); // linked, not copied
+  if (kind === 'file')
+    it('published logs and artifacts outlive their night: pruning it leaves them whole, as the manifest says', async () => {
+      const manifest = await json<Manifest>(`nightshift/nights/${night.date}/m1/manifest.json`);
+      const ok = manifest.builds.find((b) => b.id === 'ok_3.12_cpu')!;
+      const localLog = path.join(night.root, night.date, (await state()).builds.find((b) => b.id === 'ok_3.12_cpu')!.log!);
+      const logText = await readFile(localLog);
+      const publishedLog = path.join(folder, ok.log!);
+      const publishedWheel = path.join(folder, ok.artifacts[0]!.key);
+      const [local, published] = [await stat(localLog), await stat(publishedLog)];
+      if (local.dev === published.dev) expect(published.ino).toBe(local.ino); // linked, not copied
 
-    const later = nextDay(nextDay(nextDay(night.date)));
-    const pruned = await pruneNights({ root: night.root, today: later, timezone: 'UTC', now: () => new Date(`${later.replaceAll('_', '-')}T12:00:00Z`), keepDays: 1, dryRun: false, machine: 'm1', docker: 'true' });
-    expect(pruned.removed).toContain(night.date);
-    expect(existsSync(path.join(night.root, night.date))).toBe(false);
+      const later = nextDay(nextDay(nextDay(night.date)));
+      const pruned = await pruneNights({
+        root: night.root,
+        today: later,
+        timezone: 'UTC',
+        now: () => new Date(`${later.replaceAll('_', '-')}T12:00:00Z`),
+        keepDays: 1,
+        dryRun: false,
+        machine: 'm1',
+        docker: 'true',
+      });
+      expect(pruned.removed).toContain(night.date);
+      expect(existsSync(path.join(night.root, night.date))).toBe(false);
 
-    expect(await readFile(publishedLog)).toEqual(logText);
-    expect(await destination.head(ok.log!)).toEqual({ size: logText.length, sha256: sha256(logText) });
-    expect(await destination.head(ok.artifacts[0]!.key)).toEqual({ size: ok.artifacts[0]!.size, sha256: ok.artifacts[0]!.sha256 });
-    expect((await readFile(publishedWheel)).toString()).toBe('wheel of ok_3.12_cpu\n');
-  });
+      expect(await readFile(publishedLog)).toEqual(logText);
+      expect(await destination.head(ok.log!)).toEqual({ size: logText.length, sha256: sha256(logText) });
+      expect(await destination.head(ok.artifacts[0]!.key)).toEqual({ size: ok.artifacts[0]!.size, sha256: ok.artifacts[0]!.sha256 });
+      expect((await readFile(publishedWheel)).toString()).toBe('wheel of ok_3.12_cpu\n');
+    });
 
   // Only a server can go away; a local folder is always there.
-  if (kind === 's3') it('a server that went away is caught up by nightshift upload', async () => {
-    const later = nextDay(nextDay(night.date));
-    await server!.stop();
-    const offline = await runCli(['run', '--only', 'ok_3.12_cpu', ...args(later)]);
-    expect(offline.exitCode).toBe(4);
-    expect(offline.stderr).toMatch(/some uploads failed; `nightshift upload` tries them again/);
-    expect((await state(later)).upload!.failed.length).toBeGreaterThan(0);
-    await server!.start();
-    const caughtUp = await runCli(['upload', ...args(later)]);
-    expect(caughtUp.exitCode).toBe(0);
-    expect(await destination.getBytes(`${later}/ok/3.12/pkg-3.12.whl`)).toBeDefined();
-    expect((await state(later)).upload!.failed).toEqual([]);
-  });
+  if (kind === 's3')
+    it('a server that went away is caught up by nightshift upload', async () => {
+      const later = nextDay(nextDay(night.date));
+      await server!.stop();
+      const offline = await runCli(['run', '--only', 'ok_3.12_cpu', ...args(later)]);
+      expect(offline.exitCode).toBe(4);
+      expect(offline.stderr).toMatch(/some uploads failed; `nightshift upload` tries them again/);
+      expect((await state(later)).upload!.failed.length).toBeGreaterThan(0);
+      await server!.start();
+      const caughtUp = await runCli(['upload', ...args(later)]);
+      expect(caughtUp.exitCode).toBe(0);
+      expect(await destination.getBytes(`${later}/ok/3.12/pkg-3.12.whl`)).toBeDefined();
+      expect((await state(later)).upload!.failed).toEqual([]);
+    });
 });

@@ -38,7 +38,12 @@ describe('nightshift build', () => {
     expect(result.stdout).toMatch(/built, but wrote nothing[\s\S]*nightshift: succeeded[\s\S]*built, but wrote nothing[\s\S]*nightshift: succeeded/);
     expect(result.stdout).toMatch(/night \d{4}_\d\d_\d\d: 2 succeeded/);
     const builds = (await state()).builds.map((b) => [b.id, b.status]);
-    expect(builds).toEqual(expect.arrayContaining([['opt_3.11_cpu', 'succeeded'], ['opt_3.12_cpu', 'succeeded']]));
+    expect(builds).toEqual(
+      expect.arrayContaining([
+        ['opt_3.11_cpu', 'succeeded'],
+        ['opt_3.12_cpu', 'succeeded'],
+      ]),
+    );
   });
 
   it('builds values that are not in the matrix, and exits 1 when a build fails', async () => {

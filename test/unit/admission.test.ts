@@ -45,7 +45,12 @@ describe('Admission', () => {
     expect(a.exceedsBudget({ cpus: 32 })).toBe("needs 32 cpus, more than this machine's budget of 16");
     expect(a.exceedsBudget({ gpus: 2 })).toBe("needs 2 gpus, more than this machine's budget of 1");
     expect(a.exceedsBudget({ memory: 30 * G, cpus: 16, gpus: 'all' })).toBeUndefined();
-    expect(a.pick([{ id: 'huge', estimateS: 1000, memory: 48 * G }, { id: 'ok', estimateS: 1, memory: G }])).toBe('ok');
+    expect(
+      a.pick([
+        { id: 'huge', estimateS: 1000, memory: 48 * G },
+        { id: 'ok', estimateS: 1, memory: G },
+      ]),
+    ).toBe('ok');
   });
 
   it('refuses to start a build that does not fit, or one already running', () => {
@@ -84,7 +89,10 @@ describe('Admission', () => {
       while (waiting.length || running.length) {
         let id: string | undefined;
         while ((id = a.pick(waiting)) !== undefined) {
-          const build = waiting.splice(waiting.findIndex((b) => b.id === id), 1)[0]!;
+          const build = waiting.splice(
+            waiting.findIndex((b) => b.id === id),
+            1,
+          )[0]!;
           a.start(build);
           running.push({ build, endsAt: clock + build.estimateS * (0.5 + random()) });
           const used = a.inUse;

@@ -84,7 +84,7 @@ describe('renderCommand / renderImage', () => {
 });
 
 describe('hostEnvironment', () => {
-  it('drops nightshift\'s secrets and anything named like a secret', () => {
+  it("drops nightshift's secrets and anything named like a secret", () => {
     const base = {
       PATH: '/usr/bin',
       HOME: '/home/build',
@@ -132,16 +132,31 @@ function options(extra: Partial<ExecuteOptions> = {}): ExecuteOptions {
 describe('dockerRunArgs', () => {
   it('is exactly the documented docker run', () => {
     expect(dockerRunArgs(options(), 'nightshift-x', '/tmp/e/build.env')).toEqual([
-      'run', '--rm', '--init', '--name', 'nightshift-x', '--log-driver', 'none',
-      '--label', 'nightshift.night=2026_11_22',
-      '--label', 'nightshift.build=manywheel_3.12_cu126',
-      '--label', 'nightshift.machine=linux-0',
-      '--label', 'nightshift.root=/var/lib/nightshift',
-      '-v', '/night/recipes:/recipes:ro',
-      '-v', '/night/artifacts/manywheel_3.12_cu126:/out',
-      '--env-file', '/tmp/e/build.env',
+      'run',
+      '--rm',
+      '--init',
+      '--name',
+      'nightshift-x',
+      '--log-driver',
+      'none',
+      '--label',
+      'nightshift.night=2026_11_22',
+      '--label',
+      'nightshift.build=manywheel_3.12_cu126',
+      '--label',
+      'nightshift.machine=linux-0',
+      '--label',
+      'nightshift.root=/var/lib/nightshift',
+      '-v',
+      '/night/recipes:/recipes:ro',
+      '-v',
+      '/night/artifacts/manywheel_3.12_cu126:/out',
+      '--env-file',
+      '/tmp/e/build.env',
       'example/builder:cuda12.6',
-      'bash', '/recipes/manywheel/build.sh', 'a=b',
+      'bash',
+      '/recipes/manywheel/build.sh',
+      'a=b',
     ]);
   });
 
@@ -185,7 +200,7 @@ describe('containerName', () => {
 
 describe('dockerStartError', () => {
   const image = 'example/builder:cu126';
-  it('turns docker\'s own message into a start error naming the image', () => {
+  it("turns docker's own message into a start error naming the image", () => {
     const tail = "Unable to find image 'example/builder:cu126' locally\ndocker: Error response from daemon: pull access denied.\n\nRun 'docker run --help' for more information\n";
     expect(dockerStartError(125, image, tail)).toBe('image example/builder:cu126 is not on this machine and could not be pulled: Error response from daemon: pull access denied.');
     const refused = 'docker: Error response from daemon: network x not found\n';
@@ -193,10 +208,12 @@ describe('dockerStartError', () => {
   });
 
   it('reports a command tini cannot exec', () => {
-    expect(dockerStartError(127, image, '[FATAL tini (7)] exec nosuch failed: No such file or directory\n')).toMatch(/could not be run in image example\/builder:cu126: .*exec nosuch failed/);
+    expect(dockerStartError(127, image, '[FATAL tini (7)] exec nosuch failed: No such file or directory\n')).toMatch(
+      /could not be run in image example\/builder:cu126: .*exec nosuch failed/,
+    );
   });
 
-  it('leaves the build\'s own exit codes alone', () => {
+  it("leaves the build's own exit codes alone", () => {
     expect(dockerStartError(127, image, 'bash: foo: command not found\n')).toBeUndefined();
     expect(dockerStartError(125, image, 'the build said 125\n')).toBeUndefined();
     expect(dockerStartError(1, image, 'docker: whatever\n')).toBeUndefined();
@@ -209,7 +226,7 @@ describe('dockerStartError', () => {
 });
 
 describe('removeContainers', () => {
-  it('refuses a label set that could match containers that are not nightshift\'s', async () => {
+  it("refuses a label set that could match containers that are not nightshift's", async () => {
     await expect(removeContainers({})).rejects.toThrow(/nightshift/);
     await expect(removeContainers({ 'com.example.app': 'x' })).rejects.toThrow(/nightshift/);
   });

@@ -48,7 +48,10 @@ function edit(text: string, from: string, to: string): string {
 /** The formatted problems (file name only) of a configuration that must fail. */
 async function problems(matrix: string, schedule = SCHEDULE): Promise<string[]> {
   const dir = writeConfigDir({ matrix, schedules: { nightly: schedule } });
-  const error = await loadConfig({ dir }).then(() => undefined, (thrown: unknown) => thrown);
+  const error = await loadConfig({ dir }).then(
+    () => undefined,
+    (thrown: unknown) => thrown,
+  );
   expect(error).toBeInstanceOf(ConfigError);
   return sortIssues((error as ConfigError).issues).map((issue) => formatIssue({ ...issue, file: path.basename(issue.file) }));
 }
@@ -58,16 +61,40 @@ const withCache = (cache: string) => edit(MATRIX, CACHE_LINE, `    cache: ${cach
 
 describe('cache configuration errors', () => {
   it.each([
-    ['a key naming no axis', '{ key: "{package}-{cdua}", path: /cache }', /^matrix\.yaml:11:19 packages\.manywheel\.cache\.key: \{cdua\} names no axis or variable; did you mean "cuda"\?$/],
-    ['a key holding "/"', '{ key: "{package}/{cuda}", path: /cache }', /^matrix\.yaml:11:19 packages\.manywheel\.cache\.key: "\{package\}\/\{cuda\}" gives "manywheel\/cpu" for manywheel_3\.11_cpu, which is not one folder name under <root>\/cache: it holds "\/"; build the key from axes and literal text, like "\{package\}-\{cuda\}"$/],
+    [
+      'a key naming no axis',
+      '{ key: "{package}-{cdua}", path: /cache }',
+      /^matrix\.yaml:11:19 packages\.manywheel\.cache\.key: \{cdua\} names no axis or variable; did you mean "cuda"\?$/,
+    ],
+    [
+      'a key holding "/"',
+      '{ key: "{package}/{cuda}", path: /cache }',
+      /^matrix\.yaml:11:19 packages\.manywheel\.cache\.key: "\{package\}\/\{cuda\}" gives "manywheel\/cpu" for manywheel_3\.11_cpu, which is not one folder name under <root>\/cache: it holds "\/"; build the key from axes and literal text, like "\{package\}-\{cuda\}"$/,
+    ],
     ['a key holding ".."', '{ key: "..{cuda}", path: /cache }', /cache\.key: "\.\.\{cuda\}" gives "\.\.cpu" .*it holds "\.\."/],
     ['a key rendering empty', '{ key: "{cuda.tag|}", path: /cache }', /cache\.key: "\{cuda\.tag\|\}" gives "" for manywheel_3\.11_cpu, .*it is empty/],
     ['a key with a space', '{ key: "ccache {cuda}", path: /cache }', /gives "ccache cpu" .*only letters, digits/],
-    ['an attribute some values lack', '{ key: "{cuda.image_tag}", path: /cache }', /cache\.key: \{cuda\.image_tag\}: cuda value "cpu" has no attribute image_tag; add it to that value or give a fallback like \{cuda\.image_tag\|default\}/],
-    ['a docker cache without path', '{ key: "{package}" }', /^matrix\.yaml:11:12 packages\.manywheel\.cache: a docker build needs the path where its cache is mounted in the container; add path: \/cache$/],
-    ['a relative path', '{ key: "{package}", path: cache }', /^matrix\.yaml:11:38 packages\.manywheel\.cache\.path: expected an absolute path inside the container like \/cache, got "cache"$/],
+    [
+      'an attribute some values lack',
+      '{ key: "{cuda.image_tag}", path: /cache }',
+      /cache\.key: \{cuda\.image_tag\}: cuda value "cpu" has no attribute image_tag; add it to that value or give a fallback like \{cuda\.image_tag\|default\}/,
+    ],
+    [
+      'a docker cache without path',
+      '{ key: "{package}" }',
+      /^matrix\.yaml:11:12 packages\.manywheel\.cache: a docker build needs the path where its cache is mounted in the container; add path: \/cache$/,
+    ],
+    [
+      'a relative path',
+      '{ key: "{package}", path: cache }',
+      /^matrix\.yaml:11:38 packages\.manywheel\.cache\.path: expected an absolute path inside the container like \/cache, got "cache"$/,
+    ],
     ['the path /out', '{ key: "{package}", path: /out }', /cache\.path: \/out is \/out, where nightshift mounts the build's artifact folder; choose another path like \/cache/],
-    ['a path inside /recipes', '{ key: "{package}", path: /recipes/cache }', /cache\.path: \/recipes\/cache is inside \/recipes, where nightshift mounts the recipes; choose another path/],
+    [
+      'a path inside /recipes',
+      '{ key: "{package}", path: /recipes/cache }',
+      /cache\.path: \/recipes\/cache is inside \/recipes, where nightshift mounts the recipes; choose another path/,
+    ],
     ['the path /', '{ key: "{package}", path: / }', /cache\.path: mounting the cache at \/ would hide the whole container/],
     ['a path with ..', '{ key: "{package}", path: /cache/../out }', /cache\.path: write the path plainly, without "\/\/", "\." or "\.\." parts or a trailing "\/": "\/out"/],
     ['a path with a trailing /', '{ key: "{package}", path: /cache/ }', /write the path plainly.*"\/cache"/],
@@ -100,13 +127,22 @@ describe('cache configuration errors', () => {
 describe('a valid cache', () => {
   it('reaches the model, with cache_size (default 50g, or as written with binary units)', async () => {
     const config = await loadConfig({ dir: writeConfigDir({ matrix: MATRIX, schedules: { nightly: SCHEDULE, big: `${SCHEDULE}cache_size: 100GiB\n` } }), schedule: 'all' });
-    expect(config.matrix.packages.map((p) => p.cache)).toEqual([{ key: '{package}-{cuda}', path: '/cache' }, { key: 'mac-{python}', path: undefined }]);
+    expect(config.matrix.packages.map((p) => p.cache)).toEqual([
+      { key: '{package}-{cuda}', path: '/cache' },
+      { key: 'mac-{python}', path: undefined },
+    ]);
     expect(Object.fromEntries(config.schedules.map((s) => [s.name, s.cacheSizeBytes]))).toEqual({ nightly: 50 * 1024 ** 3, big: 100 * 1024 ** 3 });
   });
 
   it('gives each cell its folder under <root>/cache, and a host build no container path', async () => {
     const config = await loadConfig({ dir: writeConfigDir({ matrix: MATRIX, schedules: { nightly: SCHEDULE } }) });
-    const mount = (id: string) => cacheMount(config.cells.find((c) => c.id === id)!, '/srv/ns', '2026_11_22', 'm1');
+    const mount = (id: string) =>
+      cacheMount(
+        config.cells.find((c) => c.id === id)!,
+        '/srv/ns',
+        '2026_11_22',
+        'm1',
+      );
     expect(mount('manywheel_3.12_cu126')).toEqual({ hostDir: '/srv/ns/cache/manywheel-cu126', path: '/cache' });
     expect(mount('manywheel_3.11_cu126')).toEqual({ hostDir: '/srv/ns/cache/manywheel-cu126', path: '/cache' });
     expect(mount('wheel-mac_3.11_cpu')).toEqual({ hostDir: '/srv/ns/cache/mac-3.11' });
@@ -150,12 +186,18 @@ describe('the cache in docker run', () => {
 });
 
 describe('unsafeCacheKey', () => {
-  it.each([['manywheel-cu126', undefined], ['py3.12_cu126+x', undefined], ['', 'empty'], ['a/b', '"/"'], ['..', '".."'], ['a..b', '".."'], ['.hidden', 'letters'], ['a b', 'letters']])(
-    '%j',
-    (key, why) => {
-      const found = unsafeCacheKey(key);
-      if (why === undefined) expect(found).toBeUndefined();
-      else expect(found).toContain(why);
-    },
-  );
+  it.each([
+    ['manywheel-cu126', undefined],
+    ['py3.12_cu126+x', undefined],
+    ['', 'empty'],
+    ['a/b', '"/"'],
+    ['..', '".."'],
+    ['a..b', '".."'],
+    ['.hidden', 'letters'],
+    ['a b', 'letters'],
+  ])('%j', (key, why) => {
+    const found = unsafeCacheKey(key);
+    if (why === undefined) expect(found).toBeUndefined();
+    else expect(found).toContain(why);
+  });
 });

@@ -41,7 +41,7 @@ describe('selectCachesToTrim', () => {
     expect(selection).toMatchObject({ bytesAfter: 6 * GB, withinCap: false });
   });
 
-  it('keeps every cache when a running night\'s start is unknown', () => {
+  it("keeps every cache when a running night's start is unknown", () => {
     const selection = selectCachesToTrim({ caches, capBytes: 0, inUseSinceMs: -Infinity });
     expect(selection.remove).toEqual([]);
     expect(new Set(selection.reasons.values())).toEqual(new Set(['in-use']));
@@ -67,11 +67,11 @@ describe('selectCachesToTrim', () => {
 describe('inUseSince', () => {
   it('is undefined when no night runs', () => expect(inUseSince([])).toBeUndefined());
 
-  it('is the earliest running night\'s start less the margin', () => {
+  it("is the earliest running night's start less the margin", () => {
     expect(inUseSince(['2026-11-22T01:00:00.000Z', '2026-11-21T23:00:00.000Z'], 2000)).toBe(Date.parse('2026-11-21T23:00:00.000Z') - 2000);
   });
 
-  it('is -Infinity when a running night\'s start cannot be read', () => {
+  it("is -Infinity when a running night's start cannot be read", () => {
     expect(inUseSince(['2026-11-22T01:00:00.000Z', undefined])).toBe(-Infinity);
     expect(inUseSince(['yesterday'])).toBe(-Infinity);
   });

@@ -10,10 +10,7 @@ let broken: string;
 beforeAll(async () => {
   broken = await mkdtemp(path.join(os.tmpdir(), 'nightshift-cli-'));
   await mkdir(path.join(broken, 'schedules'));
-  await writeFile(
-    path.join(broken, 'matrix.yaml'),
-    'recipes: { repo: r }\naxes:\n  python: ["3.12"]\npackages:\n  wheel:\n    image: i\n    command: [b]\n    timeout: soon\n',
-  );
+  await writeFile(path.join(broken, 'matrix.yaml'), 'recipes: { repo: r }\naxes:\n  python: ["3.12"]\npackages:\n  wheel:\n    image: i\n    command: [b]\n    timeout: soon\n');
   await writeFile(path.join(broken, 'schedules', 'nightly.yaml'), 'cron: "5 0 * * *"\nmachines:\n  a: { slotz: 2 }\n');
 });
 afterAll(() => rm(broken, { recursive: true, force: true }));
@@ -25,7 +22,9 @@ describe('nightshift validate', () => {
     expect(result.stdout).toMatch(/matrix\.yaml: ok, 23 builds from 2 packages/);
     expect(result.stdout).toMatch(/nightly\.yaml: ok, every build on exactly one machine \(linux-0 \d+, linux-1 \d+, linux-2 \d+\)/);
     // Cells told apart by their wheel names only: a note, not an error.
-    expect(result.stdout).toMatch(/nightly\.yaml: note: upload\.key "\{package\}\/\{cuda\}\/\{file\}" gives \d+ cells in \d+ group\(s\) the same key for the same file name, e\.g\. manywheel_3\.10_cpu.*fine when their files are named apart.*add \{id\} or the axes python/);
+    expect(result.stdout).toMatch(
+      /nightly\.yaml: note: upload\.key "\{package\}\/\{cuda\}\/\{file\}" gives \d+ cells in \d+ group\(s\) the same key for the same file name, e\.g\. manywheel_3\.10_cpu.*fine when their files are named apart.*add \{id\} or the axes python/,
+    );
   });
 
   it('lists every problem of every file with file:line:col, exit 2, no stack trace', async () => {
@@ -58,7 +57,11 @@ describe('nightshift plan', () => {
     expect(plan.date).toBe('2026_11_22');
     expect(plan.builds).toHaveLength(23);
     expect(new Set(plan.builds.map((b) => b.id)).size).toBe(23);
-    expect(plan.machines.map((m) => [m.name, m.slots])).toEqual([['linux-0', 4], ['linux-1', 4], ['linux-2', 4]]);
+    expect(plan.machines.map((m) => [m.name, m.slots])).toEqual([
+      ['linux-0', 4],
+      ['linux-1', 4],
+      ['linux-2', 4],
+    ]);
     expect(plan.machines.flatMap((m) => m.order).sort()).toEqual(plan.builds.map((b) => b.id).sort());
     expect(plan.builds.find((b) => b.id === 'manywheel_3.12_cu126')).toMatchObject({
       package: 'manywheel',

@@ -77,7 +77,7 @@ describe('due.ts: the daemon and status', () => {
     ['2027_02_01', true],
   ])('scheduledOn("0 1 1 * 1", %s) is %s', (date, expected) => expect(scheduledOn('0 1 1 * 1', date)).toBe(expected));
 
-  it('status\'s next night', () => {
+  it("status's next night", () => {
     const { schedule } = testContext({ cron: '0 1 1 * 1' });
     expect(nextRuns(schedule, new Date('2026-11-30T12:00:00Z')).night?.date).toBe('2026_12_01');
   });
@@ -90,7 +90,7 @@ describe('install: OnCalendar= and the cron lines', () => {
     expect(cronToOnCalendars('0 1 */2 * 1', 'UTC')).toEqual(['Mon *-*-01/2 01:00:00 UTC']);
   });
 
-  it('the cron lines\' date check takes the day of month or the weekday', () => {
+  it("the cron lines' date check takes the day of month or the weekday", () => {
     expect(datePattern(parseCron('0 1 1 * 1'))).toBe('00:01:(01:..:.|..:..:1)');
     expect(datePattern(parseCron('0 1 1,15 jan 1-5'))).toBe('00:01:((01|15):01:.|..:01:(1|2|3|4|5))');
     expect(datePattern(parseCron('0 1 */2 * 1'))).toMatch(/^00:01:\(01\|03\|.*\|31\):..:1$/);

@@ -108,7 +108,17 @@ describe('previousRun and nextRun', () => {
 });
 
 describe('nightProgress', () => {
-  const build = (status: BuildRecord['status']): BuildRecord => ({ id: `x_${status}`, package: 'x', axes: {}, executor: 'docker', image: null, status, order: 1, estimate_s: 1, attempt: 1 });
+  const build = (status: BuildRecord['status']): BuildRecord => ({
+    id: `x_${status}`,
+    package: 'x',
+    axes: {},
+    executor: 'docker',
+    image: null,
+    status,
+    order: 1,
+    estimate_s: 1,
+    attempt: 1,
+  });
   const state = (statuses: BuildRecord['status'][], finished = true): NightState => ({
     version: 1,
     date: '2026_11_22',
@@ -141,13 +151,19 @@ describe('startupAction', () => {
   });
   it('starts a missed night within the grace window, once', () => {
     expect(startupAction({ today: '2026_11_22', todayProgress: 'none', latest, latestProgress: 'none' })).toMatchObject({ action: 'start', date: '2026_11_22' });
-    expect(startupAction({ today: '2026_11_22', todayProgress: 'finished', latest, latestProgress: 'finished' })).toMatchObject({ action: 'none', reason: 'night 2026_11_22 already finished' });
+    expect(startupAction({ today: '2026_11_22', todayProgress: 'finished', latest, latestProgress: 'finished' })).toMatchObject({
+      action: 'none',
+      reason: 'night 2026_11_22 already finished',
+    });
   });
   it('resumes last night when it ran across midnight and was stopped', () => {
     expect(startupAction({ today: '2026_11_22', todayProgress: 'none', latest: yesterday, latestProgress: 'unfinished' })).toMatchObject({ action: 'resume', date: '2026_11_21' });
   });
   it('waits for the next trigger when no night was due within the grace window', () => {
-    expect(startupAction({ today: '2026_11_22', todayProgress: 'none', latest: undefined, latestProgress: 'none' })).toEqual({ action: 'none', reason: 'no night was scheduled within missed_grace' });
+    expect(startupAction({ today: '2026_11_22', todayProgress: 'none', latest: undefined, latestProgress: 'none' })).toEqual({
+      action: 'none',
+      reason: 'no night was scheduled within missed_grace',
+    });
   });
 });
 

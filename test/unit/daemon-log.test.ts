@@ -17,7 +17,13 @@ describe('daemon log', () => {
     const log = daemonLog('json', (line) => lines.push(line), clock);
     log.event('night.started', 'night 2026_11_22 started (12 builds)', { date: '2026_11_22', builds: 12, skipped: undefined });
     expect(lines).toHaveLength(1);
-    expect(JSON.parse(lines[0]!)).toEqual({ time: '2026-11-22T08:05:00.123Z', event: 'night.started', date: '2026_11_22', builds: 12, message: 'night 2026_11_22 started (12 builds)' });
+    expect(JSON.parse(lines[0]!)).toEqual({
+      time: '2026-11-22T08:05:00.123Z',
+      event: 'night.started',
+      date: '2026_11_22',
+      builds: 12,
+      message: 'night 2026_11_22 started (12 builds)',
+    });
     expect(Object.keys(JSON.parse(lines[0]!) as object)).toEqual(['time', 'event', 'date', 'builds', 'message']);
   });
 

@@ -104,7 +104,12 @@ describe('the report', () => {
 
   it('a report that fails is logged and the daemon goes on', async () => {
     vi.useFakeTimers({ now: new Date('2026-05-05T08:00:00Z') });
-    const h = await started(makeHarness({ cron: '5 0 * * *', report: { cron: '0 7 * * *', to: ['builds@example.com'] } }, { reportError: new Error('no SMTP server: set NIGHTSHIFT_SMTP_URL; the report stays on disk') }));
+    const h = await started(
+      makeHarness(
+        { cron: '5 0 * * *', report: { cron: '0 7 * * *', to: ['builds@example.com'] } },
+        { reportError: new Error('no SMTP server: set NIGHTSHIFT_SMTP_URL; the report stays on disk') },
+      ),
+    );
     await vi.advanceTimersByTimeAsync(2 * DAY);
     expect(messages(h, 'report.failed')).toEqual([
       'report 2026_05_06 not mailed: no SMTP server: set NIGHTSHIFT_SMTP_URL; the report stays on disk',
@@ -143,7 +148,9 @@ describe('SIGHUP reload', () => {
   it('an invalid configuration is refused, every problem logged, and the old schedule kept', async () => {
     vi.useFakeTimers({ now: new Date('2026-05-05T12:00:00Z') });
     const h = await started(makeHarness({ cron: '0 3 * * *' }));
-    h.setLoad(new Error('matrix.yaml:3:5 axes.python: expected a list\nschedules/nightly.yaml:1:7 cron: expected a cron expression like "5 0 * * *"\n2 problems in the configuration'));
+    h.setLoad(
+      new Error('matrix.yaml:3:5 axes.python: expected a list\nschedules/nightly.yaml:1:7 cron: expected a cron expression like "5 0 * * *"\n2 problems in the configuration'),
+    );
     await h.daemon.reload();
     expect(messages(h, 'config.problem')).toEqual([
       'matrix.yaml:3:5 axes.python: expected a list',

@@ -113,14 +113,19 @@ describe('ensureFreeSpace', () => {
     const base = 1000;
     // Enough by the folder sizes, but the disk only gets half back (e.g. a snapshot holds the rest).
     const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19');
-    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base, { gainRatio: 0.5 }) }).catch((e: unknown) => e)) as NightshiftError;
+    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base, { gainRatio: 0.5 }) }).catch(
+      (e: unknown) => e,
+    )) as NightshiftError;
     expect(error.exitCode).toBe(4);
     expect(error.message).toMatch(/removed 2026_11_17, 2026_11_18, 2026_11_19, 2026_11_20, the oldest nights that may go, and it was not enough/);
     expect(await present()).toEqual(['2026_11_01', '2026_11_21', TODAY, '2026_13_01', 'nightlies']);
   });
 
   it('leaves a night held by a live process and takes the next one', async () => {
-    await writeFile(path.join(root, '2026_11_17', 'night.lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date().toISOString(), purpose: 'build' }));
+    await writeFile(
+      path.join(root, '2026_11_17', 'night.lock'),
+      JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date().toISOString(), purpose: 'build' }),
+    );
     const base = 1000;
     const result = await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: base + size('2026_11_18'), freeBytes: disk(base) });
     expect(result.freedNights).toEqual(['2026_11_18']);
@@ -142,10 +147,18 @@ describe('ensureFreeSpace', () => {
 
 describe('ensureFreeSpace keeps what is not its own to judge', () => {
   beforeEach(async () => {
-    for (const [name, kb] of [['2026_11_17', 100], ['2026_11_18', 200], ['2026_11_19', 300], ['2026_11_20', 400], ['2026_11_21', 500], [TODAY, 50]] as const) await night(name, kb);
+    for (const [name, kb] of [
+      ['2026_11_17', 100],
+      ['2026_11_18', 200],
+      ['2026_11_19', 300],
+      ['2026_11_20', 400],
+      ['2026_11_21', 500],
+      [TODAY, 50],
+    ] as const)
+      await night(name, kb);
   });
 
-  it('a typo\'d future --date: nights are aged from the clock\'s today, so the newest finished night stays', async () => {
+  it("a typo'd future --date: nights are aged from the clock's today, so the newest finished night stays", async () => {
     const base = 1000;
     const minFreeBytes = base + size('2026_11_17', '2026_11_18', '2026_11_19', '2026_11_20', '2026_11_21');
     const now = () => new Date('2026-11-22T08:00:00Z');
@@ -158,7 +171,9 @@ describe('ensureFreeSpace keeps what is not its own to judge', () => {
   it('removes nothing in a root without the marker, naming the root and the fix', async () => {
     await rm(path.join(root, ROOT_MARKER));
     await cache('manywheel-cpu', 200, 3);
-    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: 1000 + size('2026_11_17'), freeBytes: disk(1000) }).catch((e: unknown) => e)) as NightshiftError;
+    const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes: 1000 + size('2026_11_17'), freeBytes: disk(1000) }).catch(
+      (e: unknown) => e,
+    )) as NightshiftError;
     expect(error.exitCode).toBe(4);
     expect(error.message).toContain(`nothing removed under ${root}: it has no .nightshift-root, so nightshift did not make it`);
     expect(error.message).toMatch(/otherwise point the schedule's root \(or --root\) at nightshift's own folder/);
@@ -240,14 +255,19 @@ describe('ensureFreeSpace with package caches', () => {
 
   it('keeps a cache used since a running night started, and says which caches it removed when it refuses', async () => {
     // A live night started a minute ago; the cpu cache was stamped since (a build has it mounted).
-    await writeFile(path.join(root, '2026_11_21', 'night.lock'), JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date(Date.now() - 60_000).toISOString(), purpose: 'run' }));
+    await writeFile(
+      path.join(root, '2026_11_21', 'night.lock'),
+      JSON.stringify({ pid: process.pid, host: (await import('node:os')).hostname(), started_at: new Date(Date.now() - 60_000).toISOString(), purpose: 'run' }),
+    );
     const now = new Date();
     await utimes(path.join(root, 'cache', 'manywheel-cpu'), now, now);
     const base = 1000;
     const minFreeBytes = base + size('cache/manywheel-cu126', 'cache/manywheel-cpu', '2026_11_19', '2026_11_20');
     const error = (await ensureFreeSpace({ root, today: TODAY, timezone: 'UTC', minFreeBytes, freeBytes: disk(base) }).catch((e: unknown) => e)) as NightshiftError;
     expect(error).toBeInstanceOf(NightshiftError);
-    expect(error.message).toMatch(/removed cache\(s\) manywheel-cu126, then no night was removed: removing every night that may go \(2026_11_19, 2026_11_20\) would free only about/);
+    expect(error.message).toMatch(
+      /removed cache\(s\) manywheel-cu126, then no night was removed: removing every night that may go \(2026_11_19, 2026_11_20\) would free only about/,
+    );
     expect(await readdir(path.join(root, 'cache'))).toEqual(['manywheel-cpu']);
     expect(await present()).toEqual(['2026_11_19', '2026_11_20', '2026_11_21', TODAY, 'cache']);
   });

@@ -47,7 +47,7 @@ describe('ewmaEstimate', () => {
     expect(ewmaEstimate([ok(1, 3000), run(2, 10800, 'timed_out'), ok(3, 3000)], 60)).toEqual({ estimateS: 3000, from: 'history' });
   });
 
-  it('keeps the order of one night\'s runs (a rerun after a timeout)', () => {
+  it("keeps the order of one night's runs (a rerun after a timeout)", () => {
     expect(ewmaEstimate([run(2, 10800, 'timed_out'), ok(2, 3000)], 60).estimateS).toBe(3000);
     expect(ewmaEstimate([ok(2, 3000), run(2, 10800, 'timed_out')], 60).estimateS).toBe(10800);
   });
@@ -58,14 +58,14 @@ describe('ewmaEstimate', () => {
 });
 
 describe('mergeDurations and estimator', () => {
-  it('merges machines\' histories by night, keeping a run seen twice once', () => {
+  it("merges machines' histories by night, keeping a run seen twice once", () => {
     const a: BuildDurations = { x: [ok(1, 100), ok(3, 300)] };
     const b: BuildDurations = { x: [ok(2, 200)], y: [ok(1, 50)] };
     const local: BuildDurations = { x: [ok(3, 300), ok(4, 400)] }; // a's own runs, one not shared yet
     expect(mergeDurations([a, b, local])).toEqual({ x: [ok(1, 100), ok(2, 200), ok(3, 300), ok(4, 400)], y: [ok(1, 50)] });
   });
 
-  it('uses only nights before `before`, so a night\'s split does not change once it is published', () => {
+  it("uses only nights before `before`, so a night's split does not change once it is published", () => {
     const history: BuildDurations = { x_1: [ok(1, 100), ok(5, 900)] };
     expect(estimator(history, { before: night(5) })(cell('x_1', 60))).toEqual({ estimateS: 100, from: 'history' });
     expect(estimator(history, { before: night(1) })(cell('x_1', 60))).toEqual({ estimateS: 60, from: 'config' });
@@ -101,7 +101,7 @@ describe('the split from shared history', () => {
     expect(splitOf(planNight(all, machines))).not.toEqual(splitOf(onLinux0));
   });
 
-  it('orders each machine\'s builds by what it knows, local history included', () => {
+  it("orders each machine's builds by what it knows, local history included", () => {
     const plan = planNight(all, machines, planOptions(estimates({ b_2: [ok(1, 9000)] })));
     const mine = plan.machines.find((m) => m.builds.some((b) => b.id === 'b_2'))!;
     expect(mine.builds[0]).toMatchObject({ id: 'b_2', estimateS: 9000, order: 1 });

@@ -17,16 +17,20 @@ function matrixFrom(text: string) {
 
 /** One line per cell: id, then every axis value with its attributes, then the rendered image. */
 function describeCells(cells: Cell[]): string {
-  return cells
-    .map((cell) => {
-      const values = Object.entries(cell.values).map(([axis, v]) => {
-        const attrs = Object.entries(v.attrs).map(([k, a]) => `${k}=${a}`).join(',');
-        return `${axis}=${v.value}${attrs ? `(${attrs})` : ''}`;
-      });
-      const image = cell.package.image && render(cell.package.image, cellVars(cell, { date: '2026_11_22', machine: 'm' }));
-      return [cell.id, ...values, image && image.ok ? image.value : '(host)'].join('  ');
-    })
-    .join('\n') + '\n';
+  return (
+    cells
+      .map((cell) => {
+        const values = Object.entries(cell.values).map(([axis, v]) => {
+          const attrs = Object.entries(v.attrs)
+            .map(([k, a]) => `${k}=${a}`)
+            .join(',');
+          return `${axis}=${v.value}${attrs ? `(${attrs})` : ''}`;
+        });
+        const image = cell.package.image && render(cell.package.image, cellVars(cell, { date: '2026_11_22', machine: 'm' }));
+        return [cell.id, ...values, image && image.ok ? image.value : '(host)'].join('  ');
+      })
+      .join('\n') + '\n'
+  );
 }
 
 describe('expandMatrix', () => {

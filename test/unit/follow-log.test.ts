@@ -20,10 +20,16 @@ afterEach(() => rm(root, { recursive: true, force: true }));
 
 function follow(ended: () => boolean): { done: Promise<void>; text: () => string } {
   let text = '';
-  const done = followLog({ layout, id, pollMs: 20, ended: () => Promise.resolve(ended()), write: (chunk) => {
-    text += Buffer.from(chunk).toString('utf8');
-    return Promise.resolve();
-  } });
+  const done = followLog({
+    layout,
+    id,
+    pollMs: 20,
+    ended: () => Promise.resolve(ended()),
+    write: (chunk) => {
+      text += Buffer.from(chunk).toString('utf8');
+      return Promise.resolve();
+    },
+  });
   return { done, text: () => text };
 }
 

@@ -30,7 +30,7 @@ describe('build history', () => {
     expect(await readDurations(root)).toEqual((await readHistory()).builds);
   });
 
-  it('keeps each build\'s runs in night order, a late rerun of an older night in its place', async () => {
+  it("keeps each build's runs in night order, a late rerun of an older night in its place", async () => {
     const id = 'manywheel_3.12_cu126';
     await recordDurations(root, [{ id, date: night(1), duration_s: 4000, status: 'succeeded' }]);
     await recordDurations(root, [{ id, date: night(3), duration_s: 4400, status: 'succeeded' }]);
@@ -55,9 +55,7 @@ describe('build history', () => {
   });
 
   it('loses nothing when many records are made at once', async () => {
-    await Promise.all(
-      Array.from({ length: 30 }, (_, i) => recordDurations(root, [{ id: `build_${i}`, date: night(1), duration_s: i + 1, status: 'succeeded' }])),
-    );
+    await Promise.all(Array.from({ length: 30 }, (_, i) => recordDurations(root, [{ id: `build_${i}`, date: night(1), duration_s: i + 1, status: 'succeeded' }])));
     expect(Object.keys(await readDurations(root))).toHaveLength(30);
   });
 
@@ -71,7 +69,18 @@ describe('build history', () => {
   });
 
   it('keeps the good entries of a file with a few bad ones', async () => {
-    await writeFile(historyPath(root), JSON.stringify({ version: 1, builds: { x: [{ date: night(1), duration_s: 'long', status: 'succeeded' }, { date: night(2), duration_s: 70, status: 'succeeded' }] } }));
+    await writeFile(
+      historyPath(root),
+      JSON.stringify({
+        version: 1,
+        builds: {
+          x: [
+            { date: night(1), duration_s: 'long', status: 'succeeded' },
+            { date: night(2), duration_s: 70, status: 'succeeded' },
+          ],
+        },
+      }),
+    );
     expect((await readDurations(root)).x).toEqual([{ date: night(2), duration_s: 70, status: 'succeeded' }]);
     await recordDurations(root, [{ id: 'y', date: night(3), duration_s: 5, status: 'failed' }]);
     expect(Object.keys((await readHistory()).builds).sort()).toEqual(['x', 'y']);

@@ -19,10 +19,11 @@ beforeEach(async () => {
 });
 afterEach(() => rm(work, { recursive: true, force: true }));
 
-const refusal = (relative: string) => openInside(dir, relative).then(
-  async (file) => (await file.handle.close(), expect.fail(`${relative} was opened`)),
-  (error: unknown) => error as Error,
-);
+const refusal = (relative: string) =>
+  openInside(dir, relative).then(
+    async (file) => (await file.handle.close(), expect.fail(`${relative} was opened`)),
+    (error: unknown) => error as Error,
+  );
 
 describe('openInside', () => {
   it('opens a regular file inside the folder and hashes it through the descriptor', async () => {

@@ -41,7 +41,10 @@ describe('planResume with manual builds', () => {
     const [a, b] = [cell('a_x', 10), cell('b_x', 10)];
     const previous = state([{ id: 'b_x', package: 'b', axes: {}, executor: 'host', image: null, status: 'failed', order: 1, estimate_s: 10, attempt: 1, manual: true }]);
     const plan = planResume(previous, [a, b], { force: true, estimate: () => 10, manual: new Set(['a_x']) });
-    expect(plan.state.builds.map((r) => [r.id, r.manual, r.attempt])).toEqual([['b_x', undefined, 1], ['a_x', true, 0]]);
+    expect(plan.state.builds.map((r) => [r.id, r.manual, r.attempt])).toEqual([
+      ['b_x', undefined, 1],
+      ['a_x', true, 0],
+    ]);
   });
 });
 
@@ -70,7 +73,7 @@ describe('keepEarlierLogs', () => {
 });
 
 describe('findExecutable', () => {
-  it('finds a command on the build\'s PATH or relative to its folder, and says why one cannot run', async () => {
+  it("finds a command on the build's PATH or relative to its folder, and says why one cannot run", async () => {
     await writeFile(path.join(dir, 'build.sh'), '#!/bin/sh\n');
     await writeFile(path.join(dir, 'plain.txt'), '');
     await chmod(path.join(dir, 'build.sh'), 0o755);

@@ -16,11 +16,28 @@ beforeEach(async () => {
 afterEach(() => rm(dir, { recursive: true, force: true }));
 
 function build(i: number): BuildRecord {
-  return { id: `manywheel_3.${i}_cu126`, package: 'manywheel', axes: { python: `3.${i}`, cuda: 'cu126' }, executor: 'docker', image: 'example/builder:cuda12.6', status: 'pending', order: i + 1, estimate_s: 4200, attempt: 0 };
+  return {
+    id: `manywheel_3.${i}_cu126`,
+    package: 'manywheel',
+    axes: { python: `3.${i}`, cuda: 'cu126' },
+    executor: 'docker',
+    image: 'example/builder:cuda12.6',
+    status: 'pending',
+    order: i + 1,
+    estimate_s: 4200,
+    attempt: 0,
+  };
 }
 
 function night(count: number): NightState {
-  return { version: 1, date: '2026_11_22', machine: 'linux-0', schedule: 'nightly', updated_at: '2026-11-22T08:05:00.000Z', builds: Array.from({ length: count }, (_, i) => build(i)) };
+  return {
+    version: 1,
+    date: '2026_11_22',
+    machine: 'linux-0',
+    schedule: 'nightly',
+    updated_at: '2026-11-22T08:05:00.000Z',
+    builds: Array.from({ length: count }, (_, i) => build(i)),
+  };
 }
 
 describe('readNightState / writeNightState', () => {
@@ -83,7 +100,7 @@ describe('readNightState / writeNightState', () => {
     await expect(readNightState(file)).rejects.toThrow(/unreadable \(builds\.1\.status: Invalid option/);
   });
 
-  it('keeps fields it does not know (a later version\'s), so that they still read and survive a write', async () => {
+  it("keeps fields it does not know (a later version's), so that they still read and survive a write", async () => {
     const later = { ...night(1), retries: { policy: 'twice' }, builds: [{ ...build(0), retry_of: 'x', tries: [1, 2] }] };
     await writeFile(file, JSON.stringify(later));
     expect(await readNightState(file)).toEqual(later);

@@ -7,15 +7,14 @@ import type { Cell } from '../../src/config/model.js';
 /** A deterministic pseudo-random generator, so the "random" cases are the same on every run. */
 function random(seed: number): () => number {
   let state = seed >>> 0;
-  return () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  return () => (state = (Math.imul(state, 1664525) + 1013904223) >>> 0) / 2 ** 32;
 }
 
 function cells(count: number, next: () => number): Cell[] {
   return Array.from({ length: count }, (_, i) => cell(`pkg_${String(i).padStart(3, '0')}`, Math.round(600 + next() * 9000)));
 }
 
-const lowerBound = (all: Cell[], slots: number) =>
-  Math.max(all.reduce((s, c) => s + c.package.estimateS, 0) / slots, ...all.map((c) => c.package.estimateS));
+const lowerBound = (all: Cell[], slots: number) => Math.max(all.reduce((s, c) => s + c.package.estimateS, 0) / slots, ...all.map((c) => c.package.estimateS));
 
 describe('planNight', () => {
   it('puts every cell on exactly one machine', () => {

@@ -11,7 +11,16 @@ function fakeIo(isTTY: boolean) {
 }
 
 const record = (id: string, status: BuildRecord['status'], extra: Partial<BuildRecord> = {}): BuildRecord => ({
-  id, package: 'p', axes: {}, executor: 'docker', image: null, status, order: 1, estimate_s: 60, attempt: 1, ...extra,
+  id,
+  package: 'p',
+  axes: {},
+  executor: 'docker',
+  image: null,
+  status,
+  order: 1,
+  estimate_s: 60,
+  attempt: 1,
+  ...extra,
 });
 
 describe('progress', () => {
@@ -50,7 +59,14 @@ describe('progress', () => {
   });
 
   it('an output that fails (a closed pipe) never throws into the night', () => {
-    const io = { out: () => { throw new Error('EPIPE'); }, err: () => {}, write: () => Promise.reject(new Error('EPIPE')), isTTY: false };
+    const io = {
+      out: () => {
+        throw new Error('EPIPE');
+      },
+      err: () => {},
+      write: () => Promise.reject(new Error('EPIPE')),
+      isTTY: false,
+    };
     const p = progress(io, 1, () => 0);
     expect(() => p.onEvent({ type: 'start', id: 'a_1', slot: 1 })).not.toThrow();
     p.stop();

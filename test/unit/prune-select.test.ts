@@ -146,7 +146,8 @@ describe('selectNightsToPrune', () => {
   });
 
   it('keeps a locked night however old, and says why each night stays', () => {
-    const selection = selectNightsToPrune({ clockToday: CLOCK,
+    const selection = selectNightsToPrune({
+      clockToday: CLOCK,
       nights: ['2026_10_01', '2026_10_02', '2026_11_21', '2026_11_22', '2026_11_30'],
       today: '2026_11_22',
       keepDays: 2,
@@ -183,7 +184,7 @@ describe('selectNightsToPrune', () => {
 describe('prune never counts from a day after the real clock', () => {
   const nights = nightsUpTo('2026_11_30', 10);
 
-  it('a --date in the future (a typo\'d month) ages nights from the clock\'s today', () => {
+  it("a --date in the future (a typo'd month) ages nights from the clock's today", () => {
     const selection = selectNightsToPrune({ nights, today: '2027_11_30', clockToday: '2026_11_30', keepDays: 5 });
     expect(selection.today).toBe('2026_11_30');
     expect(selection.remove).toEqual(nightsUpTo('2026_11_25', 5));
@@ -197,7 +198,7 @@ describe('prune never counts from a day after the real clock', () => {
     expect(selection.reasons.get('2026_11_29')).toBe('future');
   });
 
-  it('the disk guard too: a future night to start never makes this week\'s nights candidates before older ones', () => {
+  it("the disk guard too: a future night to start never makes this week's nights candidates before older ones", () => {
     expect(spaceCandidates({ nights, today: '2027_11_30', clockToday: '2026_11_28' })).toEqual(nightsUpTo('2026_11_26', 6));
   });
 

@@ -41,7 +41,16 @@ function allGreen(): ReportModel {
     cells: model.cells.map((cell): ReportCell =>
       cell.status === 'succeeded'
         ? cell
-        : { ...cell, status: 'succeeded', reason: null, exit_code: 0, duration_s: 3000, streak: 0, failing_since: null, change: cell.status === 'missing' ? 'still-good' : 'fixed' },
+        : {
+            ...cell,
+            status: 'succeeded',
+            reason: null,
+            exit_code: 0,
+            duration_s: 3000,
+            streak: 0,
+            failing_since: null,
+            change: cell.status === 'missing' ? 'still-good' : 'fixed',
+          },
     ),
   });
 }
@@ -176,7 +185,9 @@ describe('renderReport keeps build output inert', () => {
   it('links only http(s) log URLs', () => {
     expect(report.html).not.toMatch(/href="javascript/i);
     expect(report.html).toContain('javascript:alert(1)</span>');
-    const keyOnly = render(edit(sampleReportModel(), 'manywheel_3.14_cu130', { log: { key: 'nightshift/nights/2026_11_22/linux-1/logs/manywheel_3.14_cu130.log', url: null, tail: [] } }));
+    const keyOnly = render(
+      edit(sampleReportModel(), 'manywheel_3.14_cu130', { log: { key: 'nightshift/nights/2026_11_22/linux-1/logs/manywheel_3.14_cu130.log', url: null, tail: [] } }),
+    );
     expect(keyOnly.html).toContain('nightshift/nights/2026_11_22/linux-1/logs/manywheel_3.14_cu130.log</span>');
     expect(textSection(keyOnly.text, 'manywheel_3.14_cu130')).toContain('Full log:   nightshift/nights/2026_11_22/linux-1/logs/manywheel_3.14_cu130.log');
     expect(keyOnly.html).toContain('The log is empty.');
@@ -209,7 +220,9 @@ describe('renderReport log tails', () => {
 
 describe('renderReport on cells that had not finished', () => {
   it('lists a running build as not finished, not as broken', () => {
-    const report = render(edit(sampleReportModel(), 'libtorch_cpu_cxx11-abi', { status: 'running', reason: null, exit_code: null, duration_s: null, streak: 1, change: 'newly-failed' }));
+    const report = render(
+      edit(sampleReportModel(), 'libtorch_cpu_cxx11-abi', { status: 'running', reason: null, exit_code: null, duration_s: null, streak: 1, change: 'newly-failed' }),
+    );
     expect(report.subject).toBe('nightshift 2026_11_22: 4 of 45 builds failed, 1 machine missing');
     expect(report.text).toContain('Not finished at report time (1):\n  libtorch_cpu_cxx11-abi  still running on linux-0');
     expect(report.text).toContain('Newly broken tonight (1):\n  manywheel_3.14_cu130');
@@ -258,7 +271,12 @@ describe('renderReport grid without a cuda axis', () => {
       axes: { python, numpy },
       machine: 'mac-0',
     });
-    const model = recount({ ...sampleReportModel(), axes: ['python', 'numpy'], machines: [{ name: 'mac-0', reported: true, builds: 3, failed: 0 }], cells: [cell('3.12', '1.26'), { ...cell('3.12', '2.1'), status: 'failed' }, cell('3.13', '2.1')] });
+    const model = recount({
+      ...sampleReportModel(),
+      axes: ['python', 'numpy'],
+      machines: [{ name: 'mac-0', reported: true, builds: 3, failed: 0 }],
+      cells: [cell('3.12', '1.26'), { ...cell('3.12', '2.1'), status: 'failed' }, cell('3.13', '2.1')],
+    });
     const lines = render(model).text.split('\n');
     expect(lines).toContain('Build matrix (columns: numpy)');
     expect(lines).toContain('              1.26    2.1');
@@ -272,7 +290,14 @@ describe('a night where everything breaks', () => {
     const longLine = 'x'.repeat(300);
     const broken: ReportModel = {
       ...model,
-      cells: model.cells.map((cell) => ({ ...cell, status: 'failed', change: 'newly-failed', streak: 1, reason: 'exit code 1', log: { ...cell.log, tail: Array.from({ length: 40 }, (_, i) => `${cell.id} line ${i} ${longLine}`) } })),
+      cells: model.cells.map((cell) => ({
+        ...cell,
+        status: 'failed',
+        change: 'newly-failed',
+        streak: 1,
+        reason: 'exit code 1',
+        log: { ...cell.log, tail: Array.from({ length: 40 }, (_, i) => `${cell.id} line ${i} ${longLine}`) },
+      })),
       counts: { ...model.counts, succeeded: 0, failed: model.cells.length, missing: 0 },
     };
     const mail = renderReport(broken, { when: 'always' })!;

@@ -4,12 +4,29 @@ import { buildReportModel, type PlannedCell } from '../../src/report/history.js'
 import type { Manifest, ManifestBuild } from '../../src/store/manifest.js';
 
 const build = (id: string, status: string, extra: Partial<ManifestBuild> = {}): ManifestBuild => ({
-  id, package: id.split('_')[0]!, axes: { python: id.split('_')[1]! }, status, started_at: null, finished_at: null,
-  duration_s: 60, exit_code: status === 'succeeded' ? 0 : 1, reason: status === 'succeeded' ? null : 'exit code 1',
-  log: `nightshift/nights/x/logs/${id}.log`, artifacts: [], published: status === 'succeeded', ...extra,
+  id,
+  package: id.split('_')[0]!,
+  axes: { python: id.split('_')[1]! },
+  status,
+  started_at: null,
+  finished_at: null,
+  duration_s: 60,
+  exit_code: status === 'succeeded' ? 0 : 1,
+  reason: status === 'succeeded' ? null : 'exit code 1',
+  log: `nightshift/nights/x/logs/${id}.log`,
+  artifacts: [],
+  published: status === 'succeeded',
+  ...extra,
 });
 const manifest = (date: string, machine: string, builds: ManifestBuild[]): Manifest => ({
-  version: 1, date, machine, schedule: 'nightly', finished_at: null, destination: 's3://b/', recipes: null, builds,
+  version: 1,
+  date,
+  machine,
+  schedule: 'nightly',
+  finished_at: null,
+  destination: 's3://b/',
+  recipes: null,
+  builds,
 });
 const planned = (id: string, machine: string): PlannedCell => ({ id, package: id.split('_')[0]!, axes: { python: id.split('_')[1]! }, machine });
 
@@ -27,7 +44,13 @@ const input = {
   ],
   earlier: [
     { date: '2026_11_21', manifests: [manifest('2026_11_21', 'm0', [build('a_1', 'failed'), build('b_1', 'succeeded')]), manifest('2026_11_21', 'm1', [build('c_1', 'failed')])] },
-    { date: '2026_11_20', manifests: [manifest('2026_11_20', 'm0', [build('a_1', 'failed'), build('b_1', 'succeeded')]), manifest('2026_11_20', 'm1', [build('c_1', 'succeeded'), build('f_1', 'failed')])] },
+    {
+      date: '2026_11_20',
+      manifests: [
+        manifest('2026_11_20', 'm0', [build('a_1', 'failed'), build('b_1', 'succeeded')]),
+        manifest('2026_11_20', 'm1', [build('c_1', 'succeeded'), build('f_1', 'failed')]),
+      ],
+    },
     { date: '2026_11_19', manifests: [manifest('2026_11_19', 'm0', [build('a_1', 'succeeded')])] },
   ],
   tails: new Map([['a_1', ['error: boom']]]),
@@ -54,7 +77,11 @@ describe('buildReportModel', () => {
   it('reports planned cells without a result as missing, never drops them', () => {
     expect(cell('e_1')).toMatchObject({ status: 'missing', machine: 'm2', reason: stringMatching(/never ran: m2 published nothing/) });
     expect(cell('g_1')).toMatchObject({ status: 'missing', machine: 'm1', reason: 'planned on m1, which reported no result for it' });
-    expect(model.machines.map((m) => [m.name, m.reported])).toEqual([['m0', true], ['m1', true], ['m2', false]]);
+    expect(model.machines.map((m) => [m.name, m.reported])).toEqual([
+      ['m0', true],
+      ['m1', true],
+      ['m2', false],
+    ]);
     expect(model.counts).toEqual({ total: 6, succeeded: 1, failed: 3, missing: 2 });
   });
 

@@ -51,13 +51,10 @@ describe('withRetry', () => {
 
   it('returns the first success, passing the try number', async () => {
     const seen: number[] = [];
-    const result = await withRetry(
-      (attempt) => {
-        seen.push(attempt);
-        return attempt < 3 ? Promise.reject(netError('ECONNRESET')) : Promise.resolve('done');
-      },
-      fast,
-    );
+    const result = await withRetry((attempt) => {
+      seen.push(attempt);
+      return attempt < 3 ? Promise.reject(netError('ECONNRESET')) : Promise.resolve('done');
+    }, fast);
     expect(result).toBe('done');
     expect(seen).toEqual([1, 2, 3]);
   });
@@ -105,10 +102,11 @@ describe('withRetry', () => {
   it('waits with exponential backoff and reports each retry', async () => {
     const waits: number[] = [];
     const started = Date.now();
-    await withRetry(
-      (attempt) => (attempt < 4 ? Promise.reject(netError('ETIMEDOUT')) : Promise.resolve()),
-      { baseDelayMs: 20, maxDelayMs: 60, onRetry: ({ delayMs }) => waits.push(delayMs) },
-    );
+    await withRetry((attempt) => (attempt < 4 ? Promise.reject(netError('ETIMEDOUT')) : Promise.resolve()), {
+      baseDelayMs: 20,
+      maxDelayMs: 60,
+      onRetry: ({ delayMs }) => waits.push(delayMs),
+    });
     expect(waits).toHaveLength(3);
     // Equal jitter: each wait is between half and all of min(max, base * 2^(n-1)).
     const caps = [20, 40, 60];
@@ -143,9 +141,7 @@ describe('withRetry', () => {
 
   it('does not start when already aborted', async () => {
     let calls = 0;
-    await expect(
-      withRetry(() => Promise.resolve(calls++), { signal: AbortSignal.abort() }),
-    ).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(withRetry(() => Promise.resolve(calls++), { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
     expect(calls).toBe(0);
   });
 });

@@ -66,7 +66,9 @@ describe('opening a night marks its root', () => {
     const error = (await markRoot('/usr/lib', 'run').catch((e: unknown) => e)) as NightshiftError;
     expect(error).toBeInstanceOf(NightshiftError);
     expect(error.exitCode).toBe(2);
-    expect(error.message).toBe('root /usr/lib cannot hold nights: /usr/lib is inside the system folder /usr; give nightshift a folder of its own, e.g. /var/lib/nightshift (prune removes old night folders and caches under root)');
+    expect(error.message).toBe(
+      'root /usr/lib cannot hold nights: /usr/lib is inside the system folder /usr; give nightshift a folder of its own, e.g. /var/lib/nightshift (prune removes old night folders and caches under root)',
+    );
     expect(await rootRefusal('/')).toMatch(/^nothing removed under \/: \/ is a system folder/);
   });
 });

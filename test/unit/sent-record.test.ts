@@ -19,6 +19,8 @@ describe('report.sent.json', () => {
 
   it('names the file and what is wrong when it is not a record', async () => {
     await writeFile(sentRecordPath(dir), '{"sent_at":"2026-11-22T15:00:00.000Z","to":"builds@example.com"}');
-    expect(await readSentRecord(dir)).toEqual({ problem: stringMatching(/report\.sent\.json cannot be read \(to: Invalid input: expected array, received string; subject: .*\)$/) });
+    expect(await readSentRecord(dir)).toEqual({
+      problem: stringMatching(/report\.sent\.json cannot be read \(to: Invalid input: expected array, received string; subject: .*\)$/),
+    });
   });
 });

@@ -9,7 +9,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NightshiftError } from '../../src/errors.js';
 import { redactUrl, resolveSmtpUrl } from '../../src/report/smtp-url.js';
 
-const failure = (promise: Promise<unknown>) => promise.then(() => expect.fail('expected a failure'), (error: unknown) => error as NightshiftError);
+const failure = (promise: Promise<unknown>) =>
+  promise.then(
+    () => expect.fail('expected a failure'),
+    (error: unknown) => error as NightshiftError,
+  );
 const isRoot = process.getuid?.() === 0;
 
 let dir: string;
@@ -48,7 +52,7 @@ describe('resolveSmtpUrl', () => {
     expect((await resolveSmtpUrl({ env: {}, envFile: file }))?.url).toBe('smtp://mailer:s3cret@mail.example.com:587');
   });
 
-  it("accepts single quotes and CRLF line ends, the last assignment winning", async () => {
+  it('accepts single quotes and CRLF line ends, the last assignment winning', async () => {
     const file = await envFile('crlf', "NIGHTSHIFT_SMTP_URL=smtp://old.example.com\r\nNIGHTSHIFT_SMTP_URL='smtps://new.example.com:465'\r\n");
     expect((await resolveSmtpUrl({ env: { NIGHTSHIFT_ENV_FILE: file } }))?.url).toBe('smtps://new.example.com:465');
   });

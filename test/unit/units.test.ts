@@ -17,7 +17,10 @@ function schedule(overrides: Partial<Schedule> = {}): Schedule {
     timezone: 'America/Los_Angeles',
     root: '/var/lib/nightshift',
     keepDays: 5,
-    machines: [{ name: 'linux-0', slots: 4 }, { name: 'linux-1', slots: 4 }],
+    machines: [
+      { name: 'linux-0', slots: 4 },
+      { name: 'linux-1', slots: 4 },
+    ],
     upload: { to: 'file:///srv/nightlies/{date}', key: '{file}', pathStyle: false, attempts: 5 },
     report: { cron: '0 7 * * *', machine: 'linux-0', to: ['builds@example.com'], when: 'always' },
     ...overrides,
