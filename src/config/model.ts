@@ -103,6 +103,15 @@ export interface Schedule {
   /** Where successes go; without `upload:` in the schedule, a local folder under root. */
   upload: Upload;
   report?: { cron: string; machine: string; to: readonly string[]; from?: string; when: 'always' | 'failures'; logUrl?: string };
+  /** The shared queue on Redis; undefined = each machine builds its static share. */
+  queue?: Queue;
+}
+
+export interface Queue {
+  /** The schedule's Redis URL, never with a password: resolveRedisUrl() (queue-url.ts) gives the one to connect with. */
+  url: string;
+  /** A build whose machine stops renewing it for this long is taken over. */
+  leaseMs: number;
 }
 
 export interface Upload {

@@ -113,6 +113,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
       when: input.report.when,
       logUrl: input.report.log_url,
     },
+    ...(input.queue && { queue: { url: input.queue.url, leaseMs: parseDuration(input.queue.lease)! * 1000 } }),
   };
 }
 

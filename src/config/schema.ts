@@ -9,6 +9,7 @@ import { parseDuration, parseSize } from '../units.js';
 import { didYouMean } from './did-you-mean.js';
 import { gitRefProblem } from './git-ref.js';
 import { MAX_KEEP_DAYS } from './model.js';
+import { MIN_LEASE_S, REDIS_URL_VAR, redisUrlProblem } from './queue-url.js';
 
 /** Names that end up in build ids, file names, container names and S3 keys. */
 const ID_PART = /^[A-Za-z0-9](?:[A-Za-z0-9.+-]*[A-Za-z0-9+])?$/;
@@ -194,6 +195,24 @@ export const machineSchema = z.strictObject({
     .describe('globs over build ids this machine builds; without it the machine shares the unassigned cells'),
 });
 
+export const queueSchema = z
+  .strictObject({
+    url: z
+      .string()
+      .superRefine((url, ctx) => {
+        const problem = redisUrlProblem(url, 'refused');
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(`redis://host:port/db (rediss:// for TLS), without credentials: ${REDIS_URL_VAR} overrides it and holds the password`),
+    lease: duration
+      .refine((text) => (parseDuration(text) ?? MIN_LEASE_S) >= MIN_LEASE_S, {
+        error: (issue) => `expected a lease of at least ${MIN_LEASE_S}s, got ${JSON.stringify(issue.input)}; a shorter one would let a busy machine lose its builds`,
+      })
+      .default('2m')
+      .describe('a build whose machine stops renewing it for this long is taken over by another machine (at least 10s)'),
+  })
+  .describe('machines share the night through one queue on Redis: { url, lease }');
+
 export const scheduleSchema = z.strictObject({
   cron: cronExpression.describe('when the night starts, in the schedule time zone'),
   timezone: timeZone.default('UTC'),
@@ -243,6 +262,7 @@ export const scheduleSchema = z.strictObject({
         .describe('makes log keys links in the report: the URL of the destination root with {key}'),
     })
     .optional(),
+  queue: queueSchema.optional(),
 });
 
 export type MatrixInput = z.output<typeof matrixSchema>;

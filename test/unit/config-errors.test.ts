@@ -97,6 +97,8 @@ const inSchedule = (line: number, col: number, where: IssuePath, message: RegExp
 const matrixCase = (name: string, pairs: [string, string][], ...issues: Expected[]): Case => ({ name, matrix: edit(MATRIX, ...pairs), schedule: SCHEDULE, issues });
 const scheduleCase = (name: string, pairs: [string, string][], ...issues: Expected[]): Case => ({ name, matrix: MATRIX, schedule: edit(SCHEDULE, ...pairs), issues });
 
+/** The schedule's last line: a `queue:` is added after it. */
+const QUEUE_ANCHOR = '  from: nightshift@example.com\n';
 const UNSAFE = /cannot be used as an axis value: use letters, digits, "\.", "\+" and "-" \(no "_"/;
 const QUOTE_310 = /expected text, got the number 3\.10; put it in quotes \("3\.10"\) so YAML keeps it as written/;
 
@@ -534,6 +536,74 @@ const cases: Case[] = [
     inSchedule(3, 7, ['root'], /\/usr\/share\/nights is inside the system folder \/usr; give nightshift a folder of its own/),
   ),
   scheduleCase('root: /home', [['root: /tmp/nightshift-test-root', 'root: /home']], inSchedule(3, 7, ['root'], /\/home is a system folder/)),
+
+  // --- queue: the Redis URL names no credentials; the lease is long enough to renew ---
+  scheduleCase(
+    'queue.url with a password (never shown)',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue:\n  url: "redis://:hunter2@redis.example.com:6379/0"\n`]],
+    inSchedule(
+      19,
+      8,
+      ['queue', 'url'],
+      /^(?!.*hunter2)the url holds a password: credentials only from NIGHTSHIFT_REDIS_URL, which overrides this url; write "redis:\/\/redis\.example\.com:6379\/0" here/,
+    ),
+  ),
+  scheduleCase(
+    'queue.url with a user and password (never shown)',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "rediss://builder:hunter2@redis.example.com/1", lease: 2m }\n`]],
+    inSchedule(18, 15, ['queue', 'url'], /^(?!.*hunter2)the url holds a password: credentials only from NIGHTSHIFT_REDIS_URL.*write "rediss:\/\/redis\.example\.com\/1" here/),
+  ),
+  scheduleCase(
+    'queue.url with a password that is no valid URL (never shown)',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://:hun/ter2@redis.example.com" }\n`]],
+    inSchedule(18, 15, ['queue', 'url'], /^(?!.*hun\/ter2)(?!.*ter2)the url holds a password: credentials only from NIGHTSHIFT_REDIS_URL/),
+  ),
+  scheduleCase(
+    'queue.url of another scheme',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "http://redis.example.com:6379" }\n`]],
+    inSchedule(
+      18,
+      15,
+      ['queue', 'url'],
+      /expected a redis:\/\/ or rediss:\/\/ URL like "redis:\/\/redis\.example\.com:6379\/0" \(rediss:\/\/ for TLS\), got "http:\/\/redis\.example\.com:6379"/,
+    ),
+  ),
+  scheduleCase(
+    'queue.url without a host',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis:///0" }\n`]],
+    inSchedule(18, 15, ['queue', 'url'], /expected a redis:\/\/ or rediss:\/\/ URL .*: it needs a host, got "redis:\/\/\/0"/),
+  ),
+  scheduleCase(
+    'queue.url with a path that is no database number',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://redis.example.com/queues" }\n`]],
+    inSchedule(18, 15, ['queue', 'url'], /after the host comes only a database number like \/0, got "redis:\/\/redis\.example\.com\/queues"/),
+  ),
+  scheduleCase(
+    'queue.url with options',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://redis.example.com?db=1" }\n`]],
+    inSchedule(18, 15, ['queue', 'url'], /options after "\?" or "#" are not read/),
+  ),
+  scheduleCase(
+    'queue.url with a port out of range',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://redis.example.com:99999" }\n`]],
+    inSchedule(18, 15, ['queue', 'url'], /expected a redis:\/\/ or rediss:\/\/ URL like .*, got "redis:\/\/redis\.example\.com:99999"/),
+  ),
+  scheduleCase('queue without url', [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { lease: 2m }\n`]], inSchedule(18, 1, ['queue', 'url'], /missing required key "url"/)),
+  scheduleCase(
+    'queue.lease shorter than 10s',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://redis.example.com", lease: 5s }\n`]],
+    inSchedule(18, 51, ['queue', 'lease'], /^expected a lease of at least 10s, got "5s"/),
+  ),
+  scheduleCase(
+    'queue.lease not a duration (one problem)',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://redis.example.com", lease: soon }\n`]],
+    inSchedule(18, 51, ['queue', 'lease'], /^expected a duration like 90m or 4h, got "soon"$/),
+  ),
+  scheduleCase(
+    'queue.leese',
+    [[QUEUE_ANCHOR, `${QUEUE_ANCHOR}queue: { url: "redis://redis.example.com", leese: 2m }\n`]],
+    inSchedule(18, 44, ['queue', 'leese'], /unknown key "leese"; did you mean "lease"\?/),
+  ),
 ];
 
 async function configError(dir: string, schedule?: string): Promise<ConfigError> {
@@ -717,6 +787,22 @@ describe('valid configurations', () => {
     const schedule = edit(SCHEDULE, ['linux-0: { slots: 4 }', 'linux-0: { slots: 4, memory: 16g, cpus: 4, gpus: 0 }']);
     const config = await loadConfig({ dir: writeConfigDir({ matrix: MATRIX, schedules: { nightly: schedule } }) });
     expect(config.schedules[0]!.machines[0]).toEqual({ name: 'linux-0', slots: 4, builds: undefined, memory: '16g', memoryBytes: 16 * 1024 ** 3, cpus: 4, gpus: 0 });
+  });
+
+  it('keeps queue: in the model, the lease in milliseconds (default 2m), and leaves it out without queue:', async () => {
+    const load = async (queue: string) => (await loadConfig({ dir: writeConfigDir({ matrix: MATRIX, schedules: { nightly: `${SCHEDULE}${queue}` } }) })).schedules[0]!;
+    expect((await load('queue:\n  url: "redis://redis.example.com:6379/0"\n  lease: 90s\n')).queue).toEqual({ url: 'redis://redis.example.com:6379/0', leaseMs: 90_000 });
+    // A user name alone is no secret; rediss:// is Redis over TLS.
+    expect((await load('queue: { url: "rediss://builder@[::1]:6380" }\n')).queue).toEqual({ url: 'rediss://builder@[::1]:6380', leaseMs: 120_000 });
+    expect((await load('queue: { url: "redis://redis.example.com", lease: 10s }\n')).queue?.leaseMs).toBe(10_000);
+    expect(await load('')).not.toHaveProperty('queue');
+  });
+
+  it('never prints a password written in queue.url, wherever the problem is', async () => {
+    const schedule = `${SCHEDULE}queue: { url: "redis://builder:s3cr%40t@redis.example.com:6379/queues?x=1", lease: 1s }\n`;
+    const error = await configError(writeConfigDir({ matrix: MATRIX, schedules: { nightly: schedule } }));
+    expect(error.message).toMatch(/queue\.url: the url holds a password/);
+    expect(error.message).not.toMatch(/s3cr/);
   });
 
   it('accepts a package-level axis that removes one axis and introduces another', async () => {
