@@ -29,6 +29,7 @@ fi
 have systemd-analyze || problems+=("systemd-analyze is missing (Debian package systemd): the install tests verify the generated units with it")
 have crontab || problems+=("crontab is missing (Debian package cron): the install tests parse the generated cron file with \`crontab -n\`")
 have flock || problems+=("flock is missing (Debian package util-linux): the generated cron lines take their lock with it")
+have redis-server || problems+=("redis-server is missing (Debian package redis-server): the queue's tests start their own Redis servers with it")
 
 if [ "${#problems[@]}" -eq 0 ]; then
   exit 0
