@@ -70,8 +70,8 @@ export interface NightQueue {
   close(): Promise<void>;
 }
 
-/** BullMQ's highest priority number (2^21): the order of a night's cells maps to 1..N within it. */
-export const MAX_PRIORITY = 2_097_152;
+/** BullMQ's highest priority number (its PRIORITY_LIMIT, 2^21 - 1): a night's order maps to 1..N within it. */
+export const MAX_PRIORITY = 2 ** 21 - 1;
 
 /** How many times a job may be taken over before BullMQ fails it (a build that kills every machine). */
 export const MAX_TAKEOVERS = 3;
@@ -83,36 +83,35 @@ export function safeJobId(text: string): string {
   return text.replaceAll('%', '%25').replaceAll(':', '%3A');
 }
 
-/** The URL with its password (and any user info) replaced by `***`, for messages. */
-export function redactRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    else if (parsed.username) parsed.username = '***';
-    return parsed.href;
-  } catch {
-    return url.replace(/^([^:/]+:\/\/)[^/]*@/, '$1***@');
-  }
+/** The URL with its password (or, without one, its user) replaced by `***`, for messages. Only for text that parses as a URL. */
+export function redactRedisUrl(url: URL): string {
+  const shown = new URL(url.href);
+  if (shown.password) shown.password = '***';
+  else if (shown.username) shown.username = '***';
+  return shown.href;
 }
 
 /** Opens the night's queue on Redis; throws a NightshiftError (exit 4) when Redis cannot be reached. */
 export async function openNightQueue(options: NightQueueOptions): Promise<NightQueue> {
-  const shown = redactRedisUrl(options.url);
-  let connection: Redis;
-  try {
-    // maxRetriesPerRequest: null is what BullMQ requires of its connections.
-    connection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS });
-  } catch (error) {
-    throw new NightshiftError(`the queue URL ${shown} is not a Redis URL: ${redacted(messageOf(error), options.url)}`, ExitCode.usage);
+  const parsed = URL.canParse(options.url) ? new URL(options.url) : undefined;
+  // Text that is not a URL is never shown: where its password would be is anyone's guess.
+  if (parsed === undefined) throw new NightshiftError('the queue URL is not a URL: write it as redis://[:password@]host:port/db', ExitCode.usage);
+  const shown = redactRedisUrl(parsed);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new NightshiftError(`the queue URL must start with redis:// or rediss://, got ${shown}`, ExitCode.usage);
   }
-  // ioredis reports connection trouble as events too; the failed connect below says it to the user.
-  connection.on('error', () => undefined);
+  // maxRetriesPerRequest: null is what BullMQ requires of its connections.
+  const connection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS });
+  // ioredis reports connection trouble as events; the last one says why a connect failed.
+  let lastError: unknown;
+  connection.on('error', (error: unknown) => (lastError = error));
   try {
     await withTimeout(connection.connect(), CONNECT_TIMEOUT_MS);
   } catch (error) {
     connection.disconnect();
+    const why = redacted(messageOf(lastError ?? error), parsed).replace(/\.+$/, '');
     throw new NightshiftError(
-      `cannot reach the queue's Redis at ${shown}: ${redacted(messageOf(error), options.url)}. Check queue.url (or NIGHTSHIFT_REDIS_URL) and that Redis runs there.`,
+      `cannot reach the queue's Redis at ${shown}: ${why}. Check queue.url (or NIGHTSHIFT_REDIS_URL) and that Redis runs there.`,
       ExitCode.serviceUnavailable,
     );
   }
@@ -165,12 +164,17 @@ class RedisNightQueue implements NightQueue {
       for (;;) {
         const job = (await this.worker.getNextJob(this.token, { block: false })) as NightJob | undefined;
         if (job === undefined) return undefined;
-        if (fits(job.data.id, job.data.needs)) return job;
+        // Counted as passed until it fits: a `fits` that throws leaves no job held.
         passed.push(job);
+        if (fits(job.data.id, job.data.needs)) {
+          passed.pop();
+          return job;
+        }
       }
     } finally {
-      // Back to the queue with their priorities, before anyone waits on this machine.
-      for (const job of passed) await job.moveToWait(this.token);
+      // Back to the queue with their priorities. One that cannot be moved (Redis gone) is freed by the
+      // stalled check after the lease like any job of a machine that stopped renewing.
+      for (const job of passed) await job.moveToWait(this.token).catch(() => undefined);
     }
   }
 
@@ -205,18 +209,10 @@ class RedisNightQueue implements NightQueue {
   }
 }
 
-function redacted(message: string, url: string): string {
-  const password = safePassword(url);
-  return password === undefined ? message : message.replaceAll(password, '***');
-}
-
-function safePassword(url: string): string | undefined {
-  try {
-    const password = new URL(url).password;
-    return password === '' ? undefined : decodeURIComponent(password);
-  } catch {
-    return undefined;
-  }
+/** `message` with the URL's password, as written and decoded, replaced by `***`. */
+function redacted(message: string, url: URL): string {
+  if (url.password === '') return message;
+  return message.replaceAll(url.password, '***').replaceAll(decodeURIComponent(url.password), '***');
 }
 
 async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {

@@ -146,10 +146,17 @@ describe('the night queue', () => {
 
   it('never shows the password of the URL in an error', async () => {
     const port = await freePort();
-    const error: unknown = await openNightQueue({ url: `redis://:s3cret-pw@127.0.0.1:${port}/0`, schedule: 'nightly', date: '2026-12-01', leaseMs: 1000 }).catch((e: unknown) => e);
-    expect(error).toBeInstanceOf(NightshiftError);
-    expect((error as Error).message).toContain(`127.0.0.1:${port}`);
-    expect((error as Error).message).not.toContain('s3cret-pw');
+    const messages: string[] = [];
+    for (const bad of [`redis://:s3cret-pw@127.0.0.1:${port}/0`, `redis://user:s3cret-pw@127.0.0.1:${port}/0`, 'not a url :s3cret-pw@x', 'http://:s3cret-pw@x/']) {
+      const error: unknown = await openNightQueue({ url: bad, schedule: 'nightly', date: '2026-12-01', leaseMs: 1000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NightshiftError);
+      messages.push((error as Error).message);
+    }
+    for (const message of messages) expect(message).not.toContain('s3cret-pw');
+    expect(messages[0]).toContain(`cannot reach the queue's Redis at redis://:***@127.0.0.1:${port}/0: `);
+    expect(messages[1]).toContain(`redis://user:***@127.0.0.1:${port}/0`);
+    expect(messages[2]).toContain('is not a URL');
+    expect(messages[3]).toContain('must start with redis://');
   });
 
   it('makes job ids BullMQ accepts, distinct for distinct ids', () => {
