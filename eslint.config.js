@@ -16,7 +16,7 @@ export const LAYERS = [
   { name: 'matrix', files: ['src/matrix/**'] },
   { name: 'plan', files: ['src/plan/**'] },
   { name: 'night data', files: ['src/night/**'] },
-  { name: 'executors and stores', files: ['src/build/**', 'src/store/**'] },
+  { name: 'executors and stores', files: ['src/build/**', 'src/store/**', 'src/queue/**'] },
   { name: 'runner', files: ['src/runner/**'] },
   { name: 'report', files: ['src/report/**'] },
   { name: 'daemon and server', files: ['src/daemon/**', 'src/server/**'] },

@@ -1,0 +1,228 @@
+/**
+ * The night's shared queue: every machine of a schedule pulls the night's builds from one BullMQ queue
+ * on Redis (one queue per schedule and date). Not yet used by `run`.
+ *
+ * - `addNight` adds every cell, idempotently: the job id is the build id, so the first machine's add
+ *   wins and the others' are no-ops. Longest expected first, through BullMQ priorities 1..N.
+ * - `take` fetches jobs manually (`Worker.getNextJob`), highest priority first. A job this machine may
+ *   not run (its selector binds it elsewhere, or its needs do not fit now) is set aside while the scan
+ *   goes on, and every set-aside job is moved back to the queue (`moveToWait`, which keeps its priority)
+ *   before `take` returns. So a machine holds a job it cannot run only during one `take` call, never
+ *   longer. The price: a scan costs one round trip per job it passes over, and while a scan holds jobs
+ *   another machine's `take` does not see them; `undefined` from `take` means "nothing for you now",
+ *   never "the night is over" (that is `progress().allEnded`).
+ * - Takeover: a taken job is locked for `leaseMs`; its machine renews the lock while the build runs. A
+ *   machine that stops renewing loses the lock, and BullMQ's stalled-job check (started by hand, as
+ *   manual fetching requires) moves the job back to the queue, where another machine takes it. Every
+ *   open queue runs the check every `leaseMs / 2`, so a job is free again between one lease and one
+ *   and a half leases after its last renewal.
+ */
+import { randomUUID } from 'node:crypto';
+import { Queue, Worker, type Job } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Resources } from '../config/model.js';
+import { ExitCode, messageOf, NightshiftError } from '../errors.js';
+
+/** A cell of the night as the queue carries it. */
+export interface NightCell {
+  id: string;
+  /** Expected duration in seconds: the queue hands out the longest first. */
+  estimateS: number;
+  needs: Resources;
+}
+
+/** How a build ended, as its machine reports it. */
+export interface EndRecord {
+  status: string;
+  machine: string;
+  finished_at: string;
+}
+
+export type NightJob = Job<NightCell, EndRecord>;
+
+export interface NightProgress {
+  waiting: number;
+  active: number;
+  completed: number;
+  failed: number;
+  /** Every cell added to the night has completed or failed (false while the queue is empty). */
+  allEnded: boolean;
+}
+
+export interface NightQueueOptions {
+  /** `redis://[:password@]host:port/db`; its password never appears in a message. */
+  url: string;
+  schedule: string;
+  /** The night's date, YYYY-MM-DD. */
+  date: string;
+  /** How long a taken job stays this machine's without a renewal. */
+  leaseMs: number;
+}
+
+export interface NightQueue {
+  addNight(cells: readonly NightCell[]): Promise<void>;
+  take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined>;
+  /** Extends the job's lock by `leaseMs`; false when the lock is no longer this machine's (taken over). */
+  renew(job: NightJob): Promise<boolean>;
+  finish(job: NightJob, record: EndRecord): Promise<void>;
+  fail(job: NightJob, record: EndRecord): Promise<void>;
+  progress(): Promise<NightProgress>;
+  close(): Promise<void>;
+}
+
+/** BullMQ's highest priority number (its PRIORITY_LIMIT, 2^21 - 1): a night's order maps to 1..N within it. */
+export const MAX_PRIORITY = 2 ** 21 - 1;
+
+/** How many times a job may be taken over before BullMQ fails it (a build that kills every machine). */
+export const MAX_TAKEOVERS = 3;
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** A BullMQ job id or queue name for `text`: BullMQ ids may not hold ':' (percent-encoded, so distinct texts stay distinct). */
+export function safeJobId(text: string): string {
+  return text.replaceAll('%', '%25').replaceAll(':', '%3A');
+}
+
+/** The URL with its password (or, without one, its user) replaced by `***`, for messages. Only for text that parses as a URL. */
+export function redactRedisUrl(url: URL): string {
+  const shown = new URL(url.href);
+  if (shown.password) shown.password = '***';
+  else if (shown.username) shown.username = '***';
+  return shown.href;
+}
+
+/** Opens the night's queue on Redis; throws a NightshiftError (exit 4) when Redis cannot be reached. */
+export async function openNightQueue(options: NightQueueOptions): Promise<NightQueue> {
+  const parsed = URL.canParse(options.url) ? new URL(options.url) : undefined;
+  // Text that is not a URL is never shown: where its password would be is anyone's guess.
+  if (parsed === undefined) throw new NightshiftError('the queue URL is not a URL: write it as redis://[:password@]host:port/db', ExitCode.usage);
+  const shown = redactRedisUrl(parsed);
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new NightshiftError(`the queue URL must start with redis:// or rediss://, got ${shown}`, ExitCode.usage);
+  }
+  // maxRetriesPerRequest: null is what BullMQ requires of its connections.
+  const connection = new Redis(options.url, { maxRetriesPerRequest: null, lazyConnect: true, connectTimeout: CONNECT_TIMEOUT_MS });
+  // ioredis reports connection trouble as events; the last one says why a connect failed.
+  let lastError: unknown;
+  connection.on('error', (error: unknown) => (lastError = error));
+  try {
+    await withTimeout(connection.connect(), CONNECT_TIMEOUT_MS);
+  } catch (error) {
+    connection.disconnect();
+    const why = redacted(messageOf(lastError ?? error), parsed).replace(/\.+$/, '');
+    throw new NightshiftError(
+      `cannot reach the queue's Redis at ${shown}: ${why}. Check queue.url (or NIGHTSHIFT_REDIS_URL) and that Redis runs there.`,
+      ExitCode.serviceUnavailable,
+    );
+  }
+  return new RedisNightQueue(connection, options);
+}
+
+class RedisNightQueue implements NightQueue {
+  private readonly queue: Queue<NightCell, EndRecord>;
+  private readonly worker: Worker<NightCell, EndRecord>;
+  /** The lock token of every job this machine takes. */
+  private readonly token = randomUUID();
+
+  constructor(
+    private readonly connection: Redis,
+    private readonly options: NightQueueOptions,
+  ) {
+    const name = safeJobId(`${options.schedule}.${options.date}`);
+    this.queue = new Queue<NightCell, EndRecord>(name, { connection, prefix: 'nightshift' });
+    // No processor and no autorun: jobs are fetched by hand (take); the worker only locks and checks stalls.
+    this.worker = new Worker<NightCell, EndRecord>(name, null, {
+      connection,
+      prefix: 'nightshift',
+      autorun: false,
+      lockDuration: options.leaseMs,
+      stalledInterval: Math.max(500, Math.floor(options.leaseMs / 2)),
+      maxStalledCount: MAX_TAKEOVERS,
+    });
+    this.queue.on('error', () => undefined);
+    this.worker.on('error', () => undefined);
+    // Runs once now, then every stalledInterval until close: the takeover of jobs whose lease ran out.
+    void this.worker.startStalledCheckTimer();
+  }
+
+  async addNight(cells: readonly NightCell[]): Promise<void> {
+    if (cells.length > MAX_PRIORITY) throw new NightshiftError(`a night of ${cells.length} cells does not fit BullMQ's ${MAX_PRIORITY} priorities`, ExitCode.usage);
+    const ordered = [...cells].sort((a, b) => b.estimateS - a.estimateS || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    await this.queue.addBulk(
+      ordered.map((cell, index) => ({
+        name: cell.id,
+        data: cell,
+        // The same id on every machine: a second add of the night is a no-op. Kept after they end, for progress.
+        opts: { jobId: safeJobId(cell.id), priority: index + 1, attempts: 1, removeOnComplete: false, removeOnFail: false },
+      })),
+    );
+  }
+
+  async take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined> {
+    const passed: NightJob[] = [];
+    try {
+      for (;;) {
+        const job = (await this.worker.getNextJob(this.token, { block: false })) as NightJob | undefined;
+        if (job === undefined) return undefined;
+        // Counted as passed until it fits: a `fits` that throws leaves no job held.
+        passed.push(job);
+        if (fits(job.data.id, job.data.needs)) {
+          passed.pop();
+          return job;
+        }
+      }
+    } finally {
+      // Back to the queue with their priorities. One that cannot be moved (Redis gone) is freed by the
+      // stalled check after the lease like any job of a machine that stopped renewing.
+      for (const job of passed) await job.moveToWait(this.token).catch(() => undefined);
+    }
+  }
+
+  async renew(job: NightJob): Promise<boolean> {
+    return (await job.extendLock(this.token, this.options.leaseMs)) === 1;
+  }
+
+  async finish(job: NightJob, record: EndRecord): Promise<void> {
+    await job.moveToCompleted(record, this.token, false);
+  }
+
+  async fail(job: NightJob, record: EndRecord): Promise<void> {
+    // BullMQ keeps a failure's message (failedReason): the record, as JSON.
+    await job.moveToFailed(new Error(JSON.stringify(record)), this.token, false);
+  }
+
+  async progress(): Promise<NightProgress> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'delayed', 'active', 'completed', 'failed');
+    const count = (state: string): number => counts[state] ?? 0;
+    const waiting = count('waiting') + count('prioritized') + count('delayed');
+    const active = count('active');
+    const completed = count('completed');
+    const failed = count('failed');
+    return { waiting, active, completed, failed, allEnded: waiting + active === 0 && completed + failed > 0 };
+  }
+
+  async close(): Promise<void> {
+    // force: do not wait for jobs (there are none the worker processes itself); held locks simply expire.
+    await this.worker.close(true);
+    await this.queue.close();
+    await this.connection.quit();
+  }
+}
+
+/** `message` with the URL's password, as written and decoded, replaced by `***`. */
+function redacted(message: string, url: URL): string {
+  if (url.password === '') return message;
+  return message.replaceAll(url.password, '***').replaceAll(decodeURIComponent(url.password), '***');
+}
+
+async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

@@ -1,0 +1,166 @@
+/** The night's shared queue against a real redis-server: two queue objects stand for two machines. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { NightshiftError } from '../../src/errors.js';
+import { openNightQueue, safeJobId, type NightCell, type NightJob, type NightQueue } from '../../src/queue/night-queue.js';
+
+let redis: ChildProcess | undefined;
+let url = '';
+
+/** A free loopback port: the system picks one, the server lets it go. */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+beforeAll(async () => {
+  const port = await freePort();
+  redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  await new Promise<void>((resolve, reject) => {
+    let seen = '';
+    redis!.stdout!.on('data', (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (seen.includes('Ready to accept connections')) resolve();
+    });
+    redis!.once('exit', (code) => reject(new Error(`redis-server exited with ${String(code)}: ${seen}`)));
+  });
+  url = `redis://127.0.0.1:${port}/0`;
+});
+
+let nights = 0;
+const opened: NightQueue[] = [];
+
+/** Two machines' queues on a night of their own. */
+async function twoMachines(leaseMs = 30_000): Promise<[NightQueue, NightQueue]> {
+  const date = `2026-11-${String(++nights).padStart(2, '0')}`;
+  const a = await openNightQueue({ url, schedule: 'nightly', date, leaseMs });
+  const b = await openNightQueue({ url, schedule: 'nightly', date, leaseMs });
+  opened.push(a, b);
+  return [a, b];
+}
+
+// The queues first, then the server, stopped by its pid.
+afterAll(async () => {
+  for (const queue of opened) await queue.close();
+  if (redis?.pid !== undefined && redis.exitCode === null) {
+    const exited = new Promise((resolve) => redis!.once('exit', resolve));
+    process.kill(redis.pid, 'SIGTERM');
+    await exited;
+  }
+});
+
+function cell(id: string, estimateS: number, gpus?: number): NightCell {
+  return { id, estimateS, needs: gpus === undefined ? {} : { gpus } };
+}
+
+const CELLS = [cell('conda_3.12_cpu', 600), cell('libtorch_cu126_cxx11-abi', 3000, 1), cell('manywheel_3.12_cu126', 4200), cell('manywheel_3.13_cpu', 1200)];
+const LONGEST_FIRST = ['manywheel_3.12_cu126', 'libtorch_cu126_cxx11-abi', 'manywheel_3.13_cpu', 'conda_3.12_cpu'];
+const any = (): boolean => true;
+
+async function takeAll(queue: NightQueue, fits: (id: string) => boolean = any): Promise<NightJob[]> {
+  const jobs: NightJob[] = [];
+  for (let job = await queue.take(fits); job !== undefined; job = await queue.take(fits)) jobs.push(job);
+  return jobs;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('the night queue', () => {
+  it('adds the night once, whichever machine adds it, and hands it out longest first', async () => {
+    const [a, b] = await twoMachines();
+    await a.addNight(CELLS);
+    // The second machine's add is a no-op, even with other estimates: the first add wins.
+    await b.addNight(CELLS.map((c) => ({ ...c, estimateS: c.id.startsWith('conda') ? 9000 : c.estimateS })));
+    expect(await a.progress()).toEqual({ waiting: 4, active: 0, completed: 0, failed: 0, allEnded: false });
+    const jobs = await takeAll(b);
+    expect(jobs.map((job) => job.data.id)).toEqual(LONGEST_FIRST);
+    expect(jobs.map((job) => job.id)).toEqual(LONGEST_FIRST.map(safeJobId));
+  });
+
+  it('never gives the same job to two takers', async () => {
+    const [a, b] = await twoMachines();
+    const many = Array.from({ length: 40 }, (_, i) => cell(`pkg_${i}`, 100 + i));
+    await a.addNight(many);
+    const [fromA, fromB] = await Promise.all([takeAll(a), takeAll(b)]);
+    const ids = [...fromA, ...fromB].map((job) => job.data.id);
+    expect(new Set(ids).size).toBe(40);
+    expect(ids).toHaveLength(40);
+  });
+
+  it('leaves a job it cannot run to the machine that can, and says when every cell has ended', async () => {
+    const [a, b] = await twoMachines();
+    await a.addNight(CELLS);
+    // Machine a has no GPU: it passes over the libtorch build and does not keep it.
+    const noGpu = (_id: string, needs: { gpus?: number | 'all' }): boolean => needs.gpus === undefined;
+    const first = await a.take(noGpu);
+    const second = await a.take(noGpu);
+    expect([first?.data.id, second?.data.id]).toEqual(['manywheel_3.12_cu126', 'manywheel_3.13_cpu']);
+    const gpuJob = await b.take(any);
+    expect(gpuJob?.data.id).toBe('libtorch_cu126_cxx11-abi');
+    const conda = (await a.take(noGpu))!;
+    expect(conda.data.id).toBe('conda_3.12_cpu');
+    expect(await b.take(any)).toBeUndefined();
+
+    const at = new Date().toISOString();
+    await a.finish(first!, { status: 'succeeded', machine: 'a', finished_at: at });
+    await a.fail(second!, { status: 'failed', machine: 'a', finished_at: at });
+    await b.finish(gpuJob!, { status: 'succeeded', machine: 'b', finished_at: at });
+    expect(await b.progress()).toEqual({ waiting: 0, active: 1, completed: 2, failed: 1, allEnded: false });
+    await a.finish(conda, { status: 'succeeded', machine: 'a', finished_at: at });
+    expect(await b.progress()).toEqual({ waiting: 0, active: 0, completed: 3, failed: 1, allEnded: true });
+  });
+
+  it('gives a job whose machine stops renewing to another machine after the lease', async () => {
+    const [a, b] = await twoMachines(2000);
+    await a.addNight([cell('long_1', 900), cell('short_1', 60)]);
+    const kept = (await a.take(any))!;
+    const abandoned = (await a.take(any))!;
+    expect([kept.data.id, abandoned.data.id]).toEqual(['long_1', 'short_1']);
+    expect(await b.take(any)).toBeUndefined();
+
+    // a renews one build and forgets the other; b looks for work meanwhile.
+    let takenOver: NightJob | undefined;
+    const started = Date.now();
+    while (takenOver === undefined && Date.now() - started < 8000) {
+      expect(await a.renew(kept)).toBe(true);
+      await sleep(400);
+      takenOver = await b.take(any);
+    }
+    const waited = Date.now() - started;
+    expect(takenOver?.data.id).toBe('short_1');
+    expect(waited).toBeGreaterThanOrEqual(1900);
+    expect(await a.renew(abandoned)).toBe(false);
+    expect(await a.renew(kept)).toBe(true);
+
+    const at = new Date().toISOString();
+    await b.finish(takenOver!, { status: 'succeeded', machine: 'b', finished_at: at });
+    expect((await a.progress()).allEnded).toBe(false);
+    await a.finish(kept, { status: 'succeeded', machine: 'a', finished_at: at });
+    expect(await a.progress()).toEqual({ waiting: 0, active: 0, completed: 2, failed: 0, allEnded: true });
+  });
+
+  it('never shows the password of the URL in an error', async () => {
+    const port = await freePort();
+    const messages: string[] = [];
+    for (const bad of [`redis://:s3cret-pw@127.0.0.1:${port}/0`, `redis://user:s3cret-pw@127.0.0.1:${port}/0`, 'not a url :s3cret-pw@x', 'http://:s3cret-pw@x/']) {
+      const error: unknown = await openNightQueue({ url: bad, schedule: 'nightly', date: '2026-12-01', leaseMs: 1000 }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(NightshiftError);
+      messages.push((error as Error).message);
+    }
+    for (const message of messages) expect(message).not.toContain('s3cret-pw');
+    expect(messages[0]).toContain(`cannot reach the queue's Redis at redis://:***@127.0.0.1:${port}/0: `);
+    expect(messages[1]).toContain(`redis://user:***@127.0.0.1:${port}/0`);
+    expect(messages[2]).toContain('is not a URL');
+    expect(messages[3]).toContain('must start with redis://');
+  });
+
+  it('makes job ids BullMQ accepts, distinct for distinct ids', () => {
+    expect(safeJobId('a:b')).not.toContain(':');
+    expect(safeJobId('a:b')).not.toBe(safeJobId('a%3Ab'));
+  });
+});
