@@ -1,35 +1,15 @@
 /** The night's shared queue against a real redis-server: two queue objects stand for two machines. */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NightshiftError } from '../../src/errors.js';
+import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
 import { openNightQueue, safeJobId, type NightCell, type NightJob, type NightQueue } from '../../src/queue/night-queue.js';
 
-let redis: ChildProcess | undefined;
+let redis: RedisServer | undefined;
 let url = '';
 
-/** A free loopback port: the system picks one, the server lets it go. */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
-
 beforeAll(async () => {
-  const port = await freePort();
-  redis = spawn('/usr/bin/redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'inherit'] });
-  await new Promise<void>((resolve, reject) => {
-    let seen = '';
-    redis!.stdout!.on('data', (chunk: Buffer) => {
-      seen += chunk.toString();
-      if (seen.includes('Ready to accept connections')) resolve();
-    });
-    redis!.once('exit', (code) => reject(new Error(`redis-server exited with ${String(code)}: ${seen}`)));
-  });
-  url = `redis://127.0.0.1:${port}/0`;
+  redis = await startRedis();
+  url = `${redis.url}/0`;
 });
 
 let nights = 0;
@@ -47,11 +27,7 @@ async function twoMachines(leaseMs = 30_000): Promise<[NightQueue, NightQueue]> 
 // The queues first, then the server, stopped by its pid.
 afterAll(async () => {
   for (const queue of opened) await queue.close();
-  if (redis?.pid !== undefined && redis.exitCode === null) {
-    const exited = new Promise((resolve) => redis!.once('exit', resolve));
-    process.kill(redis.pid, 'SIGTERM');
-    await exited;
-  }
+  await redis?.stop();
 });
 
 function cell(id: string, estimateS: number, gpus?: number): NightCell {
