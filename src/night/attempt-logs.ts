@@ -30,3 +30,10 @@ export async function keepEarlierLogs(layout: NightLayout, id: string, attempt: 
   }
   return kept;
 }
+
+/** An attempt that runs again keeps its log: logs/failed/<id>.attempt-<n>.log, n its number of starts this night. */
+export async function keepAttemptLog(layout: NightLayout, id: string, from: string, attempt: number): Promise<string> {
+  const to = attemptLog(layout, id, attempt);
+  await rename(from, to);
+  return to;
+}

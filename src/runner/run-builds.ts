@@ -10,7 +10,8 @@ import { closeSync, openSync, writeSync } from 'node:fs';
 import { mkdir, open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { Cell, Matrix } from '../config/model.js';
-import { artifactDir, attemptLog, finishedLog, runningLog, workDir, type EndStatus, type NightLayout } from '../night/layout.js';
+import { artifactDir, finishedLog, runningLog, workDir, type EndStatus, type NightLayout } from '../night/layout.js';
+import { keepAttemptLog } from '../night/attempt-logs.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { ArtifactRecord, AttemptRecord, BuildRecord, NightStateStore } from '../night/state.js';
 import { formatDuration } from '../units.js';
@@ -361,13 +362,6 @@ async function readLogTail(file: string): Promise<string> {
   } finally {
     await handle.close();
   }
-}
-
-/** An attempt that runs again keeps its log: logs/failed/<id>.attempt-<n>.log, n its number of starts this night. */
-async function keepAttemptLog(layout: NightLayout, id: string, from: string, number: number): Promise<string> {
-  const to = attemptLog(layout, id, number);
-  await rename(from, to);
-  return to;
 }
 
 /** Rename (atomic) into succeeded/ or failed/, removing the other folder's copy of an earlier attempt. */

@@ -1,5 +1,5 @@
 /** Small builders for model objects in pure tests. */
-import type { Cell, Machine, PackageSpec } from '../../src/config/model.js';
+import type { Cell, Machine, PackageSpec, Schedule } from '../../src/config/model.js';
 
 export function pkg(name: string, estimateS: number, extra: Partial<PackageSpec> = {}): PackageSpec {
   return {
@@ -23,4 +23,23 @@ export function cell(id: string, estimateS: number): Cell {
 
 export function machine(name: string, slots: number, builds?: string[]): Machine {
   return { name, slots, builds };
+}
+
+/** A schedule of two machines with an upload and a report, overridden where a test says so. */
+export function scheduleModel(overrides: Partial<Schedule> = {}): Schedule {
+  return {
+    name: 'nightly',
+    file: 'schedules/nightly.yaml',
+    cron: '5 0 * * *',
+    timezone: 'America/Los_Angeles',
+    root: '/var/lib/nightshift',
+    keepDays: 5,
+    machines: [
+      { name: 'linux-0', slots: 4 },
+      { name: 'linux-1', slots: 4 },
+    ],
+    upload: { to: 'file:///srv/nightlies/{date}', key: '{file}', pathStyle: false, attempts: 5 },
+    report: { cron: '0 7 * * *', machine: 'linux-0', to: ['builds@example.com'], when: 'always' },
+    ...overrides,
+  } as Schedule;
 }

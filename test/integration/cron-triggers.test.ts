@@ -12,27 +12,9 @@ import { crontabLines } from '../../src/daemon/cron-file.js';
 import { scheduledOn, triggerExpression } from '../../src/daemon/due.js';
 import { nightDate } from '../../src/night/night-date.js';
 import { makeHarness, type Harness } from '../helpers/daemon.js';
+import { scheduleModel } from '../helpers/model.js';
 
 const DAY = 86_400_000;
-
-/** As test/unit/units.test.ts: a schedule with a report, overridden where a test says so. */
-function schedule(overrides: Partial<Schedule> = {}): Schedule {
-  return {
-    name: 'nightly',
-    file: 'schedules/nightly.yaml',
-    cron: '5 0 * * *',
-    timezone: 'America/Los_Angeles',
-    root: '/var/lib/nightshift',
-    keepDays: 5,
-    machines: [
-      { name: 'linux-0', slots: 4 },
-      { name: 'linux-1', slots: 4 },
-    ],
-    upload: { to: 'file:///srv/nightlies/{date}', key: '{file}', pathStyle: false, attempts: 5 },
-    report: { cron: '0 7 * * *', machine: 'linux-0', to: ['builds@example.com'], when: 'always' },
-    ...overrides,
-  } as Schedule;
-}
 
 describe('crontabLines', () => {
   const tab = (o: { schedule: Schedule }) =>
@@ -63,7 +45,7 @@ describe('crontabLines', () => {
     };
     // '0 0 1 * sun' and '30 6 1-7 * sun': the 1st OR a Sunday, as crontab(5) reads them; '0 1 */2 * 1': AND (a field starts with *).
     for (const expr of ['5 0 * * *', '*/20 22-2 * * mon-fri', '0 0 1 * sun', '30 6 1-7 * sun', '0 12 * jan,feb,nov 0', '15 1 * * *', '0 1 */2 * 1']) {
-      const command = cronUnescape(jobs(tab({ schedule: schedule({ cron: expr, timezone: timeZone }) }))[0]!.command).command;
+      const command = cronUnescape(jobs(tab({ schedule: scheduleModel({ cron: expr, timezone: timeZone }) }))[0]!.command).command;
       const pattern = new RegExp(`^${/grep -qxE '([^']+)'/.exec(command)![1]!}$`);
       // The daemon: node-cron's trigger for the times, due.ts for the days.
       const trigger = cron.createTask(triggerExpression(expr), () => {}, { timezone: timeZone });

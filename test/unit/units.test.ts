@@ -1,31 +1,13 @@
 /** What `nightshift install` renders: OnCalendar= from cron, systemd units, crontab lines. */
 import cron from 'node-cron';
 import { describe, expect, it } from 'vitest';
-import type { Schedule } from '../../src/config/model.js';
 import { cronEscape, cronUnescape, systemdArg } from '../../src/daemon/command-quoting.js';
 import { cronFileName, crontabLines, wholeHourZone, type CrontabOptions } from '../../src/daemon/cron-file.js';
 import { systemdUnits, type SystemdUnitsOptions } from '../../src/daemon/systemd-units.js';
 import { cronToOnCalendars, parseCron } from '../../src/daemon/cron-fields.js';
 import { CALENDAR_CASES, REFUSED_CASES } from '../helpers/cron-cases.js';
 import { runCli } from '../helpers/run-cli.js';
-
-function schedule(overrides: Partial<Schedule> = {}): Schedule {
-  return {
-    name: 'nightly',
-    file: 'schedules/nightly.yaml',
-    cron: '5 0 * * *',
-    timezone: 'America/Los_Angeles',
-    root: '/var/lib/nightshift',
-    keepDays: 5,
-    machines: [
-      { name: 'linux-0', slots: 4 },
-      { name: 'linux-1', slots: 4 },
-    ],
-    upload: { to: 'file:///srv/nightlies/{date}', key: '{file}', pathStyle: false, attempts: 5 },
-    report: { cron: '0 7 * * *', machine: 'linux-0', to: ['builds@example.com'], when: 'always' },
-    ...overrides,
-  } as Schedule;
-}
+import { scheduleModel } from '../helpers/model.js';
 
 const paths = {
   configDir: '/etc/nightshift/config',
@@ -65,7 +47,7 @@ describe('cronToOnCalendars', () => {
 });
 
 describe('systemdUnits', () => {
-  const timer = (o: Partial<SystemdUnitsOptions> = {}) => systemdUnits({ schedule: schedule(), ...paths, machine: 'linux-0', mode: 'timer', ...o }).files;
+  const timer = (o: Partial<SystemdUnitsOptions> = {}) => systemdUnits({ schedule: scheduleModel(), ...paths, machine: 'linux-0', mode: 'timer', ...o }).files;
   const file = (files: { name: string; text: string }[], name: string) => files.find((f) => f.name === name)?.text ?? '';
   const lines = (text: string) => text.split('\n');
 
@@ -125,11 +107,11 @@ describe('systemdUnits', () => {
 
   it('leaves the report out where another machine sends it, or when the schedule has none', () => {
     expect(timer({ machine: 'linux-1' }).map((f) => f.name)).toEqual(['nightshift-nightly-night.service', 'nightshift-nightly-night.timer']);
-    expect(timer({ schedule: schedule({ report: undefined }) }).map((f) => f.name)).toEqual(['nightshift-nightly-night.service', 'nightshift-nightly-night.timer']);
+    expect(timer({ schedule: scheduleModel({ report: undefined }) }).map((f) => f.name)).toEqual(['nightshift-nightly-night.service', 'nightshift-nightly-night.timer']);
   });
 
   it('daemon mode: one long-running service, restarted on failure', () => {
-    const files = systemdUnits({ schedule: schedule({ cron: '0 5 0 * * *' }), ...paths, machine: 'linux-0', mode: 'daemon', user: 'builder' }).files;
+    const files = systemdUnits({ schedule: scheduleModel({ cron: '0 5 0 * * *' }), ...paths, machine: 'linux-0', mode: 'daemon', user: 'builder' }).files;
     expect(files.map((f) => f.name)).toEqual(['nightshift-nightly.service']);
     expect(lines(files[0]!.text)).toEqual(
       expect.arrayContaining([
@@ -150,8 +132,8 @@ describe('systemdUnits', () => {
   });
 
   it('refuses in timer mode what a timer cannot express (the daemon takes it: see above)', () => {
-    expect(() => timer({ schedule: schedule({ cron: '0 5 0 * * *' }) })).toThrow(/schedules\/nightly.yaml cron "0 5 0 \* \* \*".*seconds field.*--mode daemon/);
-    expect(() => timer({ schedule: schedule({ report: { ...schedule().report!, cron: '0 7 L * *' } }) })).toThrow(/report.cron/);
+    expect(() => timer({ schedule: scheduleModel({ cron: '0 5 0 * * *' }) })).toThrow(/schedules\/nightly.yaml cron "0 5 0 \* \* \*".*seconds field.*--mode daemon/);
+    expect(() => timer({ schedule: scheduleModel({ report: { ...scheduleModel().report!, cron: '0 7 L * *' } }) })).toThrow(/report.cron/);
   });
 
   it('passes --root only when it was given, and quotes paths as systemd reads them', () => {
@@ -161,7 +143,7 @@ describe('systemdUnits', () => {
   });
 
   it('refuses names and paths that would break the unit', () => {
-    expect(() => timer({ schedule: schedule({ name: 'night ly' }) })).toThrow(/cannot be part of a unit or file name/);
+    expect(() => timer({ schedule: scheduleModel({ name: 'night ly' }) })).toThrow(/cannot be part of a unit or file name/);
     expect(() => timer({ configDir: 'config' })).toThrow(/must be an absolute path/);
     expect(() => timer({ machine: 'linux-0\nExecStartPre=/bin/rm' })).toThrow(/newline/);
     expect(() => timer({ user: 'root\nUser=x' })).toThrow(/not a user name/);
@@ -169,7 +151,7 @@ describe('systemdUnits', () => {
 });
 
 describe('crontabLines', () => {
-  const tab = (o: Partial<CrontabOptions> = {}) => crontabLines({ schedule: schedule(), ...paths, machine: 'linux-0', user: 'root', ...o });
+  const tab = (o: Partial<CrontabOptions> = {}) => crontabLines({ schedule: scheduleModel(), ...paths, machine: 'linux-0', user: 'root', ...o });
 
   /** The job lines of a crontab, split the way cron reads them: 5 time fields, (user,) command. */
   function jobs(text: string, withUser = true) {
@@ -253,7 +235,7 @@ describe('crontabLines', () => {
     expect(wholeHourZone('Asia/Kolkata')).toBe(false);
     expect(wholeHourZone('America/Los_Angeles')).toBe(true);
     expect(jobs(tab({ systemTimeZone: 'Asia/Kolkata' }))[0]!.fields).toEqual(['5-50/15', '*', '*', '*', '*']);
-    expect(jobs(tab({ schedule: schedule({ timezone: 'Asia/Kathmandu', cron: '0 0 * * *' }) }))[0]!.fields).toEqual(['*/15', '*', '*', '*', '*']);
+    expect(jobs(tab({ schedule: scheduleModel({ timezone: 'Asia/Kathmandu', cron: '0 0 * * *' }) }))[0]!.fields).toEqual(['*/15', '*', '*', '*', '*']);
   });
 
   it('leaves the report to the machine that sends it, and the user field out for a user crontab', () => {
@@ -263,7 +245,7 @@ describe('crontabLines', () => {
   });
 
   it('refuses what cron cannot run, and commands longer than cron accepts', () => {
-    expect(() => tab({ schedule: schedule({ cron: '*/30 * * * * *' }) })).toThrow(/seconds field/);
+    expect(() => tab({ schedule: scheduleModel({ cron: '*/30 * * * * *' }) })).toThrow(/seconds field/);
     expect(() => tab({ configDir: `/${'x'.repeat(600)}` })).toThrow(/more than cron accepts \(999\)/);
   });
 
