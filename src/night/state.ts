@@ -67,6 +67,16 @@ export interface NightState {
   builds: BuildRecord[];
   /** The last upload of this night's results (run's end, or `nightshift upload`). */
   upload?: UploadRecord;
+  /** Set when the night's builds come from the schedule's shared queue (`queue:`). */
+  queue?: QueueRecord;
+}
+
+/** This machine's view of the shared queue during the night. */
+export interface QueueRecord {
+  /** The Redis URL, its password replaced by `***`. */
+  url: string;
+  /** Since when Redis cannot be reached (absent while it can): running builds go on, nothing new starts. */
+  unreachable_since?: string;
 }
 
 export interface UploadRecord {
@@ -131,6 +141,7 @@ const nightStateSchema = z.looseObject({
       manifest: optionalString,
     })
     .optional(),
+  queue: z.looseObject({ url: z.string(), unreachable_since: optionalString }).optional(),
 });
 
 /** The state in `file`, or undefined when there is none yet. */

@@ -83,6 +83,14 @@ export function safeJobId(text: string): string {
   return text.replaceAll('%', '%25').replaceAll(':', '%3A');
 }
 
+/** BullMQ's prefix for every key nightshift writes to Redis. */
+export const QUEUE_PREFIX = 'nightshift';
+
+/** The BullMQ queue (under QUEUE_PREFIX) of one schedule's night. */
+export function nightQueueName(schedule: string, date: string): string {
+  return safeJobId(`${schedule}.${date}`);
+}
+
 /** The URL with its password (or, without one, its user) replaced by `***`, for messages. Only for text that parses as a URL. */
 export function redactRedisUrl(url: URL): string {
   const shown = new URL(url.href);
@@ -128,12 +136,12 @@ class RedisNightQueue implements NightQueue {
     private readonly connection: Redis,
     private readonly options: NightQueueOptions,
   ) {
-    const name = safeJobId(`${options.schedule}.${options.date}`);
-    this.queue = new Queue<NightCell, EndRecord>(name, { connection, prefix: 'nightshift' });
+    const name = nightQueueName(options.schedule, options.date);
+    this.queue = new Queue<NightCell, EndRecord>(name, { connection, prefix: QUEUE_PREFIX });
     // No processor and no autorun: jobs are fetched by hand (take); the worker only locks and checks stalls.
     this.worker = new Worker<NightCell, EndRecord>(name, null, {
       connection,
-      prefix: 'nightshift',
+      prefix: QUEUE_PREFIX,
       autorun: false,
       lockDuration: options.leaseMs,
       stalledInterval: Math.max(500, Math.floor(options.leaseMs / 2)),
