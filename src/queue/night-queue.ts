@@ -31,7 +31,13 @@ export interface NightCell {
   needs: Resources;
 }
 
-/** How a build ended, as its machine reports it. */
+/** Who runs a taken job, since when: the job's progress, set when a machine takes it (what the fleet view shows as running). */
+export interface JobClaim {
+  machine: string;
+  started_at: string;
+}
+
+/** How a build ended, as its machine reports it: a completed job's return value, a failed job's reason (as JSON). */
 export interface EndRecord {
   status: string;
   machine: string;
@@ -55,6 +61,8 @@ export interface NightQueueOptions {
   schedule: string;
   /** The night's date, YYYY-MM-DD. */
   date: string;
+  /** This machine's name, recorded on every job it takes. */
+  machine: string;
   /** How long a taken job stays this machine's without a renewal. */
   leaseMs: number;
 }
@@ -176,6 +184,7 @@ class RedisNightQueue implements NightQueue {
         passed.push(job);
         if (fits(job.data.id, job.data.needs)) {
           passed.pop();
+          await job.updateProgress({ machine: this.options.machine, started_at: new Date().toISOString() } satisfies JobClaim);
           return job;
         }
       }

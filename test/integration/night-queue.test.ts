@@ -18,8 +18,8 @@ const opened: NightQueue[] = [];
 /** Two machines' queues on a night of their own. */
 async function twoMachines(leaseMs = 30_000): Promise<[NightQueue, NightQueue]> {
   const date = `2026-11-${String(++nights).padStart(2, '0')}`;
-  const a = await openNightQueue({ url, schedule: 'nightly', date, leaseMs });
-  const b = await openNightQueue({ url, schedule: 'nightly', date, leaseMs });
+  const a = await openNightQueue({ url, schedule: 'nightly', date, machine: 'm1', leaseMs });
+  const b = await openNightQueue({ url, schedule: 'nightly', date, machine: 'm2', leaseMs });
   opened.push(a, b);
   return [a, b];
 }
@@ -124,7 +124,7 @@ describe('the night queue', () => {
     const port = await freePort();
     const messages: string[] = [];
     for (const bad of [`redis://:s3cret-pw@127.0.0.1:${port}/0`, `redis://user:s3cret-pw@127.0.0.1:${port}/0`, 'not a url :s3cret-pw@x', 'http://:s3cret-pw@x/']) {
-      const error: unknown = await openNightQueue({ url: bad, schedule: 'nightly', date: '2026-12-01', leaseMs: 1000 }).catch((e: unknown) => e);
+      const error: unknown = await openNightQueue({ url: bad, schedule: 'nightly', date: '2026-12-01', machine: 'm1', leaseMs: 1000 }).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(NightshiftError);
       messages.push((error as Error).message);
     }
