@@ -90,7 +90,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   const byKey = new Map<string, { id: string; file: string; sha256: string }[]>();
   for (const { build, artifacts } of planned) for (const a of artifacts) byKey.set(a.key, [...(byKey.get(a.key) ?? []), { id: build.id, file: a.file, sha256: a.sha256 }]);
   // Read once, and only when an artifact key already holds other content.
-  let holders: Promise<Map<string, Holder>> | undefined;
+  let holders: Promise<Map<string, Holder[]>> | undefined;
 
   /**
    * One artifact: exactly the bytes the build made, to a key no other build of the night holds, or nothing.
@@ -113,7 +113,9 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
           return artifact;
         }
         if (existing) {
-          const holder = (await (holders ??= readHolders(destination, state.date))).get(key);
+          // The build whose recorded content is the object there (a manifest also lists artifacts that failed to go).
+          const claims = (await (holders ??= readHolders(destination, state.date))).get(key) ?? [];
+          const holder = claims.find((claim) => claim.sha256 === existing.sha256) ?? claims[0];
           if (holder && sameCellElsewhere(holder, build.id, state.machine, existing.sha256)) {
             // Published once: the other machine's build of this cell stays, and this manifest names it.
             counts.skipped += 1;
@@ -243,19 +245,19 @@ async function withFinishedAt(destination: Destination, existing: LatestPointer,
 }
 
 /**
- * Every artifact key of the night's manifests at the destination, with the build that holds it. A build
- * that kept another machine's object (`published_by`) does not hold it: the machine that sent it does.
+ * Every artifact key of the night's manifests at the destination, with the builds that claim it. A build
+ * that kept another machine's object (`published_by`) claims it for the machine that sent it.
  */
-async function readHolders(destination: Destination, date: string): Promise<Map<string, Holder>> {
+async function readHolders(destination: Destination, date: string): Promise<Map<string, Holder[]>> {
   const machines = await manifestMachines(destination, date);
-  const holders = new Map<string, Holder>();
+  const holders = new Map<string, Holder[]>();
   for (const machine of machines) {
     // An unreadable manifest says nothing about who holds what: its keys stay unclaimed (never replaced).
     const { manifest } = await readManifest(destination, date, machine);
     for (const build of manifest?.builds ?? [])
       for (const a of build.artifacts) {
-        if (a.published_by === undefined) holders.set(a.key, { machine, id: build.id, size: a.size, sha256: a.sha256 });
-        else if (!holders.has(a.key)) holders.set(a.key, { machine: a.published_by, id: build.id, size: a.size, sha256: a.sha256 });
+        const claim = { machine: a.published_by ?? machine, id: build.id, size: a.size, sha256: a.sha256 };
+        holders.set(a.key, [...(holders.get(a.key) ?? []), claim]);
       }
   }
   return holders;

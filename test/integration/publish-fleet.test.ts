@@ -38,8 +38,11 @@ afterAll(() => rm(work, { recursive: true, force: true }));
 const json = async <T>(key: string) => JSON.parse((await destination.getBytes(key))!.toString('utf8')) as T;
 const manifestOf = (machine: string) => json<Manifest>(`nightshift/nights/${DATE}/${machine}/manifest.json`);
 
-/** A machine's night with the one cell, which ended at `finishedAt` having written `content` (null: it failed, without it). */
-async function upload(machine: string, finishedAt: string, content: string | null) {
+/**
+ * A machine's night with the one cell, which ended at `finishedAt` having written `content` (null: it
+ * failed, without it); `recorded` is what night.json says it wrote, when that is not `content`.
+ */
+async function upload(machine: string, finishedAt: string, content: string | null, recorded = content) {
   const layout = nightLayout(path.join(work, machine), DATE);
   const failed = content === null;
   await mkdir(artifactDir(layout, ID), { recursive: true });
@@ -60,7 +63,9 @@ async function upload(machine: string, finishedAt: string, content: string | nul
     started_at: new Date(Date.parse(finishedAt) - 3_600_000).toISOString(),
     finished_at: finishedAt,
     log,
-    ...(content === null ? { exit_code: 2, reason: 'exit code 2' } : { exit_code: 0, artifacts: [{ file: 'wheel.whl', size: content.length, sha256: sha256(content) }] }),
+    ...(content === null
+      ? { exit_code: 2, reason: 'exit code 2' }
+      : { exit_code: 0, artifacts: [{ file: 'wheel.whl', size: content.length, sha256: sha256(recorded ?? content) }] }),
   };
   const state: NightState = {
     version: 1,
@@ -139,6 +144,18 @@ describe('a cell built on two machines the same night', () => {
     expect((await json<LatestPointer>(POINTER)).machine).toBe('m0');
     expect((await upload('m2', '2031-05-06T02:30:00.000Z', 'wheel from m2\n')).latest).toEqual([ID]);
     expect(await json<LatestPointer>(POINTER)).toMatchObject({ machine: 'm2', artifacts: [{ published_by: 'm0', sha256: sha256('wheel from m0\n') }] });
+  });
+
+  it("keeps the object for the build whose content it is, when a third machine's manifest lists the key for an artifact that never went", async () => {
+    // m2's wheel changed after its build: not published, but its manifest names the key with its own sha256.
+    const changed = await upload('m2', '2031-05-06T02:10:00.000Z', 'swapped\n', 'wheel from m2\n');
+    expect(changed.failed).toEqual([{ key: KEY, error: expect.stringContaining('changed after the build') as string }]);
+    expect((await upload('m0', '2031-05-06T02:00:00.000Z', 'wheel from m0\n')).failed).toEqual([]);
+    const late = await upload('m3', '2031-05-06T02:20:00.000Z', 'wheel from m3\n');
+    expect(late.failed).toEqual([]);
+    expect((await manifestOf('m3')).builds[0]!.artifacts[0]).toMatchObject({ published_by: 'm0', sha256: sha256('wheel from m0\n') });
+    expect(await json<LatestPointer>(POINTER)).toMatchObject({ machine: 'm3', artifacts: [{ published_by: 'm0' }] });
+    expect((await destination.getBytes(KEY))!.toString()).toBe('wheel from m0\n');
   });
 
   it('still refuses another cell of the night at the key, as an upload failure', async () => {
