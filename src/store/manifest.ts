@@ -16,6 +16,11 @@ export interface PublishedArtifact {
   key: string;
   size: number;
   sha256: string;
+  /**
+   * Set when the object at `key` is another machine's build of the same cell and night (the cell ended
+   * on two machines): this build's own file was not sent, and size and sha256 are of the object there.
+   */
+  published_by?: string;
 }
 
 export interface ManifestBuild {
@@ -86,7 +91,7 @@ export function buildManifest(state: NightState, publications: ReadonlyMap<strin
 
 const nullableString = z.string().nullable();
 
-export const publishedArtifactSchema = z.looseObject({ file: z.string(), key: z.string(), size: z.number(), sha256: z.string() });
+export const publishedArtifactSchema = z.looseObject({ file: z.string(), key: z.string(), size: z.number(), sha256: z.string(), published_by: z.string().optional() });
 
 // Loose objects: a field a later version adds does not make a manifest unreadable.
 const manifestSchema = z.looseObject({
