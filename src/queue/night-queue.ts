@@ -190,6 +190,11 @@ class RedisNightQueue implements NightQueue {
       for (;;) {
         const job = (await this.worker.getNextJob(this.token, { block: false })) as NightJob | undefined;
         if (job === undefined) return undefined;
+        if (job.deferredFailure) {
+          // Taken over too often: every machine that ran it stopped renewing (a build that kills its machine).
+          await job.moveToFailed(new Error(`${job.deferredFailure}: taken over ${MAX_TAKEOVERS} times, so not handed out again`), this.token, false);
+          continue;
+        }
         // Counted as passed until it fits: a `fits` that throws leaves no job held.
         passed.push(job);
         if (fits(job.data.id, job.data.needs)) {

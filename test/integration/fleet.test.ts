@@ -11,7 +11,7 @@ import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { writeConfigDir, removeConfigDirs } from '../helpers/config-dir.js';
 import { makeRecipesRepo, type RecipesRepo } from '../helpers/git.js';
-import { startRedis } from '../helpers/redis.js';
+import { freePort, startRedis } from '../helpers/redis.js';
 import type { NightState } from '../../src/night/state.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -70,7 +70,7 @@ packages:
 `;
   const schedule = `cron: "0 1 * * *"
 timezone: UTC
-root: "${roots.m1}"
+root: "${roots.m1!}"
 machines:
 ${names.map((name) => `  ${name}: { slots: ${options.slots} }`).join('\n')}
 queue: { url: "${redis.url}/0", lease: ${options.leaseS ?? 10}s }
@@ -95,7 +95,7 @@ upload: { to: "file://${dest}/{date}", key: "{id}/{file}" }
     },
     async cli(machine, extra) {
       const result = await execa('node', [CLI, ...extra, ...args(machine)], { reject: false });
-      return { exitCode: result.exitCode, stdout: String(result.stdout), stderr: String(result.stderr) };
+      return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
     },
   };
 }
@@ -117,6 +117,23 @@ async function outcomes(night: Fleet, machines: string[]) {
 
 const running = async (night: Fleet, machine: string) => ((await night.state(machine))?.builds ?? []).filter((b) => b.status === 'running').length;
 const ids = (count: number) => Array.from({ length: count }, (_, i) => `job_${String(i + 1).padStart(2, '0')}`);
+
+describe('a night whose queue cannot be used', () => {
+  it('exits 4 when Redis cannot be reached, never showing the password, and refuses --force', async () => {
+    const night = await fleet({ cells: 2, seconds: 0, machines: 1, slots: 1 });
+    const port = await freePort();
+    const unreachable = await execa('node', [CLI, 'run', '--config', night.configDir, '--machine', 'm1', '--root', night.roots.m1!, '--date', night.date], {
+      reject: false,
+      env: { NIGHTSHIFT_REDIS_URL: `redis://nightshift:s3cret-pw@127.0.0.1:${port}/0` },
+    });
+    expect(unreachable.exitCode).toBe(4);
+    expect(unreachable.stderr).toContain(`cannot reach the queue's Redis at redis://nightshift:***@127.0.0.1:${port}/0`);
+    expect(unreachable.stdout + unreachable.stderr).not.toContain('s3cret-pw');
+    const forced = await night.cli('m1', ['run', '--force']);
+    expect(forced.exitCode).toBe(2);
+    expect(forced.stderr).toMatch(/--force cannot rebuild through the shared queue/);
+  });
+});
 
 describe('machines sharing a night through the queue', () => {
   it('three machines build every cell once between them, and run ends when the night is over', async () => {

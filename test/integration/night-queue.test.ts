@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NightshiftError } from '../../src/errors.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
-import { openNightQueue, safeJobId, type NightCell, type NightJob, type NightQueue } from '../../src/queue/night-queue.js';
+import { MAX_TAKEOVERS, openNightQueue, safeJobId, type NightCell, type NightJob, type NightQueue } from '../../src/queue/night-queue.js';
 
 let redis: RedisServer | undefined;
 let url = '';
@@ -118,6 +118,23 @@ describe('the night queue', () => {
     expect((await a.progress()).allEnded).toBe(false);
     await a.finish(kept, { status: 'succeeded', machine: 'a', finished_at: at });
     expect(await a.progress()).toEqual({ waiting: 0, active: 0, completed: 2, failed: 0, allEnded: true });
+  });
+
+  it('fails a build that every machine running it stopped renewing, once it was taken over too often', async () => {
+    const [a, b] = await twoMachines(1000);
+    await a.addNight([cell('deadly_1', 600)]);
+    let taken = 0;
+    const started = Date.now();
+    // Each taker "dies": it never renews, and the job comes back after the lease, MAX_TAKEOVERS times.
+    while (Date.now() - started < 20_000) {
+      const job = await (taken % 2 ? a : b).take(any);
+      if (job) taken++;
+      if ((await a.progress()).failed === 1) break;
+      await sleep(200);
+    }
+    expect(taken).toBe(MAX_TAKEOVERS + 1);
+    expect(await a.progress()).toMatchObject({ waiting: 0, active: 0, failed: 1, allEnded: true });
+    expect(await a.take(any)).toBeUndefined();
   });
 
   it('never shows the password of the URL in an error', async () => {
