@@ -29,7 +29,11 @@ export async function runFromQueue(options: QueuedNightOptions): Promise<BuildRe
     void master(line).catch(() => undefined);
   };
   let bookkeeping = Promise.resolve();
+  let reachable = true;
   const onConnection = (up: boolean) => {
+    // ioredis reports every failed reconnect: only a change is news.
+    if (up === reachable) return;
+    reachable = up;
     const at = new Date().toISOString();
     tell(up ? `the shared queue at ${shown} is reachable again` : `the shared queue at ${shown} cannot be reached; running builds go on, nothing new starts until it is back`);
     bookkeeping = bookkeeping
