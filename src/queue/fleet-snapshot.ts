@@ -72,6 +72,8 @@ export async function readFleetSnapshot(options: FleetSnapshotOptions): Promise<
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     enableOfflineQueue: false,
+    // Closing waits this long for the server's side: a reader has nothing left to send, and a server that never answers never closes.
+    disconnectTimeout: 100,
     // The per-job reads of getJobs go out together.
     enableAutoPipelining: true,
   });
@@ -80,10 +82,16 @@ export async function readFleetSnapshot(options: FleetSnapshotOptions): Promise<
   try {
     await withTimeout(connection.connect(), timeoutMs);
   } catch (error) {
-    connection.disconnect();
+    // Not on a connection that already ended: ioredis would wait its disconnectTimeout (2 s) for a close that came before.
+    if (connection.status !== 'end') connection.disconnect();
     throw unusable('cannot reach', lastError ?? error);
   }
-  const queue = new Queue<NightCell, EndRecord>(nightQueueName(options.schedule, options.date), { connection, prefix: QUEUE_PREFIX, skipMetasUpdate: true });
+  const queue = new Queue<NightCell, EndRecord>(nightQueueName(options.schedule, options.date), {
+    connection,
+    prefix: QUEUE_PREFIX,
+    skipMetasUpdate: true,
+    skipVersionCheck: true,
+  });
   queue.on('error', () => undefined);
   try {
     return await withTimeout(snapshot(queue), timeoutMs * 2);
@@ -91,7 +99,7 @@ export async function readFleetSnapshot(options: FleetSnapshotOptions): Promise<
     throw unusable('cannot read the night from', lastError ?? error);
   } finally {
     await queue.close().catch(() => undefined);
-    connection.disconnect();
+    if (connection.status !== 'end') connection.disconnect();
   }
 }
 

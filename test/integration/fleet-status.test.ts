@@ -4,6 +4,7 @@
  * and ending builds; the CLI only reads.
  */
 import { mkdtemp, mkdir, rm } from 'node:fs/promises';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
@@ -11,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openNightQueue, type NightCell, type NightQueue } from '../../src/queue/night-queue.js';
 import { emptyNightState, writeNightState } from '../../src/night/state.js';
 import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
-import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { freePort, redisCommand, startRedis, type RedisServer } from '../helpers/redis.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const DATE = '2026_11_30';
@@ -170,6 +171,8 @@ describe('status --all-machines with the shared queue', () => {
     const json = JSON.parse((await nightshift(['status', '--all-machines', '--json', '--date', PAST])).stdout) as { source: string; queue: object };
     expect(json.source).toBe('manifests');
     expect(json.queue).toEqual({ url: `${redis.url}/0`, reachable: true, exists: false });
+    // A reader leaves nothing behind: no key of that night's queue was made.
+    expect(await redisCommand(redis.port, 'KEYS', `nightshift:nightly.${PAST}*`)).toBe('*0\r\n');
   });
 });
 
@@ -199,6 +202,14 @@ describe('plan --all-machines with the shared queue', () => {
     expect(lines[2]).toBe('expected night 1h10m: total work 3h25m over 3 machines (5 slots)');
     expect(lines).toContainEqual(expect.stringMatching(/^1 +manywheel_3\.12_cpu +builder:cpu +1h10m +config +m1, m2$/));
     expect(lines).toContainEqual(expect.stringMatching(/^3 +libtorch_cpu +\(host\) +50m +config +m3$/));
+  });
+
+  it('shows one machine the cells it may build', async () => {
+    const result = await nightshift(['plan', '--machine', 'm3', '--date', DATE]);
+    expect(result.exitCode).toBe(0);
+    expect(result.stdout.split('\n')[0]).toBe(`nightly · night ${DATE} (UTC) · 1 build · the split is dynamic`);
+    expect(result.stdout).toMatch(/^3 +libtorch_cpu +\(host\) +50m +config +m3$/m);
+    expect(result.stdout).not.toContain('manywheel');
   });
 
   it('gives the same as JSON', async () => {
@@ -249,5 +260,19 @@ describe('status --all-machines while Redis is down', () => {
     expect(parsed.source).toBe('manifests');
     expect(parsed.queue).toMatchObject({ reachable: false, url: `redis://:***@127.0.0.1:${redis.port}/0` });
     expect(json.stdout + json.stderr).not.toContain('s3cret-pw');
+  });
+
+  it('gives up on a server that accepts and never answers', async () => {
+    const silent = net.createServer(() => undefined);
+    const port = await freePort();
+    await new Promise<void>((resolve) => silent.listen(port, '127.0.0.1', resolve));
+    try {
+      const result = await nightshift(['status', '--all-machines', '--date', DATE], { NIGHTSHIFT_REDIS_URL: `redis://127.0.0.1:${port}/0` });
+      expect(result.exitCode).toBe(4);
+      expect(result.stdout).toContain(`no live view, the published manifests follow: cannot reach the shared queue's Redis at redis://127.0.0.1:${port}/0: no answer within 3 s.`);
+      expect(result.stdout).toContain('m1: nothing published for this night');
+    } finally {
+      silent.close();
+    }
   });
 });
