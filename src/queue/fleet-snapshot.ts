@@ -82,7 +82,7 @@ export async function readFleetSnapshot(options: FleetSnapshotOptions): Promise<
   try {
     await withTimeout(connection.connect(), timeoutMs);
   } catch (error) {
-    // Not on a connection that already ended: ioredis would wait its disconnectTimeout (2 s) for a close that came before.
+    // Not on a connection that already ended: ioredis would wait its disconnectTimeout for a close that came before.
     if (connection.status !== 'end') connection.disconnect();
     throw unusable('cannot reach', lastError ?? error);
   }
