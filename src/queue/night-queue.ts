@@ -61,7 +61,7 @@ export interface NightQueueOptions {
   /** `redis://[:password@]host:port/db`; its password never appears in a message. */
   url: string;
   schedule: string;
-  /** The night's date, YYYY-MM-DD. */
+  /** The night's date as nightshift writes it, YYYY_MM_DD. */
   date: string;
   /** This machine's name, recorded on every job it takes. */
   machine: string;

@@ -155,10 +155,13 @@ describe('machines sharing a night through the queue', () => {
   });
 
   it('a machine killed with -9 mid-night loses its builds to the others after the lease; every cell succeeds', async () => {
-    const night = await fleet({ cells: 9, seconds: 3, machines: 3, slots: 2, leaseS: 10 });
+    const night = await fleet({ cells: 9, seconds: 6, machines: 3, slots: 2, leaseS: 10 });
     const [m1, m2, m3] = ['m1', 'm2', 'm3'].map((m) => night.run(m));
     await until(async () => (await running(night, 'm3')) === 2, 'm3 running two builds');
     const orphans = (await night.state('m3'))!.builds.filter((b) => b.status === 'running').map((b) => b.id);
+    // Another machine sees live, from the queue, what m3 runs.
+    const fleetView = JSON.parse((await night.cli('m1', ['status', '--all-machines', '--json'])).stdout) as { running: { id: string; machine: string }[] };
+    for (const id of orphans) expect(fleetView.running).toContainEqual(expect.objectContaining({ id, machine: 'm3' }));
     m3!.kill('SIGKILL');
     const killed = Date.now();
     await m3;
