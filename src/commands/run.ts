@@ -75,7 +75,9 @@ async function dryRun(
   const state = (await readNightState(layout.state)) ?? emptyNightState({ date, machine, schedule: schedule.name }, new Date());
   io.out(`dry run: night ${date} on ${machine}, ${mine.machine.slots} slot(s), folder ${layout.dir}`);
   if (schedule.queue) {
-    io.out(`the builds come from the shared queue (queue: in ${schedule.file}): ${machine} takes whichever of these is next when a slot is free, as do the other machines that may build them`);
+    io.out(
+      `the builds come from the shared queue (queue: in ${schedule.file}): ${machine} takes whichever of these is next when a slot is free, as do the other machines that may build them`,
+    );
   }
   const estimate = orderSeconds(estimates);
   const ordered = longestExpectedFirst(

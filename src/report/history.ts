@@ -116,6 +116,7 @@ export function buildReportModel(input: ReportInput): ReportModel {
       reported: manifest !== undefined,
       builds: manifest?.builds.length ?? (input.queue ? 0 : input.planned.filter((p) => p.machine === machine).length),
       failed: manifest?.builds.filter((b) => isFailure(b.status as CellStatus)).length ?? 0,
+      ...(manifest?.queue_outages?.length ? { queueOutages: manifest.queue_outages } : {}),
     })),
     cells,
     counts: { total: cells.length, succeeded: cells.filter((c) => c.status === 'succeeded').length, failed, missing },

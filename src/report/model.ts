@@ -41,6 +41,8 @@ export interface ReportMachine {
   /** The builds in its manifest; for a silent machine, its planned share (0 with the shared queue). */
   builds: number;
   failed: number;
+  /** When it could not reach the shared queue during the night (its running builds went on). */
+  queueOutages?: { from: string; to?: string }[];
 }
 
 export interface ReportModel {

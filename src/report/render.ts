@@ -386,7 +386,9 @@ function htmlFooter(night: Night, options: RenderOptions): string {
     : 'no earlier nights to compare with';
   return row(
     `<div style="padding:12px 0 20px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.6;color:${MUTED};">` +
-      `Machines: ${machines}<br>Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
+      `Machines: ${machines}<br>${queueOutageLines(model)
+        .map((line) => `${escapeHtml(line)}<br>`)
+        .join('')}Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
       `Sent by nightshift (report.when: ${options.when}).</div>`,
   );
 }
@@ -472,7 +474,13 @@ function renderText(night: Night, subject: string, options: RenderOptions): stri
   const history = model.history.length
     ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)!} to ${model.history[0]!})`
     : 'no earlier nights to compare with';
-  lines.push('--', `Machines: ${machines}`, `Results read from ${model.destination}; ${history}.`, `Sent by nightshift (report.when: ${options.when}).`);
+  lines.push(
+    '--',
+    `Machines: ${machines}`,
+    ...queueOutageLines(model),
+    `Results read from ${model.destination}; ${history}.`,
+    `Sent by nightshift (report.when: ${options.when}).`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -482,4 +490,15 @@ export function renderReport(model: ReportModel, options: RenderOptions): Render
   if (night.allGreen && options.when === 'failures') return undefined;
   const subject = subjectOf(night);
   return { subject, html: renderHtml(night, subject, options), text: renderText(night, subject, options) };
+}
+
+/** One line per machine that lost the shared queue during the night: when, and that its builds went on. */
+function queueOutageLines(model: ReportModel): string[] {
+  const clock = (iso: string) => `${iso.slice(11, 19)} UTC`;
+  return model.machines.flatMap((machine) => {
+    const outages = machine.queueOutages ?? [];
+    if (!outages.length) return [];
+    const spans = outages.map((o) => `${clock(o.from)} to ${o.to ? clock(o.to) : 'the end of its night'}`).join(', ');
+    return [`${machine.name} could not reach the shared queue ${spans}: its running builds went on, nothing new started there meanwhile.`];
+  });
 }

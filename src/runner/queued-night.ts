@@ -39,7 +39,10 @@ export async function runFromQueue(options: QueuedNightOptions): Promise<BuildRe
     bookkeeping = bookkeeping
       .then(() =>
         store.update((state) => {
-          state.queue = { url: shown, ...(up ? {} : { unreachable_since: state.queue?.unreachable_since ?? at }) };
+          const outages = [...(state.queue?.outages ?? [])];
+          if (up && outages.length && outages.at(-1)!.to === undefined) outages[outages.length - 1] = { ...outages.at(-1)!, to: at };
+          if (!up) outages.push({ from: at });
+          state.queue = { url: shown, ...(up ? {} : { unreachable_since: state.queue?.unreachable_since ?? at }), outages };
         }),
       )
       .then(

@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { parseJson, type Parsed } from '../json-format.js';
-import type { NightState } from '../night/state.js';
+import type { NightState, QueueOutage } from '../night/state.js';
 import type { Destination } from './destination.js';
 import { manifestKey, nightPrefix } from './published-layout.js';
 
@@ -52,6 +52,8 @@ export interface Manifest {
   destination: string;
   recipes: { repo: string; ref: string; commit: string } | null;
   builds: ManifestBuild[];
+  /** When this machine could not reach the shared queue during the night (absent: never, or no queue). */
+  queue_outages?: QueueOutage[];
 }
 
 export interface BuildPublication {
@@ -86,6 +88,7 @@ export function buildManifest(state: NightState, publications: ReadonlyMap<strin
         published: build.status === 'succeeded' && (publication?.complete ?? false),
       };
     }),
+    ...(state.queue?.outages?.length ? { queue_outages: state.queue.outages } : {}),
   };
 }
 
@@ -118,6 +121,7 @@ const manifestSchema = z.looseObject({
       published: z.boolean(),
     }),
   ),
+  queue_outages: z.array(z.looseObject({ from: z.string(), to: z.string().optional() })).optional(),
 });
 
 /** A manifest's text, or what is wrong with it. */

@@ -210,5 +210,10 @@ describe('machines sharing a night through the queue', () => {
     expect(built.every((b) => b.status === 'succeeded')).toBe(true);
     const state = await night.state('m1');
     expect(state?.queue?.unreachable_since).toBeUndefined();
+    expect(state?.queue?.outages).toEqual([{ from: expect.any(String) as unknown, to: expect.any(String) as unknown }]);
+    // The morning report says so too.
+    const report = await night.cli('m1', ['report', '--print']);
+    expect(report.stdout).toMatch(/m1 could not reach the shared queue \d\d:\d\d:\d\d UTC to \d\d:\d\d:\d\d UTC: its running builds went on/);
+    expect(report.stdout).toMatch(/all 8 builds succeeded/);
   }, 120_000);
 });
