@@ -182,6 +182,27 @@ describe('machines sharing a night through the queue', () => {
     expect(report.stdout).not.toMatch(/builds? (is|are) missing/);
   }, 120_000);
 
+  it('a machine stopped with SIGTERM gives its builds back at once: another machine runs them without waiting for the lease', async () => {
+    const night = await fleet({ cells: 6, seconds: 4, machines: 2, slots: 2, leaseS: 30 });
+    const [m1, m2] = ['m1', 'm2'].map((m) => night.run(m));
+    await until(async () => (await running(night, 'm2')) === 2, 'm2 running two builds');
+    const given = (await night.state('m2'))!.builds.filter((b) => b.status === 'running').map((b) => b.id);
+    m2!.kill('SIGTERM');
+    const stopped = await m2!;
+    const exited = Date.now();
+    expect(stopped.exitCode).toBe(1);
+    const r1 = await m1!;
+    expect(r1.exitCode, r1.stderr).toBe(0);
+    const m1Builds = (await night.state('m1'))!.builds;
+    for (const id of given) {
+      const build = m1Builds.find((b) => b.id === id);
+      expect(build?.status).toBe('succeeded');
+      // Well within the 30 s lease: handed back, not taken over.
+      expect(Date.parse(build!.started_at!) - exited).toBeLessThan(10_000);
+    }
+    expect((await night.state('m2'))!.builds.filter((b) => given.includes(b.id)).map((b) => b.status)).toEqual(['canceled', 'canceled']);
+  }, 90_000);
+
   it('a machine started mid-night joins at once and takes work', async () => {
     const night = await fleet({ cells: 8, seconds: 2, machines: 2, slots: 1 });
     const m1 = night.run('m1');
