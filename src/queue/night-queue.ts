@@ -4,9 +4,10 @@
  *
  * - `addNight` adds every cell, idempotently: the job id is the build id, so the first machine's add
  *   wins and the others' are no-ops. Longest expected first, through BullMQ priorities 1..N.
- * - `take` fetches jobs manually (`Worker.getNextJob`), highest priority first. A job this machine may
- *   not run (its selector binds it elsewhere, or its needs do not fit now) is set aside while the scan
- *   goes on, and every set-aside job is moved back to the queue (`moveToWait`, which keeps its priority)
+ * - `take` first looks at the waiting job ids (one command) and returns at once when none is for this
+ *   machine. Otherwise it fetches jobs manually (`Worker.getNextJob`), highest priority first. A job
+ *   this machine may not run (its selector binds it elsewhere, or its needs do not fit now) is set
+ *   aside while the scan goes on, and every set-aside job is moved back to the queue (`moveToWait`, which keeps its priority)
  *   before `take` returns. So a machine holds a job it cannot run only during one `take` call, never
  *   longer. The price: a scan costs one round trip per job it passes over, and while a scan holds jobs
  *   another machine's `take` does not see them; `undefined` from `take` means "nothing for you now",
@@ -74,7 +75,7 @@ export interface NightQueueOptions {
 export interface NightQueue {
   addNight(cells: readonly NightCell[]): Promise<void>;
   /** The next job this machine may run now (highest priority first), claimed for it; undefined: none for now. */
-  take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined>;
+  take(fits: (cellId: string) => boolean): Promise<NightJob | undefined>;
   /**
    * Extends the job's lock by `leaseMs`, taking it back when its lock ran out while Redis was away and
    * nobody took it over; false when it is no longer this machine's (another machine runs it).
@@ -184,7 +185,11 @@ class RedisNightQueue implements NightQueue {
     );
   }
 
-  async take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined> {
+  async take(fits: (cellId: string) => boolean): Promise<NightJob | undefined> {
+    // A look first (one command, nothing moved): a machine with nothing to take leaves the queue untouched,
+    // so its polling never hides jobs from the machines that may run them.
+    const waiting = await this.queue.getRanges(['prioritized', 'waiting'], 0, -1);
+    if (!waiting.some((jobId) => fits(cellIdOf(jobId)))) return undefined;
     const passed: NightJob[] = [];
     try {
       for (;;) {
@@ -197,7 +202,7 @@ class RedisNightQueue implements NightQueue {
         }
         // Counted as passed until it fits: a `fits` that throws leaves no job held.
         passed.push(job);
-        if (fits(job.data.id, job.data.needs)) {
+        if (fits(job.data.id)) {
           passed.pop();
           await job.updateProgress({ machine: this.options.machine, started_at: new Date().toISOString() } satisfies JobClaim);
           return job;
@@ -246,7 +251,7 @@ class RedisNightQueue implements NightQueue {
   }
 
   async pending(): Promise<string[]> {
-    const ids = await this.queue.getRanges(['active', 'waiting', 'prioritized', 'delayed']);
+    const ids = await this.queue.getRanges(['active', 'waiting', 'prioritized', 'delayed'], 0, -1);
     return [...new Set(ids)].map(cellIdOf);
   }
 

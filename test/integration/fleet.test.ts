@@ -192,7 +192,7 @@ describe('machines sharing a night through the queue', () => {
     const exited = Date.now();
     expect(stopped.exitCode).toBe(1);
     const r1 = await m1!;
-    expect(r1.exitCode, r1.stderr).toBe(0);
+    expect(r1.exitCode, String(r1.stderr)).toBe(0);
     const m1Builds = (await night.state('m1'))!.builds;
     for (const id of given) {
       const build = m1Builds.find((b) => b.id === id);
