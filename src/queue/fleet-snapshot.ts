@@ -8,6 +8,7 @@ import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { redactedRedisUrl } from '../config/queue-url.js';
 import { ExitCode, messageOf, NightshiftError } from '../errors.js';
+import { withoutPassword, withTimeout } from './redis-text.js';
 import { nightQueueName, QUEUE_PREFIX, type EndRecord, type NightCell } from './night-queue.js';
 
 export interface RunningBuild {
@@ -163,23 +164,4 @@ function endOfFailed(job: Job<NightCell, EndRecord>): EndedBuild {
 
 function finishedOn(job: Job): string | undefined {
   return job.finishedOn ? new Date(job.finishedOn).toISOString() : undefined;
-}
-
-/** `message` without the URL's password, as written and decoded. */
-function withoutPassword(message: string, url: string): string {
-  const password = URL.canParse(url) ? new URL(url).password : '';
-  if (!password) return message;
-  return message.replaceAll(password, '***').replaceAll(decodeURIComponent(password), '***');
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

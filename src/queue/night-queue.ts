@@ -24,6 +24,7 @@ import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Resources } from '../config/model.js';
 import { ExitCode, messageOf, NightshiftError } from '../errors.js';
+import { withoutPassword, withTimeout } from './redis-text.js';
 import { StallCheck } from './stall-check.js';
 
 /** A cell of the night as the queue carries it. */
@@ -139,7 +140,7 @@ export async function openNightQueue(options: NightQueueOptions): Promise<NightQ
     await withTimeout(connection.connect(), CONNECT_TIMEOUT_MS);
   } catch (error) {
     connection.disconnect();
-    const why = redacted(messageOf(lastError ?? error), parsed).replace(/\.+$/, '');
+    const why = withoutPassword(messageOf(lastError ?? error), options.url).replace(/\.+$/, '');
     throw new NightshiftError(
       `cannot reach the queue's Redis at ${shown}: ${why}. Check queue.url (or NIGHTSHIFT_REDIS_URL) and that Redis runs there.`,
       ExitCode.serviceUnavailable,
@@ -293,22 +294,4 @@ return 0`;
 /** The cell id of a job id (safeJobId, undone). */
 export function cellIdOf(jobId: string): string {
   return jobId.replaceAll('%3A', ':').replaceAll('%25', '%');
-}
-
-/** `message` with the URL's password, as written and decoded, replaced by `***`. */
-function redacted(message: string, url: URL): string {
-  if (url.password === '') return message;
-  return message.replaceAll(url.password, '***').replaceAll(decodeURIComponent(url.password), '***');
-}
-
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${ms / 1000} s`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
