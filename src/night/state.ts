@@ -286,13 +286,16 @@ export class NightStateStore {
     if (this.state && this.journalBytes > 0) await this.compact(this.state);
   }
 
-  /** night.json := state, then the journal goes; until both are done the next commit compacts again. */
+  /**
+   * night.json := state, then the journal goes. A write that fails leaves both as they were (the journal
+   * still applies); once night.json is new, nothing may be appended until the old journal is gone.
+   */
   private async compact(state: NightState): Promise<void> {
-    this.mustCompact = true;
     clearTimeout(this.compactTimer);
     this.compactTimer = undefined;
     const text = stateText(state);
     await writeFileAtomic(this.file, text);
+    this.mustCompact = true;
     this.baseInode = await inodeOf(this.file);
     await removeJournal(this.file);
     this.journalBytes = 0;
