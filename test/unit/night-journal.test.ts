@@ -4,7 +4,7 @@
  * update copies and records only what it touched.
  */
 import { existsSync } from 'node:fs';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { appendFile, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -76,20 +76,19 @@ describe('NightStateStore with a journal', () => {
     expect((await onDisk()).builds[1]!.status).toBe('succeeded');
   });
 
-  it('rewrites night.json when the journal grows as large as night.json', async () => {
+  it('never lets the journal grow larger than night.json: it is folded in first', async () => {
     const store = new NightStateStore(file);
-    await store.replace(running(400)); // ~90 KB
-    const size = (await readFile(file)).length;
-    let updates = 0;
-    while (existsSync(journalOf(file)) || updates === 0) {
-      await store.update(end(`noop_${updates}`));
-      updates++;
-      expect(updates).toBeLessThan(1000);
+    await store.replace(running(400)); // ~90 KB, more than the 64 KiB floor
+    const size = (await stat(file)).size;
+    let largest = 0;
+    for (let i = 0; i < 400; i++) {
+      await store.update(end(`noop_${i}`));
+      largest = Math.max(largest, (await stat(journalOf(file)).catch(() => undefined))?.size ?? 0);
     }
-    // Each line is a few hundred bytes: the journal was folded in once it reached night.json's size.
-    expect(updates).toBeGreaterThan(50);
-    expect((await readFile(file)).length).toBeGreaterThanOrEqual(size);
-    expect(await onDisk()).toEqual(store.get());
+    // Each line is a few hundred bytes: 400 of them would be larger than night.json.
+    expect(largest).toBeGreaterThan(0);
+    expect(largest).toBeLessThan(size);
+    expect(await readNightState(file)).toEqual(store.get());
   });
 
   it('folds the journal into night.json within a second of the last update', async () => {
@@ -97,7 +96,7 @@ describe('NightStateStore with a journal', () => {
     await store.replace(running(5));
     await store.update(end('noop_2'));
     expect((await onDisk()).builds[2]!.status).toBe('pending');
-    for (let i = 0; i < 40 && existsSync(journalOf(file)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    for (let i = 0; i < 100 && existsSync(journalOf(file)); i++) await new Promise((resolve) => setTimeout(resolve, 50));
     expect(existsSync(journalOf(file))).toBe(false);
     expect((await onDisk()).builds[2]!.status).toBe('succeeded');
   });
@@ -159,7 +158,7 @@ describe('NightStateStore with a journal', () => {
       reads++;
     }
     await writer;
-    expect(reads).toBeGreaterThan(5);
+    expect(reads).toBeGreaterThan(1);
   });
 });
 
