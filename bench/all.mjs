@@ -5,7 +5,17 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-const benches = [['schedule.mjs'], ['log-stream.mjs'], ['log-stream.mjs', '--docker'], ['upload.mjs'], ['overhead.mjs'], ['logs.mjs'], ['cli.mjs'], ['fleet-status.mjs']];
+const benches = [
+  ['schedule.mjs'],
+  ['log-stream.mjs'],
+  ['log-stream.mjs', '--docker'],
+  ['upload.mjs'],
+  ['overhead.mjs'],
+  ['per-build.mjs'],
+  ['logs.mjs'],
+  ['cli.mjs'],
+  ['fleet-status.mjs'],
+];
 
 const recap = [];
 let failed = 0;

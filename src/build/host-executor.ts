@@ -1,15 +1,16 @@
 /**
- * Runs a build on the machine itself, in its own fresh copy of the recipes, contained so that nothing
+ * Runs a build on the machine itself, in its own fresh copy of the recipes (work-copy.ts), contained so that nothing
  * it starts outlives it (host-containment.ts: a PID namespace where permitted, else a process group).
  */
 import { writeSync } from 'node:fs';
-import { cp, mkdir, rm } from 'node:fs/promises';
+import { mkdir, rm } from 'node:fs/promises';
 import { execa, type Result } from 'execa';
 import { hostEnvironment } from './build-env.js';
 import { cacheStartError } from './cache.js';
 import type { ExecuteOptions, ExecuteResult, Executor } from './executor.js';
 import { findExecutable, forgetBuild, buildAlive, killBuild, killLeftovers, namespaceWrapper, pidFileOf, track, type Containment, type TrackedBuild } from './host-containment.js';
 import { stopTrigger } from './stop-trigger.js';
+import { copyRecipes } from './work-copy.js';
 
 export interface HostExecutorOptions {
   /** How long a killed build has between SIGTERM and SIGKILL; default 5 s. */
@@ -118,8 +119,7 @@ export class HostExecutor implements Executor {
 /** A fresh copy each run, so parallel or repeated host builds never share a writable tree. */
 async function prepareWorkDir(options: ExecuteOptions): Promise<void> {
   await rm(options.workDir, { recursive: true, force: true });
-  // verbatimSymlinks: a relative link must stay relative, not point back into the shared clone.
-  await cp(options.recipesDir, options.workDir, { recursive: true, verbatimSymlinks: true });
+  await copyRecipes(options.recipesDir, options.workDir);
   await mkdir(options.outDir, { recursive: true });
 }
 

@@ -17,6 +17,11 @@ export const FINISHED_STATUSES: readonly BuildStatus[] = ['succeeded', 'failed',
 /** The night's state file in its folder (src/night/state.ts reads and writes it). */
 export const NIGHT_STATE_FILE = 'night.json';
 
+/** The journal of a state file: its changes since it was last written whole (src/night/state-journal.ts). */
+export function journalOf(stateFile: string): string {
+  return `${stateFile}.journal`;
+}
+
 export interface NightLayout {
   root: string;
   date: string;
@@ -29,6 +34,8 @@ export interface NightLayout {
   /** `work/<id>/`: host builds' own copies of the recipes, so parallel builds never share a writable tree. */
   work: string;
   state: string;
+  /** night.json's journal: read night.json through readNightState, which applies it. */
+  journal: string;
   lock: string;
   reportHtml: string;
   reportText: string;
@@ -51,6 +58,7 @@ export function nightLayout(root: string, date: string): NightLayout {
     artifacts: path.join(dir, 'artifacts'),
     work: path.join(dir, 'work'),
     state: path.join(dir, NIGHT_STATE_FILE),
+    journal: journalOf(path.join(dir, NIGHT_STATE_FILE)),
     lock: path.join(dir, 'night.lock'),
     reportHtml: path.join(dir, 'report.html'),
     reportText: path.join(dir, 'report.txt'),

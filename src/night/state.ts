@@ -1,13 +1,19 @@
 /**
- * night.json: the machine-readable state of one night, and its storage. Every write is atomic
- * (temp file in the same folder, fsync, rename), so readers and a crashed runner only ever see a
- * complete file: the previous one or the new one.
+ * night.json: the machine-readable state of one night, and its storage. While a run goes on, each update
+ * is appended to night.json's journal (state-journal.ts) and night.json is rewritten whole now and then
+ * (compaction); a night no run drives is written whole at every change. Every whole write is atomic (temp
+ * file in the same folder, fsync, rename), and readNightState applies the journal, so readers and a
+ * crashed runner only ever see a complete state: one that was written.
  */
 import * as z from 'zod';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { parseJson } from '../json-format.js';
-import { readTextIfExists, writeJsonAtomic } from '../files.js';
+import { writeFileAtomic } from '../files.js';
 import { BUILD_STATUSES, type BuildStatus } from './layout.js';
+import { draftOf, type DraftResult } from './state-draft.js';
+import { appendJournal, applyUpdates, inodeOf, journalLine, journalStart, readJournaled, removeJournal, type JournalUpdate } from './state-journal.js';
+import { existsSync } from 'node:fs';
+import { journalOf } from './layout.js';
 
 export interface ArtifactRecord {
   /** File name relative to the build's artifact folder. */
@@ -151,11 +157,11 @@ const nightStateSchema = z.looseObject({
   queue: z.looseObject({ url: z.string(), unreachable_since: optionalString, outages: z.array(z.looseObject({ from: z.string(), to: optionalString })).optional() }).optional(),
 });
 
-/** The state in `file`, or undefined when there is none yet. */
+/** The state in `file` with its journal applied, or undefined when there is none yet (a journal alone is not a night). */
 export async function readNightState(file: string): Promise<NightState | undefined> {
-  const text = await readTextIfExists(file);
-  if (text === undefined) return undefined;
-  const parsed = parseJson(text, nightStateSchema, NIGHT_STATE_VERSION);
+  const read = await readJournaled(file);
+  if (read === undefined) return undefined;
+  const parsed = parseJson(read.updates.length ? journaledText(read.text, read.updates) : read.text, nightStateSchema, NIGHT_STATE_VERSION);
   if (!parsed.ok) {
     throw new NightshiftError(
       `${file} is unreadable (${parsed.problem}); it only records this night's progress: remove it to start the night over (every build runs again)`,
@@ -165,23 +171,59 @@ export async function readNightState(file: string): Promise<NightState | undefin
   return parsed.value;
 }
 
+/** night.json's text with the journal's updates applied, for the one parse and check of the result. */
+function journaledText(text: string, updates: readonly JournalUpdate[]): string {
+  let base: unknown;
+  try {
+    base = JSON.parse(text);
+  } catch {
+    return text; // the parse names the problem
+  }
+  if (typeof base !== 'object' || base === null || Array.isArray(base)) return text;
+  return JSON.stringify(applyUpdates(base as Record<string, unknown>, updates));
+}
+
+/** Writes `state` whole as `file`, its journal folded in (removed). */
 export async function writeNightState(file: string, state: NightState): Promise<void> {
-  await writeJsonAtomic(file, state);
+  await writeFileAtomic(file, stateText(state));
+  await removeJournal(file);
+}
+
+function stateText(state: NightState): string {
+  return `${JSON.stringify(state, null, 2)}\n`;
 }
 
 /** Edits the state it is given in place (and returns nothing), or returns the new state. */
 export type StateMutator = ((state: NightState) => NightState | Promise<NightState>) | ((state: NightState) => void | Promise<void>);
 
+/** How long a change may wait in the journal before night.json is rewritten with it, while a run goes on. */
+const COMPACT_AFTER_MS = 1000;
+/** A journal this large (or as large as night.json) is folded in at once. */
+const COMPACT_AT_BYTES = 64 * 1024;
+
 /**
  * One night.json for its single writer (the process holding the night lock). Updates run one at a
  * time, in call order, so parallel builds never lose each other's changes; each is written before
  * the next starts, and `get()` only ever returns what is on disk.
+ *
+ * An update costs what it changes, not the night's size: it works on a draft that copies only the
+ * records it touches (state-draft.ts) and appends them to the journal. night.json itself is rewritten
+ * when the journal is a second old or as large as night.json, when an update replaces the list of builds,
+ * and at every change of a night no run drives (no `runner_pid`: a run's end, an upload), so a night that
+ * is not running has all of its state in night.json.
  */
 export class NightStateStore {
   readonly file: string;
   private readonly now: () => Date;
   private state: NightState | undefined;
   private tail: Promise<unknown> = Promise.resolve();
+  /** Bytes in the journal (0: none); the inode of the night.json it applies to; night.json's size. */
+  private journalBytes = 0;
+  private baseInode: number | undefined;
+  private stateBytes = 0;
+  /** Set while the journal cannot be trusted to take the next line (a failed append or compaction). */
+  private mustCompact = false;
+  private compactTimer: NodeJS.Timeout | undefined;
 
   constructor(file: string, options: { now?: () => Date } = {}) {
     this.file = file;
@@ -190,7 +232,14 @@ export class NightStateStore {
 
   /** Reads the file (undefined when absent); call before `get` or `update`. */
   load(): Promise<NightState | undefined> {
-    return this.enqueue(async () => (this.state = await readNightState(this.file)));
+    return this.enqueue(async () => {
+      this.state = await readNightState(this.file);
+      // A journal left by an earlier writer is folded in now: it may end in a line cut short, after which nothing may be appended.
+      if (this.state && existsSync(journalOf(this.file))) await this.compact(this.state);
+      else if (this.state) this.baseInode = await inodeOf(this.file);
+      else await removeJournal(this.file);
+      return this.state;
+    });
   }
 
   /** The current state; treat it as read-only (updates work on a copy). */
@@ -201,7 +250,7 @@ export class NightStateStore {
 
   /** Writes a whole new state, e.g. the first one of a night. */
   replace(state: NightState): Promise<NightState> {
-    return this.enqueue(() => this.commit(structuredClone(state)));
+    return this.enqueue(() => this.commit({ state: structuredClone(state), changed: 'all' }));
   }
 
   /**
@@ -210,16 +259,55 @@ export class NightStateStore {
    */
   update(mutator: StateMutator): Promise<NightState> {
     return this.enqueue(async () => {
-      const draft = structuredClone(this.get());
-      return this.commit((await mutator(draft)) ?? draft);
+      const draft = draftOf(this.get());
+      return this.commit(draft.finish((await mutator(draft.state)) ?? draft.state));
     });
   }
 
-  private async commit(next: NightState): Promise<NightState> {
+  private async commit({ state: next, changed }: DraftResult): Promise<NightState> {
     next.updated_at = this.now().toISOString();
-    await writeNightState(this.file, next);
+    if (changed === 'all' || this.mustCompact || this.baseInode === undefined) {
+      await this.compact(next);
+      this.state = next;
+      return next;
+    }
+    const { builds: _all, ...fields } = next;
+    const line = journalLine({ fields, ...(changed.length && { builds: changed }) });
+    const text = this.journalBytes === 0 ? journalStart(this.baseInode) + line : line;
+    try {
+      await appendJournal(this.file, text, this.journalBytes);
+    } catch (error) {
+      this.mustCompact = true;
+      throw error;
+    }
+    this.journalBytes += Buffer.byteLength(text);
     this.state = next;
+    if (next.runner_pid === undefined || this.journalBytes >= Math.max(COMPACT_AT_BYTES, this.stateBytes)) await this.compact(next);
+    else this.compactTimer ??= setTimeout(() => void this.enqueue(() => this.compactLater()).catch(() => {}), COMPACT_AFTER_MS).unref();
     return next;
+  }
+
+  /** The timer's compaction: the state as it is then, unless something else compacted meanwhile. */
+  private async compactLater(): Promise<void> {
+    this.compactTimer = undefined;
+    if (this.state && this.journalBytes > 0) await this.compact(this.state);
+  }
+
+  /**
+   * night.json := state, then the journal goes. A write that fails leaves both as they were (the journal
+   * still applies); once night.json is new, nothing may be appended until the old journal is gone.
+   */
+  private async compact(state: NightState): Promise<void> {
+    clearTimeout(this.compactTimer);
+    this.compactTimer = undefined;
+    const text = stateText(state);
+    await writeFileAtomic(this.file, text);
+    this.mustCompact = true;
+    this.baseInode = await inodeOf(this.file);
+    await removeJournal(this.file);
+    this.journalBytes = 0;
+    this.stateBytes = text.length;
+    this.mustCompact = false;
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
