@@ -26,6 +26,7 @@ export function draftOf(current: NightState): Draft {
   const drafts = new Map<BuildRecord, BuildRecord>();
   let indexOf: Map<BuildRecord, number> | undefined;
   let reshaped = false;
+  let appendedOnly = true;
   const draftAt = (index: number): BuildRecord => {
     const original = builds[index]!;
     let draft = drafts.get(original);
@@ -47,14 +48,19 @@ export function draftOf(current: NightState): Draft {
     },
     set(target, key, value) {
       reshaped = true;
+      // Records added after the existing ones (a build taken from the shared queue) are still changes of records.
+      const appending = (key === 'length' && Number(value) >= builds.length) || (typeof key === 'string' && isIndex(key) && Number(key) >= builds.length);
+      if (!appending) appendedOnly = false;
       return Reflect.set(target, key, value);
     },
     deleteProperty(target, key) {
       reshaped = true;
+      appendedOnly = false;
       return Reflect.deleteProperty(target, key);
     },
     defineProperty(target, key, descriptor) {
       reshaped = true;
+      appendedOnly = false;
       return Reflect.defineProperty(target, key, descriptor);
     },
   });
@@ -62,12 +68,16 @@ export function draftOf(current: NightState): Draft {
   return {
     state,
     finish(result) {
-      if (reshaped || result.builds !== listDraft) return { state: plainCopy(result), changed: 'all' };
+      if ((reshaped && !appendedOnly) || result.builds !== listDraft) return { state: plainCopy(result), changed: 'all' };
       const next = builds.slice();
       const changed: BuildRecord[] = [];
       for (const { index, original, copy } of copies) {
         next[index] = copy;
         if (JSON.stringify(copy) !== JSON.stringify(original)) changed.push(copy);
+      }
+      for (const added of list.slice(builds.length).map((record) => structuredClone(record))) {
+        next.push(added);
+        changed.push(added);
       }
       const { builds: _drafts, ...fields } = result;
       return { state: { ...structuredClone(fields), builds: next }, changed };

@@ -4,7 +4,7 @@
  * `useFleet()` registers the file's hooks: Redis and the recipes for the whole file, every machine
  * process killed after each test.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll } from 'vitest';
 import { writeConfigDir, removeConfigDirs } from './config-dir.js';
 import { makeRecipesRepo, type RecipesRepo } from './git.js';
 import { startRedis } from './redis.js';
-import type { NightState } from '../../src/night/state.js';
+import { readNightState, type NightState } from '../../src/night/state.js';
 
 export const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 type Redis = Awaited<ReturnType<typeof startRedis>>;
@@ -94,10 +94,8 @@ upload: { to: "file://${dest}/{date}", key: "{id}/{file}" }
       children.push(child);
       return child;
     },
-    async state(machine) {
-      const text = await readFile(path.join(roots[machine]!, date, 'night.json'), 'utf8').catch(() => undefined);
-      return text === undefined ? undefined : (JSON.parse(text) as NightState);
-    },
+    // Through the reader every command uses: night.json and its journal.
+    state: (machine) => readNightState(path.join(roots[machine]!, date, 'night.json')),
     async cli(machine, extra) {
       const result = await execa('node', [CLI, ...extra, ...args(machine)], { reject: false });
       return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };

@@ -199,14 +199,26 @@ describe('updates on a draft', () => {
     expect(read.builds[1]).toHaveProperty('reason');
   });
 
-  it('a new list of builds (added, removed, reordered, or a returned state) writes night.json whole', async () => {
+  it('a record added after the others (a build taken from the shared queue) is journaled like a change', async () => {
+    const store = new NightStateStore(file);
+    await store.replace(running(3));
+    await store.update((s) => {
+      s.builds.push(build(3));
+      s.builds[1]!.status = 'succeeded';
+    });
+    const line = (await readFile(journalOf(file), 'utf8')).trimEnd().split('\n').at(-1)!;
+    expect((JSON.parse(line) as { builds: BuildRecord[] }).builds.map((b) => b.id)).toEqual(['noop_1', 'noop_3']);
+    expect((await onDisk()).builds.map((b) => b.id)).toEqual(['noop_0', 'noop_1', 'noop_2']);
+    expect(await readNightState(file)).toEqual(store.get());
+    expect(store.get().builds.map((b) => b.id)).toEqual(['noop_0', 'noop_1', 'noop_2', 'noop_3']);
+  });
+
+  it('a new list of builds (removed, reordered, or a returned state) writes night.json whole', async () => {
     const store = new NightStateStore(file);
     await store.replace(running(3));
     await store.update((s) => {
       s.builds.push(build(3));
     });
-    expect(existsSync(journalOf(file))).toBe(false);
-    expect((await onDisk()).builds.map((b) => b.id)).toEqual(['noop_0', 'noop_1', 'noop_2', 'noop_3']);
     await store.update((s) => {
       s.builds.splice(0, 1);
       s.builds[0]!.status = 'skipped';
