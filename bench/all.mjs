@@ -5,7 +5,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-const benches = [['schedule.mjs'], ['log-stream.mjs'], ['log-stream.mjs', '--docker'], ['upload.mjs'], ['overhead.mjs'], ['logs.mjs'], ['cli.mjs']];
+const benches = [['schedule.mjs'], ['queue-scale.mjs'], ['log-stream.mjs'], ['log-stream.mjs', '--docker'], ['upload.mjs'], ['overhead.mjs'], ['logs.mjs'], ['cli.mjs']];
 
 const recap = [];
 let failed = 0;
