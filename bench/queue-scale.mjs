@@ -1,7 +1,7 @@
 // The shared queue at fleet scale, against a real Redis: 100 machines (each its own queue connection, as
 // separate hosts would have) with a few slots each share a night of 2,000 cells of near-zero work.
 //   node bench/queue-scale.mjs [--machines 100] [--slots 3] [--cells 2000] [--work-ms 1] [--lease 120]
-// Each slot loops take -> work (--work-ms) -> finish. Dispatch latency is the time from a slot becoming
+// Each slot loops take -> work (--work-ms, ±50 %) -> finish. Dispatch latency is the time from a slot becoming
 // free (its build's work ended) to its next build taken: the finish and the take, both round trips to
 // Redis. A slot's first take (every slot at once when the night opens) is shown apart. Redis commands per
 // build come from INFO commandstats around the night (commands inside BullMQ's scripts included).
@@ -81,7 +81,8 @@ try {
       (first ? firstTakes : dispatches).push(takenAt - freeAt);
       if (!first) takes.push(takenAt - takeStart);
       first = false;
-      if (WORK_MS > 0) await sleep(WORK_MS);
+      // Uniform in [0.5, 1.5] x --work-ms: slots of a real fleet do not all come free at once.
+      if (WORK_MS > 0) await sleep(WORK_MS * (0.5 + Math.random()));
       const workEnded = performance.now();
       await queue.finish(job, { status: 'succeeded', machine, finished_at: new Date().toISOString() });
       finishes.push(performance.now() - workEnded);
