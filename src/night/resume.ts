@@ -53,3 +53,22 @@ export function pendingRecord(cell: Cell, order: number, estimateS: number): Bui
     attempt: 0,
   };
 }
+
+/** What a run fed by the shared queue finds of an earlier run of this night on this machine. */
+export interface QueueResumePlan {
+  /** Builds that ended (succeeded, failed, timed out): never built again here; the queue knows them ended. */
+  ended: BuildRecord[];
+  /** Ids an earlier runner left `running`: cleaned up by the caller; the queue hands them out again once their lease runs out. */
+  orphaned: string[];
+  /** The state with the orphaned builds recorded as canceled. */
+  state: NightState;
+}
+
+export function queueResume(state: NightState): QueueResumePlan {
+  const ended = state.builds.filter((b) => !b.manual && (b.status === 'succeeded' || b.status === 'failed' || b.status === 'timed_out'));
+  const orphaned = state.builds.filter((b) => b.status === 'running').map((b) => b.id);
+  const builds = state.builds.map((b) =>
+    b.status === 'running' ? { ...b, status: 'canceled' as const, reason: 'left running by a runner that died; back to the shared queue, for any machine' } : b,
+  );
+  return { ended, orphaned, state: { ...state, builds } };
+}

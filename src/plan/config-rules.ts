@@ -183,7 +183,8 @@ const scheduleMatrixRules = {
       message: `"${glob}" matches no build${didYouMean(glob, ids) || '; see the build ids with `nightshift plan --all-machines`'}`,
     }));
     const byPair = new Map<string, string[]>();
-    for (const { id, machines } of plan.conflicts) {
+    // With the shared queue, several machines may share a selector: whichever is free takes the cell.
+    for (const { id, machines } of schedule.queue ? [] : plan.conflicts) {
       const key = machines.join(' and ');
       byPair.set(key, [...(byPair.get(key) ?? []), id]);
     }

@@ -1,6 +1,6 @@
 /**
  * The night's shared queue: every machine of a schedule pulls the night's builds from one BullMQ queue
- * on Redis (one queue per schedule and date). Not yet used by `run`.
+ * on Redis (one queue per schedule and date); src/runner/queued-builds.ts runs what this machine takes.
  *
  * - `addNight` adds every cell, idempotently: the job id is the build id, so the first machine's add
  *   wins and the others' are no-ops. Longest expected first, through BullMQ priorities 1..N.
@@ -12,16 +12,18 @@
  *   another machine's `take` does not see them; `undefined` from `take` means "nothing for you now",
  *   never "the night is over" (that is `progress().allEnded`).
  * - Takeover: a taken job is locked for `leaseMs`; its machine renews the lock while the build runs. A
- *   machine that stops renewing loses the lock, and BullMQ's stalled-job check (started by hand, as
- *   manual fetching requires) moves the job back to the queue, where another machine takes it. Every
- *   open queue runs the check every `leaseMs / 2`, so a job is free again between one lease and one
- *   and a half leases after its last renewal.
+ *   machine that stops renewing loses the lock, and BullMQ's stalled-job check (stall-check.ts) moves
+ *   the job back to the queue, where another machine takes it, between one lease and one and a half
+ *   leases after its last renewal.
+ * - Redis away: commands wait for it (ioredis retries the connection for ever). A lock that ran out
+ *   meanwhile is taken back by its machine (`renew`, `finish`) unless another machine took the job over.
  */
 import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Resources } from '../config/model.js';
 import { ExitCode, messageOf, NightshiftError } from '../errors.js';
+import { StallCheck } from './stall-check.js';
 
 /** A cell of the night as the queue carries it. */
 export interface NightCell {
@@ -65,15 +67,26 @@ export interface NightQueueOptions {
   machine: string;
   /** How long a taken job stays this machine's without a renewal. */
   leaseMs: number;
+  /** Told when the connection to Redis is lost (false) and back (true); commands wait meanwhile. */
+  onConnection?: (up: boolean) => void;
 }
 
 export interface NightQueue {
   addNight(cells: readonly NightCell[]): Promise<void>;
+  /** The next job this machine may run now (highest priority first), claimed for it; undefined: none for now. */
   take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined>;
-  /** Extends the job's lock by `leaseMs`; false when the lock is no longer this machine's (taken over). */
+  /**
+   * Extends the job's lock by `leaseMs`, taking it back when its lock ran out while Redis was away and
+   * nobody took it over; false when it is no longer this machine's (another machine runs it).
+   */
   renew(job: NightJob): Promise<boolean>;
-  finish(job: NightJob, record: EndRecord): Promise<void>;
+  /** Ends the job with the build's record; 'taken-over' when another machine had taken it over meanwhile. */
+  finish(job: NightJob, record: EndRecord): Promise<'finished' | 'taken-over'>;
   fail(job: NightJob, record: EndRecord): Promise<void>;
+  /** Gives the job back to the queue with its priority (canceled, or it cannot run here), for any machine to take. */
+  release(job: NightJob): Promise<void>;
+  /** The cell ids of the night not ended on any machine: waiting, or running somewhere. */
+  pending(): Promise<string[]>;
   progress(): Promise<NightProgress>;
   close(): Promise<void>;
 }
@@ -137,8 +150,10 @@ export async function openNightQueue(options: NightQueueOptions): Promise<NightQ
 class RedisNightQueue implements NightQueue {
   private readonly queue: Queue<NightCell, EndRecord>;
   private readonly worker: Worker<NightCell, EndRecord>;
+  private readonly stallCheck: StallCheck;
   /** The lock token of every job this machine takes. */
   private readonly token = randomUUID();
+  private closing = false;
 
   constructor(
     private readonly connection: Redis,
@@ -146,19 +161,14 @@ class RedisNightQueue implements NightQueue {
   ) {
     const name = nightQueueName(options.schedule, options.date);
     this.queue = new Queue<NightCell, EndRecord>(name, { connection, prefix: QUEUE_PREFIX });
-    // No processor and no autorun: jobs are fetched by hand (take); the worker only locks and checks stalls.
-    this.worker = new Worker<NightCell, EndRecord>(name, null, {
-      connection,
-      prefix: QUEUE_PREFIX,
-      autorun: false,
-      lockDuration: options.leaseMs,
-      stalledInterval: Math.max(500, Math.floor(options.leaseMs / 2)),
-      maxStalledCount: MAX_TAKEOVERS,
-    });
+    // No processor and no autorun: jobs are fetched by hand (take); this worker only takes and locks them.
+    this.worker = new Worker<NightCell, EndRecord>(name, null, { connection, prefix: QUEUE_PREFIX, autorun: false, lockDuration: options.leaseMs, skipStalledCheck: true });
     this.queue.on('error', () => undefined);
     this.worker.on('error', () => undefined);
-    // Runs once now, then every stalledInterval until close: the takeover of jobs whose lease ran out.
-    void this.worker.startStalledCheckTimer();
+    connection.on('close', () => this.closing || options.onConnection?.(false));
+    connection.on('ready', () => options.onConnection?.(true));
+    this.stallCheck = new StallCheck({ url: options.url, queueName: name, prefix: QUEUE_PREFIX, leaseMs: options.leaseMs, maxTakeovers: MAX_TAKEOVERS, connection });
+    this.stallCheck.start();
   }
 
   async addNight(cells: readonly NightCell[]): Promise<void> {
@@ -196,16 +206,43 @@ class RedisNightQueue implements NightQueue {
   }
 
   async renew(job: NightJob): Promise<boolean> {
-    return (await job.extendLock(this.token, this.options.leaseMs)) === 1;
+    if ((await job.extendLock(this.token, this.options.leaseMs)) === 1) return true;
+    return this.reclaim(job);
   }
 
-  async finish(job: NightJob, record: EndRecord): Promise<void> {
-    await job.moveToCompleted(record, this.token, false);
+  async finish(job: NightJob, record: EndRecord): Promise<'finished' | 'taken-over'> {
+    try {
+      await job.moveToCompleted(record, this.token, false);
+      return 'finished';
+    } catch (error) {
+      // Its lock ran out while Redis was away: take it back if nobody else has, then end it.
+      if (!(await this.reclaim(job))) return 'taken-over';
+      await job.moveToCompleted(record, this.token, false).catch(() => {
+        throw error;
+      });
+      return 'finished';
+    }
   }
 
   async fail(job: NightJob, record: EndRecord): Promise<void> {
     // BullMQ keeps a failure's message (failedReason): the record, as JSON.
     await job.moveToFailed(new Error(JSON.stringify(record)), this.token, false);
+  }
+
+  async release(job: NightJob): Promise<void> {
+    if ((await job.extendLock(this.token, this.options.leaseMs)) !== 1 && !(await this.reclaim(job))) return;
+    await job.moveToWait(this.token);
+  }
+
+  /** Locks a job of this machine again when its lock is gone but the job is still active (nobody took it over). */
+  private async reclaim(job: NightJob): Promise<boolean> {
+    const keys = [`${this.queue.toKey(job.id!)}:lock`, this.queue.toKey('stalled'), this.queue.toKey('active')];
+    return (await this.connection.eval(RECLAIM, keys.length, ...keys, this.token, this.options.leaseMs, job.id!)) === 1;
+  }
+
+  async pending(): Promise<string[]> {
+    const ids = await this.queue.getRanges(['active', 'waiting', 'prioritized', 'delayed']);
+    return [...new Set(ids)].map(cellIdOf);
   }
 
   async progress(): Promise<NightProgress> {
@@ -219,11 +256,33 @@ class RedisNightQueue implements NightQueue {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    await this.stallCheck.close();
     // force: do not wait for jobs (there are none the worker processes itself); held locks simply expire.
     await this.worker.close(true);
     await this.queue.close();
-    await this.connection.quit();
+    // While Redis is away, QUIT would wait for it; held locks expire by themselves.
+    if (this.connection.status === 'ready') await withTimeout(this.connection.quit(), CONNECT_TIMEOUT_MS).catch(() => this.connection.disconnect());
+    else this.connection.disconnect();
   }
+}
+
+/**
+ * Sets this machine's lock on a job again when its lock has expired but the job is still active, i.e.
+ * nobody took it over (BullMQ's stalled check moves a job only once its lock is gone). Removes it from
+ * the stalled check's candidates, as a renewal does.
+ */
+const RECLAIM = `
+if redis.call("EXISTS", KEYS[1]) == 0 and redis.call("LPOS", KEYS[3], ARGV[3]) then
+  redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+  redis.call("SREM", KEYS[2], ARGV[3])
+  return 1
+end
+return 0`;
+
+/** The cell id of a job id (safeJobId, undone). */
+export function cellIdOf(jobId: string): string {
+  return jobId.replaceAll('%3A', ':').replaceAll('%25', '%');
 }
 
 /** `message` with the URL's password, as written and decoded, replaced by `***`. */

@@ -167,7 +167,11 @@ async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Pr
   return record;
 }
 
-async function runOne(cell: Cell, slot: number, options: RunBuildsOptions): Promise<BuildRecord> {
+/** What running one build needs of the runner's options. */
+export type BuildOptions = Pick<RunBuildsOptions, 'layout' | 'matrix' | 'machine' | 'store' | 'executors' | 'signal' | 'onEvent' | 'now'>;
+
+/** Runs one build (and the retries its package allows) in `slot`; its record must be in night.json. Resolves with its final record. */
+export async function runOne(cell: Cell, slot: number, options: BuildOptions): Promise<BuildRecord> {
   const { layout, store } = options;
   const id = cell.id;
   // Every attempt of a retried build, each with its own log; the last one's log is the build's log.
@@ -236,7 +240,7 @@ function attemptRecord(layout: NightLayout, number: number, attempt: Attempt, lo
 }
 
 /** One run of the build's command: its log in logs/running/, night.json saying it runs, its outcome. */
-async function runAttempt(cell: Cell, slot: number, options: RunBuildsOptions, number: number): Promise<Attempt> {
+async function runAttempt(cell: Cell, slot: number, options: BuildOptions, number: number): Promise<Attempt> {
   const { layout, store, machine } = options;
   const now = options.now ?? (() => new Date());
   const id = cell.id;
@@ -374,7 +378,7 @@ async function moveLog(layout: NightLayout, id: string, from: string, status: En
 }
 
 /** Slot numbers 1..n, the lowest free one first, so master logs read like the old per-queue logs. */
-class SlotNumbers {
+export class SlotNumbers {
   private readonly busy = new Set<number>();
   take(): number {
     let slot = 1;

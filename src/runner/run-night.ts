@@ -21,8 +21,11 @@ import { NIGHT_STATE_FILE, nightLayout, workDir, type NightLayout } from '../nig
 import { acquireNightLock, assertNightOwner } from '../night/lock.js';
 import { appendMasterLog, openNight } from '../night/open-night.js';
 import { fetchRecipes } from '../night/recipes.js';
-import { planResume } from '../night/resume.js';
+import { planResume, queueResume, type QueueResumePlan } from '../night/resume.js';
 import { emptyNightState, NightStateStore, readNightState, type BuildRecord, type NightState } from '../night/state.js';
+import { redactedRedisUrl } from '../config/queue-url.js';
+import type { NightCell } from '../queue/night-queue.js';
+import { runFromQueue } from './queued-night.js';
 
 export interface NightRequest {
   matrix: Matrix;
@@ -48,6 +51,12 @@ export interface NightRequest {
   upload: boolean;
   /** Ids built by hand outside this machine's share (`build`): recorded as manual, never part of the nightly. */
   manual?: ReadonlySet<string>;
+  /**
+   * Take the builds from the schedule's shared queue instead: `cells` are then the cells this machine
+   * may build, and `night` every cell of the night, which this machine adds to the queue (a no-op when
+   * another machine added them first).
+   */
+  queue?: { url: string; leaseMs: number; night: readonly NightCell[] };
 }
 
 export interface NightCollaborators {
@@ -93,7 +102,9 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
 
     const estimate = request.estimate ?? ((cell: Cell) => cell.package.estimateS);
     const ordered = longestExpectedFirst(request.cells, estimate);
-    const resume = planResume(previous, ordered, { force: request.force ?? false, estimate, manual: request.manual });
+    const resume = request.queue
+      ? fromQueueResume(queueResume(previous))
+      : { ...planResume(previous, ordered, { force: request.force ?? false, estimate, manual: request.manual }), ended: [] as BuildRecord[] };
     await store.update((state) => {
       Object.assign(state, resume.state, {
         machine,
@@ -101,10 +112,12 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
         started_at: state.started_at ?? now().toISOString(),
         finished_at: undefined,
         runner_pid: process.pid,
+        queue: request.queue && { url: redactedRedisUrl(request.queue.url) },
       });
     });
-    if (resume.kept.length) say(`${resume.kept.length} build(s) already succeeded and are kept (--force rebuilds them)`);
+    if (resume.kept.length) say(`${resume.kept.length} build(s) already succeeded and are kept${request.queue ? '' : ' (--force rebuilds them)'}`);
     for (const id of resume.orphaned) {
+      // (With the shared queue, the queue hands an orphaned build out again once its lease runs out.)
       // Left running by a runner that died: its container or host processes may still be there. Killed
       // (and waited for) before anything of the rerun is emptied, so no late write lands in the new folders.
       let what = 'its container was removed';
@@ -129,9 +142,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     await master(`recipes ${recipes.reused ? 'reused' : 'cloned'} at ${recipes.commit}`);
     say(`recipes ${matrix.recipes.ref} at ${recipes.commit.slice(0, 12)}${recipes.reused ? " (this night's clone)" : ''}`);
 
-    const ran = await runBuilds({
+    const slotRunner = {
       layout,
-      cells: resume.toRun,
       estimate,
       slots: request.slots,
       budget: { memory: request.budget?.memory ?? defaultMemoryBudget(os.totalmem()), cpus: request.budget?.cpus, gpus: request.budget?.gpus },
@@ -142,7 +154,10 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       signal: collaborators.signal,
       onEvent: collaborators.onEvent,
       now,
-    });
+    };
+    const ran = request.queue
+      ? await runFromQueue({ ...slotRunner, queue: request.queue, cells: request.cells, ended: resume.ended, schedule: request.schedule.name, date, say, master })
+      : await runBuilds({ ...slotRunner, cells: resume.toRun });
     await recordDurations(
       root,
       ran
@@ -171,4 +186,9 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
 /** A schedule machine's declared budget, as a night request takes it. */
 export function machineBudget(machine: Machine | undefined): NightRequest['budget'] {
   return machine && { memory: machine.memoryBytes, cpus: machine.cpus, gpus: machine.gpus };
+}
+
+/** The queue's resume plan in the static one's terms: nothing to run from a list, ended builds that succeeded kept. */
+function fromQueueResume(plan: QueueResumePlan) {
+  return { ...plan, toRun: [] as Cell[], kept: plan.ended.filter((b) => b.status === 'succeeded').map((b) => b.id) };
 }

@@ -7,7 +7,12 @@
 import type { Executors } from '../build/executor.js';
 import type { RunnerEvent } from './run-builds.js';
 import type { LoadedConfig } from '../config/load.js';
-import type { Schedule } from '../config/model.js';
+import type { Cell, Schedule } from '../config/model.js';
+import { resolveRedisUrl } from '../config/queue-url.js';
+import { ExitCode, NightshiftError } from '../errors.js';
+import { cellsFor } from '../plan/eligible.js';
+import { longestExpectedFirst } from '../plan/order.js';
+import type { NightCell } from '../queue/night-queue.js';
 import { filterIds } from '../matrix/select.js';
 import { planNight } from '../plan/plan.js';
 import { ensureFreeSpace } from './disk-guard.js';
@@ -46,7 +51,11 @@ export interface ScheduledNightOutcome {
   pruned?: PruneResult;
 }
 
-/** This machine's planned builds for the night, after --only/--skip, split and ordered by `estimates` (loadEstimates). */
+/**
+ * This machine's builds for the night, after --only/--skip, ordered by `estimates` (loadEstimates): its
+ * share of the static split, or with the shared queue every cell it may build (which of them it builds
+ * is decided during the night).
+ */
 export function machineBuilds(
   config: LoadedConfig,
   schedule: Schedule,
@@ -54,8 +63,19 @@ export function machineBuilds(
   select: { only?: readonly string[]; skip?: readonly string[] } = {},
   estimates: NightEstimates = configEstimates,
 ) {
+  if (schedule.queue) {
+    const eligible = cellsFor(config.cells, schedule.machines, machine);
+    const order = orderSeconds(estimates);
+    const builds = longestExpectedFirst(eligible, order).map((cell, index) => ({ id: cell.id, cell, machine, estimateS: order(cell), order: index + 1 }));
+    return { machine: schedule.machines.find((m) => m.name === machine)!, builds: filterIds(builds, select) };
+  }
   const mine = planNight(config.cells, schedule.machines, planOptions(estimates)).machines.find((m) => m.machine.name === machine)!;
   return { machine: mine.machine, builds: filterIds(mine.builds, select) };
+}
+
+/** The night's cells as the shared queue carries them, with the split's estimates (the same on every machine). */
+export function queueCells(cells: readonly Cell[], estimates: NightEstimates): NightCell[] {
+  return cells.map((cell) => ({ id: cell.id, estimateS: estimates.split(cell).estimateS, needs: cell.package.resources }));
 }
 
 export async function runScheduledNight(request: ScheduledNightRequest, collaborators: ScheduledNightCollaborators): Promise<ScheduledNightOutcome> {
@@ -76,6 +96,13 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
     for (const error of room.errors) warn(error);
   }
 
+  const queueUrl = resolveRedisUrl(schedule);
+  if (queueUrl && request.force) {
+    throw new NightshiftError(
+      `--force cannot rebuild through the shared queue of ${schedule.file}: the night's ended builds stay ended; rebuild one by hand with \`nightshift build ID --force\``,
+      ExitCode.usage,
+    );
+  }
   const night = await runNight(
     {
       matrix: config.matrix,
@@ -91,6 +118,7 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
       refreshRecipes: request.refreshRecipes,
       purpose: request.purpose,
       upload: true,
+      queue: queueUrl && schedule.queue && { url: queueUrl.url, leaseMs: schedule.queue.leaseMs, night: queueCells(config.cells, estimates) },
     },
     { executors: collaborators.executors, signal: collaborators.signal, onEvent: collaborators.onEvent, say },
   );

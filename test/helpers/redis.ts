@@ -23,15 +23,20 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
+export interface RedisOptions {
+  /** Keep the data across a restart (an append-only file in its folder), as a production Redis does. */
+  persistent?: boolean;
+}
+
 /** Starts a redis-server and resolves once it answers PING. */
-export async function startRedis(): Promise<RedisServer> {
+export async function startRedis(options: RedisOptions = {}): Promise<RedisServer & { restart(options?: { downMs?: number }): Promise<void> }> {
   // A free port is found by letting the OS choose one and closing it again; another process may take
   // it in between, so a start that fails to bind tries again with a new port.
   let lastError: unknown;
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     try {
-      return await startOn(port);
+      return await startOn(port, options);
     } catch (error) {
       lastError = error;
     }
@@ -39,34 +44,59 @@ export async function startRedis(): Promise<RedisServer> {
   throw lastError;
 }
 
-async function startOn(port: number): Promise<RedisServer> {
+async function startOn(port: number, options: RedisOptions) {
   const dir = mkdtempSync(path.join(tmpdir(), 'nightshift-redis-'));
-  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', ''];
-  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
-  child.stdout.on('data', collect);
-  child.stderr.on('data', collect);
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', options.persistent ? 'yes' : 'no', '--dir', dir, '--daemonize', 'no', '--logfile', ''];
+  let server = await launch(args, port).catch((error: unknown) => {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  });
 
   // Whatever the tests do, no server outlives the test process and no folder stays behind.
   const onExit = () => {
-    child.kill('SIGKILL');
+    server.child.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   };
   process.once('exit', onExit);
 
   const stop = async () => {
-    if (isRunning(child)) {
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await server.stop();
     rmSync(dir, { recursive: true, force: true });
     process.removeListener('exit', onExit);
   };
+  /** Stops the server (SIGTERM: a persistent one writes its data), waits `downMs`, starts it again on the same port and folder. */
+  const restart = async ({ downMs = 0 } = {}) => {
+    await server.stop();
+    await new Promise((resolve) => setTimeout(resolve, downMs));
+    server = await launch(args, port);
+  };
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get pid() {
+      return server.child.pid!;
+    },
+    dir,
+    stop,
+    restart,
+  };
+}
 
+/** One redis-server process, answering PING. */
+async function launch(args: string[], port: number): Promise<{ child: ChildProcess; stop: () => Promise<void> }> {
+  const child = spawn(REDIS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const collect = (chunk: Buffer) => (output = (output + chunk.toString()).slice(-4000));
+  child.stdout!.on('data', collect);
+  child.stderr!.on('data', collect);
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const stop = async () => {
+    if (!isRunning(child)) return;
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+    await exited;
+    clearTimeout(timer);
+  };
   try {
     const started = await Promise.race([waitForPong(port, () => isRunning(child)), new Promise<never>((_, reject) => child.once('error', reject))]);
     if (!started) throw new Error(`redis-server on port ${port} exited at start (${String(child.signalCode ?? child.exitCode)}): ${output}`);
@@ -74,7 +104,7 @@ async function startOn(port: number): Promise<RedisServer> {
     await stop();
     throw error instanceof Error && !error.message.includes(output) ? new Error(`${error.message}: ${output}`, { cause: error }) : error;
   }
-  return { url: `redis://127.0.0.1:${port}`, port, pid: child.pid!, dir, stop };
+  return { child, stop };
 }
 
 function isRunning(child: ChildProcess): boolean {
