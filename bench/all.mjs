@@ -5,7 +5,18 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 
-const benches = [['schedule.mjs'], ['queue-scale.mjs'], ['log-stream.mjs'], ['log-stream.mjs', '--docker'], ['upload.mjs'], ['overhead.mjs'], ['logs.mjs'], ['cli.mjs']];
+const benches = [
+  ['schedule.mjs'],
+  ['queue-scale.mjs'],
+  ['fleet.mjs'],
+  ['takeover.mjs'],
+  ['log-stream.mjs'],
+  ['log-stream.mjs', '--docker'],
+  ['upload.mjs'],
+  ['overhead.mjs'],
+  ['logs.mjs'],
+  ['cli.mjs'],
+];
 
 const recap = [];
 let failed = 0;
