@@ -9,12 +9,14 @@
 // modes), read by the recipe from a file the configuration only names. Makespan runs from the night's
 // first build start to its last build end across the machines (their night.json); the lower bound is
 // max(real work / slots, longest build). Per-build overhead (process start, logs, night.json) counts
-// against both modes alike and is not in the bound.
+// against both modes alike and is not in the bound; the "no overhead" column is the same night's order
+// simulated on zero-cost slots (as bench/schedule.mjs does), to tell the scheduling from the overhead.
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { planNight } from '../dist/plan/plan.js';
 import { startRedis } from './redis.mjs';
 
 const { values } = parseArgs({
@@ -116,6 +118,39 @@ function runMachines(config, run, machines, date) {
   );
 }
 
+/** Wall time when `durations` (in start order) run on `slots` lanes, each build on the first free one. */
+function listSchedule(durations, slots) {
+  const lanes = new Array(slots).fill(0);
+  for (const d of durations) lanes[lanes.indexOf(Math.min(...lanes))] += d;
+  return Math.max(0, ...lanes);
+}
+
+/** The same night without any overhead, as bench/schedule.mjs simulates it: each mode's order on zero-cost slots. */
+function simulated(mode, machines, durations) {
+  const expected = new Map(CELLS.map((cell) => [cell.id, cell.minutes]));
+  if (mode === 'queue') {
+    const order = [...CELLS].sort((a, b) => b.minutes - a.minutes || (a.id < b.id ? -1 : 1));
+    return listSchedule(
+      order.map((cell) => durations.get(cell.id)),
+      machines.length * SLOTS,
+    );
+  }
+  const cells = CELLS.map((cell) => ({ id: cell.id, package: { name: cell.id.split('_')[0], estimateS: expected.get(cell.id) }, values: {} }));
+  const plan = planNight(
+    cells,
+    machines.map((name) => ({ name, slots: SLOTS })),
+    { estimate: (cell) => cell.package.estimateS },
+  );
+  return Math.max(
+    ...plan.machines.map((m) =>
+      listSchedule(
+        m.builds.map((b) => durations.get(b.id)),
+        SLOTS,
+      ),
+    ),
+  );
+}
+
 let day = 0;
 /** One night of one mode: a fresh config, roots and destination (no history carries over), the fleet run. */
 async function night(mode, machines, durations, queueUrl) {
@@ -140,17 +175,23 @@ async function night(mode, machines, durations, queueUrl) {
   const once = [...durations.keys()].filter((id) => succeeded.get(id) === 1).length;
   const first = Math.min(...builds.map((build) => Date.parse(build.started_at)));
   const last = Math.max(...builds.map((build) => Date.parse(build.finished_at ?? build.started_at)));
-  return { makespan: (last - first) / 1000, once, perMachine: machines.map((machine) => builds.filter((build) => build.machine === machine).length) };
+  return {
+    makespan: (last - first) / 1000,
+    ideal: simulated(mode, machines, durations),
+    once,
+    perMachine: machines.map((machine) => builds.filter((build) => build.machine === machine).length),
+  };
 }
 
 const redis = MODES.includes('queue') ? await startRedis() : undefined;
 const rows = [];
 try {
   console.log(`${CELLS.length} cells, ${SLOTS} slots per machine, 1 simulated minute = ${SCALE} s, durations ±30 % around the matrix estimates`);
-  console.log(`machines night  bound s  ${MODES.map((mode) => `${mode.padStart(9)} s  / bound  cells ok`).join('  ')}`);
+  console.log(`machines night  bound s  ${MODES.map((mode) => `${mode.padStart(9)} s  / bound  no overhead  cells ok`).join('  ')}`);
   for (const count of MACHINE_COUNTS) {
     const machines = Array.from({ length: count }, (_, i) => `m${i + 1}`);
     const ratios = Object.fromEntries(MODES.map((mode) => [mode, []]));
+    const ideals = Object.fromEntries(MODES.map((mode) => [mode, []]));
     for (let n = 0; n < NIGHTS; n++) {
       const next = random(count * 7919 + n);
       const durations = new Map(CELLS.map((cell) => [cell.id, cell.minutes * SCALE * (0.7 + 0.6 * next())]));
@@ -161,12 +202,13 @@ try {
       const results = {};
       for (const mode of order) results[mode] = await night(mode, machines, durations, redis?.url);
       for (const mode of MODES) ratios[mode].push(results[mode].makespan / bound);
+      for (const mode of MODES) ideals[mode].push(results[mode].ideal / bound);
       console.log(
-        `${String(count).padStart(8)} ${String(n + 1).padStart(5)}  ${bound.toFixed(1).padStart(7)}  ${MODES.map((mode) => `${results[mode].makespan.toFixed(1).padStart(9)}    ${(results[mode].makespan / bound).toFixed(3)}  ${`${results[mode].once}/${CELLS.length}`.padStart(8)}`).join('  ')}   builds per machine ${MODES.map((mode) => `${mode} ${results[mode].perMachine.join('/')}`).join(', ')}`,
+        `${String(count).padStart(8)} ${String(n + 1).padStart(5)}  ${bound.toFixed(1).padStart(7)}  ${MODES.map((mode) => `${results[mode].makespan.toFixed(1).padStart(9)}    ${(results[mode].makespan / bound).toFixed(3)}  ${(results[mode].ideal / bound).toFixed(3).padStart(11)}  ${`${results[mode].once}/${CELLS.length}`.padStart(8)}`).join('  ')}   builds per machine ${MODES.map((mode) => `${mode} ${results[mode].perMachine.join('/')}`).join(', ')}`,
       );
       for (const mode of MODES) if (results[mode].once !== CELLS.length) ratios[mode].failed = true;
     }
-    rows.push({ count, ratios });
+    rows.push({ count, ratios, ideals });
   }
 } finally {
   await redis?.stop();
@@ -175,7 +217,10 @@ try {
 }
 
 const mean = (xs) => xs.reduce((s, x) => s + x, 0) / xs.length;
-const parts = rows.map(({ count, ratios }) => `${count} machines ${MODES.map((mode) => `${mode} ${mean(ratios[mode]).toFixed(3)}`).join(', ')}`);
+const parts = rows.map(
+  ({ count, ratios, ideals }) =>
+    `${count} machines ${MODES.map((mode) => `${mode} ${mean(ratios[mode]).toFixed(3)} (${mean(ideals[mode]).toFixed(3)} without overhead)`).join(', ')}`,
+);
 const allOk = rows.every(({ ratios }) => MODES.every((mode) => !ratios[mode].failed));
 let verdict = '';
 if (MODES.includes('queue')) {
