@@ -1,6 +1,6 @@
 // The shared queue at fleet scale, against a real Redis: 100 machines (each its own queue connection, as
 // separate hosts would have) with a few slots each share a night of 2,000 cells of near-zero work.
-//   node bench/queue-scale.mjs [--machines 100] [--slots 3] [--cells 2000] [--work-ms 1] [--lease 120]
+//   node bench/queue-scale.mjs [--machines 100] [--slots 3] [--cells 2000] [--work-ms 1] [--lease 120] [--eligible 1]
 // Each slot loops take -> work (--work-ms, ±50 %) -> finish. Dispatch latency is the time from a slot becoming
 // free (its build's work ended) to its next build taken: the finish and the take, both round trips to
 // Redis. A slot's first take (every slot at once when the night opens) is shown apart. Redis commands per
@@ -18,6 +18,7 @@ const { values } = parseArgs({
     cells: { type: 'string', default: '2000' },
     'work-ms': { type: 'string', default: '1' },
     lease: { type: 'string', default: '120' },
+    eligible: { type: 'string', default: '1' },
   },
 });
 const MACHINES = Number(values.machines);
@@ -25,6 +26,8 @@ const SLOTS = Number(values.slots);
 const CELLS = Number(values.cells);
 const WORK_MS = Number(values['work-ms']);
 const LEASE_MS = Number(values.lease) * 1000;
+// The share of the night each machine may run (as selectors bind cells to machines): below 1, `take` passes over the rest.
+const ELIGIBLE = Number(values.eligible);
 const TARGET_P99_MS = 100;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -68,16 +71,31 @@ try {
   let built = 0;
   const started = performance.now();
 
+  /** Whether machine `m` may run the cell: all of them, or its own (cell number modulo machines) and a fixed pseudo-random share of the others. */
+  const mayRun = (m, id) => {
+    const n = Number(id.slice(5));
+    return ELIGIBLE >= 1 || n % MACHINES === m || ((n * 2654435761 + m * 40503) >>> 0) / 2 ** 32 < ELIGIBLE;
+  };
+  const passes = [];
+
   /** One slot: take, work, finish, until the queue has nothing left for it. */
-  async function slot(queue, machine) {
+  async function slot(queue, m) {
+    const machine = `m${m}`;
     let freeAt = started;
     let first = true;
     for (;;) {
       const takeStart = performance.now();
-      const job = await queue.take(() => true);
+      let passed = 0;
+      const job = await queue.take((id) => mayRun(m, id) || (passed++, false));
       const takenAt = performance.now();
-      // Every job fits every slot here, so an empty take means the night's last builds are running.
-      if (job === undefined) return;
+      // An empty take: nothing this machine may run is waiting (the rest runs, or waits for other machines).
+      if (job === undefined) {
+        if (ELIGIBLE >= 1 || (await queue.progress()).allEnded) return;
+        await sleep(100);
+        freeAt = performance.now();
+        continue;
+      }
+      passes.push(passed);
       (first ? firstTakes : dispatches).push(takenAt - freeAt);
       if (!first) takes.push(takenAt - takeStart);
       first = false;
@@ -90,7 +108,7 @@ try {
       freeAt = workEnded;
     }
   }
-  await Promise.all(queues.flatMap((queue, i) => Array.from({ length: SLOTS }, () => slot(queue, `m${i}`))));
+  await Promise.all(queues.flatMap((queue, i) => Array.from({ length: SLOTS }, () => slot(queue, i))));
   const wallS = (performance.now() - started) / 1000;
   loopDelay.disable();
   const cpu = process.cpuUsage(cpuBefore);
@@ -111,7 +129,9 @@ try {
   const finish = describe(finishes);
   const ms = (x) => `${x.toFixed(1)} ms`.padStart(9);
 
-  console.log(`${MACHINES} machines x ${SLOTS} slots, ${CELLS} cells of ${WORK_MS} ms work, lease ${LEASE_MS / 1000} s, ${clients} Redis connections`);
+  console.log(
+    `${MACHINES} machines x ${SLOTS} slots, ${CELLS} cells of ${WORK_MS} ms work, lease ${LEASE_MS / 1000} s, ${clients} Redis connections${ELIGIBLE < 1 ? `; each machine may run ${Math.round(ELIGIBLE * 100)} % of the cells: a take passed over ${describe(passes).p50} jobs (p50), ${describe(passes).p99} (p99)` : ''}`,
+  );
   console.log(`adding the night: first machine ${firstAddS.toFixed(2)} s, a second machine's no-op add ${againAddS.toFixed(2)} s`);
   console.log(
     `built ${built} (queue: ${progress.completed} completed, ${progress.failed} failed, ${progress.waiting + progress.active} left) in ${wallS.toFixed(2)} s: ${(built / wallS).toFixed(0)} builds/s`,
