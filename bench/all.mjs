@@ -16,6 +16,7 @@ const benches = [
   ['overhead.mjs'],
   ['logs.mjs'],
   ['cli.mjs'],
+  ['fleet-status.mjs'],
 ];
 
 const recap = [];

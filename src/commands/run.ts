@@ -74,6 +74,11 @@ async function dryRun(
   const layout = nightLayout(schedule.root, date);
   const state = (await readNightState(layout.state)) ?? emptyNightState({ date, machine, schedule: schedule.name }, new Date());
   io.out(`dry run: night ${date} on ${machine}, ${mine.machine.slots} slot(s), folder ${layout.dir}`);
+  if (schedule.queue) {
+    io.out(
+      `the builds come from the shared queue (queue: in ${schedule.file}): ${machine} takes whichever of these is next when a slot is free, as do the other machines that may build them`,
+    );
+  }
   const estimate = orderSeconds(estimates);
   const ordered = longestExpectedFirst(
     mine.builds.map((b) => b.cell),

@@ -12,6 +12,9 @@ import { readNight, runnerGone } from '../night/read-night.js';
 import type { BuildRecord } from '../night/state.js';
 import { formatDuration } from '../units.js';
 import { table } from '../output/table.js';
+import { redactedRedisUrl, resolveRedisUrl } from '../config/queue-url.js';
+import { readFleetSnapshot, type FleetSnapshot } from '../queue/fleet-snapshot.js';
+import { clockTime, liveFleetJson, liveFleetText } from './fleet-view.js';
 
 export interface StatusOptions extends GlobalOptions {
   json?: boolean;
@@ -38,6 +41,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
           recipes: state.recipes ?? null,
           started_at: state.started_at ?? null,
           finished_at: state.finished_at ?? null,
+          queue: state.queue ? { url: redactedRedisUrl(state.queue.url), unreachable_since: state.queue.unreachable_since ?? null } : null,
           next: { night: next.night?.at.toISOString() ?? null, report: next.report?.at.toISOString() ?? null },
           builds: state.builds.map((b) => ({
             id: b.id,
@@ -66,6 +70,10 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
   if (await runnerGone(layout, state.builds)) {
     io.out('the runner of this night is gone with builds unfinished: `nightshift run` resumes it');
   }
+  if (state.queue?.unreachable_since) {
+    const since = clockTime(state.queue.unreachable_since, schedule.timezone);
+    io.out(`the shared queue at ${redactedRedisUrl(state.queue.url)} has been unreachable since ${since}; running builds go on, nothing new starts`);
+  }
   const rows = state.builds.map((b) => [
     b.id,
     b.manual ? `${b.status} (manual)` : b.status,
@@ -78,8 +86,52 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
   return ExitCode.ok;
 }
 
-/** --all-machines: every machine's builds, from the manifests published at the destination. */
+/** What the shared queue says of the night, when the schedule has one. */
+type QueueView =
+  { kind: 'none' } | { kind: 'live'; url: string; snapshot: FleetSnapshot } | { kind: 'absent'; url: string } | { kind: 'unreachable'; url: string; problem: string };
+
+async function readQueueView(schedule: Schedule, date: string): Promise<QueueView> {
+  const resolved = resolveRedisUrl(schedule);
+  if (!resolved) return { kind: 'none' };
+  const url = redactedRedisUrl(resolved.url);
+  try {
+    const snapshot = await readFleetSnapshot({ url: resolved.url, schedule: schedule.name, date });
+    return snapshot.exists ? { kind: 'live', url, snapshot } : { kind: 'absent', url };
+  } catch (error) {
+    if (error instanceof NightshiftError && error.exitCode === ExitCode.serviceUnavailable) return { kind: 'unreachable', url, problem: error.message };
+    throw error;
+  }
+}
+
+/**
+ * --all-machines: live from the shared queue while it holds the night; else (no queue, a past night, or
+ * Redis unreachable) every machine's builds from the manifests published at the destination. An
+ * unreachable queue is said in one line and makes the exit code 4, after the manifests are shown.
+ */
 async function fleetStatus(schedule: Schedule, date: string, options: StatusOptions, io: Io): Promise<number> {
+  const view = await readQueueView(schedule, date);
+  if (view.kind === 'live') {
+    const live = { schedule, date, url: view.url, snapshot: view.snapshot, now: new Date() };
+    io.out(options.json ? JSON.stringify(liveFleetJson(live), null, 2) : liveFleetText(live));
+    return ExitCode.ok;
+  }
+  if (view.kind === 'unreachable') {
+    if (options.json) io.err(`nightshift: warning: ${view.problem}`);
+    else io.out(`no live view, the published manifests follow: ${view.problem}`);
+  }
+  if (view.kind === 'absent' && !options.json) io.out(`the shared queue at ${view.url} holds no night ${date} (past, not started, or removed); the published manifests follow`);
+  const queue =
+    view.kind === 'none'
+      ? null
+      : view.kind === 'unreachable'
+        ? { url: view.url, reachable: false, exists: null, problem: view.problem }
+        : { url: view.url, reachable: true, exists: false };
+  await manifestStatus(schedule, date, options, io, queue);
+  return view.kind === 'unreachable' ? ExitCode.serviceUnavailable : ExitCode.ok;
+}
+
+/** Every machine's builds, from the manifests published at the destination. */
+async function manifestStatus(schedule: Schedule, date: string, options: StatusOptions, io: Io, queue: object | null): Promise<void> {
   const destination = await openScheduleDestination(schedule, date).catch((error: unknown) => {
     throw new NightshiftError(`cannot read the destination of ${schedule.file}: ${messageOf(error)}`, ExitCode.serviceUnavailable);
   });
@@ -96,6 +148,8 @@ async function fleetStatus(schedule: Schedule, date: string, options: StatusOpti
       JSON.stringify(
         {
           date,
+          source: 'manifests',
+          queue,
           destination: fleet.destination,
           machines: fleet.machines.map((m) => ({
             name: m.name,
@@ -108,7 +162,7 @@ async function fleetStatus(schedule: Schedule, date: string, options: StatusOpti
         2,
       ),
     );
-    return ExitCode.ok;
+    return;
   }
   io.out(`night ${date} at ${fleet.destination}`);
   const rows: string[][] = [];
@@ -126,5 +180,4 @@ async function fleetStatus(schedule: Schedule, date: string, options: StatusOpti
     }
   }
   if (rows.length) io.out(table([['machine', 'build', 'status', 'duration', 'exit', 'reason'], ...rows], { alignRight: [3, 4] }).join('\n'));
-  return ExitCode.ok;
 }

@@ -77,6 +77,13 @@ export interface QueueRecord {
   url: string;
   /** Since when Redis cannot be reached (absent while it can): running builds go on, nothing new starts. */
   unreachable_since?: string;
+  /** Every time this night the queue could not be reached, from when to when (no `to`: still). */
+  outages?: QueueOutage[];
+}
+
+export interface QueueOutage {
+  from: string;
+  to?: string;
 }
 
 export interface UploadRecord {
@@ -141,7 +148,7 @@ const nightStateSchema = z.looseObject({
       manifest: optionalString,
     })
     .optional(),
-  queue: z.looseObject({ url: z.string(), unreachable_since: optionalString }).optional(),
+  queue: z.looseObject({ url: z.string(), unreachable_since: optionalString, outages: z.array(z.looseObject({ from: z.string(), to: optionalString })).optional() }).optional(),
 });
 
 /** The state in `file`, or undefined when there is none yet. */

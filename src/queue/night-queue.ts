@@ -4,9 +4,10 @@
  *
  * - `addNight` adds every cell, idempotently: the job id is the build id, so the first machine's add
  *   wins and the others' are no-ops. Longest expected first, through BullMQ priorities 1..N.
- * - `take` fetches jobs manually (`Worker.getNextJob`), highest priority first. A job this machine may
- *   not run (its selector binds it elsewhere, or its needs do not fit now) is set aside while the scan
- *   goes on, and every set-aside job is moved back to the queue (`moveToWait`, which keeps its priority)
+ * - `take` first looks at the waiting job ids (one command) and returns at once when none is for this
+ *   machine. Otherwise it fetches jobs manually (`Worker.getNextJob`), highest priority first. A job
+ *   this machine may not run (its selector binds it elsewhere, or its needs do not fit now) is set
+ *   aside while the scan goes on, and every set-aside job is moved back to the queue (`moveToWait`, which keeps its priority)
  *   before `take` returns. So a machine holds a job it cannot run only during one `take` call, never
  *   longer. The price: a scan costs one round trip per job it passes over, and while a scan holds jobs
  *   another machine's `take` does not see them; `undefined` from `take` means "nothing for you now",
@@ -61,7 +62,7 @@ export interface NightQueueOptions {
   /** `redis://[:password@]host:port/db`; its password never appears in a message. */
   url: string;
   schedule: string;
-  /** The night's date, YYYY-MM-DD. */
+  /** The night's date as nightshift writes it, YYYY_MM_DD. */
   date: string;
   /** This machine's name, recorded on every job it takes. */
   machine: string;
@@ -74,7 +75,7 @@ export interface NightQueueOptions {
 export interface NightQueue {
   addNight(cells: readonly NightCell[]): Promise<void>;
   /** The next job this machine may run now (highest priority first), claimed for it; undefined: none for now. */
-  take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined>;
+  take(fits: (cellId: string) => boolean): Promise<NightJob | undefined>;
   /**
    * Extends the job's lock by `leaseMs`, taking it back when its lock ran out while Redis was away and
    * nobody took it over; false when it is no longer this machine's (another machine runs it).
@@ -184,15 +185,24 @@ class RedisNightQueue implements NightQueue {
     );
   }
 
-  async take(fits: (cellId: string, needs: Resources) => boolean): Promise<NightJob | undefined> {
+  async take(fits: (cellId: string) => boolean): Promise<NightJob | undefined> {
+    // A look first (one command, nothing moved): a machine with nothing to take leaves the queue untouched,
+    // so its polling never hides jobs from the machines that may run them.
+    const waiting = await this.queue.getRanges(['prioritized', 'waiting'], 0, -1);
+    if (!waiting.some((jobId) => fits(cellIdOf(jobId)))) return undefined;
     const passed: NightJob[] = [];
     try {
       for (;;) {
         const job = (await this.worker.getNextJob(this.token, { block: false })) as NightJob | undefined;
         if (job === undefined) return undefined;
+        if (job.deferredFailure) {
+          // Taken over too often: every machine that ran it stopped renewing (a build that kills its machine).
+          await job.moveToFailed(new Error(`${job.deferredFailure}: taken over ${MAX_TAKEOVERS} times, so not handed out again`), this.token, false);
+          continue;
+        }
         // Counted as passed until it fits: a `fits` that throws leaves no job held.
         passed.push(job);
-        if (fits(job.data.id, job.data.needs)) {
+        if (fits(job.data.id)) {
           passed.pop();
           await job.updateProgress({ machine: this.options.machine, started_at: new Date().toISOString() } satisfies JobClaim);
           return job;
@@ -241,7 +251,7 @@ class RedisNightQueue implements NightQueue {
   }
 
   async pending(): Promise<string[]> {
-    const ids = await this.queue.getRanges(['active', 'waiting', 'prioritized', 'delayed']);
+    const ids = await this.queue.getRanges(['active', 'waiting', 'prioritized', 'delayed'], 0, -1);
     return [...new Set(ids)].map(cellIdOf);
   }
 

@@ -14,7 +14,7 @@ import type { Destination } from '../store/destination.js';
 import { buildManifest, readManifest, type Manifest } from '../store/manifest.js';
 import { collectNight } from './collect.js';
 import { openScheduleDestination } from '../store/open.js';
-import { buildReportModel, type PlannedCell } from './history.js';
+import { buildReportModel, mergeByCell, type PlannedCell } from './history.js';
 import { isFailure, type CellStatus, type ReportModel } from './model.js';
 
 export interface GatherOptions {
@@ -37,11 +37,7 @@ const NIGHTS = 'nightshift/nights/';
 
 export async function gatherReport(options: GatherOptions): Promise<ReportModel> {
   const { schedule, date } = options;
-  // Which machine was to build what: the night's own split, by the shared history of earlier nights
-  // (trouble reading it shows below, where the manifests cannot be read either).
-  const estimates = await loadEstimates(schedule, date, { warn: () => {} });
-  const plan = planNight(options.cells, schedule.machines, planOptions(estimates));
-  const machineOf = new Map(plan.machines.flatMap((m) => m.builds.map((b) => [b.id, m.machine.name] as const)));
+  const machineOf = await plannedMachines(options);
   const planned: PlannedCell[] = options.cells.map((cell) => ({
     id: cell.id,
     package: cell.package.name,
@@ -51,7 +47,7 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
   const machines = schedule.machines.map((m) => m.name);
   const tailLines = options.tailLines ?? 40;
   const logUrl = (key: string) => (schedule.report?.logUrl ? schedule.report.logUrl.replace('{key}', key) : null);
-  const base = { date, schedule: schedule.name, axes: options.axes, planned, logUrl };
+  const base = { date, schedule: schedule.name, axes: options.axes, planned, logUrl, ...(schedule.queue ? { queue: true } : {}) };
 
   let destination: Destination | undefined;
   try {
@@ -60,7 +56,9 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
     const fleet = await collectNight(destination, date, machines);
     const unreadable = fleet.machines.flatMap((m) => (m.problem ? [m.problem] : []));
     const earlier = await earlierNights(destination, date, options.historyNights ?? 14, warn);
-    const failing = fleet.machines.flatMap((m) => m.manifest?.builds ?? []).filter((b) => isFailure(b.status as CellStatus) && b.log);
+    // The tails of the builds the report shows: a cell that ended on two machines shows one of them.
+    const shown = [...mergeByCell(fleet.machines.map((m) => m.manifest)).values()].map((result) => result.build);
+    const failing = shown.filter((b) => isFailure(b.status as CellStatus) && b.log);
     const tails = new Map(
       await Promise.all(failing.map(async (b) => [b.id, tail(await destination!.getBytes(b.log!, { lastBytes: TAIL_BYTES }).catch(() => undefined), tailLines)] as const)),
     );
@@ -81,6 +79,18 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
       `the destination ${destination?.url ?? ''} could not be read (${(error as Error).message}); this report shows only ${options.machine}'s own night`,
     );
   }
+}
+
+/**
+ * Which machine was to build what: the night's own split, by the shared history of earlier nights
+ * (trouble reading it shows where the manifests cannot be read either). With the shared queue nobody
+ * knows in advance: any machine whose selectors allow a cell may take it.
+ */
+async function plannedMachines(options: GatherOptions): Promise<Map<string, string>> {
+  if (options.schedule.queue) return new Map();
+  const estimates = await loadEstimates(options.schedule, options.date, { warn: () => {} });
+  const plan = planNight(options.cells, options.schedule.machines, planOptions(estimates));
+  return new Map(plan.machines.flatMap((m) => m.builds.map((b) => [b.id, m.machine.name] as const)));
 }
 
 /** Earlier nights' manifests (all machines), newest first; one that cannot be read is left out (and named to `warn`). */

@@ -15,7 +15,7 @@ export interface ReportCell {
   package: string;
   /** Axis name to value, in build-id order. */
   axes: Record<string, string>;
-  /** The machine that built it (or was planned to). */
+  /** The machine whose result is shown (or the one planned to build it; '' with the shared queue). */
   machine: string;
   status: CellStatus;
   reason: string | null;
@@ -30,14 +30,19 @@ export interface ReportCell {
   change: CellChange;
   /** Where the full log is (a key at the destination and, when there is one, a URL), and its last lines. */
   log: { key: string | null; url: string | null; tail: string[] };
+  /** The cell also ended on these machines (the shared queue took it over), with what it did there. */
+  also_ran_on?: { machine: string; status: CellStatus }[];
 }
 
 export interface ReportMachine {
   name: string;
   /** False when the machine published no manifest for the night. */
   reported: boolean;
+  /** The builds in its manifest; for a silent machine, its planned share (0 with the shared queue). */
   builds: number;
   failed: number;
+  /** When it could not reach the shared queue during the night (its running builds went on). */
+  queueOutages?: { from: string; to?: string }[];
 }
 
 export interface ReportModel {
@@ -53,6 +58,8 @@ export interface ReportModel {
   counts: { total: number; succeeded: number; failed: number; missing: number };
   /** Earlier nights the history looked at, newest first. */
   history: string[];
+  /** The schedule has a shared queue: cells have no planned machine, and a missing cell is one no machine ran. */
+  queue?: boolean;
   /** Set when the destination could not be read and the report was made from this machine's night alone. */
   degraded?: string;
 }

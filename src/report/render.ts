@@ -144,7 +144,8 @@ function subjectOf(night: Night): string {
     : [failed || !notRun ? `${failed} of ${model.counts.total} builds failed` : `${notRun} of ${model.counts.total} builds not run`];
   if (!night.allGreen && notRun && failed) parts.push(`${notRun} not run`);
   if (night.silentMachines.length) parts.push(`${plural(night.silentMachines.length, 'machine')} missing`);
-  if (night.missingCells.length) parts.push(`${night.missingCells.length}${night.silentMachines.length ? ' more' : ''} missing`);
+  // With the shared queue a silent machine had no share of its own: its cells are not counted apart.
+  if (night.missingCells.length) parts.push(`${night.missingCells.length}${night.silentMachines.length && !model.queue ? ' more' : ''} missing`);
   if (model.degraded) parts.push('partial report');
   return `nightshift ${model.date}: ${parts.join(', ')}`;
 }
@@ -164,11 +165,31 @@ function streakLine(cell: ReportCell): string {
   return `failing ${plural(cell.streak, 'night')}${cell.failing_since ? `, since ${cell.failing_since}` : ''}${last}`;
 }
 
-function changeLine(cell: ReportCell): string {
-  if (cell.status === 'succeeded') return `succeeded${cell.duration_s === null ? '' : ` in ${duration(cell)}`} on ${cell.machine}`;
-  const since = isNew(cell) || isUnfinished(cell) ? '' : `since ${cell.failing_since ?? 'before the history'} (${plural(cell.streak, 'night')}) — `;
-  return `${since}${statusLine(cell)} on ${cell.machine}`;
+/** The machine shown, and the others the cell also ended on (the shared queue took it over): "m1 (also ran on m0: failed)". */
+function machineLine(cell: ReportCell): string {
+  const others = cell.also_ran_on ?? [];
+  return others.length ? `${cell.machine} (also ran on ${others.map((other) => `${other.machine}: ${LOOKS[other.status].word}`).join(', ')})` : cell.machine;
 }
+
+function changeLine(cell: ReportCell): string {
+  if (cell.status === 'succeeded') return `succeeded${cell.duration_s === null ? '' : ` in ${duration(cell)}`} on ${machineLine(cell)}`;
+  const since = isNew(cell) || isUnfinished(cell) ? '' : `since ${cell.failing_since ?? 'before the history'} (${plural(cell.streak, 'night')}) — `;
+  return `${since}${statusLine(cell)} on ${machineLine(cell)}`;
+}
+
+/** Missing cells with what is said of them: each with its machine under the static split, once for all with the queue (no machine ran them). */
+function missingGroups(night: Night): { cells: ReportCell[]; why: string | null }[] {
+  if (!night.model.queue) return night.missingCells.length ? [{ cells: night.missingCells, why: null }] : [];
+  const byWhy = new Map<string, ReportCell[]>();
+  for (const cell of night.missingCells) byWhy.set(statusLine(cell), [...(byWhy.get(statusLine(cell)) ?? []), cell]);
+  return [...byWhy].map(([why, cells]) => ({ cells, why }));
+}
+
+/** A machine that published nothing: under the static split its share is missing; with the queue the others could take its builds. */
+const silentMeaning = (model: ReportModel, machine: ReportMachine) =>
+  model.queue
+    ? 'the other machines could take its builds from the shared queue, and what none of them ran is listed as missing'
+    : `its ${plural(machine.builds, 'build')} are missing`;
 
 /** Terminal colours and progress-bar redraws are noise in mail; so are other control characters. */
 function cleanLogLine(line: string): string {
@@ -195,7 +216,7 @@ const logWhere = (cell: ReportCell) => cell.log.url ?? cell.log.key ?? 'no log w
 
 function facts(cell: ReportCell): [string, string][] {
   return [
-    ['Machine', cell.machine],
+    ['Machine', machineLine(cell)],
     ['Status', statusLine(cell)],
     ['Streak', streakLine(cell)],
     ['Duration', duration(cell) || '—'],
@@ -245,12 +266,20 @@ function htmlBanners(night: Night): string {
     html += banner(
       '#7e22ce',
       '#faf5ff',
-      `<b>${escapeHtml(machine.name)} did not report.</b> It published nothing for this night (down, still running, or its upload failed), so its ${plural(machine.builds, 'build')} are missing: purple in the grid.`,
+      model.queue
+        ? `<b>${escapeHtml(machine.name)} did not report.</b> It published nothing for this night (down, still running, or its upload failed); ${silentMeaning(model, machine)}.`
+        : `<b>${escapeHtml(machine.name)} did not report.</b> It published nothing for this night (down, still running, or its upload failed), so ${silentMeaning(model, machine)}: purple in the grid.`,
     );
   }
-  if (night.missingCells.length) {
-    const ids = night.missingCells.map((cell) => `<span style="${MONO}">${escapeHtml(cell.id)}</span> (${escapeHtml(cell.machine)})`).join(', ');
-    html += banner('#7e22ce', '#faf5ff', `<b>No result for ${plural(night.missingCells.length, 'build')}</b> on machines that did report: ${ids}.`);
+  for (const { cells, why } of missingGroups(night)) {
+    const ids = cells.map((cell) => `<span style="${MONO}">${escapeHtml(cell.id)}</span>${why === null ? ` (${escapeHtml(cell.machine)})` : ''}`).join(', ');
+    html += banner(
+      '#7e22ce',
+      '#faf5ff',
+      why === null
+        ? `<b>No result for ${plural(cells.length, 'build')}</b> on machines that did report: ${ids}.`
+        : `<b>No result for ${plural(cells.length, 'build')}</b>, ${escapeHtml(why)}: ${ids}.`,
+    );
   }
   return html;
 }
@@ -278,7 +307,7 @@ function htmlGridCell(cells: ReportCell[] | undefined, top: string): string {
   return cells
     .map((cell) => {
       const look = LOOKS[cell.status];
-      const title = [cell.id, statusLine(cell), duration(cell), cell.machine].filter(Boolean).join(' · ');
+      const title = [cell.id, statusLine(cell), duration(cell), machineLine(cell)].filter(Boolean).join(' · ');
       const text = cell.status === 'missing' ? 'missing' : `${look.symbol} ${duration(cell)}`.trim();
       return `<td title="${escapeHtml(title)}" style="padding:6px 4px;border:1px solid #ffffff;${top}background:${look.bg};color:${look.fg};text-align:center;font-size:13px;font-weight:bold;white-space:nowrap;">${escapeHtml(text)}</td>`;
     })
@@ -348,7 +377,7 @@ function htmlFooter(night: Night, options: RenderOptions): string {
     .map((machine) => {
       const state = machine.reported
         ? `${plural(machine.builds, 'build')}, ${machine.failed} failed`
-        : `<b style="color:#7e22ce;">did not report</b> (${plural(machine.builds, 'build')} planned)`;
+        : `<b style="color:#7e22ce;">did not report</b>${model.queue ? '' : ` (${plural(machine.builds, 'build')} planned)`}`;
       return `<b>${escapeHtml(machine.name)}</b>: ${state}`;
     })
     .join(' · ');
@@ -357,7 +386,9 @@ function htmlFooter(night: Night, options: RenderOptions): string {
     : 'no earlier nights to compare with';
   return row(
     `<div style="padding:12px 0 20px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.6;color:${MUTED};">` +
-      `Machines: ${machines}<br>Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
+      `Machines: ${machines}<br>${queueOutageLines(model)
+        .map((line) => `${escapeHtml(line)}<br>`)
+        .join('')}Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
       `Sent by nightshift (report.when: ${options.when}).</div>`,
   );
 }
@@ -419,12 +450,14 @@ function renderText(night: Night, subject: string, options: RenderOptions): stri
   const lines = [subject, `schedule ${model.schedule}: ${night.byStatus.map(([status, count]) => `${count} ${LOOKS[status].word}`).join(', ')}`, ''];
   if (model.degraded) lines.push(`!! PARTIAL REPORT: ${model.degraded}`, '');
   for (const machine of night.allGreen ? [] : night.silentMachines)
+    lines.push(`!! ${machine.name} DID NOT REPORT: it published nothing for this night (down, still running, or its upload failed); ${silentMeaning(model, machine)}.`, '');
+  for (const { cells, why } of missingGroups(night))
     lines.push(
-      `!! ${machine.name} DID NOT REPORT: it published nothing for this night (down, still running, or its upload failed); its ${plural(machine.builds, 'build')} are missing.`,
+      why === null
+        ? `!! No result for ${plural(cells.length, 'build')}: ${cells.map((cell) => `${cell.id} (${cell.machine})`).join(', ')}`
+        : `!! No result for ${plural(cells.length, 'build')}, ${why}: ${cells.map((cell) => cell.id).join(', ')}`,
       '',
     );
-  if (night.missingCells.length)
-    lines.push(`!! No result for ${plural(night.missingCells.length, 'build')}: ${night.missingCells.map((cell) => `${cell.id} (${cell.machine})`).join(', ')}`, '');
   for (const [title, cells] of [
     ['Newly broken tonight', night.newly],
     ['Still failing', night.still],
@@ -441,7 +474,13 @@ function renderText(night: Night, subject: string, options: RenderOptions): stri
   const history = model.history.length
     ? `compared with ${plural(model.history.length, 'earlier night')} (${model.history.at(-1)!} to ${model.history[0]!})`
     : 'no earlier nights to compare with';
-  lines.push('--', `Machines: ${machines}`, `Results read from ${model.destination}; ${history}.`, `Sent by nightshift (report.when: ${options.when}).`);
+  lines.push(
+    '--',
+    `Machines: ${machines}`,
+    ...queueOutageLines(model),
+    `Results read from ${model.destination}; ${history}.`,
+    `Sent by nightshift (report.when: ${options.when}).`,
+  );
   return `${lines.join('\n')}\n`;
 }
 
@@ -451,4 +490,15 @@ export function renderReport(model: ReportModel, options: RenderOptions): Render
   if (night.allGreen && options.when === 'failures') return undefined;
   const subject = subjectOf(night);
   return { subject, html: renderHtml(night, subject, options), text: renderText(night, subject, options) };
+}
+
+/** One line per machine that lost the shared queue during the night: when, and that its builds went on. */
+function queueOutageLines(model: ReportModel): string[] {
+  const clock = (iso: string) => `${iso.slice(11, 19)} UTC`;
+  return model.machines.flatMap((machine) => {
+    const outages = machine.queueOutages ?? [];
+    if (!outages.length) return [];
+    const spans = outages.map((o) => `${clock(o.from)} to ${o.to ? clock(o.to) : 'the end of its night'}`).join(', ');
+    return [`${machine.name} could not reach the shared queue ${spans}: its running builds went on, nothing new started there meanwhile.`];
+  });
 }

@@ -29,13 +29,20 @@ export async function runFromQueue(options: QueuedNightOptions): Promise<BuildRe
     void master(line).catch(() => undefined);
   };
   let bookkeeping = Promise.resolve();
+  let reachable = true;
   const onConnection = (up: boolean) => {
+    // ioredis reports every failed reconnect: only a change is news.
+    if (up === reachable) return;
+    reachable = up;
     const at = new Date().toISOString();
     tell(up ? `the shared queue at ${shown} is reachable again` : `the shared queue at ${shown} cannot be reached; running builds go on, nothing new starts until it is back`);
     bookkeeping = bookkeeping
       .then(() =>
         store.update((state) => {
-          state.queue = { url: shown, ...(up ? {} : { unreachable_since: state.queue?.unreachable_since ?? at }) };
+          const outages = [...(state.queue?.outages ?? [])];
+          if (up && outages.length && outages.at(-1)!.to === undefined) outages[outages.length - 1] = { ...outages.at(-1)!, to: at };
+          if (!up) outages.push({ from: at });
+          state.queue = { url: shown, ...(up ? {} : { unreachable_since: state.queue?.unreachable_since ?? at }), outages };
         }),
       )
       .then(

@@ -81,6 +81,13 @@ export function queueCells(cells: readonly Cell[], estimates: NightEstimates): N
 export async function runScheduledNight(request: ScheduledNightRequest, collaborators: ScheduledNightCollaborators): Promise<ScheduledNightOutcome> {
   const { config, schedule, date, machine } = request;
   const { say, warn } = collaborators;
+  const queueUrl = resolveRedisUrl(schedule);
+  if (queueUrl && request.force) {
+    throw new NightshiftError(
+      `--force cannot rebuild through the shared queue of ${schedule.file}: the night's ended builds stay ended; rebuild one by hand with \`nightshift build ID --force\``,
+      ExitCode.usage,
+    );
+  }
   const estimates = request.estimates ?? (await loadEstimates(schedule, date, { warn }));
   const mine = machineBuilds(config, schedule, machine, request, estimates);
 
@@ -96,13 +103,6 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
     for (const error of room.errors) warn(error);
   }
 
-  const queueUrl = resolveRedisUrl(schedule);
-  if (queueUrl && request.force) {
-    throw new NightshiftError(
-      `--force cannot rebuild through the shared queue of ${schedule.file}: the night's ended builds stay ended; rebuild one by hand with \`nightshift build ID --force\``,
-      ExitCode.usage,
-    );
-  }
   const night = await runNight(
     {
       matrix: config.matrix,

@@ -1,7 +1,8 @@
 /**
  * The per-cell "latest good" pointer `nightshift/latest/<id>.json`: its shape, when it moves, and how
  * it is read and written — the only place that parses one. A pointer only ever names a build whose
- * artifacts are all published, and only ever moves forward in time.
+ * artifacts are all published, and only ever moves forward in time: to a later night, or within the
+ * night to a newer good build of the cell (with the shared queue, a cell can end on two machines).
  */
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
@@ -17,6 +18,16 @@ export interface LatestPointer {
   commit: string | null;
   manifest: string;
   artifacts: PublishedArtifact[];
+  /** When the named build ended; pointers written before it was added lack it (their manifest has it). */
+  finished_at?: string | null;
+}
+
+/** What decides between two good builds of a cell: the night, the machine that built it, when it ended. */
+export interface PointerBuild {
+  date: string;
+  machine: string;
+  /** undefined or null: not known (an older pointer that its manifest does not explain either). */
+  finished_at?: string | null;
 }
 
 // The pointer has no version field of its own (written so since the first release); loose, so fields
@@ -28,11 +39,21 @@ const pointerSchema = z.looseObject({
   commit: z.string().nullable(),
   manifest: z.string(),
   artifacts: z.array(publishedArtifactSchema),
+  finished_at: z.string().nullable().optional(),
 });
 
-/** A pointer moves forward only: re-uploading an older night never takes "latest" back in time. */
-export function pointerMoves(existing: LatestPointer | undefined, date: string): boolean {
-  return existing === undefined || existing.date <= date;
+/**
+ * A pointer moves forward only: re-uploading an older night never takes "latest" back in time. Within
+ * a night a machine rewrites its own pointer (a rebuild), but another machine's only for a build that
+ * ended later: when either end is unknown the pointer stays, since replacing it might go back in time.
+ */
+export function pointerMoves(existing: PointerBuild | undefined, candidate: PointerBuild): boolean {
+  if (existing === undefined || existing.date < candidate.date) return true;
+  if (existing.date > candidate.date) return false;
+  if (existing.machine === candidate.machine) return true;
+  const before = Date.parse(existing.finished_at ?? '');
+  const after = Date.parse(candidate.finished_at ?? '');
+  return after > before;
 }
 
 export function pointerBody(pointer: LatestPointer): string {

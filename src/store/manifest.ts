@@ -5,7 +5,7 @@
  */
 import * as z from 'zod';
 import { parseJson, type Parsed } from '../json-format.js';
-import type { NightState } from '../night/state.js';
+import type { NightState, QueueOutage } from '../night/state.js';
 import type { Destination } from './destination.js';
 import { manifestKey, nightPrefix } from './published-layout.js';
 
@@ -16,6 +16,11 @@ export interface PublishedArtifact {
   key: string;
   size: number;
   sha256: string;
+  /**
+   * Set when the object at `key` is another machine's build of the same cell and night (the cell ended
+   * on two machines): this build's own file was not sent, and size and sha256 are of the object there.
+   */
+  published_by?: string;
 }
 
 export interface ManifestBuild {
@@ -47,6 +52,8 @@ export interface Manifest {
   destination: string;
   recipes: { repo: string; ref: string; commit: string } | null;
   builds: ManifestBuild[];
+  /** When this machine could not reach the shared queue during the night (absent: never, or no queue). */
+  queue_outages?: QueueOutage[];
 }
 
 export interface BuildPublication {
@@ -81,12 +88,13 @@ export function buildManifest(state: NightState, publications: ReadonlyMap<strin
         published: build.status === 'succeeded' && (publication?.complete ?? false),
       };
     }),
+    ...(state.queue?.outages?.length ? { queue_outages: state.queue.outages } : {}),
   };
 }
 
 const nullableString = z.string().nullable();
 
-export const publishedArtifactSchema = z.looseObject({ file: z.string(), key: z.string(), size: z.number(), sha256: z.string() });
+export const publishedArtifactSchema = z.looseObject({ file: z.string(), key: z.string(), size: z.number(), sha256: z.string(), published_by: z.string().optional() });
 
 // Loose objects: a field a later version adds does not make a manifest unreadable.
 const manifestSchema = z.looseObject({
@@ -113,6 +121,7 @@ const manifestSchema = z.looseObject({
       published: z.boolean(),
     }),
   ),
+  queue_outages: z.array(z.looseObject({ from: z.string(), to: z.string().optional() })).optional(),
 });
 
 /** A manifest's text, or what is wrong with it. */

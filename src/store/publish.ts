@@ -8,6 +8,10 @@
  * following links, inside its build's folder, and the bytes sent are hashed and compared with the
  * sha256 night.json recorded at the build's end. An artifact key that holds another build's content
  * is never replaced: two builds of a night whose `upload.key` renders alike must not swap the object.
+ * The same cell of the same night built on two machines (with the shared queue, a machine cut off from
+ * Redis keeps building while another takes its build over) is published once: the second machine keeps
+ * the first one's object and its manifest says so (`published_by`); the latest pointer names the
+ * build that ended last.
  */
 import { createHash } from 'node:crypto';
 import PQueue from 'p-queue';
@@ -15,7 +19,7 @@ import type { TemplateVars } from '../matrix/template.js';
 import { FINISHED_STATUSES, artifactDir, type NightLayout } from '../night/layout.js';
 import type { BuildRecord, NightState, UploadRecord } from '../night/state.js';
 import type { Destination } from './destination.js';
-import { pointerBody, pointerMoves, readLatestPointer, writeLatestPointer, type LatestPointer } from './latest.js';
+import { pointerBody, pointerMoves, readLatestPointer, writeLatestPointer, type LatestPointer, type PointerBuild } from './latest.js';
 import { ContentChangedError, openInside, sha256Of, UnsafeFileError } from './local-file.js';
 import { buildManifest, manifestMachines, readManifest, type BuildPublication, type PublishedArtifact } from './manifest.js';
 import { artifactKey, latestKey, logKey, manifestKey, type PublishedLayout } from './published-layout.js';
@@ -45,10 +49,12 @@ export interface PublishOutcome extends UploadRecord {
 
 type Sent = 'uploaded' | 'skipped';
 
-/** Which build of the night holds an artifact key, by a manifest already at the destination. */
+/** Which build of the night holds an artifact key, by a manifest already at the destination, and what it recorded there. */
 interface Holder {
   machine: string;
   id: string;
+  size: number;
+  sha256: string;
 }
 
 export async function publishNight(request: PublishRequest): Promise<PublishOutcome> {
@@ -84,48 +90,57 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   const byKey = new Map<string, { id: string; file: string; sha256: string }[]>();
   for (const { build, artifacts } of planned) for (const a of artifacts) byKey.set(a.key, [...(byKey.get(a.key) ?? []), { id: build.id, file: a.file, sha256: a.sha256 }]);
   // Read once, and only when an artifact key already holds other content.
-  let holders: Promise<Map<string, Holder>> | undefined;
+  let holders: Promise<Map<string, Holder[]>> | undefined;
 
-  /** One artifact: exactly the bytes the build made, to a key no other build of the night holds, or nothing. */
-  const sendArtifact = (build: BuildRecord, artifact: PublishedArtifact): Promise<boolean> =>
-    queue.add<boolean>(async () => {
+  /**
+   * One artifact: exactly the bytes the build made, to a key no other build of the night holds, or nothing.
+   * Resolves to what the manifest records for it, or null when it is not published (and why is in `failed`).
+   */
+  const sendArtifact = (build: BuildRecord, artifact: PublishedArtifact): Promise<PublishedArtifact | null> =>
+    queue.add(async () => {
       const { key } = artifact;
       const label = `artifacts/${build.id}/${artifact.file}`;
+      const refuse = (error: string) => (fail(key, error), null);
       try {
         const clash = byKey.get(key)!.find((other) => other.id !== build.id && other.sha256 !== artifact.sha256);
         if (clash)
-          return fail(
-            key,
+          return refuse(
             `${label} not published: artifacts/${clash.id}/${clash.file} of this night has the same key with other content; make upload.key tell the builds apart (add {id})`,
           );
         const existing = await destination.head(key);
         if (existing?.sha256 === artifact.sha256) {
           counts.skipped += 1;
-          return true;
+          return artifact;
         }
         if (existing) {
-          const holder = (await (holders ??= readHolders(destination, state.date))).get(key);
+          // The build whose recorded content is the object there (a manifest also lists artifacts that failed to go).
+          const claims = (await (holders ??= readHolders(destination, state.date))).get(key) ?? [];
+          const holder = claims.find((claim) => claim.sha256 === existing.sha256) ?? claims[0];
+          if (holder && sameCellElsewhere(holder, build.id, state.machine, existing.sha256)) {
+            // Published once: the other machine's build of this cell stays, and this manifest names it.
+            counts.skipped += 1;
+            return { ...artifact, size: holder.size, sha256: holder.sha256, published_by: holder.machine };
+          }
           const refused = await replaceRefused(destination, state, build.id, key, holder);
           if (refused)
-            return fail(
-              key,
+            return refuse(
               `${label} not published: the key already holds other content (sha256 ${existing.sha256 ?? 'unknown'}, ${refused}), which nightshift does not replace; make upload.key tell the builds apart (add {id}), or remove the object if it is stale`,
             );
         }
         const source = await openInside(artifactDir(night, build.id), artifact.file, label);
         try {
           const sha256 = await sha256Of(source);
-          if (sha256 !== artifact.sha256) return fail(key, changed(label, artifact.sha256, sha256));
+          if (sha256 !== artifact.sha256) return refuse(changed(label, artifact.sha256, sha256));
           await destination.putFile(key, source, { sha256: artifact.sha256 });
         } finally {
           await source.handle.close();
         }
         counts.uploaded += 1;
-        return true;
+        return artifact;
       } catch (error) {
-        if (error instanceof ContentChangedError) return fail(key, changed(label, error.recorded, error.now));
-        if (error instanceof UnsafeFileError) return fail(key, `${error.message}; not published`);
-        return fail(key, (error as Error).message);
+        if (error instanceof ContentChangedError) return refuse(changed(label, error.recorded, error.now));
+        if (error instanceof UnsafeFileError) return refuse(`${error.message}; not published`);
+        return refuse((error as Error).message);
       }
     });
 
@@ -133,6 +148,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
   await Promise.all(
     planned.map(async ({ build, artifacts }) => {
       const sentArtifacts = await Promise.all(artifacts.map((a) => sendArtifact(build, a)));
+      const recorded = artifacts.map((a, index) => sentArtifacts[index] ?? a);
       let log: string | null = null;
       if (build.log && FINISHED_STATUSES.includes(build.status)) {
         const key = logKey(state.date, state.machine, build.id);
@@ -150,7 +166,7 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
           }
         }
       }
-      publications.set(build.id, { log, artifacts, complete: sentArtifacts.every(Boolean) });
+      publications.set(build.id, { log, artifacts: recorded, complete: sentArtifacts.every((a) => a !== null) });
     }),
   );
 
@@ -165,8 +181,17 @@ export async function publishNight(request: PublishRequest): Promise<PublishOutc
     for (const build of manifest.builds.filter((b) => b.published)) {
       try {
         const existing = await readLatestPointer(destination, build.id);
-        if (!pointerMoves(existing?.pointer, state.date)) continue;
-        const pointer: LatestPointer = { id: build.id, date: state.date, machine: state.machine, commit: state.recipes?.commit ?? null, manifest: key, artifacts: build.artifacts };
+        const candidate: PointerBuild = { date: state.date, machine: state.machine, finished_at: build.finished_at };
+        if (!pointerMoves(existing && (await withFinishedAt(destination, existing.pointer, candidate)), candidate)) continue;
+        const pointer: LatestPointer = {
+          id: build.id,
+          date: state.date,
+          machine: state.machine,
+          commit: state.recipes?.commit ?? null,
+          manifest: key,
+          artifacts: build.artifacts,
+          finished_at: build.finished_at,
+        };
         if (existing?.text === pointerBody(pointer)) continue;
         await writeLatestPointer(destination, pointer);
         counts.uploaded += 1;
@@ -201,14 +226,39 @@ async function replaceRefused(destination: Destination, state: NightState, id: s
   return latest.date <= state.date ? undefined : `from ${id} of the newer night ${latest.date}`;
 }
 
-/** Every artifact key of the night's manifests at the destination, with the build that holds it. */
-async function readHolders(destination: Destination, date: string): Promise<Map<string, Holder>> {
+/**
+ * The object at a key is this cell's build of this night by another machine, as that machine's manifest
+ * recorded it (the object itself still has the recorded sha256, when the destination knows it).
+ */
+function sameCellElsewhere(holder: Holder, id: string, machine: string, sha256: string | undefined): boolean {
+  return holder.id === id && holder.machine !== machine && (sha256 === undefined || sha256 === holder.sha256);
+}
+
+/**
+ * The existing pointer with when its build ended, when that decides (same night, another machine) and the
+ * pointer does not carry it (written before pointers did): then from the manifest it names.
+ */
+async function withFinishedAt(destination: Destination, existing: LatestPointer, candidate: PointerBuild): Promise<PointerBuild> {
+  if (existing.finished_at != null || existing.date !== candidate.date || existing.machine === candidate.machine) return existing;
+  const { manifest } = await readManifest(destination, existing.date, existing.machine);
+  return { ...existing, finished_at: manifest?.builds.find((b) => b.id === existing.id)?.finished_at ?? null };
+}
+
+/**
+ * Every artifact key of the night's manifests at the destination, with the builds that claim it. A build
+ * that kept another machine's object (`published_by`) claims it for the machine that sent it.
+ */
+async function readHolders(destination: Destination, date: string): Promise<Map<string, Holder[]>> {
   const machines = await manifestMachines(destination, date);
-  const holders = new Map<string, Holder>();
+  const holders = new Map<string, Holder[]>();
   for (const machine of machines) {
     // An unreadable manifest says nothing about who holds what: its keys stay unclaimed (never replaced).
     const { manifest } = await readManifest(destination, date, machine);
-    for (const build of manifest?.builds ?? []) for (const a of build.artifacts) holders.set(a.key, { machine, id: build.id });
+    for (const build of manifest?.builds ?? [])
+      for (const a of build.artifacts) {
+        const claim = { machine: a.published_by ?? machine, id: build.id, size: a.size, sha256: a.sha256 };
+        holders.set(a.key, [...(holders.get(a.key) ?? []), claim]);
+      }
   }
   return holders;
 }

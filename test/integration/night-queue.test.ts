@@ -2,7 +2,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NightshiftError } from '../../src/errors.js';
 import { freePort, startRedis, type RedisServer } from '../helpers/redis.js';
-import { openNightQueue, safeJobId, type NightCell, type NightJob, type NightQueue } from '../../src/queue/night-queue.js';
+import { MAX_TAKEOVERS, openNightQueue, safeJobId, type NightCell, type NightJob, type NightQueue } from '../../src/queue/night-queue.js';
 
 let redis: RedisServer | undefined;
 let url = '';
@@ -53,6 +53,7 @@ describe('the night queue', () => {
     // The second machine's add is a no-op, even with other estimates: the first add wins.
     await b.addNight(CELLS.map((c) => ({ ...c, estimateS: c.id.startsWith('conda') ? 9000 : c.estimateS })));
     expect(await a.progress()).toEqual({ waiting: 4, active: 0, completed: 0, failed: 0, allEnded: false });
+    expect((await b.pending()).sort()).toEqual([...LONGEST_FIRST].sort());
     const jobs = await takeAll(b);
     expect(jobs.map((job) => job.data.id)).toEqual(LONGEST_FIRST);
     expect(jobs.map((job) => job.id)).toEqual(LONGEST_FIRST.map(safeJobId));
@@ -72,7 +73,7 @@ describe('the night queue', () => {
     const [a, b] = await twoMachines();
     await a.addNight(CELLS);
     // Machine a has no GPU: it passes over the libtorch build and does not keep it.
-    const noGpu = (_id: string, needs: { gpus?: number | 'all' }): boolean => needs.gpus === undefined;
+    const noGpu = (id: string): boolean => CELLS.find((c) => c.id === id)?.needs.gpus === undefined;
     const first = await a.take(noGpu);
     const second = await a.take(noGpu);
     expect([first?.data.id, second?.data.id]).toEqual(['manywheel_3.12_cu126', 'manywheel_3.13_cpu']);
@@ -87,6 +88,7 @@ describe('the night queue', () => {
     await a.fail(second!, { status: 'failed', machine: 'a', finished_at: at });
     await b.finish(gpuJob!, { status: 'succeeded', machine: 'b', finished_at: at });
     expect(await b.progress()).toEqual({ waiting: 0, active: 1, completed: 2, failed: 1, allEnded: false });
+    expect(await b.pending()).toEqual(['conda_3.12_cpu']);
     await a.finish(conda, { status: 'succeeded', machine: 'a', finished_at: at });
     expect(await b.progress()).toEqual({ waiting: 0, active: 0, completed: 3, failed: 1, allEnded: true });
   });
@@ -118,6 +120,35 @@ describe('the night queue', () => {
     expect((await a.progress()).allEnded).toBe(false);
     await a.finish(kept, { status: 'succeeded', machine: 'a', finished_at: at });
     expect(await a.progress()).toEqual({ waiting: 0, active: 0, completed: 2, failed: 0, allEnded: true });
+  });
+
+  it('leaves the queue untouched when nothing in it is for the machine', async () => {
+    const [a, b] = await twoMachines();
+    await a.addNight(CELLS);
+    const looked: string[] = [];
+    expect(await a.take((id) => (looked.push(id), false))).toBeUndefined();
+    expect(looked.sort()).toEqual([...LONGEST_FIRST].sort());
+    // Nothing was fetched and put back: the first job b takes was never started before.
+    const job = await b.take(any);
+    expect(job?.data.id).toBe(LONGEST_FIRST[0]);
+    expect(job?.attemptsStarted).toBe(1);
+  });
+
+  it('fails a build that every machine running it stopped renewing, once it was taken over too often', async () => {
+    const [a, b] = await twoMachines(1000);
+    await a.addNight([cell('deadly_1', 600)]);
+    let taken = 0;
+    const started = Date.now();
+    // Each taker "dies": it never renews, and the job comes back after the lease, MAX_TAKEOVERS times.
+    while (Date.now() - started < 20_000) {
+      const job = await (taken % 2 ? a : b).take(any);
+      if (job) taken++;
+      if ((await a.progress()).failed === 1) break;
+      await sleep(200);
+    }
+    expect(taken).toBe(MAX_TAKEOVERS + 1);
+    expect(await a.progress()).toMatchObject({ waiting: 0, active: 0, failed: 1, allEnded: true });
+    expect(await a.take(any)).toBeUndefined();
   });
 
   it('never shows the password of the URL in an error', async () => {

@@ -325,3 +325,68 @@ describe('renderReport: builds not run because of the machine', () => {
     expect(report.text).toContain(`${first!.id} -- NOT RUN`);
   });
 });
+
+describe('renderReport: the fleet with the shared queue', () => {
+  /** The sample night as a queue night: linux-2 silent, two cells no machine ran, one cell that ended on two machines. */
+  function queueNight(): ReportModel {
+    const green = allGreen();
+    const [missed, alsoMissed, twice, failedTwice] = green.cells;
+    const reason = 'no machine ran it (linux-0 and linux-1 reported without it; linux-2 published nothing)';
+    const missing: Partial<ReportCell> = {
+      status: 'missing',
+      machine: '',
+      reason,
+      duration_s: null,
+      exit_code: null,
+      change: 'newly-failed',
+      streak: 1,
+      failing_since: green.date,
+    };
+    let model: ReportModel = {
+      ...green,
+      queue: true,
+      machines: green.machines.map((machine) => (machine.name === 'linux-2' ? { ...machine, reported: false, builds: 0 } : machine)),
+    };
+    model = edit(model, missed!.id, missing);
+    model = edit(model, alsoMissed!.id, missing);
+    model = edit(model, twice!.id, { machine: 'linux-1', also_ran_on: [{ machine: 'linux-0', status: 'failed' }] });
+    model = edit(model, failedTwice!.id, {
+      status: 'failed',
+      reason: 'exit code 2',
+      exit_code: 2,
+      change: 'newly-failed',
+      streak: 1,
+      failing_since: green.date,
+      machine: 'linux-0',
+      also_ran_on: [{ machine: 'linux-1', status: 'timed_out' }],
+    });
+    return model;
+  }
+  const model = queueNight();
+  const [missed, alsoMissed, twice, failedTwice] = model.cells;
+  const report = render(model);
+
+  it('lists the cells no machine ran once, with the reason, and no planned machine', () => {
+    expect(report.subject).toBe(`nightshift ${model.date}: 1 of 45 builds failed, 1 machine missing, 2 missing`);
+    const line = `!! No result for 2 builds, missing: no machine ran it (linux-0 and linux-1 reported without it; linux-2 published nothing): ${missed!.id}, ${alsoMissed!.id}`;
+    expect(report.text).toContain(line);
+    expect(report.html).toContain(
+      `<b>No result for 2 builds</b>, missing: no machine ran it (linux-0 and linux-1 reported without it; linux-2 published nothing): <span style="font-family:Menlo,Consolas,'DejaVu Sans Mono','Courier New',monospace;">${missed!.id}</span>`,
+    );
+  });
+
+  it("does not call a silent machine's share missing: it had none", () => {
+    expect(report.text).toContain(
+      '!! linux-2 DID NOT REPORT: it published nothing for this night (down, still running, or its upload failed); the other machines could take its builds from the shared queue, and what none of them ran is listed as missing.',
+    );
+    expect(report.text).not.toMatch(/linux-2 .*builds are missing/);
+    expect(report.html).toContain('<b>linux-2</b>: <b style="color:#7e22ce;">did not report</b><br>');
+    expect(report.html).not.toContain('builds planned');
+  });
+
+  it('says which other machine a cell also ran on', () => {
+    expect(textSection(report.text, failedTwice!.id)).toMatch(/Machine: +linux-0 \(also ran on linux-1: timed out\)/);
+    expect(report.text).toContain(`${failedTwice!.id}  failed: exit code 2 on linux-0 (also ran on linux-1: timed out)`);
+    expect(report.html).toMatch(new RegExp(`<td title="${twice!.id} · succeeded · [^"]* · linux-1 \\(also ran on linux-0: failed\\)"`));
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { stringMatching } from '../helpers/expect.js';
-import { buildReportModel, type PlannedCell } from '../../src/report/history.js';
+import { buildReportModel, type PlannedCell, type ReportInput } from '../../src/report/history.js';
 import type { Manifest, ManifestBuild } from '../../src/store/manifest.js';
 
 const build = (id: string, status: string, extra: Partial<ManifestBuild> = {}): ManifestBuild => ({
@@ -88,5 +88,101 @@ describe('buildReportModel', () => {
   it('carries log tails and links', () => {
     expect(cell('a_1').log).toEqual({ key: 'nightshift/nights/x/logs/a_1.log', url: 'https://logs.example.com/nightshift/nights/x/logs/a_1.log', tail: ['error: boom'] });
     expect(model.history).toEqual(['2026_11_21', '2026_11_20', '2026_11_19']);
+  });
+});
+
+describe('buildReportModel with a cell that ended on two machines', () => {
+  const at = (time: string) => `2026-11-22T${time}:00.000Z`;
+  const twoMachines = (m0: ManifestBuild[], m1: ManifestBuild[], earlier: ReportInput['earlier'] = []) =>
+    buildReportModel({
+      ...input,
+      planned: [planned('a_1', 'm0'), planned('b_1', 'm1')],
+      tonight: [
+        { machine: 'm0', manifest: manifest(D, 'm0', m0) },
+        { machine: 'm1', manifest: manifest(D, 'm1', m1) },
+      ],
+      earlier,
+      tails: new Map(),
+    });
+
+  it('shows it once, with the succeeded build over the failed one whichever finished later', () => {
+    const model = twoMachines(
+      [build('a_1', 'succeeded', { finished_at: at('02:00'), duration_s: 3600 })],
+      [build('a_1', 'failed', { finished_at: at('03:00') }), build('b_1', 'succeeded', { finished_at: at('01:00') })],
+    );
+    expect(model.cells.map((c) => c.id)).toEqual(['a_1', 'b_1']);
+    expect(model.cells[0]).toMatchObject({ status: 'succeeded', machine: 'm0', duration_s: 3600, reason: null, also_ran_on: [{ machine: 'm1', status: 'failed' }] });
+    expect(model.cells[1]!.also_ran_on).toBeUndefined();
+    expect(model.counts).toEqual({ total: 2, succeeded: 2, failed: 0, missing: 0 });
+    // Each machine's summary counts what it built, the overlap included.
+    expect(model.machines.map((m) => [m.name, m.builds, m.failed])).toEqual([
+      ['m0', 1, 0],
+      ['m1', 2, 1],
+    ]);
+  });
+
+  it('between two successes (or two failures) shows the one that finished later', () => {
+    const successes = twoMachines(
+      [build('a_1', 'succeeded', { finished_at: at('04:30'), duration_s: 100, log: 'm0/a_1.log' })],
+      [build('a_1', 'succeeded', { finished_at: at('04:10'), duration_s: 200, log: 'm1/a_1.log' })],
+    );
+    expect(successes.cells[0]).toMatchObject({ machine: 'm0', duration_s: 100, log: { key: 'm0/a_1.log' }, also_ran_on: [{ machine: 'm1', status: 'succeeded' }] });
+    const failures = twoMachines(
+      [build('a_1', 'failed', { finished_at: at('01:00'), reason: 'exit code 1' })],
+      [build('a_1', 'timed_out', { finished_at: at('05:00'), reason: 'timed out after 3h' })],
+    );
+    expect(failures.cells[0]).toMatchObject({ status: 'timed_out', machine: 'm1', reason: 'timed out after 3h', also_ran_on: [{ machine: 'm0', status: 'failed' }] });
+    expect(failures.counts.failed).toBe(1);
+  });
+
+  it('merges earlier nights the same way for streaks: a night fixed on the other machine ends the streak', () => {
+    const model = twoMachines(
+      [build('a_1', 'failed', { finished_at: at('02:00') })],
+      [],
+      [
+        {
+          date: '2026_11_21',
+          manifests: [
+            manifest('2026_11_21', 'm0', [build('a_1', 'failed', { finished_at: '2026-11-21T05:00:00.000Z' })]),
+            manifest('2026_11_21', 'm1', [build('a_1', 'succeeded', { finished_at: '2026-11-21T03:00:00.000Z' })]),
+          ],
+        },
+        { date: '2026_11_20', manifests: [manifest('2026_11_20', 'm0', [build('a_1', 'failed')])] },
+      ],
+    );
+    expect(model.cells[0]).toMatchObject({ status: 'failed', streak: 1, change: 'newly-failed', last_success: '2026_11_21' });
+  });
+});
+
+describe('buildReportModel with the shared queue', () => {
+  const queued = (id: string): PlannedCell => ({ ...planned(id, ''), machine: '' });
+  const model = buildReportModel({
+    ...input,
+    queue: true,
+    planned: [queued('a_1'), queued('b_1'), queued('c_1')],
+    tonight: [
+      { machine: 'm0', manifest: manifest(D, 'm0', [build('a_1', 'succeeded'), build('c_1', 'failed')]) },
+      { machine: 'm1', manifest: manifest(D, 'm1', [build('c_1', 'succeeded')]) },
+      { machine: 'm2', manifest: undefined },
+    ],
+    earlier: [],
+  });
+
+  it('says a missing cell is one no machine ran, naming the machines that reported and those that published nothing', () => {
+    expect(model.queue).toBe(true);
+    expect(model.cells.find((c) => c.id === 'b_1')).toMatchObject({
+      status: 'missing',
+      machine: '',
+      reason: 'no machine ran it (m0 and m1 reported without it; m2 published nothing)',
+    });
+    expect(model.counts).toEqual({ total: 3, succeeded: 2, failed: 0, missing: 1 });
+  });
+
+  it('counts what each machine built, and nothing planned for a silent one', () => {
+    expect(model.machines).toEqual([
+      { name: 'm0', reported: true, builds: 2, failed: 1 },
+      { name: 'm1', reported: true, builds: 1, failed: 0 },
+      { name: 'm2', reported: false, builds: 0, failed: 0 },
+    ]);
   });
 });

@@ -1,6 +1,6 @@
 /** planResume: what a second run of a night does with what the first left — kept, forced, orphaned. */
 import { describe, expect, it } from 'vitest';
-import { planResume } from '../../src/night/resume.js';
+import { planResume, queueResume } from '../../src/night/resume.js';
 import type { BuildRecord, NightState } from '../../src/night/state.js';
 import { cell } from '../helpers/model.js';
 
@@ -48,5 +48,15 @@ describe('planResume', () => {
     expect(plan.toRun.map((c) => c.id)).toEqual(['b_1']);
     expect(plan.state.builds.find((b) => b.id === 'a_1')).toMatchObject({ status: 'succeeded' });
     expect(plan.state.builds.find((b) => b.id === 'c_1')).toMatchObject({ status: 'running' });
+  });
+});
+
+describe('queueResume', () => {
+  it('never builds again what ended here, and gives back what a dead runner left running', () => {
+    const plan = queueResume({ ...previous, builds: [...previous.builds, record('d_1', 'canceled', 1), { ...record('e_1', 'succeeded', 1), manual: true }] });
+    expect(plan.ended.map((b) => b.id)).toEqual(['a_1', 'b_1']);
+    expect(plan.orphaned).toEqual(['c_1']);
+    expect(plan.state.builds.find((b) => b.id === 'c_1')).toMatchObject({ status: 'canceled', attempt: 2, reason: expect.stringMatching(/back to the shared queue/) as unknown });
+    expect(plan.state.builds.find((b) => b.id === 'd_1')?.status).toBe('canceled');
   });
 });
