@@ -137,7 +137,7 @@ queue: { url: "${redis.url}", lease: ${LEASE_S}s }
   const allTaken = times.length === orphans.length && orphans.length > 0;
   const ok = allTaken && succeededOnce.length === BUILDS && survivors.length === 0;
   console.log(
-    `\nsummary: kill -9 of 1 of 3 machines mid-night: its ${orphans.length} running builds started elsewhere ${times.length ? `${Math.min(...times).toFixed(1)}-${Math.max(...times).toFixed(1)} s` : 'never'} after the kill (lease ${LEASE_S} s, expected ${LEASE_S}-${LEASE_S * 1.5} s after the last renewal); ${succeededOnce.length}/${BUILDS} cells succeeded exactly once${survivors.length ? `; ${survivors.length} build processes OUTLIVED the runner` : ''}`,
+    `\nsummary: kill -9 of 1 of 3 machines mid-night: its ${orphans.length} running builds started elsewhere ${times.length ? `${Math.min(...times).toFixed(1)}-${Math.max(...times).toFixed(1)} s` : 'never'} after the kill (lease ${LEASE_S} s: expected ${LEASE_S}-${LEASE_S * 1.5} s after the last renewal, renewals come every third of a lease, so ${((LEASE_S * 2) / 3).toFixed(1)}-${LEASE_S * 1.5} s after the kill); ${succeededOnce.length}/${BUILDS} cells succeeded exactly once${survivors.length ? `; ${survivors.length} build processes OUTLIVED the runner` : ''}`,
   );
   process.exitCode = ok ? 0 : 1;
 } finally {
