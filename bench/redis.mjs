@@ -15,7 +15,11 @@ export async function startRedis() {
   const args = ['--bind', '127.0.0.1', '--port', String(port), '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--logfile', ''];
   const child = spawn('/usr/bin/redis-server', args, { stdio: 'ignore' });
   const exited = new Promise((resolve) => child.once('exit', resolve));
-  const onExit = () => child.kill('SIGKILL');
+  // Whatever happens to the bench, no server outlives it and no folder stays behind.
+  const onExit = () => {
+    child.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  };
   process.once('exit', onExit);
   const stop = async () => {
     if (child.exitCode === null && child.signalCode === null) {
