@@ -7,6 +7,9 @@ import path from 'node:path';
 
 const benches = [
   ['schedule.mjs'],
+  ['queue-scale.mjs'],
+  ['fleet.mjs'],
+  ['takeover.mjs'],
   ['log-stream.mjs'],
   ['log-stream.mjs', '--docker'],
   ['upload.mjs'],

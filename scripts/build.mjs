@@ -13,8 +13,8 @@ const dist = path.join(repo, 'dist');
 
 const result = await build({
   absWorkingDir: repo,
-  // cli is the binary; the others are imported by scripts/ and bench/ (JSON Schemas, the sample report, uploads).
-  entryPoints: ['src/cli.ts', 'src/config/json-schema.ts', 'src/report/render.ts', 'src/report/sample.ts', 'src/store/open.ts', 'src/plan/plan.ts'],
+  // cli is the binary; the others are imported by scripts/ and bench/ (JSON Schemas, the sample report, uploads, the plan, the night queue).
+  entryPoints: ['src/cli.ts', 'src/config/json-schema.ts', 'src/report/render.ts', 'src/report/sample.ts', 'src/store/open.ts', 'src/plan/plan.ts', 'src/queue/night-queue.ts'],
   outbase: 'src',
   outdir: dist,
   // Chunks one folder below dist/, like dist/commands/ was: src/commands/install.ts finds ../cli.js.
