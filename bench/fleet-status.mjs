@@ -69,7 +69,7 @@ function config(name, queueUrl, schedule = 'nightly') {
   return dir;
 }
 
-/** A night in the queue as machines leave it (src/queue/night-queue.ts's layout): a tenth running with a claim, a tenth ended. */
+/** A night in the queue as machines leave it (src/queue/night-queue.ts's layout): a tenth running (taken by a named worker), a tenth ended. */
 async function fillNight(url, schedule, cells) {
   const connection = new Redis(url, { maxRetriesPerRequest: null });
   const name = `${schedule}.${DATE}`;
@@ -78,13 +78,13 @@ async function fillNight(url, schedule, cells) {
   await queue.addBulk(
     ids.map((id, i) => ({ name: id, data: { id, estimateS: 10_000 - i, needs: {} }, opts: { jobId: id, priority: i + 1, removeOnComplete: false, removeOnFail: false } })),
   );
-  const worker = new Worker(name, null, { connection, prefix: 'nightshift', autorun: false, lockDuration: 600_000 });
+  // Workers named after machines: BullMQ records which one took a job (processedBy), as the runner's do.
+  const workers = ['m2', 'm1'].map((machine) => new Worker(name, null, { connection, prefix: 'nightshift', name: machine, autorun: false, lockDuration: 600_000 }));
   for (let i = 0; i < cells / 5; i++) {
-    const job = await worker.getNextJob('bench-token', { block: false });
-    await job.updateProgress({ machine: i % 2 ? 'm1' : 'm2', started_at: new Date().toISOString() });
+    const job = await workers[i % 2].getNextJob('bench-token', { block: false });
     if (i % 2) await job.moveToCompleted({ status: 'succeeded', machine: 'm1', finished_at: new Date().toISOString() }, 'bench-token', false);
   }
-  await worker.close(true);
+  for (const worker of workers) await worker.close(true);
   await queue.close();
   await connection.quit();
 }

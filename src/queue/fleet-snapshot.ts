@@ -120,9 +120,9 @@ async function snapshot(queue: Queue<NightCell, EndRecord>): Promise<FleetSnapsh
   const running: RunningBuild[] = [];
   const unclaimed: Job<NightCell, EndRecord>[] = [];
   for (const job of active.filter(firstSight)) {
-    const claim = claimOf(job.progress);
-    if (claim) running.push({ id: job.data.id, ...claim });
-    else unclaimed.push(job); // taken a moment ago, or set aside by a machine's scan: not running yet
+    // BullMQ records which worker (named after its machine) took the job, and when.
+    if (job.processedBy && job.processedOn) running.push({ id: job.data.id, machine: job.processedBy, since: new Date(job.processedOn).toISOString() });
+    else unclaimed.push(job);
   }
   const queued = [...waiting.filter(firstSight), ...unclaimed].sort((a, b) => a.priority - b.priority || b.data.estimateS - a.data.estimateS);
   return {
@@ -131,12 +131,6 @@ async function snapshot(queue: Queue<NightCell, EndRecord>): Promise<FleetSnapsh
     waiting: queued.map((job) => ({ id: job.data.id, estimateS: job.data.estimateS })),
     ended: ended.sort((a, b) => (a.finished_at ?? '').localeCompare(b.finished_at ?? '')),
   };
-}
-
-function claimOf(progress: unknown): { machine: string; since: string } | undefined {
-  const claim = progress as { machine?: unknown; started_at?: unknown } | null;
-  if (typeof claim?.machine !== 'string' || typeof claim.started_at !== 'string') return undefined;
-  return { machine: claim.machine, since: claim.started_at };
 }
 
 function endRecordOf(value: unknown): EndRecord | undefined {

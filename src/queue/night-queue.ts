@@ -35,12 +35,6 @@ export interface NightCell {
   needs: Resources;
 }
 
-/** Who runs a taken job, since when: the job's progress, set when a machine takes it (what the fleet view shows as running). */
-export interface JobClaim {
-  machine: string;
-  started_at: string;
-}
-
 /** How a build ended, as its machine reports it: a completed job's return value, a failed job's reason (as JSON). */
 export interface EndRecord {
   status: string;
@@ -95,6 +89,12 @@ export interface NightQueue {
 
 /** BullMQ's highest priority number (its PRIORITY_LIMIT, 2^21 - 1): a night's order maps to 1..N within it. */
 export const MAX_PRIORITY = 2 ** 21 - 1;
+
+/**
+ * How many waiting builds, from the head of the queue, a machine looks at for one it may run: enough for
+ * any backfill, few enough that looking stays cheap in a night of thousands of builds.
+ */
+export const LOOK_AHEAD = 200;
 
 /** How many times a job may be taken over before BullMQ fails it (a build that kills every machine). */
 export const MAX_TAKEOVERS = 3;
@@ -164,7 +164,15 @@ class RedisNightQueue implements NightQueue {
     const name = nightQueueName(options.schedule, options.date);
     this.queue = new Queue<NightCell, EndRecord>(name, { connection, prefix: QUEUE_PREFIX });
     // No processor and no autorun: jobs are fetched by hand (take); this worker only takes and locks them.
-    this.worker = new Worker<NightCell, EndRecord>(name, null, { connection, prefix: QUEUE_PREFIX, autorun: false, lockDuration: options.leaseMs, skipStalledCheck: true });
+    // Named after the machine: BullMQ records the taker of a job (processedBy) and when (processedOn), which the fleet view shows.
+    this.worker = new Worker<NightCell, EndRecord>(name, null, {
+      connection,
+      prefix: QUEUE_PREFIX,
+      name: options.machine,
+      autorun: false,
+      lockDuration: options.leaseMs,
+      skipStalledCheck: true,
+    });
     this.queue.on('error', () => undefined);
     this.worker.on('error', () => undefined);
     connection.on('close', () => this.closing || options.onConnection?.(false));
@@ -175,6 +183,9 @@ class RedisNightQueue implements NightQueue {
 
   async addNight(cells: readonly NightCell[]): Promise<void> {
     if (cells.length > MAX_PRIORITY) throw new NightshiftError(`a night of ${cells.length} cells does not fit BullMQ's ${MAX_PRIORITY} priorities`, ExitCode.usage);
+    // Once one machine has added the night, the others' adds are no-ops: a marker spares them the work.
+    const added = `${this.queue.toKey('')}added`;
+    if ((await this.connection.exists(added)) === 1) return;
     const ordered = [...cells].sort((a, b) => b.estimateS - a.estimateS || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
     await this.queue.addBulk(
       ordered.map((cell, index) => ({
@@ -184,12 +195,13 @@ class RedisNightQueue implements NightQueue {
         opts: { jobId: safeJobId(cell.id), priority: index + 1, attempts: 1, removeOnComplete: false, removeOnFail: false },
       })),
     );
+    await this.connection.set(added, new Date().toISOString());
   }
 
   async take(fits: (cellId: string) => boolean): Promise<NightJob | undefined> {
     // A look first (one command, nothing moved): a machine with nothing to take leaves the queue untouched,
     // so its polling never hides jobs from the machines that may run them.
-    const waiting = await this.queue.getRanges(['prioritized', 'waiting'], 0, -1);
+    const waiting = await this.queue.getRanges(['prioritized', 'waiting'], 0, LOOK_AHEAD - 1, true);
     if (!waiting.some((jobId) => fits(cellIdOf(jobId)))) return undefined;
     const passed: NightJob[] = [];
     try {
@@ -205,7 +217,6 @@ class RedisNightQueue implements NightQueue {
         passed.push(job);
         if (fits(job.data.id)) {
           passed.pop();
-          await job.updateProgress({ machine: this.options.machine, started_at: new Date().toISOString() } satisfies JobClaim);
           return job;
         }
       }

@@ -107,7 +107,7 @@ describe('status --all-machines with the shared queue', () => {
     await m1.addNight(CELLS);
     // m2 takes the longest build and runs it; m1 takes the next one and fails it.
     running = await m2.take(() => true);
-    since = (running!.progress as { started_at: string }).started_at;
+    since = new Date(running!.processedOn!).toISOString();
     const failed = await m1.take(() => true);
     finishedAt = new Date().toISOString();
     await m1.fail(failed!, { status: 'failed', machine: 'm1', finished_at: finishedAt });
