@@ -4,9 +4,9 @@
  *
  * - `addNight` adds every cell, idempotently: the job id is the build id, so the first machine's add
  *   wins and the others' are no-ops. Longest expected first, through BullMQ priorities 1..N.
- * - `take` first looks at the waiting job ids (one command) and returns at once when none is for this
- *   machine. Otherwise it fetches jobs manually (`Worker.getNextJob`), highest priority first. A job
- *   this machine may not run (its selector binds it elsewhere, or its needs do not fit now) is set
+ * - `take` fetches jobs manually (`Worker.getNextJob`), highest priority first. When the first is not for
+ *   this machine, it looks at the waiting job ids (one command) and stops at once when none of the
+ *   first LOOK_AHEAD is. A job this machine may not run (its selector binds it elsewhere, or its needs do not fit now) is set
  *   aside while the scan goes on, and every set-aside job is moved back to the queue (`moveToWait`, which keeps its priority)
  *   before `take` returns. So a machine holds a job it cannot run only during one `take` call, never
  *   longer. The price: a scan costs one round trip per job it passes over, and while a scan holds jobs
@@ -199,13 +199,9 @@ class RedisNightQueue implements NightQueue {
   }
 
   async take(fits: (cellId: string) => boolean): Promise<NightJob | undefined> {
-    // A look first (one command, nothing moved): a machine with nothing to take leaves the queue untouched,
-    // so its polling never hides jobs from the machines that may run them.
-    const waiting = await this.queue.getRanges(['prioritized', 'waiting'], 0, LOOK_AHEAD - 1, true);
-    if (!waiting.some((jobId) => fits(cellIdOf(jobId)))) return undefined;
     const passed: NightJob[] = [];
     try {
-      for (;;) {
+      for (let looked = false; ;) {
         const job = (await this.worker.getNextJob(this.token, { block: false })) as NightJob | undefined;
         if (job === undefined) return undefined;
         if (job.deferredFailure) {
@@ -218,6 +214,13 @@ class RedisNightQueue implements NightQueue {
         if (fits(job.data.id)) {
           passed.pop();
           return job;
+        }
+        // The head is not for this machine: a look at what waits (one command, nothing moved) before going
+        // on, so that a machine with nothing to take does not hide jobs from the machines that may run them.
+        if (!looked) {
+          looked = true;
+          const waiting = await this.queue.getRanges(['prioritized', 'waiting'], 0, LOOK_AHEAD - 1, true);
+          if (!waiting.some((jobId) => fits(cellIdOf(jobId)))) return undefined;
         }
       }
     } finally {
