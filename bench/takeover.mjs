@@ -65,7 +65,11 @@ env:
 const redis = await startRedis();
 const roots = Object.fromEntries(MACHINES.map((machine) => [machine, path.join(work, 'roots', machine)]));
 const nightJson = (machine) => path.join(roots[machine], DATE, 'night.json');
-const readNight = (machine) => (existsSync(nightJson(machine)) ? JSON.parse(readFileSync(nightJson(machine), 'utf8')) : { builds: [] });
+// Through `status --json`, which reads night.json with its journal (night.json alone lags up to a second while a night runs).
+const readNight = (machine) =>
+  existsSync(nightJson(machine))
+    ? JSON.parse(execFileSync(process.execPath, [cli, 'status', '--json', '--config', config, '--machine', machine, '--root', roots[machine], '--date', DATE], { encoding: 'utf8' }))
+    : { builds: [] };
 
 try {
   writeFileSync(

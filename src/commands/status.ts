@@ -46,6 +46,8 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
           builds: state.builds.map((b) => ({
             id: b.id,
             status: b.status,
+            started_at: b.started_at ?? null,
+            finished_at: b.finished_at ?? null,
             exit_code: b.exit_code ?? null,
             duration_s: b.duration_s ?? null,
             reason: b.reason ?? null,
