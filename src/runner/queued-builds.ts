@@ -38,7 +38,9 @@ const QUEUE_SETTLE_MS = 10_000;
 
 /** Runs builds from the queue until the night is over for this machine; resolves with the records of what it ran, in the order they ended. */
 export async function runQueuedBuilds(options: QueuedBuildsOptions): Promise<BuildRecord[]> {
-  const { queue, cells, ended, signal, say } = options;
+  const { queue, cells, signal, say } = options;
+  // What ended here this night, earlier runs and this one: if the queue hands it out again, it is ended, not rebuilt.
+  const ended = new Map(options.ended);
   const admission = new Admission({ slots: Math.max(1, options.slots), ...options.budget });
   const slots = new SlotNumbers();
   const records: BuildRecord[] = [];
@@ -115,6 +117,7 @@ export async function runQueuedBuilds(options: QueuedBuildsOptions): Promise<Bui
 
   const endInQueue = (job: NightJob, record: BuildRecord, lost: boolean) => {
     const id = record.id;
+    if (record.status === 'succeeded' || record.status === 'failed' || record.status === 'timed_out') ended.set(id, record);
     if (record.status === 'canceled' || record.status === 'not_run') {
       // Another machine runs it: this one was stopped, or could not run it.
       if (record.status === 'not_run') notHere.add(id);
@@ -130,7 +133,8 @@ export async function runQueuedBuilds(options: QueuedBuildsOptions): Promise<Bui
   };
 
   for (;;) {
-    if (signal.aborted) break;
+    // Nothing new starts once the night's records cannot be kept (the error is thrown once the running builds end).
+    if (signal.aborted || errors.length) break;
     const wakesBefore = wakes;
     try {
       if (admission.fits({})) {
