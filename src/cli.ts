@@ -97,8 +97,8 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option('--print', 'print the text version and send nothing')
-        .option('--send', 'mail it to report.to (once per night)')
-        .option('--resend', 'mail it again although it was sent'),
+        .option('--send', 'mail it to report.to and post it to report.webhooks (once per night each)')
+        .option('--resend', 'mail and post it again although it went'),
     run: async (options, _args, io) => (await import('./commands/report.js')).report(options, io),
   },
   {

@@ -102,7 +102,16 @@ export interface Schedule {
   machines: readonly Machine[];
   /** Where successes go; without `upload:` in the schedule, a local folder under root. */
   upload: Upload;
-  report?: { cron: string; machine: string; to: readonly string[]; from?: string; when: 'always' | 'failures'; logUrl?: string };
+  report?: {
+    cron: string;
+    machine: string;
+    to: readonly string[];
+    from?: string;
+    when: 'always' | 'failures';
+    logUrl?: string;
+    /** Names of the environment variables (or env file entries) holding webhook URLs; the URLs never live in the file. */
+    webhooks?: readonly string[];
+  };
   /** The shared queue on Redis; undefined = each machine builds its static share. */
   queue?: Queue;
 }

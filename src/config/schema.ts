@@ -260,6 +260,27 @@ export const scheduleSchema = z.strictObject({
         .regex(/^https?:\/\/.*\{key\}/, { error: "expected an http(s) URL with {key} where the log's key goes, like https://nightlies.example.com/{key}" })
         .optional()
         .describe('makes log keys links in the report: the URL of the destination root with {key}'),
+      webhooks: z
+        .array(
+          z.string().superRefine((name, ctx) => {
+            // A webhook URL is its own secret (whoever has it can post): never echoed, never kept in the file.
+            if (/[:/]/.test(name)) {
+              ctx.addIssue({
+                code: 'custom',
+                message:
+                  'a webhook URL is a secret and does not belong in the schedule: put it in the environment or in /etc/nightshift/env (mode 600), ' +
+                  'e.g. NIGHTSHIFT_SLACK_WEBHOOK=https://hooks.slack.com/services/..., and list the variable here: webhooks: [NIGHTSHIFT_SLACK_WEBHOOK]',
+              });
+            } else if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) {
+              ctx.addIssue({
+                code: 'custom',
+                message: `expected the name of an environment variable holding a webhook URL, like NIGHTSHIFT_SLACK_WEBHOOK, got ${JSON.stringify(name)}`,
+              });
+            }
+          }),
+        )
+        .default([])
+        .describe('names of environment variables (or /etc/nightshift/env entries) holding Slack or Mattermost incoming webhook URLs: the summary is posted to each'),
     })
     .optional(),
   queue: queueSchema.optional(),

@@ -359,8 +359,8 @@ export class Daemon {
 
   private async makeReport(context: DaemonContext, date: string): Promise<void> {
     const settings = context.schedule.report!;
-    // No recipients: the report is still written to the night folder, and the log says why no mail went.
-    const send = settings.to.length > 0;
+    // No recipients and no webhooks: the report is still written to the night folder, and the log says why no mail went.
+    const send = settings.to.length > 0 || (settings.webhooks?.length ?? 0) > 0;
     const running = this.night?.date === date ? ` (night ${date} is still running here: the report shows it as it stands)` : '';
     this.log('report.started', `report ${date} started${running}`, { date });
     try {

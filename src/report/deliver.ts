@@ -1,7 +1,9 @@
 /**
  * Delivering a night's morning report: gather it, write it to the night folder (report.html,
- * report.txt) whatever happens next, and with `send` mail it once (report.sent.json, sent-record.ts).
- * `nightshift report` and the daemon's report trigger both call `deliverReport`.
+ * report.txt) whatever happens next, and with `send` mail it once (report.sent.json, sent-record.ts)
+ * and post its summary to each webhook once (webhook-deliver.ts). The mail and the webhooks do not
+ * wait for each other: one failing does not stop the other. `nightshift report` and the daemon's
+ * report trigger both call `deliverReport`.
  */
 import { mkdir } from 'node:fs/promises';
 import os from 'node:os';
@@ -14,6 +16,7 @@ import { gatherReport } from './gather.js';
 import type { ReportModel } from './model.js';
 import { renderReport } from './render.js';
 import { readSentRecord, writeSentRecord, type SentRecord } from './sent-record.js';
+import { combined, postWebhooksOnce, type PostWebhooksOptions } from './webhook-deliver.js';
 
 export interface DeliverOptions {
   /** The loaded configuration's matrix and its cells. */
@@ -25,17 +28,19 @@ export interface DeliverOptions {
   machine: string;
   /** Show the report's text (with its subject) instead of saying where it was written; nothing is mailed. */
   print?: boolean;
-  /** Mail it, unless report.sent.json says it went already. */
+  /** Mail it and post it to the webhooks, unless report.sent.json and report.webhooks.json say it went already. */
   send?: boolean;
-  /** Mail it even when report.sent.json says it went. */
+  /** Mail it and post it even when it went. */
   resend?: boolean;
+  /** Tries and timing of each webhook post (default 4 tries from 1 s apart, 15 s timeout). */
+  webhookRetry?: PostWebhooksOptions['retry'];
   /** What the delivery has to say: where the report went, the printed report, whether a mail went. */
   out: (text: string) => void;
   /** Warnings (a manifest that cannot be read, a report made without the destination). */
   warn: (text: string) => void;
 }
 
-/** Writes the report of `date` to its night folder and, with `send` or `resend`, mails it once; throws when it cannot. */
+/** Writes the report of `date` to its night folder and, with `send` or `resend`, mails it and posts it to the webhooks once; throws when either cannot. */
 export async function deliverReport(options: DeliverOptions): Promise<void> {
   const { config, schedule, date, out } = options;
   const layout = nightLayout(schedule.root, date);
@@ -55,15 +60,39 @@ export async function deliverReport(options: DeliverOptions): Promise<void> {
   }
   out(`${rendered.subject}\nwritten to ${layout.reportHtml} and ${path.basename(layout.reportText)}`);
   if (!options.send && !options.resend) return;
-  await sendOnce(schedule, model, layout.dir, options.resend ?? false, out);
+  const settings = schedule.report;
+  const webhooks = settings?.webhooks ?? [];
+  if (!settings || (settings.to.length === 0 && webhooks.length === 0)) {
+    throw new NightshiftError(
+      `${schedule.file} names no report recipients: add report: { cron: "0 7 * * *", to: [builds@example.com] } or webhooks: [NIGHTSHIFT_SLACK_WEBHOOK]`,
+      ExitCode.usage,
+    );
+  }
+  const resend = options.resend ?? false;
+  if (!renderReport(model, { when: settings.when })) {
+    out('every build succeeded and report.when is failures: no mail, no webhook post');
+    return;
+  }
+  // The mail and the webhooks each get their chance whatever the other did; their failures are reported together.
+  const failures: NightshiftError[] = [];
+  const attempt = async (deliver: () => Promise<void>) => {
+    try {
+      await deliver();
+    } catch (error) {
+      if (!(error instanceof NightshiftError)) throw error;
+      failures.push(error);
+    }
+  };
+  if (settings.to.length > 0) await attempt(() => sendOnce(schedule, model, layout.dir, resend, out));
+  if (webhooks.length > 0) {
+    await attempt(() => postWebhooksOnce({ names: webhooks, model, nightDir: layout.dir, resend, out, warn: options.warn, retry: options.webhookRetry }));
+  }
+  if (failures.length > 0) throw combined(failures);
 }
 
 /** The send-once rule: a night whose report.sent.json is there is not mailed again, unless `resend`. */
 async function sendOnce(schedule: Schedule, model: ReportModel, nightDir: string, resend: boolean, out: (text: string) => void): Promise<void> {
-  const settings = schedule.report;
-  if (!settings || settings.to.length === 0) {
-    throw new NightshiftError(`${schedule.file} names no report recipients: add report: { cron: "0 7 * * *", to: [builds@example.com] }`, ExitCode.usage);
-  }
+  const settings = schedule.report!;
   const sent = await readSentRecord(nightDir);
   if (sent.record && !resend) {
     out(`already sent at ${sent.record.sent_at} to ${sent.record.to.join(', ')}; --resend sends it again`);
@@ -72,11 +101,7 @@ async function sendOnce(schedule: Schedule, model: ReportModel, nightDir: string
   if (sent.problem && !resend) {
     throw new NightshiftError(`${sent.problem}: whether this night's report went is not known; --resend sends it (again)`, ExitCode.usage);
   }
-  const mail = renderReport(model, { when: settings.when });
-  if (!mail) {
-    out('every build succeeded and report.when is failures: no mail');
-    return;
-  }
+  const mail = renderReport(model, { when: settings.when })!;
   // Loaded only when a mail goes out: the other commands start without the SMTP client.
   const { resolveSmtpUrl } = await import('./smtp-url.js');
   const smtp = await resolveSmtpUrl({});

@@ -3,13 +3,13 @@
  * (which is committed and copied to every machine): it comes from the environment, or from an env
  * file only root can read, the way systemd `EnvironmentFile=` setups keep secrets.
  */
-import { constants } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { readEnvFileValues } from '../config/env-file.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 
+// Where the env file is and how it is read: src/config/env-file.ts (the webhooks' URLs come from it too).
+export { DEFAULT_ENV_FILE } from '../config/env-file.js';
+
 export const SMTP_URL_VAR = 'NIGHTSHIFT_SMTP_URL';
-export const ENV_FILE_VAR = 'NIGHTSHIFT_ENV_FILE';
-export const DEFAULT_ENV_FILE = '/etc/nightshift/env';
 
 export interface ResolveSmtpUrlOptions {
   /** Where to look for NIGHTSHIFT_SMTP_URL and NIGHTSHIFT_ENV_FILE (default process.env). */
@@ -37,12 +37,9 @@ export async function resolveSmtpUrl(options: ResolveSmtpUrlOptions = {}): Promi
   const fromEnv = env[SMTP_URL_VAR]?.trim();
   if (fromEnv) return checked({ url: fromEnv, source: SMTP_URL_VAR });
 
-  const named = env[ENV_FILE_VAR]?.trim();
-  const file = named || options.envFile || DEFAULT_ENV_FILE;
-  const text = await readEnvFile(file, { mustExist: Boolean(named) });
-  if (text === undefined) return undefined;
-  const fromFile = parseEnvFile(text, file)[SMTP_URL_VAR]?.trim();
-  return fromFile ? checked({ url: fromFile, source: `${SMTP_URL_VAR} in ${file}` }) : undefined;
+  const envFile = await readEnvFileValues({ env, envFile: options.envFile });
+  const fromFile = envFile?.values[SMTP_URL_VAR]?.trim();
+  return envFile && fromFile ? checked({ url: fromFile, source: `${SMTP_URL_VAR} in ${envFile.file}` }) : undefined;
 }
 
 /**
@@ -82,87 +79,4 @@ function checked(resolved: ResolvedSmtpUrl): ResolvedSmtpUrl {
     );
   }
   return resolved;
-}
-
-/**
- * The file's text, after checking that only its owner (root, when we are root) can read or change
- * it. Checked on the open handle so the file cannot be swapped between the check and the read.
- */
-async function readEnvFile(file: string, { mustExist }: { mustExist: boolean }): Promise<string | undefined> {
-  let handle;
-  try {
-    handle = await open(file, constants.O_RDONLY);
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT' && !mustExist) return undefined;
-    const why =
-      code === 'ENOENT'
-        ? 'it does not exist'
-        : code === 'EACCES'
-          ? `permission denied (it should be readable by root only: run nightshift as root, or set ${SMTP_URL_VAR})`
-          : (error as Error).message;
-    const named = mustExist ? ` (named by ${ENV_FILE_VAR})` : '';
-    throw new NightshiftError(`cannot read the env file ${file}${named}: ${why}.`, ExitCode.usage, { cause: error });
-  }
-  try {
-    const stat = await handle.stat();
-    if (!stat.isFile()) throw new NightshiftError(`the env file ${file} is not a regular file.`, ExitCode.usage);
-    // Mode bits and owners mean nothing on Windows; nightshift's machines are Linux and macOS.
-    if (process.platform !== 'win32') {
-      if (stat.mode & 0o066) {
-        throw new NightshiftError(
-          `refusing to read ${file}: it holds the SMTP password but is ${describeAccess(stat.mode)} ` +
-            `(mode ${(stat.mode & 0o777).toString(8).padStart(3, '0')}). Run: chmod 600 ${file}`,
-          ExitCode.usage,
-        );
-      }
-      // As root, a file another user owns is a file that user can rewrite (point the report at
-      // their own server) or chmod open again; only root's own file is as safe as root.
-      if (process.getuid?.() === 0 && stat.uid !== 0) {
-        throw new NightshiftError(
-          `refusing to read ${file}: nightshift runs as root but the file is owned by uid ${stat.uid}, who can change it. ` + `Run: chown root:root ${file} && chmod 600 ${file}`,
-          ExitCode.usage,
-        );
-      }
-    }
-    return await handle.readFile('utf8');
-  } finally {
-    await handle.close();
-  }
-}
-
-/** "readable by its group and readable and writable by others", from the mode bits. */
-function describeAccess(mode: number): string {
-  const by = (read: number, write: number, whom: string) => {
-    const how = [mode & read ? 'readable' : '', mode & write ? 'writable' : ''].filter(Boolean).join(' and ');
-    return how ? `${how} by ${whom}` : '';
-  };
-  return [by(0o040, 0o020, 'its group'), by(0o004, 0o002, 'others')].filter(Boolean).join(', ');
-}
-
-/**
- * NAME=value lines as systemd's EnvironmentFile and most shells read them: blank lines and `#`
- * comments skipped, an optional `export `, optional matching quotes around the value; the last
- * assignment wins. A malformed line is an error rather than skipped, since skipping it could
- * silently lose the URL; the message gives the line number but never the line (it may hold the
- * password).
- */
-export function parseEnvFile(text: string, file: string): Record<string, string> {
-  const values: Record<string, string> = {};
-  const problems: string[] = [];
-  text.split(/\r?\n/).forEach((raw, index) => {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) return;
-    const match = /^(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*)$/.exec(line);
-    if (!match) {
-      problems.push(`${file}:${index + 1}: expected NAME=value`);
-      return;
-    }
-    let value = match[2]!;
-    const quote = value[0];
-    if ((quote === '"' || quote === "'") && value.length >= 2 && value.endsWith(quote)) value = value.slice(1, -1);
-    values[match[1]!] = value;
-  });
-  if (problems.length > 0) throw new NightshiftError(problems.join('\n'), ExitCode.usage, { plain: true });
-  return values;
 }

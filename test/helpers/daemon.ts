@@ -16,7 +16,7 @@ export interface ScheduleSpec {
   cron: string;
   timezone?: string;
   missedGraceS?: number;
-  report?: { cron: string; machine?: string; to?: string[] };
+  report?: { cron: string; machine?: string; to?: string[]; webhooks?: string[] };
 }
 
 export function testContext(spec: ScheduleSpec): DaemonContext {
@@ -35,7 +35,7 @@ export function testContext(spec: ScheduleSpec): DaemonContext {
     missedGraceS: spec.missedGraceS ?? 6 * 3600,
     machines,
     upload: { to: 'file:///nonexistent/{date}', key: '{id}/{file}', pathStyle: false, attempts: 1 },
-    report: spec.report && { cron: spec.report.cron, machine: spec.report.machine ?? 'm1', to: spec.report.to ?? [], when: 'always' },
+    report: spec.report && { cron: spec.report.cron, machine: spec.report.machine ?? 'm1', to: spec.report.to ?? [], when: 'always', webhooks: spec.report.webhooks ?? [] },
   };
   const config: LoadedConfig = { dir: '/nonexistent', matrix: {} as Matrix, cells: [cell('wheel_3.12', 60), cell('lib_cpu', 30)], schedules: [schedule] };
   return { config, schedule };

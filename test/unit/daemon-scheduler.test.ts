@@ -100,6 +100,13 @@ describe('the report', () => {
     await vi.advanceTimersByTimeAsync(DAY);
     expect(silent.reports.map((r) => [r.date, r.send])).toEqual([['2026_05_07', false]]);
     expect(messages(silent, 'report.finished')).toEqual(['report 2026_05_07 written, not mailed: report.to names no recipients']);
+    await silent.daemon.stop('SIGTERM');
+
+    // Webhooks without recipients: sent all the same (deliverReport posts to the webhooks and mails no one).
+    const posting = await started(makeHarness({ cron: '5 0 * * *', report: { cron: '0 7 * * *', webhooks: ['NIGHTSHIFT_SLACK_WEBHOOK'] } }));
+    await vi.advanceTimersByTimeAsync(DAY);
+    expect(posting.reports.map((r) => [r.date, r.send])).toEqual([['2026_05_08', true]]);
+    expect(messages(posting, 'report.finished')).toEqual(['report 2026_05_08 done']);
   });
 
   it('a report that fails is logged and the daemon goes on', async () => {
