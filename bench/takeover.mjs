@@ -6,7 +6,7 @@
 // half after its last renewal), and whether every cell succeeded exactly once on a machine that lived.
 //   node bench/takeover.mjs [--builds 20] [--seconds 4] [--slots 2] [--kill-after 5]
 import { execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
