@@ -68,7 +68,9 @@ const nightJson = (machine) => path.join(roots[machine], DATE, 'night.json');
 // Through `status --json`, which reads night.json with its journal (night.json alone lags up to a second while a night runs).
 const readNight = (machine) =>
   existsSync(nightJson(machine))
-    ? JSON.parse(execFileSync(process.execPath, [cli, 'status', '--json', '--config', config, '--machine', machine, '--root', roots[machine], '--date', DATE], { encoding: 'utf8' }))
+    ? JSON.parse(
+        execFileSync(process.execPath, [cli, 'status', '--json', '--config', config, '--machine', machine, '--root', roots[machine], '--date', DATE], { encoding: 'utf8' }),
+      )
     : { builds: [] };
 
 try {
