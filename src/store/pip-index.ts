@@ -19,6 +19,7 @@ import { render, type TemplateVars } from '../matrix/template.js';
 import { addDays, isNightDate } from '../night/night-date.js';
 import type { Destination } from './destination.js';
 import { readManifest, type ManifestBuild } from './manifest.js';
+import { readRequiresPython } from './wheel-metadata.js';
 
 const NIGHTS = 'nightshift/nights/';
 
@@ -41,6 +42,8 @@ export interface ChannelWheel {
   key: string;
   sha256: string;
   date: string;
+  /** The wheel's `Requires-Python`, shown to pip as `data-requires-python`. */
+  requiresPython?: string;
 }
 
 export interface PipIndexOutcome {
@@ -131,10 +134,9 @@ async function writeRound(request: PipIndexRequest, manifests: readonly string[]
   }
 
   let written = 0;
-  const put = async (key: string, html: string) => {
-    const sha256 = createHash('sha256').update(html).digest('hex');
-    if ((await destination.head(key))?.sha256 === sha256) return;
-    await destination.putBytes(key, html, { sha256, contentType: 'text/html; charset=utf-8' });
+  const put = async (key: string, html: string, existing: Buffer | undefined) => {
+    if (existing?.toString('utf8') === html) return;
+    await destination.putBytes(key, html, { sha256: createHash('sha256').update(html).digest('hex'), contentType: 'text/html; charset=utf-8' });
     written += 1;
   };
   const result = new Map<string, ChannelWheel[]>();
@@ -147,21 +149,59 @@ async function writeRound(request: PipIndexRequest, manifests: readonly string[]
     const earlier = (await destination.list(simple)).map((key) => key.slice(simple.length).split('/')).filter((parts) => parts.length === 2 && parts[1] === 'index.html');
     const gone = earlier.map((parts) => parts[0]!).filter((project) => !projects.includes(project));
     for (const project of [...projects, ...gone]) {
-      await put(
-        `${simple}${project}/index.html`,
-        projectPage(
-          channel,
-          project,
-          wheels.filter((w) => w.project === project),
-        ),
-      );
+      const key = `${simple}${project}/index.html`;
+      const existing = await destination.getBytes(key);
+      const known = requiresPythonOnPage(existing?.toString('utf8') ?? '');
+      const listed = wheels.filter((w) => w.project === project);
+      for (const wheel of listed) {
+        wheel.requiresPython = known.has(wheel.sha256) ? known.get(wheel.sha256) : await wheelRequiresPython(destination, wheel.key);
+      }
+      await put(key, projectPage(channel, project, listed), existing);
     }
     // The root page last: it never names a project whose page is not there yet.
-    await put(`${simple}index.html`, rootPage(projects));
+    const rootKey = `${simple}index.html`;
+    await put(rootKey, rootPage(projects), await destination.getBytes(rootKey));
   }
   return { channels: result, written, problems };
 }
 
+/** The most of a wheel's end read for its METADATA; a wheel whose METADATA lies further back is listed without data-requires-python. */
+const MAX_METADATA_TAIL = 32 * 1024 * 1024;
+
+/** A published wheel's Requires-Python, from the end of the object (usually one read of 64 KiB). */
+async function wheelRequiresPython(destination: Destination, key: string): Promise<string | undefined> {
+  const size = (await destination.head(key))?.size;
+  if (size === undefined) return undefined;
+  let lastBytes = Math.min(size, 64 * 1024);
+  for (let reads = 0; reads < 3; reads++) {
+    const tail = await destination.getBytes(key, { lastBytes });
+    if (!tail) return undefined;
+    const read = readRequiresPython(tail, size);
+    if (read.kind !== 'need') return read.kind === 'found' ? read.requiresPython : undefined;
+    if (read.lastBytes > MAX_METADATA_TAIL || read.lastBytes <= lastBytes) return undefined;
+    lastBytes = read.lastBytes;
+  }
+  return undefined;
+}
+
+/**
+ * What a page written earlier says of each wheel's Requires-Python, by sha256 (a wheel listed without
+ * it has none), so that only the wheels new to a page are read.
+ */
+function requiresPythonOnPage(html: string): Map<string, string | undefined> {
+  const known = new Map<string, string | undefined>();
+  for (const match of html.matchAll(/<a href="[^"]*#sha256=([0-9a-f]{64})"(?: data-requires-python="([^"]*)")?>/g)) {
+    known.set(match[1]!, match[2] === undefined ? undefined : unescapeHtml(match[2]));
+  }
+  return known;
+}
+
+const unescapeHtml = (text: string) =>
+  text
+    .replace(/&lt;/g, '<')
+    .replace(/&gt;/g, '>')
+    .replace(/&quot;/g, '"')
+    .replace(/&amp;/g, '&');
 const escapeHtml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 const encodeKey = (key: string) => key.split('/').map(encodeURIComponent).join('/');
 
@@ -174,6 +214,11 @@ export function rootPage(projects: readonly string[]): string {
 export function projectPage(channel: string, project: string, wheels: readonly ChannelWheel[]): string {
   const up = '../'.repeat(channel.split('/').filter(Boolean).length + 2);
   const sorted = [...wheels].sort((a, b) => (a.file < b.file ? -1 : a.file > b.file ? 1 : 0));
-  const links = sorted.map((w) => `    <a href="${escapeHtml(`${up}${encodeKey(w.key)}#sha256=${w.sha256}`)}">${escapeHtml(w.file)}</a><br>\n`).join('');
+  const links = sorted
+    .map((w) => {
+      const requires = w.requiresPython === undefined ? '' : ` data-requires-python="${escapeHtml(w.requiresPython)}"`;
+      return `    <a href="${escapeHtml(`${up}${encodeKey(w.key)}#sha256=${w.sha256}`)}"${requires}>${escapeHtml(w.file)}</a><br>\n`;
+    })
+    .join('');
   return `<!DOCTYPE html>\n<html>\n  <head><meta name="pypi:repository-version" content="1.0"><title>Links for ${escapeHtml(project)}</title></head>\n  <body>\n    <h1>Links for ${escapeHtml(project)}</h1>\n${links}  </body>\n</html>\n`;
 }

@@ -39,7 +39,7 @@ record = ''.join(name + ',' + digest(text.encode()) + ',' + str(len(text.encode(
 files[info + '/RECORD'] = record
 with zipfile.ZipFile(os.path.join(os.environ['NIGHTSHIFT_OUT'], 'Night_Demo-' + version + '-py3-none-any.whl'), 'w') as wheel:
     for name, text in files.items():
-        wheel.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), text)
+        wheel.writestr(zipfile.ZipInfo(name, (2026, 1, 1, 0, 0, 0)), text, compress_type=zipfile.ZIP_DEFLATED)
 `;
 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
@@ -192,6 +192,8 @@ describe.each(['file', 's3'] as const)('a pip nightly channel on %s', (kind) => 
     );
     expect(await page('cu126')).toContain(`${d2}/demo/cu126/Night_Demo-${version(d2)}-py3-none-any.whl#sha256=${sha256(await wheel(d2, 'cu126'))}`);
     expect(await page('cu126')).not.toContain(d1);
+    // Read from the wheel's METADATA (deflated, at the end of the zip), escaped as PEP 503 asks.
+    expect(cpu.match(/ data-requires-python="&gt;=3\.7">/g)).toHaveLength(2);
   });
 
   it('`nightshift upload` again rewrites no page that is unchanged', async () => {
