@@ -1,0 +1,106 @@
+/**
+ * The pip channel's format: PEP 503 names, the kept nights, links that resolve from the page's own URL
+ * to the object's, and Requires-Python read from the end of a wheel (zip files written here byte by byte).
+ */
+import { deflateRawSync } from 'node:zlib';
+import { describe, expect, it } from 'vitest';
+import { keptNights, normalizeProject, projectPage, rootPage, wheelProject, type ChannelWheel } from '../../src/store/pip-index.js';
+import { readRequiresPython, requiresPythonOf } from '../../src/store/wheel-metadata.js';
+
+/** A zip of the entries in order (METADATA deflated, the rest stored), as a wheel tool writes one. */
+function zip(entries: [name: string, data: Buffer][]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const deflate = name.endsWith('METADATA');
+    const body = deflate ? deflateRawSync(data) : data;
+    const nameBytes = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt16LE(20, 4);
+    local.writeUInt16LE(deflate ? 8 : 0, 8);
+    local.writeUInt32LE(body.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(nameBytes.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt16LE(20, 4);
+    central.writeUInt16LE(20, 6);
+    central.writeUInt16LE(deflate ? 8 : 0, 10);
+    central.writeUInt32LE(body.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(nameBytes.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, nameBytes, body);
+    centrals.push(central, nameBytes);
+    offset += 30 + nameBytes.length + body.length;
+  }
+  const directory = Buffer.concat(centrals);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(entries.length, 8);
+  end.writeUInt16LE(entries.length, 10);
+  end.writeUInt32LE(directory.length, 12);
+  end.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, directory, end]);
+}
+
+const METADATA = Buffer.from('Metadata-Version: 2.1\nName: torch\nVersion: 2.6.0.dev20261130\nRequires-Python: >=3.9\n\nRequires-Python: not a header, the description\n');
+const big = Buffer.alloc(200_000, 7);
+
+describe('the pip channel format', () => {
+  it('normalises project names as PEP 503 says, from the wheel file name', () => {
+    expect(['Night_Demo', 'a.-_b', 'Torch', 'zope.interface'].map(normalizeProject)).toEqual(['night-demo', 'a-b', 'torch', 'zope-interface']);
+    expect(wheelProject('Night_Demo-1.0.dev20261130-py3-none-any.whl')).toBe('night-demo');
+    expect(wheelProject('torch-2.6.0.dev20261130+cu126-cp312-cp312-manylinux_2_28_x86_64.whl')).toBe('torch');
+    expect(wheelProject('torch-2.6.0.tar.gz')).toBeUndefined();
+  });
+
+  it('keeps the newest keep_days nights up to the newest published one, tonight or later', () => {
+    const dates = ['2026_11_01', '2026_11_28', '2026_11_29', '2026_11_30', 'junk', '2026_12_01'];
+    expect(keptNights(dates, '2026_11_30', 2)).toEqual(['2026_11_30', '2026_12_01']);
+    expect(keptNights(dates, '2026_11_30', 30)).toEqual(['2026_11_28', '2026_11_29', '2026_11_30', '2026_12_01']);
+    expect(keptNights(['2026_11_01'], '2026_11_30', 3)).toEqual([]);
+  });
+
+  it("writes links that resolve from the page's own URL to the object, with the sha256 and Requires-Python escaped", () => {
+    const wheel: ChannelWheel = {
+      project: 'torch',
+      file: 'torch-2.6.0.dev20261130+cu126-cp312-cp312-linux_x86_64.whl',
+      key: 'nightlies/2026_11_30/torch/cu126/torch-2.6.0.dev20261130+cu126-cp312-cp312-linux_x86_64.whl',
+      sha256: 'a'.repeat(64),
+      date: '2026_11_30',
+      requiresPython: '>=3.9',
+    };
+    const html = projectPage('whl/nightly/cu126', 'torch', [wheel]);
+    const [, href, rest] = /<a href="([^"]+)"([^>]*)>/.exec(html)!;
+    const resolved = new URL(href!.replaceAll('&amp;', '&'), 'https://downloads.example.com/whl/nightly/cu126/simple/torch/');
+    expect(decodeURIComponent(resolved.pathname)).toBe(`/${wheel.key}`);
+    expect(resolved.hash).toBe(`#sha256=${wheel.sha256}`);
+    expect(rest).toBe(' data-requires-python="&gt;=3.9"');
+    expect(rootPage(['night-demo', 'torch'])).toMatch(/<a href="night-demo\/">night-demo<\/a><br>\n\s*<a href="torch\/">torch<\/a>/);
+  });
+
+  it('reads Requires-Python from the end of a wheel, and asks for more of it when METADATA lies further back', () => {
+    const last = zip([
+      ['torch/_C.so', big],
+      ['torch-2.6.0.dist-info/METADATA', METADATA],
+      ['torch-2.6.0.dist-info/RECORD', Buffer.from('')],
+    ]);
+    expect(readRequiresPython(last.subarray(-64 * 1024), last.length)).toEqual({ kind: 'found', requiresPython: '>=3.9' });
+
+    const first = zip([
+      ['torch-2.6.0.dist-info/METADATA', METADATA],
+      ['torch/_C.so', big],
+    ]);
+    expect(readRequiresPython(first.subarray(-64 * 1024), first.length)).toEqual({ kind: 'need', lastBytes: first.length });
+    expect(readRequiresPython(first, first.length)).toEqual({ kind: 'found', requiresPython: '>=3.9' });
+
+    const none = zip([['x.dist-info/METADATA', Buffer.from('Name: x\nVersion: 1\n')]]);
+    expect(readRequiresPython(none, none.length)).toEqual({ kind: 'found', requiresPython: undefined });
+    const text = Buffer.from('not a zip at all, just some text');
+    expect(readRequiresPython(text, text.length)).toMatchObject({ kind: 'unreadable' });
+    expect(requiresPythonOf('Name: x\r\nrequires-python:  >=3.8, <4 \r\n')).toBe('>=3.8, <4');
+  });
+});
