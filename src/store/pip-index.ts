@@ -28,6 +28,8 @@ export interface PipIndexRequest {
   index: PipIndex;
   /** The night just uploaded: the kept window ends at it, or at a newer night already published. */
   tonight: string;
+  /** Today by the clock in the schedule's time zone: a night published with a later --date never moves the window. */
+  clockToday: string;
   /** A build's template variables (its cell's axes with attributes, where the matrix still has the cell). */
   varsFor: (build: ManifestBuild, night: { date: string; machine: string }) => TemplateVars;
   /** Channels the matrix renders today, so that a channel whose wheels all aged out gets empty pages. */
@@ -67,9 +69,13 @@ export function wheelProject(file: string): string | undefined {
   return name ? normalizeProject(name) : undefined;
 }
 
-/** The nights whose wheels stay: the newest `keepDays` calendar days up to the newest night (tonight or later). */
-export function keptNights(dates: readonly string[], tonight: string, keepDays: number): string[] {
-  const newest = [tonight, ...dates].filter(isNightDate).sort().at(-1)!;
+/**
+ * The nights whose wheels stay: the `keepDays` calendar days up to the newest night, which is tonight or a
+ * later night already published, but never one dated after today's clock (a test run with a far --date
+ * must not empty the channel; such a night counts only while it is itself the one uploaded).
+ */
+export function keptNights(dates: readonly string[], tonight: string, keepDays: number, clockToday: string): string[] {
+  const newest = [tonight, ...dates.filter((date) => date <= clockToday)].filter(isNightDate).sort().at(-1)!;
   const oldest = addDays(newest, -(keepDays - 1));
   return [...new Set(dates)].filter((date) => isNightDate(date) && date >= oldest && date <= newest).sort();
 }
@@ -108,7 +114,7 @@ async function writeRound(request: PipIndexRequest, manifests: readonly string[]
     const [night, machine] = key.slice(NIGHTS.length).split('/');
     byNight.set(night!, [...(byNight.get(night!) ?? []), machine!]);
   }
-  const nights = keptNights([...byNight.keys()], request.tonight, index.keepDays).reverse();
+  const nights = keptNights([...byNight.keys()], request.tonight, index.keepDays, request.clockToday).reverse();
   const reads = await Promise.all(nights.flatMap((date) => byNight.get(date)!.map((machine) => readManifest(destination, date, machine))));
 
   const channels = new Map<string, Map<string, ChannelWheel>>(request.channels?.map((channel) => [channel, new Map()]));

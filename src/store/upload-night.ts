@@ -9,6 +9,7 @@ import type { NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { BuildRecord, NightStateStore } from '../night/state.js';
 import { readDurations } from '../night/history.js';
+import { nightDate } from '../night/night-date.js';
 import type { Destination } from './destination.js';
 import { openScheduleDestination } from './open.js';
 import { writePipIndexes } from './pip-index.js';
@@ -48,7 +49,10 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
     const at = now().toISOString();
     outcome = { to: published.rootUrl, started_at: at, finished_at: at, uploaded: 0, skipped: 0, failed: [{ key: '', error: (error as Error).message }], latest: [] };
   }
-  if (destination && schedule.upload.index) outcome = await updatePipIndex(destination, schedule.upload.index, request.cells, state.date, night, outcome);
+  if (destination && schedule.upload.index) {
+    const clockToday = nightDate(now(), schedule.timezone);
+    outcome = await updatePipIndex(destination, schedule.upload.index, request.cells, { tonight: state.date, clockToday }, night, outcome);
+  }
   const historyWarning = destination && (await shareHistory(destination, schedule.root, state.machine, now()));
   const { latest: _latest, ...record } = outcome;
   await store.update((s) => {
@@ -69,20 +73,20 @@ async function updatePipIndex(
   destination: Destination,
   index: PipIndex,
   cells: readonly Cell[],
-  tonight: string,
+  when: { tonight: string; clockToday: string },
   night: NightLayout,
   outcome: PublishOutcome,
 ): Promise<PublishOutcome> {
   const byId = new Map(cells.map((cell) => [cell.id, cell]));
   const channels = cells.flatMap((cell) => {
-    const rendered = render(index.path, cellVars(cell, { date: tonight, machine: '' }));
+    const rendered = render(index.path, cellVars(cell, { date: when.tonight, machine: '' }));
     return rendered.ok ? [rendered.value.replace(/^\/+|\/+$/g, '')] : [];
   });
   try {
     const result = await writePipIndexes({
       destination,
       index,
-      tonight,
+      ...when,
       channels: [...new Set(channels)],
       varsFor: (build, at) => {
         const cell = byId.get(build.id);

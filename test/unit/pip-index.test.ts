@@ -59,9 +59,14 @@ describe('the pip channel format', () => {
 
   it('keeps the newest keep_days nights up to the newest published one, tonight or later', () => {
     const dates = ['2026_11_01', '2026_11_28', '2026_11_29', '2026_11_30', 'junk', '2026_12_01'];
-    expect(keptNights(dates, '2026_11_30', 2)).toEqual(['2026_11_30', '2026_12_01']);
-    expect(keptNights(dates, '2026_11_30', 30)).toEqual(['2026_11_28', '2026_11_29', '2026_11_30', '2026_12_01']);
-    expect(keptNights(['2026_11_01'], '2026_11_30', 3)).toEqual([]);
+    expect(keptNights(dates, '2026_11_30', 2, '2026_12_01')).toEqual(['2026_11_30', '2026_12_01']);
+    expect(keptNights(dates, '2026_11_30', 30, '2026_12_01')).toEqual(['2026_11_28', '2026_11_29', '2026_11_30', '2026_12_01']);
+    expect(keptNights(['2026_11_01'], '2026_11_30', 3, '2026_11_30')).toEqual([]);
+    // An old night uploaded again keeps the window at the newest published night.
+    expect(keptNights(dates, '2026_11_01', 2, '2026_12_01')).toEqual(['2026_11_30', '2026_12_01']);
+    // A night dated after today's clock (a test run with --date) does not empty the channel of the real ones.
+    expect(keptNights([...dates, '2090_01_01'], '2026_12_01', 2, '2026_12_01')).toEqual(['2026_11_30', '2026_12_01']);
+    expect(keptNights([...dates, '2090_01_01'], '2090_01_01', 2, '2026_12_01')).toEqual(['2090_01_01']);
   });
 
   it("writes links that resolve from the page's own URL to the object, with the sha256 and Requires-Python escaped", () => {
