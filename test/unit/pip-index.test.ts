@@ -2,9 +2,19 @@
  * The pip channel's format: PEP 503 names, the kept nights, links that resolve from the page's own URL
  * to the object's, and Requires-Python read from the end of a wheel (zip files written here byte by byte).
  */
+import { createHash } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { deflateRawSync } from 'node:zlib';
-import { describe, expect, it } from 'vitest';
-import { keptNights, normalizeProject, projectPage, rootPage, wheelProject, type ChannelWheel } from '../../src/store/pip-index.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import type { PipIndex } from '../../src/config/model.js';
+import type { Destination } from '../../src/store/destination.js';
+import { FileDestination } from '../../src/store/file.js';
+import type { Manifest } from '../../src/store/manifest.js';
+import { manifestKey } from '../../src/store/published-layout.js';
+import { keptNights, normalizeProject, projectPage, rootPage, wheelProject, writePipIndexes, type ChannelWheel } from '../../src/store/pip-index.js';
 import { readRequiresPython, requiresPythonOf } from '../../src/store/wheel-metadata.js';
 
 /** A zip of the entries in order (METADATA deflated, the rest stored), as a wheel tool writes one. */
@@ -107,5 +117,71 @@ describe('the pip channel format', () => {
     const text = Buffer.from('not a zip at all, just some text');
     expect(readRequiresPython(text, text.length)).toMatchObject({ kind: 'unreadable' });
     expect(requiresPythonOf('Name: x\r\nrequires-python:  >=3.8, <4 \r\n')).toBe('>=3.8, <4');
+  });
+});
+
+describe('machines publishing at once', () => {
+  const folders: string[] = [];
+  afterAll(async () => {
+    for (const folder of folders) await rm(folder, { recursive: true, force: true });
+  });
+  const index: PipIndex = { path: 'whl/nightly', keepDays: 30 };
+  const date = '2026_11_30';
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+
+  /** A machine's night at the destination: its wheel, then its manifest (as publishNight orders them). */
+  async function publish(destination: Destination, machine: string, project: string) {
+    const file = `${project}-1.0.dev20261130-py3-none-any.whl`;
+    const key = `${date}/${project}/${file}`;
+    const body = `wheel of ${project}`;
+    await destination.putBytes(key, body, { sha256: sha(body) });
+    const build = { id: project, package: project, axes: {}, status: 'succeeded', started_at: null, finished_at: null, duration_s: 1, exit_code: 0, reason: null, log: null };
+    const manifest: Manifest = {
+      version: 1,
+      date,
+      machine,
+      schedule: 'nightly',
+      finished_at: null,
+      destination: destination.url,
+      recipes: null,
+      builds: [{ ...build, artifacts: [{ file, key, size: body.length, sha256: sha(body) }], published: true }],
+    };
+    const text = JSON.stringify(manifest);
+    await destination.putBytes(manifestKey(date, machine), text, { sha256: sha(text) });
+  }
+  const write = (destination: Destination) =>
+    writePipIndexes({ destination, index, tonight: date, clockToday: date, varsFor: (build, at) => ({ package: build.package, id: build.id, ...at }) });
+
+  it("keep each other's wheels when one machine writes its pages after the other read the manifests", async () => {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'nightshift-pip-race-'));
+    folders.push(folder);
+    const disk = new FileDestination({ url: `${pathToFileURL(folder).href}/` });
+    await publish(disk, 'm1', 'alpha');
+    // m1 has read the manifests (only its own); before its first page lands, m2 publishes and writes its pages.
+    let m2Done = false;
+    const m1View: Destination = Object.assign(Object.create(disk) as Destination, {
+      putBytes: async (...args: Parameters<Destination['putBytes']>) => {
+        if (!m2Done) {
+          m2Done = true;
+          await publish(disk, 'm2', 'beta');
+          const m2 = await write(disk);
+          expect([...m2.channels.get('whl/nightly')!.map((w) => w.project)].sort()).toEqual(['alpha', 'beta']);
+        }
+        return disk.putBytes(...args);
+      },
+    });
+    const m1 = await write(m1View);
+    expect(
+      m1.channels
+        .get('whl/nightly')!
+        .map((w) => w.project)
+        .sort(),
+    ).toEqual(['alpha', 'beta']);
+    const root = (await disk.getBytes('whl/nightly/simple/index.html'))!.toString('utf8');
+    expect(root).toContain('<a href="alpha/">alpha</a>');
+    expect(root).toContain('<a href="beta/">beta</a>');
+    expect((await disk.getBytes('whl/nightly/simple/beta/index.html'))!.toString('utf8')).toContain(
+      `../../../${date}/beta/beta-1.0.dev20261130-py3-none-any.whl#sha256=${sha('wheel of beta')}`,
+    );
   });
 });
