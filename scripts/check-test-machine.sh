@@ -30,6 +30,7 @@ have systemd-analyze || problems+=("systemd-analyze is missing (Debian package s
 have crontab || problems+=("crontab is missing (Debian package cron): the install tests parse the generated cron file with \`crontab -n\`")
 have flock || problems+=("flock is missing (Debian package util-linux): the generated cron lines take their lock with it")
 have redis-server || problems+=("redis-server is missing (Debian package redis-server): the queue's tests start their own Redis servers with it")
+python3 -m pip --version >/dev/null 2>&1 || problems+=("python3 -m pip is missing (Debian package python3-pip): the pip channel's tests download wheels from the index with it")
 
 if [ "${#problems[@]}" -eq 0 ]; then
   exit 0

@@ -5,6 +5,7 @@
 #   flock            (Debian package util-linux)    the cron lines' lock
 #   redis-server     (Debian package redis-server)  the shared queue's tests start their own servers
 #                                                   (test/helpers/redis.ts); its service is never started
+#   python3 -m pip   (Debian package python3-pip)   the pip channel's tests download from the index with real pip
 #
 #   - All present: exit 0 quietly.
 #   - Missing, not root or no apt-get: say what is needed on stderr and exit 1 (the tests would
@@ -23,6 +24,7 @@ have systemd-analyze || missing+=(systemd)
 have crontab || missing+=(cron)
 have flock || missing+=(util-linux)
 have redis-server || missing+=(redis-server)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -32,7 +34,8 @@ if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
   cat >&2 <<MSG
 ensure-test-tools: the nightshift tests need Debian packages that are missing: ${missing[*]}
   (systemd-analyze verifies the generated units, crontab -n parses the generated cron file, flock is the cron lines' lock,
-  the queue's tests start their own redis-server; the tests FAIL without them, they are never skipped)
+  the queue's tests start their own redis-server, the pip channel's tests run python3 -m pip; the tests FAIL without them,
+  they are never skipped)
 On Debian/Ubuntu, as root:
   apt-get update && apt-get install -y ${missing[*]}
 or run this script as root:  sudo bash scripts/ensure-test-tools.sh  (it also keeps redis-server's own service from starting)
@@ -77,3 +80,7 @@ for tool in systemd-analyze crontab flock redis-server; do
     exit 1
   fi
 done
+if ! python3 -m pip --version >/dev/null 2>&1; then
+  echo "ensure-test-tools: python3 -m pip is still missing after installing ${missing[*]}" >&2
+  exit 1
+fi

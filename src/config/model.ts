@@ -133,6 +133,15 @@ export interface Upload {
   pathStyle: boolean;
   /** Tries per object on transient errors. */
   attempts: number;
+  /** A pip nightly channel: a PEP 503 index per rendered `path` (store/pip-index.ts). */
+  index?: PipIndex;
+}
+
+export interface PipIndex {
+  /** Template over the cell's axes, `{package}` and `{id}`: the channel's folder under the destination root. */
+  path: string;
+  /** Wheels of the newest this many nights stay in the index. */
+  keepDays: number;
 }
 
 /** One combination of the matrix: what gets built. */

@@ -124,5 +124,13 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
  */
 function toUpload(input: ScheduleInput['upload']): Upload {
   if (!input) return { to: 'file://{root}/published/{date}', key: '{id}/{file}', pathStyle: false, attempts: 5 };
-  return { to: input.to, key: input.key, region: input.region, endpoint: input.endpoint, pathStyle: input.path_style ?? input.endpoint !== undefined, attempts: input.attempts };
+  return {
+    to: input.to,
+    key: input.key,
+    region: input.region,
+    endpoint: input.endpoint,
+    pathStyle: input.path_style ?? input.endpoint !== undefined,
+    attempts: input.attempts,
+    ...(input.index && { index: { path: input.index.path, keepDays: input.index.keep_days } }),
+  };
 }

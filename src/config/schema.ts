@@ -245,6 +245,25 @@ export const scheduleSchema = z.strictObject({
         .describe('S3-compatible store (MinIO, Ceph, R2, ...): its URL'),
       path_style: z.boolean().optional().describe('bucket in the path, not the host name (default: true with an endpoint)'),
       attempts: z.number().int().min(1).max(20).default(5).describe('tries per object on transient errors (5xx, resets, timeouts), with backoff'),
+      index: z
+        .strictObject({
+          path: z
+            .string()
+            .min(1)
+            .refine((text) => !text.startsWith('/') && !text.split('/').some((part) => part === '..' || part === '.'), {
+              error: (issue) => `expected a relative path under the destination root like "whl/nightly/{cuda}", got ${JSON.stringify(issue.input)}`,
+            })
+            .describe("the channel's folder under the destination root: {package}, {id} and axes; its PEP 503 index is <path>/simple/"),
+          keep_days: z
+            .number()
+            .int()
+            .min(1)
+            .max(MAX_KEEP_DAYS, { error: (issue) => `expected at most ${MAX_KEEP_DAYS} nights (ten years), got ${String(issue.input)}; write ${MAX_KEEP_DAYS} or less` })
+            .default(30)
+            .describe('wheels of the newest this many nights stay in the index'),
+        })
+        .optional()
+        .describe('a pip nightly channel: a PEP 503 simple index per rendered path, rebuilt after each upload'),
     })
     .optional()
     .describe('where successes go (default: file://<root>/published, a local folder)'),

@@ -281,6 +281,25 @@ const scheduleMatrixRules = {
       },
     ];
   },
+
+  uploadIndexPathResolves({ input, matrix, cells }) {
+    const template = input.upload?.index?.path;
+    if (template === undefined) return [];
+    const path = ['upload', 'index', 'path'];
+    const braces = bracesProblems([[template, path]]);
+    if (braces.length) return braces;
+    // One channel gathers the wheels of many nights and machines: only what names the cell may shape it.
+    const known = ['package', 'id', ...axisCatalogue(matrix).keys()];
+    for (const ref of templateRefs(template)) {
+      if (!known.includes(ref.name)) return [{ path, message: `${ref.text} cannot be used here${didYouMean(ref.name, known) || `; use ${known.join(', ')}`}` }];
+      for (const cell of cells) {
+        if (resolveRef(ref, cellVars(cell, { date: '2000_01_01', machine: 'machine' })).ok) continue;
+        const fallback = `{${ref.name}${ref.attr ? `.${ref.attr}` : ''}|none}`;
+        return [{ path, message: `${ref.text} cannot be filled in for ${cell.id}; give a fallback like ${fallback}` }];
+      }
+    }
+    return [];
+  },
 } satisfies Record<string, Rule<ScheduleRuleContext>>;
 
 /** Checks matrix.yaml once the schema has accepted it: the cells it expands to, and every rule's problems. */

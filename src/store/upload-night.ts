@@ -2,15 +2,17 @@
  * The upload stage of a night: find the destination for this night and machine, publish, share this
  * machine's build durations, and record the outcome in night.json and the master log. Used at the end of `run` and by `nightshift upload`.
  */
-import type { Cell, Schedule } from '../config/model.js';
+import type { Cell, PipIndex, Schedule } from '../config/model.js';
 import { cellVars } from '../matrix/expand.js';
-import type { TemplateVars } from '../matrix/template.js';
+import { render, type TemplateVars } from '../matrix/template.js';
 import type { NightLayout } from '../night/layout.js';
 import { appendMasterLog } from '../night/open-night.js';
 import type { BuildRecord, NightStateStore } from '../night/state.js';
 import { readDurations } from '../night/history.js';
+import { nightDate } from '../night/night-date.js';
 import type { Destination } from './destination.js';
 import { openScheduleDestination } from './open.js';
+import { writePipIndexes } from './pip-index.js';
 import { publishNight, type PublishOutcome } from './publish.js';
 import { publishedLayout } from './published-layout.js';
 import { writeSharedHistory } from './shared-history.js';
@@ -47,6 +49,10 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
     const at = now().toISOString();
     outcome = { to: published.rootUrl, started_at: at, finished_at: at, uploaded: 0, skipped: 0, failed: [{ key: '', error: (error as Error).message }], latest: [] };
   }
+  if (destination && schedule.upload.index) {
+    const clockToday = nightDate(now(), schedule.timezone);
+    outcome = await updatePipIndex(destination, schedule.upload.index, request.cells, { tonight: state.date, clockToday }, night, outcome);
+  }
   const historyWarning = destination && (await shareHistory(destination, schedule.root, state.machine, now()));
   const { latest: _latest, ...record } = outcome;
   await store.update((s) => {
@@ -56,6 +62,48 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
   await appendMasterLog(night, 'upload', `to ${outcome.to}: ${outcome.uploaded} uploaded, ${outcome.skipped} already there${failures}`);
   if (historyWarning) await appendMasterLog(night, 'upload', historyWarning);
   return historyWarning ? { ...outcome, historyWarning } : outcome;
+}
+
+/**
+ * Rebuilds the pip channels' pages from every machine's manifests at the destination (after this
+ * machine's manifest is there). A page that could not be written is a failed object of the upload, so
+ * that `nightshift upload` tries again; manifests it cannot read are named in the master log.
+ */
+async function updatePipIndex(
+  destination: Destination,
+  index: PipIndex,
+  cells: readonly Cell[],
+  when: { tonight: string; clockToday: string },
+  night: NightLayout,
+  outcome: PublishOutcome,
+): Promise<PublishOutcome> {
+  const byId = new Map(cells.map((cell) => [cell.id, cell]));
+  const channels = cells.flatMap((cell) => {
+    const rendered = render(index.path, cellVars(cell, { date: when.tonight, machine: '' }));
+    return rendered.ok ? [rendered.value.replace(/^\/+|\/+$/g, '')] : [];
+  });
+  try {
+    const result = await writePipIndexes({
+      destination,
+      index,
+      ...when,
+      channels: [...new Set(channels)],
+      varsFor: (build, at) => {
+        const cell = byId.get(build.id);
+        return cell ? cellVars(cell, at) : { ...build.axes, package: build.package, id: build.id, ...at };
+      },
+    });
+    const wheels = [...result.channels.values()].reduce((sum, list) => sum + list.length, 0);
+    await appendMasterLog(
+      night,
+      'upload',
+      `pip index: ${result.channels.size} channel(s), ${wheels} wheel(s) of the last ${index.keepDays} night(s), ${result.written} page(s) written`,
+    );
+    for (const problem of result.problems) await appendMasterLog(night, 'upload', `pip index: ${problem}`);
+    return outcome;
+  } catch (error) {
+    return { ...outcome, failed: [...outcome.failed, { key: `${index.path}/simple/`, error: `pip index not updated: ${(error as Error).message}` }] };
+  }
 }
 
 /**

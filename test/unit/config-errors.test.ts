@@ -510,6 +510,22 @@ const cases: Case[] = [
     inSchedule(12, 8, ['upload', 'key'], /has no \{file\}: every file of a build would go to the same key; end it with \/\{file\}/),
   ),
   scheduleCase(
+    'upload.index.path with the night in it',
+    [['  key: "{package}/{cuda}/{file}"\n', '  key: "{package}/{cuda}/{file}"\n  index: { path: "whl/{date}/{cuda}" }\n']],
+    inSchedule(13, 18, ['upload', 'index', 'path'], /^\{date\} cannot be used here; use package, id, python, cuda$/),
+  ),
+  scheduleCase(
+    'upload.index.path with an axis some cells lack',
+    [['  key: "{package}/{cuda}/{file}"\n', '  key: "{package}/{cuda}/{file}"\n  index: { path: "whl/{cuda.version}" }\n']],
+    inSchedule(13, 18, ['upload', 'index', 'path'], /\{cuda\.version\} cannot be filled in for .*_cpu; give a fallback like \{cuda\.version\|none\}/),
+  ),
+  scheduleCase(
+    'upload.index.path climbing out of the destination, keep_days too large',
+    [['  key: "{package}/{cuda}/{file}"\n', '  key: "{package}/{cuda}/{file}"\n  index: { path: "../whl", keep_days: 99999 }\n']],
+    inSchedule(13, 18, ['upload', 'index', 'path'], /expected a relative path under the destination root like "whl\/nightly\/\{cuda\}", got "\.\.\/whl"/),
+    inSchedule(13, 39, ['upload', 'index', 'keep_days'], /expected at most 3650 nights \(ten years\), got 99999; write 3650 or less/),
+  ),
+  scheduleCase(
     'report.from not an address',
     [['from: nightshift@example.com', 'from: nightshift']],
     inSchedule(17, 9, ['report', 'from'], /expected an email address, got "nightshift"/),
