@@ -13,9 +13,10 @@ import { s3Env, startS3rver, type S3rver } from '../helpers/s3rver.js';
 import { startSmtpServer } from '../helpers/smtp.js';
 import { openDestination } from '../../src/store/open.js';
 import type { Destination } from '../../src/store/destination.js';
-import type { Manifest, ManifestBuild } from '../../src/store/manifest.js';
+import type { Manifest } from '../../src/store/manifest.js';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
+import { storyManifest } from '../helpers/story-manifest.js';
 
 const NIGHTS = ['2026_11_19', '2026_11_20', '2026_11_21', '2026_11_22'] as const;
 const TONIGHT = '2026_11_22';
@@ -33,27 +34,7 @@ const role = { stillFailing: '', newlyBroken: '', fixed: '', timedOut: '' };
 const INJECTION = '</pre><script>alert("owned")</script><img src=x onerror=alert(1)>';
 
 function manifestFor(date: string, night: number, machine: string): Manifest {
-  const builds = plan
-    .filter((b) => b.machine === machine)
-    .map((b): ManifestBuild => {
-      const status = STORY[b.id]?.[night] ?? 'succeeded';
-      const failed = status !== 'succeeded';
-      return {
-        id: b.id,
-        package: b.package,
-        axes: {},
-        status,
-        started_at: `${date.replaceAll('_', '-')}T08:05:00.000Z`,
-        finished_at: `${date.replaceAll('_', '-')}T09:05:00.000Z`,
-        duration_s: 3600,
-        exit_code: status === 'timed_out' ? null : failed ? 2 : 0,
-        reason: status === 'timed_out' ? 'timed out after 3h and was killed' : failed ? 'exit code 2' : null,
-        log: `nightshift/nights/${date}/${machine}/logs/${b.id}.log`,
-        artifacts: [],
-        published: !failed,
-      };
-    });
-  return { version: 1, date, machine, schedule: 'nightly', finished_at: null, destination: destination.url, recipes: { repo: 'r', ref: 'main', commit: 'c0ffee' }, builds };
+  return storyManifest({ date, night, machine, plan, story: STORY, destination: destination.url });
 }
 
 async function put(key: string, body: string): Promise<void> {

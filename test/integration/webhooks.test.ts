@@ -17,8 +17,9 @@ import { closedPort, startSmtpServer } from '../helpers/smtp.js';
 import { NightshiftError } from '../../src/errors.js';
 import { postWebhook } from '../../src/report/webhook-post.js';
 import type { Destination } from '../../src/store/destination.js';
-import type { Manifest, ManifestBuild } from '../../src/store/manifest.js';
+import type { Manifest } from '../../src/store/manifest.js';
 import { openDestination } from '../../src/store/open.js';
+import { storyManifest } from '../helpers/story-manifest.js';
 
 const NIGHTS = ['2026_11_21', '2026_11_22'] as const;
 const TONIGHT = '2026_11_22';
@@ -94,27 +95,7 @@ report:
 ${report}`;
 
 function manifestFor(date: string, night: number, machine: string, story: Record<string, string[]>): Manifest {
-  const builds = plan
-    .filter((b) => b.machine === machine)
-    .map((b): ManifestBuild => {
-      const status = story[b.id]?.[night] ?? 'succeeded';
-      const failed = status !== 'succeeded';
-      return {
-        id: b.id,
-        package: b.package,
-        axes: {},
-        status,
-        started_at: `${date.replaceAll('_', '-')}T08:05:00.000Z`,
-        finished_at: `${date.replaceAll('_', '-')}T09:05:00.000Z`,
-        duration_s: 3600,
-        exit_code: failed ? 2 : 0,
-        reason: failed ? 'exit code 2' : null,
-        log: `nightshift/nights/${date}/${machine}/logs/${b.id}.log`,
-        artifacts: [],
-        published: !failed,
-      };
-    });
-  return { version: 1, date, machine, schedule: 'nightly', finished_at: null, destination: destination.url, recipes: { repo: 'r', ref: 'main', commit: 'c0ffee' }, builds };
+  return storyManifest({ date, night, machine, plan, story, destination: destination.url });
 }
 
 beforeAll(async () => {
