@@ -23,6 +23,7 @@ import { randomUUID } from 'node:crypto';
 import { Queue, Worker, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Resources } from '../config/model.js';
+import { redactedRedisUrl } from '../config/queue-url.js';
 import { ExitCode, messageOf, NightshiftError } from '../errors.js';
 import { withoutPassword, withTimeout } from './redis-text.js';
 import { StallCheck } from './stall-check.js';
@@ -114,20 +115,12 @@ export function nightQueueName(schedule: string, date: string): string {
   return safeJobId(`${schedule}.${date}`);
 }
 
-/** The URL with its password (or, without one, its user) replaced by `***`, for messages. Only for text that parses as a URL. */
-export function redactRedisUrl(url: URL): string {
-  const shown = new URL(url.href);
-  if (shown.password) shown.password = '***';
-  else if (shown.username) shown.username = '***';
-  return shown.href;
-}
-
 /** Opens the night's queue on Redis; throws a NightshiftError (exit 4) when Redis cannot be reached. */
 export async function openNightQueue(options: NightQueueOptions): Promise<NightQueue> {
   const parsed = URL.canParse(options.url) ? new URL(options.url) : undefined;
   // Text that is not a URL is never shown: where its password would be is anyone's guess.
   if (parsed === undefined) throw new NightshiftError('the queue URL is not a URL: write it as redis://[:password@]host:port/db', ExitCode.usage);
-  const shown = redactRedisUrl(parsed);
+  const shown = redactedRedisUrl(options.url);
   if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
     throw new NightshiftError(`the queue URL must start with redis:// or rediss://, got ${shown}`, ExitCode.usage);
   }
