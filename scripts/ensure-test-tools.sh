@@ -6,6 +6,8 @@
 #   redis-server     (Debian package redis-server)  the shared queue's tests start their own servers
 #                                                   (test/helpers/redis.ts); its service is never started
 #   python3 -m pip   (Debian package python3-pip)   the pip channel's tests download from the index with real pip
+#   chromium         (Debian package chromium)      the server's and the report's tests drive it with playwright-core
+#   DejaVu, Liberation fonts (fonts-dejavu-core, fonts-liberation)  the report's glyph test renders with them
 #
 #   - All present: exit 0 quietly.
 #   - Missing, not root or no apt-get: say what is needed on stderr and exit 1 (the tests would
@@ -25,6 +27,9 @@ have crontab || missing+=(cron)
 have flock || missing+=(util-linux)
 have redis-server || missing+=(redis-server)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
+have chromium || missing+=(chromium)
+[ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
+[ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 
 if [ "${#missing[@]}" -eq 0 ]; then
   exit 0
@@ -34,8 +39,8 @@ if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
   cat >&2 <<MSG
 ensure-test-tools: the nightshift tests need Debian packages that are missing: ${missing[*]}
   (systemd-analyze verifies the generated units, crontab -n parses the generated cron file, flock is the cron lines' lock,
-  the queue's tests start their own redis-server, the pip channel's tests run python3 -m pip; the tests FAIL without them,
-  they are never skipped)
+  the queue's tests start their own redis-server, the pip channel's tests run python3 -m pip, the page tests drive
+  chromium and render with the DejaVu and Liberation fonts; the tests FAIL without them, they are never skipped)
 On Debian/Ubuntu, as root:
   apt-get update && apt-get install -y ${missing[*]}
 or run this script as root:  sudo bash scripts/ensure-test-tools.sh  (it also keeps redis-server's own service from starting)
@@ -74,7 +79,7 @@ if [[ " ${missing[*]} " == *" redis-server "* ]]; then
   fi
 fi
 
-for tool in systemd-analyze crontab flock redis-server; do
+for tool in systemd-analyze crontab flock redis-server chromium; do
   if ! have "$tool"; then
     echo "ensure-test-tools: $tool is still missing after installing ${missing[*]}" >&2
     exit 1

@@ -5,7 +5,8 @@
 #
 #   1. Docker: docker.io and busybox-static, and one dockerd if none answers   (scripts/ensure-docker.sh)
 #   2. The tests' tools: systemd-analyze, crontab, flock, redis-server, and     (scripts/ensure-test-tools.sh)
-#      python3-pip (real pip downloads from the pip channel's index)
+#      python3-pip (real pip downloads from the pip channel's index), chromium and the DejaVu and
+#      Liberation fonts (the page tests, through playwright-core)
 #      (the package only: its service is not started; the tests start their own servers)
 #   3. The test image nightshift-test/busybox:latest, from the static busybox   (scripts/make-test-image.sh)
 #
