@@ -7,6 +7,7 @@ import * as z from 'zod';
 import cron from 'node-cron';
 import { parseDuration, parseSize } from '../units.js';
 import { didYouMean } from './did-you-mean.js';
+import { CRON_EXAMPLE, cronProblem } from './cron-problem.js';
 import { gitRefProblem } from './git-ref.js';
 import { MAX_KEEP_DAYS } from './model.js';
 import { MIN_LEASE_S, REDIS_URL_VAR, redisUrlProblem } from './queue-url.js';
@@ -172,7 +173,11 @@ function isTimeZone(zone: string): boolean {
 }
 
 export const cronExpression = z.string().refine((text) => cron.validate(text), {
-  error: (issue) => `expected a cron expression like "5 0 * * *" (minute hour day month weekday), got ${JSON.stringify(issue.input)}`,
+  error: (issue) => {
+    const given = JSON.stringify(issue.input);
+    const problem = typeof issue.input === 'string' ? cronProblem(issue.input) : undefined;
+    return problem ? `${problem} in ${given}; a cron expression is like ${CRON_EXAMPLE}` : `expected a cron expression like ${CRON_EXAMPLE}, got ${given}`;
+  },
 });
 
 const destination = z.string().regex(/^(s3:\/\/[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]|file:\/\/\/)/, {

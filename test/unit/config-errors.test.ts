@@ -451,10 +451,22 @@ const cases: Case[] = [
   scheduleCase(
     'cron with four fields',
     [['cron: "5 0 * * *"', 'cron: "5 0 * *"']],
-    inSchedule(1, 7, ['cron'], /expected a cron expression like "5 0 \* \* \*" \(minute hour day month weekday\), got "5 0 \* \*"/),
+    inSchedule(1, 7, ['cron'], /expected 5 fields \(minute hour day-of-month month day-of-week\), got 4 in "5 0 \* \*"; a cron expression is like "5 0 \* \* \*"/),
   ),
-  scheduleCase('cron minute 61', [['cron: "5 0 * * *"', 'cron: "61 0 * * *"']], inSchedule(1, 7, ['cron'], /expected a cron expression/)),
-  scheduleCase('report cron', [['cron: "0 7 * * *"', 'cron: "at seven"']], inSchedule(14, 9, ['report', 'cron'], /got "at seven"/)),
+  scheduleCase('cron minute 61', [['cron: "5 0 * * *"', 'cron: "61 0 * * *"']], inSchedule(1, 7, ['cron'], /minute 61 is out of range 0-59 in "61 0 \* \* \*"/)),
+  scheduleCase('cron hour 25', [['cron: "5 0 * * *"', 'cron: "30 25 * * *"']], inSchedule(1, 7, ['cron'], /hour 25 is out of range 0-23 in "30 25 \* \* \*"/)),
+  scheduleCase('cron weekday name', [['cron: "5 0 * * *"', 'cron: "5 0 * * mo-fr"']], inSchedule(1, 7, ['cron'], /"mo" is not a day of week \(a number 0-7 or a name like sun\)/)),
+  scheduleCase(
+    'cron step 0',
+    [['cron: "5 0 * * *"', 'cron: "*/0 0 * * *"']],
+    inSchedule(1, 7, ['cron'], /the step "\/0" in the minute field must be a whole number of at least 1/),
+  ),
+  scheduleCase(
+    'cron day that never comes',
+    [['cron: "5 0 * * *"', 'cron: "5 0 30 2 *"']],
+    inSchedule(1, 7, ['cron'], /expected a cron expression like "5 0 \* \* \*".*, got "5 0 30 2 \*"/),
+  ),
+  scheduleCase('report cron', [['cron: "0 7 * * *"', 'cron: "at seven"']], inSchedule(14, 9, ['report', 'cron'], /expected 5 fields .*, got 2 in "at seven"/)),
   scheduleCase(
     'unknown time zone',
     [['timezone: America/Los_Angeles', 'timezone: America/Los_Angels']],
