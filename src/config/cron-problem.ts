@@ -62,7 +62,7 @@ function valueProblem(word: string, field: CronField): string | undefined {
   }
   const lower = word.toLowerCase();
   if (field.names?.some((name) => lower === name || (lower.length > 3 && fullName(name).startsWith(lower)))) return undefined;
-  const names = field.names ? ` (a number ${field.min}-${field.max} or a name like ${field.names[0]})` : ` (a number ${field.min}-${field.max})`;
+  const names = field.names?.[0] ? ` (a number ${field.min}-${field.max} or a name like ${field.names[0]})` : ` (a number ${field.min}-${field.max})`;
   return `"${word}" is not a ${field.label}${names}`;
 }
 

@@ -7,13 +7,14 @@ import path from 'node:path';
 import type { z } from 'zod';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { didYouMean } from './did-you-mean.js';
-import { formatIssue, sortIssues, type ConfigIssue } from './issues.js';
+import { formatIssue, sortIssues, type ConfigIssue, type IssuePath } from './issues.js';
 import type { Cell, Matrix, Schedule } from './model.js';
 import { toMatrix, toSchedule } from './normalize.js';
 import type { RuleProblem } from './rules.js';
 import { matrixSchema, scheduleSchema } from './schema.js';
 import { requiredKeys, schemaIssues } from './schema-issues.js';
-import { locate, readYamlSource, type YamlSource } from './source.js';
+import { locate, readYamlSource, sourceText, type YamlSource } from './source.js';
+import { repairForChecks, type Mend } from './repair.js';
 // The one import up the layers: the rules that compare the files with the cells and the plan.
 import { checkMatrix, checkSchedule, checkScheduleWithCells } from '../plan/config-rules.js';
 
@@ -63,24 +64,26 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   let matrix: Matrix | undefined;
   let cells: Cell[] = [];
   if (checkedMatrix) {
-    matrix = toMatrix(checkedMatrix, matrixSource.file, dir);
-    const checked = checkMatrix(checkedMatrix, matrix);
+    matrix = toMatrix(checkedMatrix.data, matrixSource.file, dir);
+    const checked = checkMatrix(checkedMatrix.data, matrix);
     cells = checked.cells;
-    addRuleProblems(matrixSource, checked.problems, issues);
+    if (!checkedMatrix.mends.some(leftOutNamed)) addRuleProblems(matrixSource, checked.problems, issues, checkedMatrix.mends);
   }
+  // A matrix whose axes were mended only by renaming keys and quoting numbers has the cells its author
+  // meant; one with axis values left out lacks cells that selectors name, which would only add false alarms.
+  const cellsAreRight = checkedMatrix !== undefined && !checkedMatrix.mends.some(leftOutNamed);
 
   const schedules: Schedule[] = [];
   for (const name of scheduleNames) {
     const file = path.join(SCHEDULES_DIR, `${name}.yaml`);
     const source = await readYamlSource(path.join(dir, file), show(file));
-    const input = checkFile(source, scheduleSchema, issues);
-    if (!input) continue;
-    const schedule = toSchedule(input, name, source.file, dir);
+    const checked = checkFile(source, scheduleSchema, issues);
+    if (!checked) continue;
+    const schedule = toSchedule(checked.data, name, source.file, dir);
     schedules.push(schedule);
-    addRuleProblems(source, checkSchedule(input, schedule), issues);
-    // Selectors are checked against the cells, which are only right once matrix.yaml is.
-    if (matrix && issues.every((issue) => issue.file !== matrixSource.file)) {
-      addRuleProblems(source, checkScheduleWithCells({ input, schedule, matrix, cells }), issues);
+    addRuleProblems(source, checkSchedule(checked.data, schedule), issues, checked.mends);
+    if (matrix && cellsAreRight) {
+      addRuleProblems(source, checkScheduleWithCells({ input: checked.data, schedule, matrix, cells }), issues, checked.mends);
     }
   }
 
@@ -88,7 +91,12 @@ export async function loadConfig(options: LoadOptions): Promise<LoadedConfig> {
   return { dir, matrix, cells, schedules };
 }
 
-function checkFile<S extends z.ZodType>(source: YamlSource, schema: S, issues: ConfigIssue[]): z.output<S> | undefined {
+/**
+ * The file's data, checked against its schema. When the schema refuses it, its problems are added and
+ * the data comes back mended (repair.ts) for the checks that need a whole file, or undefined when it
+ * cannot be mended; either way the configuration is refused in the end.
+ */
+function checkFile<S extends z.ZodType>(source: YamlSource, schema: S, issues: ConfigIssue[]): { data: z.output<S>; mends: Mend[] } | undefined {
   if (source.problems.length) {
     issues.push(...source.problems);
     return undefined;
@@ -110,13 +118,28 @@ function checkFile<S extends z.ZodType>(source: YamlSource, schema: S, issues: C
     return undefined;
   }
   const result = schema.safeParse(source.data, { reportInput: true });
-  if (result.success) return result.data;
+  if (result.success) return { data: result.data, mends: [] };
   issues.push(...schemaIssues(source, schema, result.error.issues));
-  return undefined;
+  return repairForChecks({ schema, data: source.data, issues: result.error.issues, textAt: (at) => sourceText(source, at), standIn: cronStandIn });
 }
 
-function addRuleProblems(source: YamlSource, problems: RuleProblem[], issues: ConfigIssue[]): void {
+/** `cron:` and `report.cron:` are required, and no check that needs a mended file reads them. */
+const cronStandIn = (at: IssuePath) => (at.at(-1) === 'cron' ? '0 0 * * *' : undefined);
+
+/** Other checks name axes, their values and packages: with one of them left out, they would report false alarms. */
+const leftOutNamed = (mend: Mend) => mend.kind !== 'renamed' && mend.kind !== 'as-written' && (mend.path[0] === 'axes' || (mend.path[0] === 'packages' && mend.path.length <= 2));
+
+/**
+ * Adds the rules' problems, but none about a mended value or within the mapping of one left out: those
+ * would be about the mend (a docker package whose refused image was left out "needs an image"), not the file.
+ */
+function addRuleProblems(source: YamlSource, problems: RuleProblem[], issues: ConfigIssue[], mends: readonly Mend[] = []): void {
+  const within = (where: IssuePath, mapping: IssuePath) => where.length >= mapping.length && mapping.every((key, i) => String(where[i]) === String(key));
+  // A left-out value's mapping, unless that is the whole file; a mended value itself otherwise.
+  const reach = (mend: Mend) => (mend.kind === 'left-out' && mend.path.length > 1 ? mend.path.slice(0, -1) : mend.path);
+  const aboutMend = (where: IssuePath) => mends.some((mend) => within(where, reach(mend)));
   for (const { path: where, message, at } of problems) {
+    if (aboutMend(where)) continue;
     issues.push({ file: source.file, ...locate(source, where, at), path: where, message });
   }
 }

@@ -180,7 +180,7 @@ const scheduleMatrixRules = {
     const ids = cells.map((c) => c.id);
     const problems: RuleProblem[] = plan.unmatchedSelectors.map(({ machine, index, glob }) => ({
       path: ['machines', machine, 'builds', index],
-      message: `"${glob}" matches no build${didYouMean(glob, ids) || '; see the build ids with `nightshift plan --all-machines`'}`,
+      message: `"${glob}" matches no build${didYouMean(glob, ids) || `; build ids look like ${idExamples(ids)}`}`,
     }));
     const byPair = new Map<string, string[]>();
     // With the shared queue, several machines may share a selector: whichever is free takes the cell.
@@ -351,4 +351,11 @@ function bracesProblems(templates: readonly [unknown, IssuePath][]): RuleProblem
 function numericGpus(cell: Cell): number | undefined {
   const gpus = cell.package.resources.gpus;
   return gpus === 'all' ? undefined : gpus;
+}
+
+/** A few build ids to show what a selector matches against (the configuration is refused, so no command can list them yet). */
+function idExamples(ids: readonly string[]): string {
+  const shown = [...new Set([ids[0], ids.at(-1)].filter((id): id is string => id !== undefined))];
+  const glob = shown[0] ? `, like ${shown[0].split('_')[0]!}_*` : '';
+  return `${shown.join(' and ')} (${ids.length} in all; a selector is a glob over them${glob})`;
 }

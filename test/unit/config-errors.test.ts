@@ -266,6 +266,19 @@ const cases: Case[] = [
   matrixCase('package name with _', [['  wheel-mac:\n', '  wheel_mac:\n']], inMatrix(20, 3, ['packages', 'wheel_mac'], /"wheel_mac" cannot be used as a package name/)),
   scheduleCase('machine name with _', [['linux-1:', 'linux_1:']], inSchedule(8, 3, ['machines', 'linux_1'], /"linux_1" cannot be used as a machine name/)),
   matrixCase('axis name in capitals', [['  cuda:\n', '  CUDA:\n']], inMatrix(6, 3, ['axes', 'CUDA'], /axis names are lower-case letters and digits/)),
+  {
+    // Each kind of check reports in the same run: a first round of fixes is the last.
+    name: 'five mistakes of different kinds, all in one run',
+    matrix: edit(MATRIX, ['python: ["3.11", "3.12"]', 'python: [3.10, "3.12"]'], ['    timeout: 2h\n', '    timout: 2h\n'], ['{cuda.image_tag|cpu}', '{cuda.image_tag}']),
+    schedule: edit(SCHEDULE, ['cron: "5 0 * * *"', 'cron: "30 25 * * *"'], ['["wheel-mac_*"]', '["wheel-mac_*", "wheelmac_*"]']),
+    issues: [
+      inMatrix(5, 12, ['axes', 'python', 0], QUOTE_310),
+      inMatrix(11, 12, ['packages', 'manywheel', 'image'], /cuda value "cpu" has no attribute image_tag/),
+      inMatrix(18, 5, ['packages', 'conda', 'timout'], /unknown key "timout"; did you mean "timeout"\?/),
+      inSchedule(1, 7, ['cron'], /hour 25 is out of range 0-23/),
+      inSchedule(9, 46, ['machines', 'mac-0', 'builds', 1], /"wheelmac_\*" matches no build/),
+    ],
+  },
   matrixCase('unquoted python 3.10', [['python: ["3.11", "3.12"]', 'python: [3.10, "3.12"]']], inMatrix(5, 12, ['axes', 'python', 0], QUOTE_310)),
   matrixCase(
     'unquoted python 3.12',
@@ -399,7 +412,12 @@ const cases: Case[] = [
   scheduleCase(
     'selector matching nothing',
     [['["wheel-mac_*"]', '["wheel-mac_*", "wheelmac_*"]']],
-    inSchedule(9, 46, ['machines', 'mac-0', 'builds', 1], /"wheelmac_\*" matches no build/),
+    inSchedule(
+      9,
+      46,
+      ['machines', 'mac-0', 'builds', 1],
+      /"wheelmac_\*" matches no build; build ids look like manywheel_[^ ]+ and wheel-mac_[^ ]+ \(\d+ in all; a selector is a glob over them, like manywheel_\*\)/,
+    ),
   ),
   scheduleCase(
     'two machines claim the same cells',
@@ -653,7 +671,7 @@ describe('invalid configurations', () => {
     const dir = writeConfigDir({ matrix, schedules: { nightly: schedule } });
     const error = await configError(dir);
     const issues = sortIssues(error.issues);
-    expect(issues.map(formatIssue), 'number of problems').toHaveLength(expected.length);
+    expect(issues.map(formatIssue), `number of problems: ${issues.map(formatIssue).join(' | ')}`).toHaveLength(expected.length);
     issues.forEach((issue, i) => {
       const { message, ...where } = expected[i]!;
       expect(comparable(issue)).toMatchObject(where);
