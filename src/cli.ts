@@ -141,7 +141,7 @@ function program(io: Io): Command {
     .addOption(new Option('--schedule <name>', 'schedule in schedules/ (default: the only one, else nightly)'))
     .addOption(new Option('--machine <name>', "this machine's name (default: the host name)").env('NIGHTSHIFT_MACHINE'))
     .addOption(new Option('--root <dir>', "folder of the night folders (overrides the schedule's root)").env('NIGHTSHIFT_ROOT'))
-    .addOption(new Option('--date <YYYY_MM_DD>', "the night (default: today in the schedule's time zone)"))
+    .addOption(new Option('--date <date>', "the night, YYYY_MM_DD or YYYY-MM-DD (default: today in the schedule's time zone)"))
     .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride()

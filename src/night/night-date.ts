@@ -28,9 +28,13 @@ export function addDays(date: string, days: number): string {
   return `${moved.getUTCFullYear()}_${two(moved.getUTCMonth() + 1)}_${two(moved.getUTCDate())}`;
 }
 
-/** `--date` as given, checked; or today's night in the schedule's time zone. */
+/** `--date` as given (YYYY_MM_DD, or YYYY-MM-DD as people write dates), checked; or today's night in the schedule's time zone. */
 export function resolveNightDate(given: string | undefined, timeZone: string, now: Date = new Date()): string {
   if (given === undefined) return nightDate(now, timeZone);
-  if (isNightDate(given)) return given;
-  throw new NightshiftError(`--date ${JSON.stringify(given)} is not a date in the form YYYY_MM_DD, e.g. ${nightDate(now, timeZone)}`, ExitCode.usage);
+  const asNight = /^\d{4}-\d{2}-\d{2}$/.test(given) ? given.replaceAll('-', '_') : given;
+  if (isNightDate(asNight)) return asNight;
+  if (NIGHT_DATE.test(asNight)) {
+    throw new NightshiftError(`--date ${JSON.stringify(given)} is not a real date (no such day in that month), e.g. ${nightDate(now, timeZone)}`, ExitCode.usage);
+  }
+  throw new NightshiftError(`--date ${JSON.stringify(given)} is not a date in the form YYYY_MM_DD or YYYY-MM-DD, e.g. ${nightDate(now, timeZone)}`, ExitCode.usage);
 }

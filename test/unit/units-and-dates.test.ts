@@ -47,6 +47,13 @@ describe('night dates', () => {
     expect(resolveNightDate('2026_01_05', 'UTC')).toBe('2026_01_05');
     expect(() => resolveNightDate('2026_13_01', 'UTC')).toThrow(NightshiftError);
   });
+
+  it('takes YYYY-MM-DD too, and calls a well-formed day that does not exist "not a real date"', () => {
+    expect(resolveNightDate('2026-01-05', 'UTC')).toBe('2026_01_05');
+    expect(() => resolveNightDate('2032_02_30', 'UTC')).toThrow(/--date "2032_02_30" is not a real date \(no such day in that month\)/);
+    expect(() => resolveNightDate('2032-02-30', 'UTC')).toThrow(/is not a real date/);
+    expect(() => resolveNightDate('2032/02/03', 'UTC')).toThrow(/is not a date in the form YYYY_MM_DD or YYYY-MM-DD/);
+  });
 });
 
 describe('addDays', () => {
