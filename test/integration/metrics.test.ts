@@ -334,7 +334,7 @@ describe('the example alert rules', () => {
     expect(check.stdout).toContain('SUCCESS: 5 rules found');
   });
 
-  it('fire as their unit tests expect (no night finished for 26 hours, builds failed, queue unreachable)', async () => {
+  it('fire as their unit tests expect (no night finished for 26 hours, builds failed, uploads failing, queue unreachable)', async () => {
     const test = await execa('promtool', ['test', 'rules', RULE_TESTS], { reject: false });
     expect(test.exitCode, `${test.stdout}${test.stderr}`).toBe(0);
     expect(test.stdout).toContain('SUCCESS');
