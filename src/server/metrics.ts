@@ -2,7 +2,7 @@
  * `GET /metrics`: Prometheus text for one schedule on this machine, made from the night's files at the
  * moment of the scrape. Every scrape builds a fresh registry, so nothing is cached between scrapes, no
  * label set of an earlier night lingers, and nightshift uses no process-wide default registry. Every
- * series carries the labels `schedule` and `machine`. The README's "Metrics" section documents each one.
+ * series carries the labels `schedule` and `machine`. The README's "Monitoring with Prometheus" documents each one.
  */
 import { Gauge, Histogram, Registry } from 'prom-client';
 import type { Schedule } from '../config/model.js';
