@@ -42,8 +42,9 @@ if [ "$(id -u)" -ne 0 ] || ! have apt-get; then
   cat >&2 <<MSG
 ensure-test-tools: the nightshift tests need Debian packages that are missing: ${missing[*]}
   (systemd-analyze verifies the generated units, crontab -n parses the generated cron file, flock is the cron lines' lock,
-  the queue's tests start their own redis-server, the metrics tests check /metrics and the alert rules with promtool, the pip channel's tests run python3 -m pip, the page tests drive
-  chromium and render with the DejaVu and Liberation fonts; the tests FAIL without them, they are never skipped)
+  the queue's tests start their own redis-server, the metrics tests check /metrics and the alert rules with promtool,
+  the pip channel's tests run python3 -m pip, the page tests drive chromium and render with the DejaVu and Liberation
+  fonts; the tests FAIL without them, they are never skipped)
 On Debian/Ubuntu, as root:
   apt-get update && apt-get install -y ${missing[*]}
 or run this script as root:  sudo bash scripts/ensure-test-tools.sh  (it also keeps redis-server's and prometheus' own services from starting)
