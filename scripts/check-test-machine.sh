@@ -30,6 +30,7 @@ have systemd-analyze || problems+=("systemd-analyze is missing (Debian package s
 have crontab || problems+=("crontab is missing (Debian package cron): the install tests parse the generated cron file with \`crontab -n\`")
 have flock || problems+=("flock is missing (Debian package util-linux): the generated cron lines take their lock with it")
 have redis-server || problems+=("redis-server is missing (Debian package redis-server): the queue's tests start their own Redis servers with it")
+have promtool || problems+=("promtool is missing (Debian package prometheus): the metrics tests check /metrics and the example alert rules with it")
 have chromium || problems+=("chromium is missing (Debian package chromium): the server's and the report's page tests drive it with playwright-core")
 [ -d /usr/share/fonts/truetype/dejavu ] || problems+=("the DejaVu fonts are missing (Debian package fonts-dejavu-core): the report's glyph test renders with them")
 [ -d /usr/share/fonts/truetype/liberation ] || problems+=("the Liberation fonts are missing (Debian package fonts-liberation): the report's glyph test renders with them")

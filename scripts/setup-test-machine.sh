@@ -6,8 +6,10 @@
 #   1. Docker: docker.io and busybox-static, and one dockerd if none answers   (scripts/ensure-docker.sh)
 #   2. The tests' tools: systemd-analyze, crontab, flock, redis-server, and     (scripts/ensure-test-tools.sh)
 #      python3-pip (real pip downloads from the pip channel's index), chromium and the DejaVu and
-#      Liberation fonts (the page tests, through playwright-core)
-#      (the package only: its service is not started; the tests start their own servers)
+#      Liberation fonts (the page tests, through playwright-core), prometheus (its promtool checks
+#      /metrics and the example alert rules)
+#      (redis-server and prometheus: the packages only, their services are not started; the tests
+#      start their own servers)
 #   3. The test image nightshift-test/busybox:latest, from the static busybox   (scripts/make-test-image.sh)
 #
 # Each step does nothing when its part is already there, so the script is safe to run any number of

@@ -99,6 +99,8 @@ export interface UploadRecord {
   finished_at: string;
   uploaded: number;
   skipped: number;
+  /** Bytes of every object this upload wrote (artifacts, logs, manifest, pointers, pip pages, history); absent in uploads recorded before it was. */
+  bytes?: number;
   /** What could not be uploaded and why; `nightshift upload` tries them again. */
   failed: { key: string; error: string }[];
   manifest?: string;
@@ -150,6 +152,7 @@ const nightStateSchema = z.looseObject({
       finished_at: z.string(),
       uploaded: z.number(),
       skipped: z.number(),
+      bytes: z.number().optional(),
       failed: z.array(z.looseObject({ key: z.string(), error: z.string() })),
       manifest: optionalString,
     })

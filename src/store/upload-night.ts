@@ -2,6 +2,7 @@
  * The upload stage of a night: find the destination for this night and machine, publish, share this
  * machine's build durations, and record the outcome in night.json and the master log. Used at the end of `run` and by `nightshift upload`.
  */
+import { stat } from 'node:fs/promises';
 import type { Cell, PipIndex, Schedule } from '../config/model.js';
 import { cellVars } from '../matrix/expand.js';
 import { render, type TemplateVars } from '../matrix/template.js';
@@ -39,8 +40,9 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
 
   let outcome: PublishOutcome;
   let destination: Destination | undefined;
+  const sent = { bytes: 0 };
   try {
-    destination = await openScheduleDestination(schedule, state.date);
+    destination = countingBytes(await openScheduleDestination(schedule, state.date), sent);
     // Builds by hand outside the machine's share are not the nightly's (build --upload sends them to manual/).
     const nightly = { ...state, builds: state.builds.filter((b) => !b.manual) };
     outcome = await publishNight({ night, state: nightly, published, keyTemplate: schedule.upload.key, varsFor, destination, now });
@@ -56,12 +58,33 @@ export async function uploadNight(request: UploadNightRequest): Promise<PublishO
   const historyWarning = destination && (await shareHistory(destination, schedule.root, state.machine, now()));
   const { latest: _latest, ...record } = outcome;
   await store.update((s) => {
-    s.upload = record;
+    s.upload = { ...record, bytes: sent.bytes };
   });
   const failures = outcome.failed.length ? `, ${outcome.failed.length} failed (first: ${outcome.failed[0]!.key || outcome.to}: ${outcome.failed[0]!.error})` : '';
   await appendMasterLog(night, 'upload', `to ${outcome.to}: ${outcome.uploaded} uploaded, ${outcome.skipped} already there${failures}`);
   if (historyWarning) await appendMasterLog(night, 'upload', historyWarning);
   return historyWarning ? { ...outcome, historyWarning } : outcome;
+}
+
+/**
+ * `destination`, adding the size of every object it writes to `sent.bytes` (what went, for /metrics): a
+ * file's size as opened, a small object's length. An object that fails to go adds nothing.
+ */
+function countingBytes(destination: Destination, sent: { bytes: number }): Destination {
+  return {
+    url: destination.url,
+    head: (key) => destination.head(key),
+    getBytes: (key, options) => destination.getBytes(key, options),
+    list: (prefix) => destination.list(prefix),
+    async putFile(key, file, options) {
+      await destination.putFile(key, file, options);
+      sent.bytes += typeof file === 'string' ? (await stat(file)).size : file.info.size;
+    },
+    async putBytes(key, body, options) {
+      await destination.putBytes(key, body, options);
+      sent.bytes += typeof body === 'string' ? Buffer.byteLength(body) : body.byteLength;
+    },
+  };
 }
 
 /**
