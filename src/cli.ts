@@ -80,7 +80,7 @@ const commands: CommandSpec[] = [
   {
     name: 'log',
     arguments: '<id>',
-    summary: "print a build's log wherever it is",
+    summary: "print a build's log wherever it is (a glob like 'manywheel_*' prints each matching build's)",
     options: (command) => command.option('-f, --follow', 'keep printing until the build ends; exit with its result'),
     run: async (options, args, io) => (await import('./commands/log.js')).log(options, args, io),
   },

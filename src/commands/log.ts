@@ -1,4 +1,4 @@
-/** `nightshift log ID`: print a build's log wherever it is; `--follow` tails it until the build ends. */
+/** `nightshift log ID|GLOB`: print a build's log wherever it is (a glob: each matching build's); `--follow` tails one until it ends. */
 import { loadSchedule, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
@@ -11,33 +11,46 @@ export interface LogOptions extends GlobalOptions {
   follow?: boolean;
 }
 
-export async function log(options: LogOptions, [id]: string[], io: Io): Promise<number> {
+export async function log(options: LogOptions, [name]: string[], io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
   const date = resolveNightDate(options.date, schedule.timezone);
   const { layout, state } = await readNight(schedule.root, date);
-  pickBuilds(state, [id!]);
+  const builds = pickBuilds(state, [name!]);
   const write = (chunk: Uint8Array) => io.write(chunk);
 
   if (!options.follow) {
-    const handle = await openBuildLog(layout, id!);
-    if (!handle) {
-      const earlier = await earlierAttemptLogs(layout, id!);
-      const hint = earlier.length ? `; earlier attempts' logs: ${earlier.join(', ')}` : '';
-      throw new NightshiftError(`${id!} has no log yet: it is ${state.builds.find((b) => b.id === id)!.status}${hint}`, ExitCode.nothingSelected);
-    }
-    try {
-      await copyFrom(handle, 0, write);
-    } finally {
-      await handle.close();
+    // One build: its log as it is. A glob: each matching build's log under a header, as `tail` does with several files.
+    for (const [index, build] of builds.entries()) {
+      if (builds.length > 1) await write(Buffer.from(`${index ? '\n' : ''}==> ${build.id} (${build.status}) <==\n`));
+      const handle = await openBuildLog(layout, build.id);
+      if (!handle) {
+        if (builds.length > 1) continue;
+        const earlier = await earlierAttemptLogs(layout, build.id);
+        const hint = earlier.length ? `; earlier attempts' logs: ${earlier.join(', ')}` : '';
+        throw new NightshiftError(`${build.id} has no log yet: it is ${build.status}${hint}`, ExitCode.nothingSelected);
+      }
+      try {
+        await copyFrom(handle, 0, write);
+      } finally {
+        await handle.close();
+      }
     }
     return ExitCode.ok;
   }
 
+  if (builds.length > 1) {
+    const shown = builds.slice(0, 5).map((b) => b.id);
+    throw new NightshiftError(
+      `--follow follows one build, and ${name!} matches ${builds.length}: ${shown.join(', ')}${builds.length > shown.length ? ', ...' : ''}; name one of them`,
+      ExitCode.usage,
+    );
+  }
+  const id = builds[0]!.id;
   // Set by `ended` while the log is followed.
   const runner = { gone: false };
   await followLog({
     layout,
-    id: id!,
+    id,
     write,
     ended: async () => {
       const build = (await readNightState(layout.state))?.builds.find((b) => b.id === id);
@@ -48,7 +61,7 @@ export async function log(options: LogOptions, [id]: string[], io: Io): Promise<
   });
   const build = (await readNightState(layout.state))!.builds.find((b) => b.id === id)!;
   if (runner.gone) {
-    io.err(`nightshift: the runner of night ${date} stopped while ${id!} was ${build.status}; nightshift run resumes the night`);
+    io.err(`nightshift: the runner of night ${date} stopped while ${id} was ${build.status}; nightshift run resumes the night`);
     return ExitCode.buildsFailed;
   }
   return build.status === 'succeeded' ? ExitCode.ok : ExitCode.buildsFailed;

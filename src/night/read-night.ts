@@ -1,4 +1,6 @@
 /** Finding a night and its builds for the commands that only read (status, log, wait). */
+import { didYouMean } from '../config/did-you-mean.js';
+import { selector } from '../matrix/select.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { nightLayout, FINISHED_STATUSES, type NightLayout } from './layout.js';
 import { readNightLock } from './lock.js';
@@ -27,12 +29,26 @@ export async function runnerGone(layout: NightLayout, builds: readonly BuildReco
   return !lock?.alive;
 }
 
-/** The ids named on the command line, each checked against the night. */
-export function pickBuilds(state: NightState, ids: readonly string[]): BuildRecord[] {
-  if (ids.length === 0) return state.builds;
-  return ids.map((id) => {
-    const build = state.builds.find((b) => b.id === id);
-    if (build) return build;
-    throw new NightshiftError(`no build ${id} in night ${state.date}; its builds are listed by nightshift status --date ${state.date}`, ExitCode.nothingSelected);
-  });
+/**
+ * The builds named on the command line, each an id or a glob over ids (`manywheel_*_cu126`), checked
+ * against the night: a name that matches nothing is refused, with the id it most likely meant.
+ */
+export function pickBuilds(state: NightState, names: readonly string[]): BuildRecord[] {
+  if (names.length === 0) return state.builds;
+  const picked = new Set<BuildRecord>();
+  const ids = state.builds.map((b) => b.id);
+  for (const name of names) {
+    const matches = isGlob(name) ? state.builds.filter((b) => selector(name)(b.id)) : state.builds.filter((b) => b.id === name);
+    if (matches.length === 0) {
+      const what = isGlob(name) ? `no build of night ${state.date} matches ${name}` : `no build ${name} in night ${state.date}`;
+      throw new NightshiftError(
+        `${what}${didYouMean(name, ids)}${ids.length ? '' : ' (the night has no builds yet)'}; its builds are listed by nightshift status --date ${state.date}`,
+        ExitCode.nothingSelected,
+      );
+    }
+    for (const build of matches) picked.add(build);
+  }
+  return [...picked];
 }
+
+const isGlob = (name: string) => /[*?[{]/.test(name);

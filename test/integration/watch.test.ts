@@ -67,6 +67,23 @@ describe('nightshift build', () => {
   });
 });
 
+describe('nightshift log', () => {
+  it('takes a glob (each log under a header), offers the id meant for a typo, and follows only one', async () => {
+    const both = await runCli(['log', 'opt_3.1[12]_cpu', ...args()]);
+    expect(both.exitCode).toBe(0);
+    expect(both.stdout).toMatch(/^==> opt_3\.11_cpu \(succeeded\) <==\n[\s\S]*nightshift: succeeded[\s\S]*\n==> opt_3\.12_cpu \(succeeded\) <==\n/);
+    const typo = await runCli(['log', 'opt_3.12_cpo', ...args()]);
+    expect(typo.exitCode).toBe(3);
+    expect(typo.stderr).toMatch(/no build opt_3\.12_cpo in night \d{4}_\d\d_\d\d; did you mean "opt_3\.12_cpu"\?/);
+    const none = await runCli(['log', 'nope_*', ...args()]);
+    expect(none.exitCode).toBe(3);
+    expect(none.stderr).toMatch(/no build of night \d{4}_\d\d_\d\d matches nope_\*/);
+    const follow = await runCli(['log', 'opt_*', '--follow', ...args()]);
+    expect(follow.exitCode).toBe(2);
+    expect(follow.stderr).toMatch(/--follow follows one build, and opt_\* matches 3: opt_3\.1\d_cpu/);
+  });
+});
+
 describe('following and waiting while a night runs', () => {
   it('log --follow can stop and start again; wait returns when the builds end', async () => {
     const runner = execa('node', [CLI, 'run', '--only', 'ok_*', ...args()], { reject: false });
