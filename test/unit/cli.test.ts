@@ -95,9 +95,9 @@ describe('nightshift plan', () => {
     const machine = await runCli(['plan', '--config', repo, '--machine', 'linux-9']);
     expect(machine.exitCode).toBe(2);
     expect(machine.stderr).toMatch(/machine "linux-9" is not in schedules\/nightly\.yaml; did you mean "linux-0"\?/);
-    const date = await runCli(['plan', '--config', repo, '--all-machines', '--date', '2026-11-22']);
+    const date = await runCli(['plan', '--config', repo, '--all-machines', '--date', '2026-02-30']);
     expect(date.exitCode).toBe(2);
-    expect(date.stderr).toMatch(/YYYY_MM_DD/);
+    expect(date.stderr).toMatch(/--date "2026-02-30" is not a real date/);
   });
 });
 
