@@ -1,6 +1,31 @@
 import { defineConfig } from 'vitest/config';
 
-// Two projects: `npm run test:unit` runs only the first (`vitest run --project unit`), `npm test` both.
+// Integration files that must not share the machine with another test file: they stop the Docker engine
+// or Redis, send real signals, kill processes mid-build, or measure leases, retries and timeouts against
+// the clock. They run one at a time, after everything else.
+const ALONE = [
+  'containment',
+  'cron-triggers',
+  'daemon',
+  'daemon-dst',
+  'destinations',
+  'executors',
+  'faults-disk',
+  'faults-engine',
+  'faults-output',
+  'fleet',
+  'fleet-faults',
+  'fleet-status',
+  'night-lock',
+  'night-queue',
+  'serve',
+  'signals',
+  'watch',
+].map((name) => `test/integration/${name}.test.ts`);
+
+// Two cores: the fast unit tests and the integration files that can share the machine run two at a
+// time, then the ALONE files one at a time. Projects run in the same group must agree on maxWorkers.
+// `npm run test:unit` runs only the first project (`vitest run --project unit`), `npm test` all three.
 export default defineConfig({
   test: {
     projects: [
@@ -14,18 +39,34 @@ export default defineConfig({
           pool: 'threads',
           isolate: false,
           testTimeout: 10_000,
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
         },
       },
       {
-        // Real parts together: the built CLI, Docker, git, S3 and SMTP servers.
+        // Real parts together: the built CLI, Docker, git, S3 and SMTP servers, Redis, pip, Chromium.
         test: {
           name: 'integration',
           include: ['test/integration/**/*.test.ts'],
+          exclude: ALONE,
           globalSetup: ['test/global-setup.ts'],
-          // Docker and git tests spawn real processes; two cores share them.
           testTimeout: 60_000,
           hookTimeout: 120_000,
           pool: 'forks',
+          maxWorkers: 2,
+          sequence: { groupOrder: 0 },
+        },
+      },
+      {
+        test: {
+          name: 'integration-alone',
+          include: ALONE,
+          globalSetup: ['test/global-setup.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+          pool: 'forks',
+          maxWorkers: 1,
+          sequence: { groupOrder: 1 },
         },
       },
     ],
