@@ -5,6 +5,10 @@ export const ExitCode = {
   usage: 2,
   nothingSelected: 3,
   serviceUnavailable: 4,
+  /** The night (or the builds waited for) was canceled: a signal or `nightshift cancel` stopped it. */
+  canceled: 5,
+  /** `wait --timeout` ran out with builds still going. */
+  waitTimedOut: 6,
   bug: 70,
 } as const;
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode];

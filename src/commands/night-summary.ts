@@ -30,6 +30,7 @@ export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): 
     io.err(`nightshift: ${notRun.length} build(s) not run because of the machine (${notRun[0]!.reason ?? 'no reason recorded'}); \`nightshift run\` runs them once it is fixed`);
     return ExitCode.serviceUnavailable;
   }
-  const allGood = ran.every((b) => b.status === 'succeeded') && !stopped;
-  return allGood ? ExitCode.ok : ExitCode.buildsFailed;
+  // Stopped by a signal: the night is not done, whatever its builds did so far; `run` again goes on.
+  if (stopped) return ExitCode.canceled;
+  return ran.every((b) => b.status === 'succeeded') ? ExitCode.ok : ExitCode.buildsFailed;
 }

@@ -43,7 +43,9 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
     if (builds.every(isFinished)) {
       if (builds.every((b) => b.status === 'succeeded' || b.status === 'skipped')) return ExitCode.ok;
       // Not run: the machine (its Docker engine), not the builds, failed, like `run` says.
-      return builds.some((b) => b.status === 'not_run') ? ExitCode.serviceUnavailable : ExitCode.buildsFailed;
+      if (builds.some((b) => b.status === 'not_run')) return ExitCode.serviceUnavailable;
+      const failed = builds.some((b) => b.status !== 'succeeded' && b.status !== 'skipped' && b.status !== 'canceled');
+      return failed ? ExitCode.buildsFailed : ExitCode.canceled;
     }
     if (await runnerGone(layout, builds)) {
       io.err(`nightshift: the runner of night ${date} is gone with ${builds.filter((b) => !isFinished(b)).length} build(s) unfinished; nightshift run resumes the night`);
@@ -56,7 +58,7 @@ export async function wait(options: WaitOptions, ids: string[], io: Io): Promise
           .map((b) => b.id)
           .join(', ')} after ${options.timeout!}`,
       );
-      return ExitCode.buildsFailed;
+      return ExitCode.waitTimedOut;
     }
     await sleep(options.pollMs ?? 500);
   }

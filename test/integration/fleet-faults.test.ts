@@ -44,7 +44,7 @@ describe('a fleet sharing a night through the queue, when something fails', () =
     m2!.kill('SIGTERM');
     const stopped = await m2!;
     const exited = Date.now();
-    expect(stopped.exitCode).toBe(1);
+    expect(stopped.exitCode).toBe(5);
     const r1 = await m1!;
     expect(r1.exitCode, String(r1.stderr)).toBe(0);
     const m1Builds = (await night.state('m1'))!.builds;

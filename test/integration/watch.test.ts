@@ -93,6 +93,11 @@ describe('following and waiting while a night runs', () => {
       await sleep(50);
     }
 
+    // The build talks for 3 s: a second of waiting runs out first.
+    const impatient = await runCli(['wait', 'ok_*', '--timeout', '1s', ...args()]);
+    expect(impatient.exitCode, `wait --timeout has its own exit code: ${impatient.stdout} ${impatient.stderr}`).toBe(6);
+    expect(impatient.stderr).toMatch(/still waiting for ok_3\.11_cpu.* after 1s/);
+
     // A first follower sees the start of the log and is stopped; the build is untouched.
     const first = execa('node', [CLI, 'log', 'ok_3.11_cpu', '--follow', ...args()], { reject: false });
     let seen = '';
