@@ -12,8 +12,8 @@ import type { Io } from '../output/io.js';
 import { didYouMean } from '../config/did-you-mean.js';
 import type { Schedule } from '../config/model.js';
 import { cronFileName, crontabLines } from '../daemon/cron-file.js';
-import type { InstallMode } from '../daemon/install-jobs.js';
-import { systemdUnitNames, systemdUnits, type UnitFile } from '../daemon/systemd-units.js';
+import { checkListen, DEFAULT_SERVE_LISTEN, listensOnLoopback, type InstallMode } from '../daemon/install-jobs.js';
+import { SERVE_UNIT, systemdUnitNames, systemdUnits, type UnitFile } from '../daemon/systemd-units.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { readTextIfExists, writeFileAtomic } from '../files.js';
 import { DEFAULT_ENV_FILE } from '../report/smtp-url.js';
@@ -23,6 +23,10 @@ export interface InstallOptions extends GlobalOptions {
   write?: boolean;
   dir?: string;
   user?: string;
+  /** Also install `nightshift serve` as a service (systemd only). */
+  serve?: boolean;
+  /** Where the server listens (HOST:PORT), with serve. */
+  listen?: string;
 }
 
 export const SYSTEMD_DIR = '/etc/systemd/system';
@@ -40,6 +44,7 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
   }
   const mode = (options.mode ?? 'timer') as InstallMode;
   if (!MODES.includes(mode)) throw new NightshiftError(`--mode is timer or daemon, not "${options.mode!}"`, ExitCode.usage);
+  const serve = serveRequest(kind, options);
 
   // A broken configuration is never installed: it would fail every night, silently, at 00:05.
   const { schedule } = await loadSchedule(options);
@@ -58,10 +63,16 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
 
   if (kind === 'systemd') {
     const dir = path.resolve(options.dir ?? SYSTEMD_DIR);
-    const { files } = systemdUnits({ ...paths, mode, user: options.user });
+    const { files } = systemdUnits({ ...paths, mode, user: options.user, serve });
+    if (serve && !listensOnLoopback(serve.listen)) {
+      io.err(
+        `nightshift: ${SERVE_UNIT} listens on ${serve.listen}, beyond this machine: the server starts only with a token. ` +
+          `Put NIGHTSHIFT_SERVE_TOKEN=<a long random value> in ${DEFAULT_ENV_FILE} (root only, mode 600); never on the command line`,
+      );
+    }
     if (!options.write) return printFiles(files, dir, '--write installs them', io);
     for (const file of files) io.out(await writeFile(dir, file));
-    const enable = files.filter((f) => mode === 'daemon' || f.name.endsWith('.timer')).map((f) => f.name);
+    const enable = files.filter((f) => mode === 'daemon' || f.name.endsWith('.timer') || f.name === SERVE_UNIT).map((f) => f.name);
     await warnLeftovers(dir, schedule, files, mode, io);
     io.out(`now run:\n  systemctl daemon-reload && systemctl enable --now ${enable.join(' ')}`);
     io.out(mode === 'timer' ? `then: systemctl list-timers 'nightshift-*'` : `then: journalctl -u ${enable[0]!} -f`);
@@ -86,6 +97,28 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
       : `to use it: cp ${path.join(dir, file.name)} ${CRON_DIR}/ (owned by root, mode 644: cron ignores other files there)`,
   );
   return ExitCode.ok;
+}
+
+/**
+ * --serve and --listen, checked: the server is a long-running process, which only systemd (of the two
+ * ways to install) keeps running and restarts; cron only starts commands at times.
+ */
+function serveRequest(kind: string, options: InstallOptions): { listen: string } | undefined {
+  if (!options.serve) {
+    if (options.listen !== undefined)
+      throw new NightshiftError('--listen says where the server listens: give it with --serve (nightshift install systemd --serve --listen ADDR)', ExitCode.usage);
+    return undefined;
+  }
+  if (kind === 'cron') {
+    throw new NightshiftError(
+      'nightshift serve runs all the time, and cron only starts commands at set times: nothing would keep the server running or restart it. ' +
+        'Install it with systemd (nightshift install systemd --serve), or run nightshift serve under your own service manager',
+      ExitCode.usage,
+    );
+  }
+  const listen = options.listen ?? DEFAULT_SERVE_LISTEN;
+  checkListen(listen);
+  return { listen };
 }
 
 /**
@@ -130,6 +163,18 @@ async function writeFile(dir: string, file: UnitFile): Promise<string> {
   }
 }
 
+/** The server's unit from an earlier install --serve of this schedule, when this install has none. */
+async function warnServeLeftover(dir: string, schedule: Schedule, made: ReadonlySet<string>, io: Io): Promise<void> {
+  if (made.has(SERVE_UNIT)) return;
+  const text = await readTextIfExists(path.join(dir, SERVE_UNIT));
+  // Another schedule's server is that install's business.
+  if (text === undefined || !text.includes(` for schedule ${schedule.name.replace(/%/g, '%%')} (`)) return;
+  io.err(
+    `nightshift: ${dir} still holds ${SERVE_UNIT} from an earlier install --serve of ${schedule.name}: it keeps serving. ` +
+      `To keep it, install with --serve; to remove it:\n  systemctl disable --now ${SERVE_UNIT}; rm ${path.join(dir, SERVE_UNIT)}`,
+  );
+}
+
 /** Units of this schedule that this install does not produce (the other mode, a report no longer sent here). */
 async function warnLeftovers(dir: string, schedule: Schedule, files: readonly UnitFile[], mode: InstallMode, io: Io): Promise<void> {
   const names = systemdUnitNames(schedule.name);
@@ -138,6 +183,7 @@ async function warnLeftovers(dir: string, schedule: Schedule, files: readonly Un
   for (const name of [...names.daemon, ...names.timer]) {
     if (!made.has(name) && (await readTextIfExists(path.join(dir, name))) !== undefined) left.push(name);
   }
+  await warnServeLeftover(dir, schedule, made, io);
   if (left.length === 0) return;
   const active = left.filter((name) => name.endsWith('.timer') || names.daemon.includes(name));
   const why = left.some((name) => names.daemon.includes(name) !== (mode === 'daemon'))
