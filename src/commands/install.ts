@@ -4,7 +4,7 @@
  * systemctl or touches crontabs itself, it says what to run.
  */
 import { realpathSync } from 'node:fs';
-import { chmod, mkdir } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadSchedule, requireMachine, type GlobalOptions } from '../context.js';
@@ -13,7 +13,7 @@ import { didYouMean } from '../config/did-you-mean.js';
 import type { Schedule } from '../config/model.js';
 import { cronFileName, crontabLines } from '../daemon/cron-file.js';
 import { checkListen, DEFAULT_SERVE_LISTEN, listensOnLoopback, type InstallMode } from '../daemon/install-jobs.js';
-import { SERVE_UNIT, systemdUnitNames, systemdUnits, type UnitFile } from '../daemon/systemd-units.js';
+import { isServeUnitOf, SERVE_UNIT, systemdUnitNames, systemdUnits, type UnitFile } from '../daemon/systemd-units.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { readTextIfExists, writeFileAtomic } from '../files.js';
 import { DEFAULT_ENV_FILE } from '../report/smtp-url.js';
@@ -27,6 +27,8 @@ export interface InstallOptions extends GlobalOptions {
   serve?: boolean;
   /** Where the server listens (HOST:PORT), with serve. */
   listen?: string;
+  /** Remove what an install of this schedule wrote, instead of installing. */
+  remove?: boolean;
 }
 
 export const SYSTEMD_DIR = '/etc/systemd/system';
@@ -48,6 +50,7 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
 
   // A broken configuration is never installed: it would fail every night, silently, at 00:05.
   const { schedule } = await loadSchedule(options);
+  if (options.remove) return removeInstalled(kind, schedule, options, io);
   const machine = requireMachine(schedule, options);
   const paths = {
     schedule,
@@ -97,6 +100,66 @@ export async function install(options: InstallOptions, args: string[], io: Io): 
       : `to use it: cp ${path.join(dir, file.name)} ${CRON_DIR}/ (owned by root, mode 644: cron ignores other files there)`,
   );
   return ExitCode.ok;
+}
+
+/**
+ * `install systemd|cron --remove`: the files an install of this schedule wrote (either mode, and the
+ * server's unit when it is this schedule's), printed, or removed with --write. systemd units must be
+ * disabled first: `systemctl disable` needs the file, so an enabled unit (its link in a *.wants/
+ * folder) is refused, naming the command.
+ */
+async function removeInstalled(kind: string, schedule: Schedule, options: InstallOptions, io: Io): Promise<number> {
+  const dir = path.resolve(options.dir ?? (kind === 'systemd' ? SYSTEMD_DIR : CRON_DIR));
+  const names = kind === 'cron' ? [cronFileName(schedule.name)] : [...systemdUnitNames(schedule.name).daemon, ...systemdUnitNames(schedule.name).timer, SERVE_UNIT];
+  const present: string[] = [];
+  for (const name of names) {
+    const text = await readTextIfExists(path.join(dir, name));
+    if (text !== undefined && (name !== SERVE_UNIT || isServeUnitOf(text, schedule.name))) present.push(name);
+  }
+  if (present.length === 0) {
+    io.out(`nothing of schedule ${schedule.name} to remove in ${dir}`);
+    return ExitCode.ok;
+  }
+  // A timer's service is stopped with its timer; the daemon's and the server's run on their own.
+  const startable = present.filter((name) => name.endsWith('.timer') || !systemdUnitNames(schedule.name).timer.includes(name));
+  const disable = `systemctl disable --now ${startable.join(' ')}`;
+  if (!options.write) {
+    io.out(present.map((name) => `# would remove ${path.join(dir, name)}`).join('\n'));
+    io.err(`nightshift: printed only; ${kind === 'systemd' ? `first run ${disable}, then ` : ''}--write removes them`);
+    return ExitCode.ok;
+  }
+  if (kind === 'systemd') {
+    const enabled = await enabledUnits(dir, present);
+    if (enabled.length) {
+      throw new NightshiftError(
+        `${enabled.join(', ')} ${enabled.length > 1 ? 'are' : 'is'} still enabled (linked from a .wants folder in ${dir}): run ${disable} first, then this again`,
+        ExitCode.usage,
+      );
+    }
+  }
+  for (const name of present) {
+    await rm(path.join(dir, name), { force: true });
+    io.out(`removed ${path.join(dir, name)}`);
+  }
+  io.out(kind === 'systemd' ? 'now run: systemctl daemon-reload' : 'cron reads /etc/cron.d again by itself within a minute: nothing to restart');
+  return ExitCode.ok;
+}
+
+/** Those of `names` that a *.wants/ (or *.requires/) folder of `dir` links to: enabled units. */
+async function enabledUnits(dir: string, names: readonly string[]): Promise<string[]> {
+  const folders = (await readdir(dir).catch(() => [])).filter((entry) => entry.endsWith('.wants') || entry.endsWith('.requires'));
+  const enabled = new Set<string>();
+  for (const folder of folders) {
+    for (const name of names)
+      if (
+        await lstat(path.join(dir, folder, name)).then(
+          () => true,
+          () => false,
+        )
+      )
+        enabled.add(name);
+  }
+  return [...enabled];
 }
 
 /**
@@ -168,7 +231,7 @@ async function warnServeLeftover(dir: string, schedule: Schedule, made: Readonly
   if (made.has(SERVE_UNIT)) return;
   const text = await readTextIfExists(path.join(dir, SERVE_UNIT));
   // Another schedule's server is that install's business.
-  if (text === undefined || !text.includes(` for schedule ${schedule.name.replace(/%/g, '%%')} (`)) return;
+  if (text === undefined || !isServeUnitOf(text, schedule.name)) return;
   io.err(
     `nightshift: ${dir} still holds ${SERVE_UNIT} from an earlier install --serve of ${schedule.name}: it keeps serving. ` +
       `To keep it, install with --serve; to remove it:\n  systemctl disable --now ${SERVE_UNIT}; rm ${path.join(dir, SERVE_UNIT)}`,

