@@ -128,7 +128,10 @@ const commands: CommandSpec[] = [
         )
         .option('--write', 'install the files (into /etc/systemd/system or /etc/cron.d) instead of printing them')
         .option('--dir <dir>', 'the folder to write into instead (to try it out, or for tests)')
-        .option('--user <user>', 'the user the nights run as (default root); it needs Docker and write access to the root folder'),
+        .option('--user <user>', 'the user the nights run as (default root); it needs Docker and write access to the root folder')
+        .option('--serve', 'systemd only: also nightshift-serve.service, running nightshift serve (its token from NIGHTSHIFT_SERVE_TOKEN in /etc/nightshift/env)')
+        .option('--listen <host:port>', 'with --serve: where the server listens (default 127.0.0.1:8080)')
+        .option('--remove', "remove what an install of this schedule wrote (with the server's unit) instead; with --write, removes the files"),
     run: async (options, args, io) => (await import('./commands/install.js')).install(options, args, io),
   },
 ];

@@ -60,6 +60,16 @@ function sendsReport(schedule: Schedule, machine: string | undefined): boolean {
 }
 
 export function jobs(o: CommandPaths): Job[] {
+  const { base, common } = commandParts(o);
+  const out: Job[] = [{ kind: 'night', cron: o.schedule.cron, argv: [...base, 'run', ...common], what: `${o.schedule.file} cron` }];
+  if (sendsReport(o.schedule, o.machine)) {
+    out.push({ kind: 'report', cron: o.schedule.report!.cron, argv: [...base, 'report', '--send', ...common], what: `${o.schedule.file} report.cron` });
+  }
+  return out;
+}
+
+/** node and nightshift's script, and the options every command of the install pins; checked. */
+function commandParts(o: CommandPaths): { base: string[]; common: string[] } {
   checkScheduleName(o.schedule.name);
   checkPath('the config folder', o.configDir);
   checkPath("nightshift's script", o.nightshiftBin);
@@ -67,10 +77,33 @@ export function jobs(o: CommandPaths): Job[] {
   if (o.root !== undefined) checkPath('--root', o.root);
   if (o.machine !== undefined) checkText('the machine name', o.machine);
   const common = ['--config', o.configDir, '--schedule', o.schedule.name, ...(o.machine ? ['--machine', o.machine] : []), ...(o.root ? ['--root', o.root] : [])];
-  const base = [o.nodeBin, o.nightshiftBin];
-  const out: Job[] = [{ kind: 'night', cron: o.schedule.cron, argv: [...base, 'run', ...common], what: `${o.schedule.file} cron` }];
-  if (sendsReport(o.schedule, o.machine)) {
-    out.push({ kind: 'report', cron: o.schedule.report!.cron, argv: [...base, 'report', '--send', ...common], what: `${o.schedule.file} report.cron` });
+  return { base: [o.nodeBin, o.nightshiftBin], common };
+}
+
+/** Where `nightshift serve` listens unless told otherwise (its own default). */
+export const DEFAULT_SERVE_LISTEN = '127.0.0.1:8080';
+
+/**
+ * The command line of `nightshift serve` as a service runs it: the same pinned options as the night,
+ * and `--listen`. Never a token: it would show in the unit file and in ps; the server reads
+ * NIGHTSHIFT_SERVE_TOKEN from its environment (the env file).
+ */
+export function serveArgv(o: CommandPaths, listen: string): string[] {
+  checkListen(listen);
+  const { base, common } = commandParts(o);
+  return [...base, 'serve', '--listen', listen, ...common];
+}
+
+/** HOST:PORT with an IPv4 address, a host name or a bracketed IPv6 address, as `nightshift serve --listen` takes it. */
+export function checkListen(listen: string): void {
+  const match = /^(\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9][A-Za-z0-9.-]*):(\d{1,5})$/.exec(listen);
+  if (!match || Number(match[2]) > 65535) {
+    throw new NightshiftError(`--listen ${JSON.stringify(listen)} is not HOST:PORT: give an address and a port, like ${DEFAULT_SERVE_LISTEN} or 0.0.0.0:8080`, ExitCode.usage);
   }
-  return out;
+}
+
+/** True when `listen` (checked) is a loopback address only this machine reaches. */
+export function listensOnLoopback(listen: string): boolean {
+  const host = listen.slice(0, listen.lastIndexOf(':')).replace(/^\[|\]$/g, '');
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
 }

@@ -10,12 +10,23 @@
 import { DEFAULT_ENV_FILE } from '../report/smtp-url.js';
 import { systemdArg } from './command-quoting.js';
 import { cronToOnCalendars } from './cron-fields.js';
-import { checkPath, checkUser, jobs, type CommandPaths, type InstallMode } from './install-jobs.js';
+import { checkPath, checkUser, jobs, serveArgv, type CommandPaths, type InstallMode } from './install-jobs.js';
 
 export interface SystemdUnitsOptions extends CommandPaths {
   mode: InstallMode;
   /** User= of the services (default: root). It needs access to Docker (the docker group). */
   user?: string;
+  /** Also `nightshift serve` as a service (SERVE_UNIT), listening at `listen` (HOST:PORT). */
+  serve?: { listen: string };
+}
+
+/** The one unit of `nightshift serve` on a machine, whatever the schedule. */
+export const SERVE_UNIT = 'nightshift-serve.service';
+
+/** Whether a SERVE_UNIT's text was made by an install of `schedule` (its header says so). */
+export function isServeUnitOf(text: string, schedule: string): boolean {
+  const first = text.split('\n', 1)[0]!;
+  return first.startsWith('# Made by `nightshift install systemd') && first.includes(` for schedule ${unitText(schedule)} (`);
 }
 
 export interface UnitFile {
@@ -48,15 +59,17 @@ const STOP_COMMENT = [
 
 function header(o: SystemdUnitsOptions): string[] {
   return [
-    `# Made by \`nightshift install systemd --mode ${o.mode}\` for schedule ${unitText(o.schedule.name)} (${unitText(o.schedule.file)}).`,
+    `# Made by \`nightshift install systemd --mode ${o.mode}${o.serve ? ' --serve' : ''}\` for schedule ${unitText(o.schedule.name)} (${unitText(o.schedule.file)}).`,
     '# Change the schedule and install again rather than editing this file.',
   ];
 }
 
-function serviceLines(o: SystemdUnitsOptions, argv: string[], envFile: string): string[] {
+const NIGHT_SECRETS = 'NIGHTSHIFT_SMTP_URL; AWS_* unless a profile or instance role provides them';
+
+function serviceLines(o: SystemdUnitsOptions, argv: string[], envFile: string, secrets = NIGHT_SECRETS): string[] {
   return [
     `ExecStart=${argv.map(systemdArg).join(' ')}`,
-    '# Secrets (NIGHTSHIFT_SMTP_URL; AWS_* unless a profile or instance role provides them), in a file',
+    `# Secrets (${secrets}), in a file`,
     '# only root can read (chown root:root, chmod 600): systemd reads it before starting the service,',
     '# also for a service with User=. "-": a missing file is not an error.',
     `EnvironmentFile=-${unitText(envFile)}`,
@@ -99,7 +112,7 @@ export function systemdUnits(o: SystemdUnitsOptions): { files: UnitFile[] } {
       'WantedBy=multi-user.target',
       '',
     ].join('\n');
-    return { files: [{ name: systemdUnitNames(name).daemon[0]!, text }] };
+    return { files: [{ name: systemdUnitNames(name).daemon[0]!, text }, ...serveFiles(o, envFile)] };
   }
 
   const files: UnitFile[] = [];
@@ -151,5 +164,42 @@ export function systemdUnits(o: SystemdUnitsOptions): { files: UnitFile[] } {
       ].join('\n'),
     });
   }
-  return { files };
+  return { files: [...files, ...serveFiles(o, envFile)] };
+}
+
+/**
+ * `nightshift serve` as a long-running service, as the same user and with the same env file as the
+ * nights: the token (NIGHTSHIFT_SERVE_TOKEN) comes from that file, never from the unit or argv.
+ */
+function serveFiles(o: SystemdUnitsOptions, envFile: string): UnitFile[] {
+  if (!o.serve) return [];
+  const argv = serveArgv(o, o.serve.listen);
+  const text = [
+    ...header(o),
+    '[Unit]',
+    `Description=nightshift serve: the nights of schedule ${unitText(o.schedule.name)}, live, on ${unitText(o.serve.listen)} (read-only)`,
+    'After=network-online.target',
+    'Wants=network-online.target',
+    '',
+    '[Service]',
+    'Type=simple',
+    ...serviceLines(o, argv, envFile, `NIGHTSHIFT_SERVE_TOKEN, which every page then asks for; ${NIGHT_SECRETS}`),
+    'Restart=on-failure',
+    'RestartSec=10',
+    '# Exit code 2: the configuration or --listen is wrong (e.g. no token for an address beyond',
+    '# 127.0.0.1): trying again would fail the same way, so it stays failed: see journalctl -u nightshift-serve.',
+    'RestartPreventExitStatus=2',
+    '# The server only reads (night folders, logs, history): it needs no new privileges and writes nowhere.',
+    'NoNewPrivileges=yes',
+    'ProtectSystem=full',
+    'PrivateTmp=yes',
+    '# SIGTERM: open pages and log streams end, and it exits.',
+    'KillSignal=SIGTERM',
+    'TimeoutStopSec=30',
+    '',
+    '[Install]',
+    'WantedBy=multi-user.target',
+    '',
+  ].join('\n');
+  return [{ name: SERVE_UNIT, text }];
 }

@@ -37,6 +37,8 @@ export interface Destination {
   getBytes(key: string, options?: { lastBytes?: number }): Promise<Buffer | undefined>;
   /** Every key under `prefix`, across all pages, sorted. */
   list(prefix: string): Promise<string[]>;
+  /** Removes the object at `key`; nothing there is not an error (a delete tried again finds it gone). */
+  delete(key: string): Promise<void>;
 }
 
 /** How to reach a destination: its root URL and, for S3, the client settings. */

@@ -11,7 +11,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
-import { link, lstat, mkdir, open, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, readFile, rename, rm, rmdir, stat, unlink } from 'node:fs/promises';
 import type { Stats } from 'node:fs';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -123,6 +123,23 @@ export class FileDestination implements Destination {
     return keys.filter((key) => key.startsWith(prefix)).sort();
   }
 
+  async delete(key: string): Promise<void> {
+    const file = this.pathOf(key);
+    await this.wrap(key, 'remove', async () => {
+      try {
+        const info = await lstat(file);
+        // A folder is not an object (list() skips folders): it is not nightshift's to remove.
+        if (info.isDirectory()) return;
+        await unlink(file);
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      await syncDir(path.dirname(file));
+      await removeEmptyFolders(path.dirname(file), this.root);
+    });
+  }
+
   private pathOf(key: string): string {
     checkKey(this.url, key);
     if (key.endsWith(TEMP_SUFFIX))
@@ -131,7 +148,7 @@ export class FileDestination implements Destination {
   }
 
   /** Runs an operation, turning a file system error into a DestinationError that says what to do. */
-  private async wrap<T>(key: string, doing: 'read' | 'write' | 'list', operation: () => Promise<T>): Promise<T> {
+  private async wrap<T>(key: string, doing: 'read' | 'write' | 'list' | 'remove', operation: () => Promise<T>): Promise<T> {
     try {
       return await operation();
     } catch (error) {
@@ -157,19 +174,50 @@ const REASONS: Record<string, string> = {
   EEXIST: 'a file is in the way',
 };
 
-/** Writes `target` through `fill(temp)` and a rename in the same folder (atomic on one file system). */
+/**
+ * Writes `target` through `fill(temp)` and a rename in the same folder (atomic on one file system).
+ * A delete on another machine removes folders it emptied (see delete); when the folder went away
+ * between the mkdir and the rename, it is made again and the write tried again (`fill` reads its
+ * source from the start each time).
+ */
 async function writeAtomic(target: string, fill: (temp: string) => Promise<void>): Promise<void> {
   const dir = path.dirname(target);
-  await mkdir(dir, { recursive: true });
-  const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
-  try {
-    await fill(temp);
-    await rename(temp, target);
-  } catch (error) {
-    await rm(temp, { force: true });
-    throw error;
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(dir, { recursive: true });
+    const temp = path.join(dir, `.${path.basename(target)}.${process.pid}.${randomBytes(4).toString('hex')}${TEMP_SUFFIX}`);
+    try {
+      await fill(temp);
+      await rename(temp, target);
+      break;
+    } catch (error) {
+      await rm(temp, { force: true });
+      if (attempt < 3 && (error as NodeJS.ErrnoException).code === 'ENOENT' && !(await exists(dir))) continue;
+      throw error;
+    }
   }
   await syncDir(dir);
+}
+
+async function exists(file: string): Promise<boolean> {
+  return lstat(file).then(
+    () => true,
+    () => false,
+  );
+}
+
+/**
+ * Removes `dir` and the folders above it while they are empty, up to (never including) `root`, so
+ * that deleted keys leave no empty folders behind. A folder something was written to meanwhile is not
+ * empty and stays (rmdir removes only empty folders, atomically).
+ */
+async function removeEmptyFolders(dir: string, root: string): Promise<void> {
+  for (let folder = dir; folder.startsWith(root + path.sep); folder = path.dirname(folder)) {
+    try {
+      await rmdir(folder);
+    } catch {
+      return; // not empty (ENOTEMPTY, EEXIST), gone already, or not ours to remove: stop here
+    }
+  }
 }
 
 /** Link errors that mean "copy instead": another file system, no hard links there, or none allowed for this file. */

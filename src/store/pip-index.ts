@@ -9,7 +9,8 @@
  * The pages are built from what is at the destination, never from one machine's memory: the manifests
  * of every machine for the kept nights (the newest `keep_days`), their succeeded and published builds'
  * `.whl` artifacts. So machines that publish at once converge (the last writer sees every manifest), a
- * cell that failed tonight leaves last night's wheel in the index, and older nights drop out. Links are
+ * cell that failed tonight leaves last night's wheel in the index, and older nights drop out: from the
+ * pages, and once the pages are written their wheels from the destination too (aged-wheels.ts). Links are
  * relative to the page, so any HTTP front of the bucket or folder serves the index as it is. Each page is
  * one object written whole (atomic on S3 and on a `file://` folder).
  */
@@ -17,6 +18,7 @@ import { createHash } from 'node:crypto';
 import type { PipIndex } from '../config/model.js';
 import { render, type TemplateVars } from '../matrix/template.js';
 import { addDays, isNightDate } from '../night/night-date.js';
+import { eachLimit, removeAgedWheels } from './aged-wheels.js';
 import type { Destination } from './destination.js';
 import { readManifest, type ManifestBuild } from './manifest.js';
 import { readRequiresPython } from './wheel-metadata.js';
@@ -53,8 +55,12 @@ export interface PipIndexOutcome {
   channels: Map<string, ChannelWheel[]>;
   /** Pages written (unchanged pages are not written again). */
   written: number;
-  /** Manifests that could not be read, channels that could not be rendered: left out, named here. */
+  /** Manifests that could not be read, channels that could not be rendered, wheels that could not be removed: named here. */
   problems: string[];
+  /** Wheels of nights older than keep_days removed from the destination by this upload, sorted keys. */
+  deleted: string[];
+  /** Wheels of such nights kept because a cell's latest pointer still names them, sorted keys. */
+  keptForLatest: string[];
 }
 
 /** PEP 503: runs of "-", "_" and "." are one "-", lower case. */
@@ -75,9 +81,25 @@ export function wheelProject(file: string): string | undefined {
  * must not empty the channel; such a night counts only while it is itself the one uploaded).
  */
 export function keptNights(dates: readonly string[], tonight: string, keepDays: number, clockToday: string): string[] {
-  const newest = [tonight, ...dates.filter((date) => date <= clockToday)].filter(isNightDate).sort().at(-1)!;
-  const oldest = addDays(newest, -(keepDays - 1));
+  const { oldest, newest } = keptWindow(dates, tonight, keepDays, clockToday);
   return [...new Set(dates)].filter((date) => isNightDate(date) && date >= oldest && date <= newest).sort();
+}
+
+/** The first and last night of the kept window (see keptNights). */
+export function keptWindow(dates: readonly string[], tonight: string, keepDays: number, clockToday: string): { oldest: string; newest: string } {
+  const newest = [tonight, ...dates.filter((date) => date <= clockToday)].filter(isNightDate).sort().at(-1)!;
+  return { oldest: addDays(newest, -(keepDays - 1)), newest };
+}
+
+/**
+ * The nights whose wheels leave the destination: those before the kept window. None when tonight is
+ * dated after today's clock: such a night (a test run with a far --date) hides the real nights from the
+ * pages only until the next real upload, and must not remove their wheels for good.
+ */
+export function agedNights(dates: readonly string[], tonight: string, keepDays: number, clockToday: string): string[] {
+  if (tonight > clockToday) return [];
+  const { oldest } = keptWindow(dates, tonight, keepDays, clockToday);
+  return [...new Set(dates)].filter((date) => isNightDate(date) && date < oldest).sort();
 }
 
 /** Rounds of rebuilding while other machines' manifests keep arriving; one more upload settles anything left. */
@@ -96,9 +118,85 @@ export async function writePipIndexes(request: PipIndexRequest): Promise<PipInde
     const outcome = await writeRound(request, manifests);
     written += outcome.written;
     const now = await manifestKeys(request.destination);
-    if (round === MAX_ROUNDS || (now.length === manifests.length && now.every((key, i) => key === manifests[i]))) return { ...outcome, written };
+    if (round === MAX_ROUNDS || (now.length === manifests.length && now.every((key, i) => key === manifests[i]))) {
+      // Pages first, then files: no page this upload wrote links a wheel removed here.
+      const aged = await removeWheelsOfAgedNights(request, manifests, now);
+      return { ...outcome, written, deleted: aged.deleted, keptForLatest: aged.keptForLatest, problems: [...outcome.problems, ...aged.problems] };
+    }
     manifests = now;
   }
+}
+
+/** Manifests read at once while looking for aged wheels: a year of nights must not open thousands of connections. */
+const READ_CONCURRENCY = 8;
+
+/**
+ * Removes from the destination the wheels of the nights the pages just dropped: every `.whl` of a
+ * succeeded build in a channel, named by a manifest of a night before the kept window (of `paged`, the
+ * manifests the pages were built from), unless a manifest of a later night names the same key (all
+ * machines, also those whose manifest arrived since: `listedSince`) or the cell's latest pointer does. When
+ * a later night's manifest cannot be read nothing is removed, since it might name any of them.
+ */
+async function removeWheelsOfAgedNights(
+  request: PipIndexRequest,
+  paged: readonly string[],
+  listedSince: readonly string[],
+): Promise<Pick<PipIndexOutcome, 'deleted' | 'keptForLatest' | 'problems'>> {
+  const { destination, index } = request;
+  const nothing = { deleted: [], keptForLatest: [] };
+  const nightOf = (key: string) => key.slice(NIGHTS.length).split('/')[0]!;
+  const aged = new Set(agedNights(paged.map(nightOf), request.tonight, index.keepDays, request.clockToday));
+  const keys = [...new Set([...paged, ...listedSince])];
+  const agedKeys = keys.filter((key) => aged.has(nightOf(key)));
+  if (!agedKeys.length) return { ...nothing, problems: [] };
+
+  const read = async (key: string) => {
+    const [date, machine] = key.slice(NIGHTS.length).split('/');
+    try {
+      return await readManifest(destination, date!, machine!);
+    } catch (error) {
+      return { key, manifest: undefined, problem: (error as Error).message };
+    }
+  };
+  const protecting = new Set<string>();
+  for (const manifestRead of await readAll(
+    keys.filter((key) => !aged.has(nightOf(key))),
+    read,
+  )) {
+    if (manifestRead.problem !== undefined) {
+      return { ...nothing, problems: [`wheels of nights older than keep_days not removed: ${manifestRead.problem}; the next upload tries again`] };
+    }
+    for (const build of manifestRead.manifest?.builds ?? []) for (const artifact of build.artifacts) protecting.add(artifact.key);
+  }
+
+  const problems: string[] = [];
+  const candidates = new Map<string, string[]>();
+  for (const manifestRead of await readAll(agedKeys, read)) {
+    if (manifestRead.problem !== undefined) problems.push(`wheels of ${manifestRead.key} not removed: ${manifestRead.problem}`);
+    const manifest = manifestRead.manifest;
+    if (!manifest) continue;
+    for (const build of manifest.builds) {
+      if (build.status !== 'succeeded') continue;
+      const wheels = build.artifacts.filter((a) => wheelProject(a.file) !== undefined && !protecting.has(a.key));
+      // Only the channels' wheels: a build whose channel cannot be rendered was never on a page.
+      if (!wheels.length || !render(index.path, request.varsFor(build, { date: manifest.date, machine: manifest.machine })).ok) continue;
+      const list = candidates.get(build.id) ?? [];
+      for (const a of wheels) if (!list.includes(a.key)) list.push(a.key);
+      candidates.set(build.id, list);
+    }
+  }
+  const outcome = await removeAgedWheels({ destination, candidates });
+  return { ...outcome, problems: [...problems, ...outcome.problems] };
+}
+
+/** `read` over `keys`, at most READ_CONCURRENCY at a time, in the keys' order. */
+async function readAll<T>(keys: readonly string[], read: (key: string) => Promise<T>): Promise<T[]> {
+  const results: T[] = new Array<T>(keys.length);
+  const order = keys.map((key, i) => [key, i] as const);
+  await eachLimit(order, READ_CONCURRENCY, async ([key, i]) => {
+    results[i] = await read(key);
+  });
+  return results;
 }
 
 /** Every manifest key at the destination, sorted. */
@@ -106,7 +204,7 @@ async function manifestKeys(destination: Destination): Promise<string[]> {
   return (await destination.list(NIGHTS)).filter((key) => /^[^/]+\/[^/]+\/manifest\.json$/.test(key.slice(NIGHTS.length))).sort();
 }
 
-async function writeRound(request: PipIndexRequest, manifests: readonly string[]): Promise<PipIndexOutcome> {
+async function writeRound(request: PipIndexRequest, manifests: readonly string[]): Promise<Omit<PipIndexOutcome, 'deleted' | 'keptForLatest'>> {
   const { destination, index } = request;
   const problems: string[] = [];
   const byNight = new Map<string, string[]>();

@@ -3,7 +3,16 @@
  * only from the SDK's default chain (environment, profile, SSO, instance or task role): nightshift
  * never reads them from its own files and never puts them in a message.
  */
-import { GetObjectCommand, HeadBucketCommand, HeadObjectCommand, PutObjectCommand, S3Client, paginateListObjectsV2, type S3ClientConfig } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+  paginateListObjectsV2,
+  type S3ClientConfig,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { checkKey, DestinationError, type Destination, type DestinationSpec, type ObjectInfo, type PutFileOptions, type PutOptions } from './destination.js';
 import { withRetry, type RetryOptions } from './retry.js';
@@ -227,6 +236,20 @@ export class S3Destination implements Destination {
     });
     this.bucketSeen = true;
     return keys.sort();
+  }
+
+  async delete(key: string): Promise<void> {
+    checkKey(this.url, key);
+    // S3 answers 204 for a key that is not there, so deleting twice is fine; a missing bucket still fails.
+    await this.run(key, async () => {
+      try {
+        await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + key }));
+      } catch (error) {
+        if (isNotFound(error) && errorName(error) !== 'NoSuchBucket') return;
+        throw error;
+      }
+    });
+    this.bucketSeen = true;
   }
 
   private async checkBucket(key: string): Promise<void> {

@@ -51,5 +51,6 @@ function underPrefix(destination: Destination, prefix: string): Destination {
     putBytes: (k, body, options) => destination.putBytes(key(k), body, options),
     getBytes: (k, options) => destination.getBytes(key(k), options),
     list: async (p) => (await destination.list(key(p))).map((k) => k.slice(prefix.length)),
+    delete: (k) => destination.delete(key(k)),
   };
 }

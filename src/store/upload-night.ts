@@ -120,7 +120,9 @@ async function updatePipIndex(
     await appendMasterLog(
       night,
       'upload',
-      `pip index: ${result.channels.size} channel(s), ${wheels} wheel(s) of the last ${index.keepDays} night(s), ${result.written} page(s) written`,
+      `pip index: ${result.channels.size} channel(s), ${wheels} wheel(s) of the last ${index.keepDays} night(s), ${result.written} page(s) written` +
+        (result.deleted.length ? `, ${result.deleted.length} older wheel(s) removed` : '') +
+        (result.keptForLatest.length ? `, ${result.keptForLatest.length} older wheel(s) kept for their latest pointer` : ''),
     );
     for (const problem of result.problems) await appendMasterLog(night, 'upload', `pip index: ${problem}`);
     return outcome;

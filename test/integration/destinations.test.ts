@@ -239,6 +239,25 @@ describe.each(['s3', 'file'] as const)('%s destination', (kind) => {
     expect(existsSync(path.join(work, 'escape.txt'))).toBe(false);
   });
 
+  it('deletes an object, leaving its neighbours; deleting what is not there is no error', async () => {
+    const { destination } = t;
+    await destination.putBytes('old/2030_01_01/demo/cpu/a.whl', 'a', { sha256: sha256('a') });
+    await destination.putBytes('old/2030_01_01/demo/cpu/b.whl', 'b', { sha256: sha256('b') });
+    await destination.putBytes('old/2030_01_01/demo/cu126/c.whl', 'c', { sha256: sha256('c') });
+    await destination.delete('old/2030_01_01/demo/cpu/a.whl');
+    expect(await destination.head('old/2030_01_01/demo/cpu/a.whl')).toBeUndefined();
+    expect(await destination.list('old/')).toEqual(['old/2030_01_01/demo/cpu/b.whl', 'old/2030_01_01/demo/cu126/c.whl']);
+    await destination.delete('old/2030_01_01/demo/cpu/a.whl');
+    await destination.delete('old/never/written.whl');
+    await destination.delete('old/2030_01_01/demo/cpu/b.whl');
+    await destination.delete('old/2030_01_01/demo/cu126/c.whl');
+    expect(await destination.list('old/')).toEqual([]);
+    await expect(destination.delete('../escape.txt')).rejects.toBeInstanceOf(DestinationError);
+    // A key written again after its folder was emptied and removed lands as before.
+    await destination.putBytes('old/2030_01_01/demo/cpu/a.whl', 'a2', { sha256: sha256('a2') });
+    expect((await destination.getBytes('old/2030_01_01/demo/cpu/a.whl'))!.toString()).toBe('a2');
+  });
+
   it('fails clearly when the local file to upload is missing', async () => {
     const error = await failure(t.destination.putFile('missing.whl', path.join(work, 'no-such.whl'), { sha256: 'x' }));
     expect(error).toBeInstanceOf(DestinationError);
@@ -342,6 +361,20 @@ describe('file destination specifics', () => {
     expect(error).toMatchObject({ name: 'DestinationError', transient: false, message: stringMatching(/blocker\/below\.txt: cannot write: .*(ENOTDIR|EEXIST)/) });
   });
 
+  it('removes the folders a delete leaves empty, up to the root and no further, and never a folder as an object', async () => {
+    await destination.putBytes('gone/2030_01_01/demo/cpu/a.whl', 'a', { sha256: sha256('a') });
+    await destination.putBytes('gone/2030_01_01/keep.txt', 'k', { sha256: sha256('k') });
+    await destination.delete('gone/2030_01_01/demo/cpu/a.whl');
+    expect(existsSync(path.join(root, 'gone', '2030_01_01', 'demo'))).toBe(false);
+    expect(await readdir(path.join(root, 'gone', '2030_01_01'))).toEqual(['keep.txt']);
+    await destination.delete('gone/2030_01_01/keep.txt');
+    expect(existsSync(path.join(root, 'gone'))).toBe(false);
+    expect(existsSync(root)).toBe(true);
+    await destination.putBytes('folder/inside.txt', 'i', { sha256: sha256('i') });
+    await destination.delete('folder');
+    expect(await destination.list('folder/')).toEqual(['folder/inside.txt']);
+  });
+
   it('lists nothing, rather than failing, before anything was written', async () => {
     const empty = await openDestination({ url: `file://${path.join(work, 'never-written')}/` });
     expect(await empty.list('')).toEqual([]);
@@ -371,6 +404,7 @@ describe('s3 failures', () => {
       () => destination.putFile('big.whl', big.file, { sha256: big.sha256 }),
       () => destination.getBytes('a.txt'),
       () => destination.list(''),
+      () => destination.delete('a.txt'),
       // HEAD answers carry no error code: the destination asks about the bucket itself.
       () => destination.head('a.txt'),
     ]) {

@@ -5,7 +5,7 @@
  * installs them as root); they are never skipped.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -105,6 +105,102 @@ describe('nightshift install systemd, checked by systemd-analyze', () => {
     expect(readdirSync(dir)).toEqual(['nightshift-nightly.service']);
     expect(result.stdout).toContain('systemctl daemon-reload && systemctl enable --now nightshift-nightly.service');
     await verify([path.join(dir, 'nightshift-nightly.service')]);
+  });
+
+  it('--serve: nightshift-serve.service passes verify, runs as the nights do, and holds no token', async () => {
+    const dir = path.join(work, 'serve');
+    const token = 'serve-token-4f1d9c0b7e';
+    const result = await execa(
+      process.execPath,
+      [cli, '--config', repo, 'install', 'systemd', '--serve', '--listen', '0.0.0.0:8080', '--user', 'nightshift', '--write', '--dir', dir, '--machine', 'linux-0'],
+      {
+        cwd: work,
+        reject: false,
+        env: { NIGHTSHIFT_CONFIG: undefined, NIGHTSHIFT_MACHINE: undefined, NIGHTSHIFT_ROOT: undefined, NIGHTSHIFT_SERVE_TOKEN: token },
+      },
+    );
+    expect(result.exitCode, result.stderr).toBe(0);
+    // Beyond loopback the server needs its token: install says where it goes.
+    expect(result.stderr).toContain('NIGHTSHIFT_SERVE_TOKEN=<a long random value> in /etc/nightshift/env');
+    const names = readdirSync(dir).sort();
+    expect(names).toContain('nightshift-serve.service');
+    expect(result.stdout).toContain('systemctl enable --now nightshift-nightly-night.timer nightshift-nightly-report.timer nightshift-serve.service');
+    const unit = readFileSync(path.join(dir, 'nightshift-serve.service'), 'utf8');
+    const night = readFileSync(path.join(dir, 'nightshift-nightly-night.service'), 'utf8');
+    expect(unit).toContain(`ExecStart=${process.execPath} ${cli} serve --listen 0.0.0.0:8080 --config ${repo} --schedule nightly --machine linux-0\n`);
+    const lines = (text: string, pattern: RegExp) => text.split('\n').filter((l) => pattern.test(l));
+    // The same user and env file as the night's service; restarted on failure, but not for a usage error.
+    expect(lines(unit, /^(User|EnvironmentFile)=/)).toEqual(['EnvironmentFile=-/etc/nightshift/env', 'User=nightshift']);
+    expect(lines(unit, /^(User|EnvironmentFile)=/)).toEqual(lines(night, /^(User|EnvironmentFile)=/));
+    expect(lines(unit, /^Restart/)).toEqual(['Restart=on-failure', 'RestartSec=10', 'RestartPreventExitStatus=2']);
+    for (const name of names) expect(readFileSync(path.join(dir, name), 'utf8')).not.toContain(token);
+    expect(result.stdout + result.stderr).not.toContain(token);
+    // verify checks User= exists: check the same unit as root (nightshift is not a user here).
+    const rootDir = path.join(work, 'serve-root');
+    const daemon = await nightshift('install', 'systemd', '--mode', 'daemon', '--serve', '--write', '--dir', rootDir, '--machine', 'linux-1');
+    expect(daemon.exitCode, daemon.stderr).toBe(0);
+    expect(daemon.stderr).toBe('');
+    expect(readdirSync(rootDir).sort()).toEqual(['nightshift-nightly.service', 'nightshift-serve.service']);
+    expect(readFileSync(path.join(rootDir, 'nightshift-serve.service'), 'utf8')).toContain(' serve --listen 127.0.0.1:8080 --config ');
+    await verify(readdirSync(rootDir).map((n) => path.join(rootDir, n)));
+  });
+
+  it('an install without --serve names the server unit an earlier one left, and how to remove it', async () => {
+    const dir = path.join(work, 'serve-left');
+    expect((await nightshift('install', 'systemd', '--serve', '--write', '--dir', dir, '--machine', 'linux-0')).exitCode).toBe(0);
+    const without = await nightshift('install', 'systemd', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(without.exitCode).toBe(0);
+    expect(without.stderr).toContain(`still holds nightshift-serve.service from an earlier install --serve of nightly`);
+    expect(without.stderr).toContain(`systemctl disable --now nightshift-serve.service; rm ${dir}/nightshift-serve.service`);
+  });
+
+  it('--remove takes out what install wrote, the server unit too, once the units are disabled; never another schedule’s server', async () => {
+    const dir = path.join(work, 'remove');
+    expect((await nightshift('install', 'systemd', '--serve', '--write', '--dir', dir, '--machine', 'linux-0')).exitCode).toBe(0);
+    const printed = await nightshift('install', 'systemd', '--remove', '--dir', dir);
+    expect(printed.exitCode).toBe(0);
+    expect(printed.stdout).toContain(`# would remove ${dir}/nightshift-serve.service`);
+    expect(printed.stderr).toContain(
+      'first run systemctl disable --now nightshift-nightly-night.timer nightshift-nightly-report.timer nightshift-serve.service, then --write removes them',
+    );
+    // Enabled (as systemctl enable links it): refused, nothing removed.
+    mkdirSync(path.join(dir, 'multi-user.target.wants'));
+    symlinkSync(path.join(dir, 'nightshift-serve.service'), path.join(dir, 'multi-user.target.wants', 'nightshift-serve.service'));
+    const enabled = await nightshift('install', 'systemd', '--remove', '--write', '--dir', dir);
+    expect(enabled.exitCode).toBe(2);
+    expect(enabled.stderr).toMatch(/nightshift-serve.service is still enabled .*: run systemctl disable --now .*nightshift-serve.service first/);
+    expect(readdirSync(dir)).toHaveLength(6);
+    rmSync(path.join(dir, 'multi-user.target.wants'), { recursive: true });
+    const removed = await nightshift('install', 'systemd', '--remove', '--write', '--dir', dir);
+    expect(removed.exitCode, removed.stderr).toBe(0);
+    expect(removed.stdout).toContain('now run: systemctl daemon-reload');
+    expect(readdirSync(dir)).toEqual([]);
+    // Another schedule's server is not this install's to remove.
+    const other = '# Made by `nightshift install systemd --mode timer --serve` for schedule other (schedules/other.yaml).\n[Service]\n';
+    writeFileSync(path.join(dir, 'nightshift-serve.service'), other);
+    const none = await nightshift('install', 'systemd', '--remove', '--write', '--dir', dir);
+    expect(none.stdout).toContain(`nothing of schedule nightly to remove in ${dir}`);
+    expect(readFileSync(path.join(dir, 'nightshift-serve.service'), 'utf8')).toBe(other);
+    const cronDir = path.join(work, 'remove-cron');
+    expect((await nightshift('install', 'cron', '--write', '--dir', cronDir, '--machine', 'linux-0')).exitCode).toBe(0);
+    expect((await nightshift('install', 'cron', '--remove', '--write', '--dir', cronDir)).exitCode).toBe(0);
+    expect(readdirSync(cronDir)).toEqual([]);
+  });
+
+  it('--serve needs systemd, and --listen needs --serve and an address with a port', async () => {
+    const dir = path.join(work, 'serve-refused');
+    const cron = await nightshift('install', 'cron', '--serve', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(cron.exitCode).toBe(2);
+    expect(cron.stderr).toMatch(/cron only starts commands at set times.*nightshift install systemd --serve/);
+    const alone = await nightshift('install', 'systemd', '--listen', '127.0.0.1:9000', '--write', '--dir', dir, '--machine', 'linux-0');
+    expect(alone.exitCode).toBe(2);
+    expect(alone.stderr).toContain('give it with --serve');
+    for (const listen of ['127.0.0.1', '127.0.0.1:99999', '127.0.0.1:80\nUser=root']) {
+      const bad = await nightshift('install', 'systemd', '--serve', '--listen', listen, '--write', '--dir', dir, '--machine', 'linux-0');
+      expect(bad.exitCode, listen).toBe(2);
+      expect(bad.stderr).toContain('is not HOST:PORT');
+    }
+    expect(existsSync(dir)).toBe(false);
   });
 
   it('verify really complains (so an empty output means something)', async () => {

@@ -3,10 +3,12 @@
  * http.server in front of a file:// destination, and s3rver's own HTTP (with an index document, as an
  * S3 website serves it). Three nights of two machines, one cell per machine and channel: pip gets the
  * newest good wheel of each channel, a cell that failed tonight leaves yesterday's, nights older than
- * keep_days leave the index, and a wheel changed after the index was written is refused by its hash.
+ * keep_days leave the index and their wheels the destination (except one a latest pointer still names:
+ * cu128 fails from the second night on), and a wheel changed after the index was written is refused by its hash.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -45,10 +47,13 @@ with zipfile.ZipFile(os.path.join(os.environ['NIGHTSHIFT_OUT'], 'Night_Demo-' + 
 const sha256 = (data: string | Uint8Array) => createHash('sha256').update(data).digest('hex');
 const version = (date: string) => `1.0.dev${date.replaceAll('_', '')}`;
 
-/** A far-future date unique to the run, with room for the nights after it. */
+/**
+ * A past date unique to the run, with room for the nights after it. Past: wheels leave the destination
+ * only when the night uploaded is not dated after today's clock.
+ */
 function firstNight(): string {
   const pick = (n: number) => Math.floor(Math.random() * n);
-  return `${2040 + pick(50)}_${String(1 + pick(12)).padStart(2, '0')}_${String(1 + pick(25)).padStart(2, '0')}`;
+  return `${2001 + pick(20)}_${String(1 + pick(12)).padStart(2, '0')}_${String(1 + pick(25)).padStart(2, '0')}`;
 }
 
 /** `python3 -m http.server` on a free port, serving `folder`. */
@@ -133,16 +138,18 @@ describe.each(['file', 's3'] as const)('a pip nightly channel on %s', (kind) => 
     }
     const root = path.join(folder, '..', `${path.basename(folder)}-root`);
     configDir = writeConfigDir({
-      matrix: `recipes: { repo: "${repo.url}", ref: main }\naxes:\n  cuda: [cpu, cu126]\npackages:\n  demo:\n    executor: host\n    command: ["sh", "-c", "exec python3 \\"$NIGHTSHIFT_RECIPES/make_wheel.py\\""]\n    timeout: 1m\n`,
+      matrix: `recipes: { repo: "${repo.url}", ref: main }\naxes:\n  cuda: [cpu, cu126, cu128]\npackages:\n  demo:\n    executor: host\n    command: ["sh", "-c", "exec python3 \\"$NIGHTSHIFT_RECIPES/make_wheel.py\\""]\n    timeout: 1m\n`,
       schedules: {
         nightly:
-          `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: { builds: ["*cpu"] }\n  m2: { builds: ["*cu126"] }\n` +
+          `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: { builds: ["*cpu"] }\n  m2: { slots: 2, builds: ["*cu12*"] }\n` +
           `upload:\n  ${to}\n  key: "{package}/{cuda}/{file}"\n  index: { path: "whl/nightly/{cuda}", keep_days: 2 }\n`,
       },
     });
     for (const date of [d1, d2, d3]) {
+      // cu128 breaks on the second night, for longer than keep_days: its latest pointer keeps its first wheel.
+      if (date === d2) await repo.commit({ 'broken.txt': 'cu128\n' }, 'break cu128');
       // Tonight the cu126 cell breaks: its channel must keep yesterday's wheel.
-      if (date === d3) await repo.commit({ 'broken.txt': 'cu126\n' }, 'break cu126');
+      if (date === d3) await repo.commit({ 'broken.txt': 'cu126\ncu128\n' }, 'break cu126');
       // Both machines at once, each with its own root: neither may lose the other's wheels.
       await Promise.all(
         ['m1', 'm2'].map(async (machine) => {
@@ -165,7 +172,7 @@ describe.each(['file', 's3'] as const)('a pip nightly channel on %s', (kind) => 
       [`${d1}/m1`]: 0,
       [`${d1}/m2`]: 0,
       [`${d2}/m1`]: 0,
-      [`${d2}/m2`]: 0,
+      [`${d2}/m2`]: 1,
       [`${d3}/m1`]: 0,
       [`${d3}/m2`]: 1,
     });
@@ -196,11 +203,42 @@ describe.each(['file', 's3'] as const)('a pip nightly channel on %s', (kind) => 
     expect(cpu.match(/ data-requires-python="&gt;=3\.7">/g)).toHaveLength(2);
   });
 
+  it('removes the wheels of nights older than keep_days from the destination, keeping one a latest pointer names', async () => {
+    const wheelKey = (date: string, cuda: string) => `${date}/demo/${cuda}/Night_Demo-${version(date)}-py3-none-any.whl`;
+    // The first night's cpu and cu126 wheels are gone; newer nights name other wheels for those cells.
+    expect(await destination.head(wheelKey(d1, 'cpu'))).toBeUndefined();
+    expect(await destination.head(wheelKey(d1, 'cu126'))).toBeUndefined();
+    expect(await destination.head(wheelKey(d2, 'cpu'))).toBeDefined();
+    // cu128 has failed ever since: its pointer still names the first night's wheel, which stays, installable from its URL.
+    const pointer = JSON.parse((await destination.getBytes('nightshift/latest/demo_cu128.json'))!.toString('utf8')) as { date: string };
+    expect(pointer.date).toBe(d1);
+    expect(await destination.head(wheelKey(d1, 'cu128'))).toBeDefined();
+    expect(await page('cu128')).not.toContain('.whl');
+    const direct = await pipDownload(channelUrl('cpu'), `${baseUrl}${wheelKey(d1, 'cu128')}`);
+    expect(direct.exitCode, direct.output).toBe(0);
+    expect(direct.files).toEqual([`Night_Demo-${version(d1)}-py3-none-any.whl`]);
+    // Only wheels go: the old night's manifests and logs stay, and no empty folder is left on disk.
+    expect(await destination.head(`nightshift/nights/${d1}/m1/manifest.json`)).toBeDefined();
+    expect((await destination.list(`nightshift/nights/${d1}/m2/logs/`)).length).toBe(2);
+    if (kind === 'file') {
+      expect(existsSync(path.join(folder, d1, 'demo', 'cpu'))).toBe(false);
+      expect(existsSync(path.join(folder, d1, 'demo', 'cu128'))).toBe(true);
+    }
+    // Each machine's upload of the third night removed what it found (they ran at once) and said so.
+    const logs = await Promise.all(['m1', 'm2'].map((m) => readFile(path.join(`${folder}-root`, m, d3, 'logs', 'master', 'upload.log'), 'utf8')));
+    const removed = logs.join('').match(/(\d+) older wheel\(s\) removed/g) ?? [];
+    expect(removed.length).toBeGreaterThan(0);
+    expect(logs.join('')).toContain('1 older wheel(s) kept for their latest pointer');
+  });
+
   it('`nightshift upload` again rewrites no page that is unchanged', async () => {
     const again = await runCli(['upload', '--config', configDir, '--machine', 'm1', '--date', d3, '--root', path.join(`${folder}-root`, 'm1')]);
     expect(again.exitCode).toBe(0);
     const lines = (await readFile(path.join(`${folder}-root`, 'm1', d3, 'logs', 'master', 'upload.log'), 'utf8')).trim().split('\n');
-    expect(lines.filter((line) => line.includes('pip index:')).at(-1)).toMatch(/pip index: 2 channel\(s\), 3 wheel\(s\) of the last 2 night\(s\), 0 page\(s\) written$/);
+    // Nothing left to remove either; the wheel the cu128 pointer names is still kept.
+    expect(lines.filter((line) => line.includes('pip index:')).at(-1)).toMatch(
+      /pip index: 3 channel\(s\), 3 wheel\(s\) of the last 2 night\(s\), 0 page\(s\) written, 1 older wheel\(s\) kept for their latest pointer$/,
+    );
   });
 
   it('pip refuses a wheel whose bytes changed after the index was written', async () => {

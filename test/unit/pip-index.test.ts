@@ -14,7 +14,7 @@ import type { Destination } from '../../src/store/destination.js';
 import { FileDestination } from '../../src/store/file.js';
 import type { Manifest } from '../../src/store/manifest.js';
 import { manifestKey } from '../../src/store/published-layout.js';
-import { keptNights, normalizeProject, projectPage, rootPage, wheelProject, writePipIndexes, type ChannelWheel } from '../../src/store/pip-index.js';
+import { agedNights, keptNights, normalizeProject, projectPage, rootPage, wheelProject, writePipIndexes, type ChannelWheel } from '../../src/store/pip-index.js';
 import { readRequiresPython, requiresPythonOf } from '../../src/store/wheel-metadata.js';
 
 /** A zip of the entries in order (METADATA deflated, the rest stored), as a wheel tool writes one. */
@@ -183,5 +183,128 @@ describe('machines publishing at once', () => {
     expect((await disk.getBytes('whl/nightly/simple/beta/index.html'))!.toString('utf8')).toContain(
       `../../../${date}/beta/beta-1.0.dev20261130-py3-none-any.whl#sha256=${sha('wheel of beta')}`,
     );
+  });
+});
+
+describe('wheels of nights older than keep_days', () => {
+  const folders: string[] = [];
+  afterAll(async () => {
+    for (const folder of folders) await rm(folder, { recursive: true, force: true });
+  });
+  const index: PipIndex = { path: 'whl/nightly', keepDays: 2 };
+  const sha = (text: string) => createHash('sha256').update(text).digest('hex');
+  const [d1, d2, d3] = ['2026_11_28', '2026_11_29', '2026_11_30'];
+  const wheelOf = (project: string, date: string) => `${project}-1.0.dev${date.replaceAll('_', '')}-py3-none-any.whl`;
+
+  async function destination(): Promise<FileDestination> {
+    const folder = await mkdtemp(path.join(os.tmpdir(), 'nightshift-pip-aged-'));
+    folders.push(folder);
+    return new FileDestination({ url: `${pathToFileURL(folder).href}/` });
+  }
+
+  /** A machine's night: each build's wheel at `key` (default: under the date), then the manifest naming them. */
+  async function publish(to: Destination, date: string, builds: { id: string; status?: string; key?: string }[]) {
+    const entries = [];
+    for (const b of builds) {
+      const file = wheelOf(b.id, date);
+      const key = b.key ?? `${date}/${b.id}/${file}`;
+      const body = `wheel of ${b.id} on ${date}`;
+      const status = b.status ?? 'succeeded';
+      if (status === 'succeeded') await to.putBytes(key, body, { sha256: sha(body) });
+      const build = { id: b.id, package: b.id, axes: {}, status, started_at: null, finished_at: null, duration_s: 1, exit_code: 0, reason: null, log: null };
+      entries.push({ ...build, artifacts: status === 'succeeded' ? [{ file, key, size: body.length, sha256: sha(body) }] : [], published: status === 'succeeded' });
+    }
+    const manifest: Manifest = { version: 1, date, machine: 'm1', schedule: 'nightly', finished_at: null, destination: to.url, recipes: null, builds: entries };
+    const text = JSON.stringify(manifest);
+    await to.putBytes(manifestKey(date, 'm1'), text, { sha256: sha(text) });
+  }
+  async function pointTo(to: Destination, id: string, date: string) {
+    const file = wheelOf(id, date);
+    const body = `wheel of ${id} on ${date}`;
+    const pointer = {
+      id,
+      date,
+      machine: 'm1',
+      commit: null,
+      manifest: manifestKey(date, 'm1'),
+      artifacts: [{ file, key: `${date}/${id}/${file}`, size: body.length, sha256: sha(body) }],
+    };
+    const text = JSON.stringify(pointer);
+    await to.putBytes(`nightshift/latest/${id}.json`, text, { sha256: sha(text) });
+  }
+  const write = (to: Destination, tonight = d3, clockToday = d3) =>
+    writePipIndexes({ destination: to, index, tonight, clockToday, varsFor: (build, at) => ({ package: build.package, id: build.id, ...at }) });
+  const present = async (to: Destination, key: string) => (await to.list(key)).includes(key);
+
+  it('are the nights before the kept window, and none for a night dated after today', () => {
+    expect(agedNights([d1, d2, d3, '2026_11_01'], d3, 2, d3)).toEqual(['2026_11_01', d1]);
+    expect(agedNights([d1, d2, d3], '2090_01_01', 2, d3)).toEqual([]);
+    // An old night uploaded again ages from the newest published night, as the pages do.
+    expect(agedNights([d1, d2, d3], d1, 2, d3)).toEqual([d1]);
+  });
+
+  it('leave the destination after the pages, unless a later night or a latest pointer names them', async () => {
+    const disk = await destination();
+    // alpha: good every night. beta: good on d1 only (its pointer stays there). gamma: an undated key d3 published again.
+    await publish(disk, d1, [{ id: 'alpha' }, { id: 'beta' }, { id: 'gamma', key: 'gamma/gamma.whl' }]);
+    await publish(disk, d2, [{ id: 'alpha' }, { id: 'beta', status: 'failed' }]);
+    await publish(disk, d3, [{ id: 'alpha' }, { id: 'beta', status: 'failed' }, { id: 'gamma', key: 'gamma/gamma.whl' }]);
+    await pointTo(disk, 'beta', d1);
+    const order: string[] = [];
+    const watched: Destination = Object.assign(Object.create(disk) as Destination, {
+      putBytes: (...args: Parameters<Destination['putBytes']>) => (order.push(`put ${args[0]}`), disk.putBytes(...args)),
+      delete: (key: string) => (order.push(`delete ${key}`), disk.delete(key)),
+    });
+    const outcome = await write(watched);
+    expect(outcome.problems).toEqual([]);
+    expect(outcome.deleted).toEqual([`${d1}/alpha/${wheelOf('alpha', d1)}`]);
+    expect(outcome.keptForLatest).toEqual([`${d1}/beta/${wheelOf('beta', d1)}`]);
+    expect(await present(disk, `${d1}/alpha/${wheelOf('alpha', d1)}`)).toBe(false);
+    expect(await present(disk, `${d1}/beta/${wheelOf('beta', d1)}`)).toBe(true);
+    expect(await present(disk, 'gamma/gamma.whl')).toBe(true);
+    // Pages first: the first delete comes after the last page.
+    const firstDelete = order.findIndex((line) => line.startsWith('delete '));
+    const lastPut = order.length - 1 - [...order].reverse().findIndex((line) => line.startsWith('put '));
+    expect(firstDelete).toBeGreaterThan(lastPut);
+    expect(order.slice(0, lastPut + 1).some((line) => line.endsWith('/index.html'))).toBe(true);
+    expect(await present(disk, `${d1}/alpha/`)).toBe(false);
+    // Again: nothing left to remove, nothing counted.
+    expect((await write(disk)).deleted).toEqual([]);
+  });
+
+  it('stay when a later night’s manifest cannot be read, or when the night uploaded is dated after today', async () => {
+    const disk = await destination();
+    await publish(disk, d1, [{ id: 'alpha' }]);
+    await publish(disk, d3, [{ id: 'alpha' }]);
+    await disk.putBytes(manifestKey(d3, 'm2'), '{"version": 1, "broken', { sha256: sha('x') });
+    const unreadable = await write(disk);
+    expect(unreadable.deleted).toEqual([]);
+    expect(unreadable.problems).toContainEqual(
+      expect.stringMatching(new RegExp(`^wheels of nights older than keep_days not removed: .*${d3}/m2/manifest\\.json is not a manifest.*the next upload tries again$`)),
+    );
+    expect(await present(disk, `${d1}/alpha/${wheelOf('alpha', d1)}`)).toBe(true);
+
+    await disk.delete(manifestKey(d3, 'm2'));
+    const future = await write(disk, '2090_01_01', d3);
+    expect(future.deleted).toEqual([]);
+    expect(await present(disk, `${d1}/alpha/${wheelOf('alpha', d1)}`)).toBe(true);
+  });
+
+  it('that cannot be removed are a problem named for the log, and the next upload removes them', async () => {
+    const disk = await destination();
+    await publish(disk, d1, [{ id: 'alpha' }, { id: 'beta' }]);
+    await publish(disk, d3, [{ id: 'alpha' }, { id: 'beta' }]);
+    const failing: Destination = Object.assign(Object.create(disk) as Destination, {
+      delete: (key: string) => (key.includes('alpha') ? Promise.reject(new Error('permission denied')) : disk.delete(key)),
+    });
+    const first = await write(failing);
+    expect(first.deleted).toEqual([`${d1}/beta/${wheelOf('beta', d1)}`]);
+    expect(first.problems).toEqual([
+      `could not remove ${d1}/alpha/${wheelOf('alpha', d1)}, a wheel of a night older than keep_days: permission denied; the next upload tries again`,
+    ]);
+    expect((await disk.getBytes('whl/nightly/simple/alpha/index.html'))!.toString('utf8')).not.toContain(d1.replaceAll('_', ''));
+    const second = await write(disk);
+    expect(second.deleted).toEqual([`${d1}/alpha/${wheelOf('alpha', d1)}`]);
+    expect(second.problems).toEqual([]);
   });
 });
