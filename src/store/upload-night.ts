@@ -76,6 +76,7 @@ function countingBytes(destination: Destination, sent: { bytes: number }): Desti
     head: (key) => destination.head(key),
     getBytes: (key, options) => destination.getBytes(key, options),
     list: (prefix) => destination.list(prefix),
+    delete: (key) => destination.delete(key),
     async putFile(key, file, options) {
       await destination.putFile(key, file, options);
       sent.bytes += typeof file === 'string' ? (await stat(file)).size : file.info.size;
