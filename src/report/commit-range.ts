@@ -43,6 +43,6 @@ export function rangeText(range: CommitRange): string | null {
   if (!range.firstBad) return null;
   const bad = shortHash(range.firstBad);
   if (!range.lastGood) return `first failing night at ${bad} (no good night in the history)`;
-  if (range.lastGood === range.firstBad) return `${bad} (the same recipes as the last good night: the cause is elsewhere)`;
+  if (range.lastGood === range.firstBad) return `${bad} on both nights (the recipes did not change: the cause is elsewhere)`;
   return `${shortHash(range.lastGood)}..${bad}`;
 }
