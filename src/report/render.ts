@@ -135,9 +135,10 @@ function gridOf(model: ReportModel): Grid {
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
 const duration = (cell: ReportCell) => (cell.duration_s === null ? '' : formatDuration(cell.duration_s));
 
-/** How tonight's duration compares with the usual one, when it differs enough to matter: `+40%`, `−25%`. */
+/** How tonight's duration compares with the usual one, when it differs enough to matter (a tenth and a
+ * minute): `+40%`, `−25%`. Seconds more or less on a short build are noise. */
 export function durationChange(cell: ReportCell): string {
-  if (cell.duration_s === null || !cell.usual_s) return '';
+  if (cell.duration_s === null || !cell.usual_s || Math.abs(cell.duration_s - cell.usual_s) < 60) return '';
   const percent = Math.round(((cell.duration_s - cell.usual_s) / cell.usual_s) * 100);
   if (Math.abs(percent) < 10) return '';
   return percent > 0 ? `+${percent}%` : `−${-percent}%`;
@@ -240,9 +241,9 @@ function facts(cell: ReportCell): [string, string][] {
   const tonight = cell.commits?.tonight;
   const range = commitsLine(cell);
   return [
-    ...(cell.first_error ? [['First error', cleanLogLine(cell.first_error)] satisfies [string, string]] : []),
     ['Machine', machineLine(cell)],
     ['Status', statusLine(cell)],
+    ...(cell.first_error ? [['First error', cleanLogLine(cell.first_error)] satisfies [string, string]] : []),
     ['Streak', streakLine(cell)],
     ['Duration', durationWithUsual(cell)],
     ['Exit code', cell.exit_code === null ? 'none' : String(cell.exit_code)],
@@ -334,8 +335,7 @@ function htmlGridCell(cells: ReportCell[] | undefined, top: string): string {
   return cells
     .map((cell) => {
       const look = LOOKS[cell.status];
-      const usual = cell.usual_s ? `usual ${formatDuration(cell.usual_s)}` : '';
-      const title = [cell.id, statusLine(cell), duration(cell), usual, machineLine(cell)].filter(Boolean).join(' · ');
+      const title = [cell.id, statusLine(cell), duration(cell), machineLine(cell)].filter(Boolean).join(' · ');
       const text = cell.status === 'missing' ? 'missing' : `${look.symbol} ${duration(cell)}`.trim();
       // Which machine built it, and how long it took against the usual: a slow machine shows as a pattern.
       const detail = [cell.machine, durationChange(cell)].filter(Boolean).join(' ');
@@ -394,7 +394,8 @@ function htmlFailure(cell: ReportCell, index: number): string {
   // The first error line stands above the facts, full width: it is what the reader came for.
   const [firstError] = facts(cell).filter(([name]) => name === 'First error');
   const errorBox = firstError
-    ? `<div style="margin:0 0 8px;padding:6px 8px;background:#fef2f2;border-left:3px solid #dc2626;${MONO}font-size:12px;line-height:1.45;color:#991b1b;word-break:break-all;">${escapeHtml(firstError[1])}</div>`
+    ? `<div style="margin:0 0 2px;font-size:12px;color:${MUTED};">First error</div>` +
+      `<div style="margin:0 0 8px;padding:6px 8px;background:#fef2f2;border-left:3px solid #dc2626;${MONO}font-size:12px;line-height:1.45;color:#991b1b;word-break:break-all;">${escapeHtml(firstError[1])}</div>`
     : '';
   const factRows =
     facts(cell)
@@ -474,8 +475,9 @@ function aligned(rows: string[][], indent = '  '): string[] {
 function textGrid(grid: Grid): string[] {
   const rows = grid.rows.map((gridRow) => [
     [gridRow.package, ...gridRow.values].join(' '),
+    // No machine names here: they would push a row past what a text reader shows (the HTML grid has them).
     ...grid.columns.map((column) =>
-      (gridRow.cells.get(column) ?? []).map((cell) => [LOOKS[cell.status].short, duration(cell), cell.machine, durationChange(cell)].filter(Boolean).join(' ')).join(', '),
+      (gridRow.cells.get(column) ?? []).map((cell) => [LOOKS[cell.status].short, duration(cell), durationChange(cell)].filter(Boolean).join(' ')).join(', '),
     ),
   ]);
   const legend = 'ok = succeeded, FAILED, TIMEOUT = timed out and killed, MISSING = no result, blank = not in the matrix';
