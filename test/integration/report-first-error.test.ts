@@ -25,8 +25,7 @@ beforeAll(async () => {
     executor: 'host',
     slowTimeout: '1s',
     scheduleExtra:
-      `upload:\n  to: "file://${folder}/{date}"\n  key: "{package}/{python}/{file}"\n` +
-      `report:\n  cron: "0 7 * * *"\n  serve_url: "http://{machine}.nightly.example.com:8080"\n`,
+      `upload:\n  to: "file://${folder}/{date}"\n  key: "{package}/{python}/{file}"\n` + `report:\n  cron: "0 7 * * *"\n  serve_url: "http://{machine}.nightly.example.com:8080"\n`,
   });
   run = await runCli(['run', ...args()]);
   report = await runCli(['report', ...args()]);

@@ -35,7 +35,7 @@ function longModel(): ReportModel {
     log: {
       ...cell.log,
       url: `https://logs.example.com/${'a'.repeat(200)}/${longId}.log`,
-      tail: [`${'0123456789'.repeat(60)}`, `https://example.com/${'path/'.repeat(60)}`, ...cell.log.tail],
+      tail: ['0123456789'.repeat(60), `https://example.com/${'path/'.repeat(60)}`, ...cell.log.tail],
     },
   });
   return { ...model, cells: model.cells.map((cell) => (cell.id === 'manywheel_3.14_cu130' ? stretch(cell) : cell)) };
@@ -55,7 +55,8 @@ async function overflowing(page: Page): Promise<string[]> {
       if (insideScrollBox(element)) continue;
       const box = element.getBoundingClientRect();
       if (box.width === 0) continue;
-      if (box.left < -0.5 || box.right > width + 0.5) out.push(`<${element.tagName.toLowerCase()}> ${Math.round(box.left)}..${Math.round(box.right)}: ${(element.textContent ?? '').slice(0, 60)}`);
+      if (box.left < -0.5 || box.right > width + 0.5)
+        out.push(`<${element.tagName.toLowerCase()}> ${Math.round(box.left)}..${Math.round(box.right)}: ${element.textContent.slice(0, 60)}`);
     }
     return out;
   });
@@ -88,6 +89,7 @@ describe('the morning report on a phone (390 px)', () => {
   });
 
   afterAll(async () => {
+    // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
     await browser?.close();
     if (dir) await rm(dir, { recursive: true, force: true });
   });
@@ -105,7 +107,7 @@ describe('the morning report on a phone (390 px)', () => {
     const page = pages.get('sample')!;
     const box = await page.evaluate(() => {
       const grid = [...document.querySelectorAll('div')].find((div) => getComputedStyle(div).overflowX === 'auto' && div.querySelector('table'));
-      return grid && { scrollWidth: grid.scrollWidth, clientWidth: grid.clientWidth, right: grid.getBoundingClientRect().right, text: grid.textContent ?? '' };
+      return grid && { scrollWidth: grid.scrollWidth, clientWidth: grid.clientWidth, right: grid.getBoundingClientRect().right, text: grid.textContent };
     });
     expect(box).toBeDefined();
     expect(box!.text).toContain('manywheel');
@@ -116,7 +118,7 @@ describe('the morning report on a phone (390 px)', () => {
   it('every failure card fits the width, its first error and commit range shown', async () => {
     const page = pages.get('long')!;
     const cards = await page.evaluate(() =>
-      [...document.querySelectorAll('td[id^="f-"]')].map((td) => ({ right: td.closest('table')!.getBoundingClientRect().right, text: td.textContent ?? '' })),
+      [...document.querySelectorAll('td[id^="f-"]')].map((td) => ({ right: td.closest('table')!.getBoundingClientRect().right, text: td.textContent })),
     );
     expect(cards).toHaveLength(3);
     for (const card of cards) expect(card.right).toBeLessThanOrEqual(PHONE.width);

@@ -196,7 +196,10 @@ describe('buildReportModel: first error, usual duration and recipes commits', ()
     tonight: [
       {
         machine: 'm0',
-        manifest: withRecipes(manifest(D, 'm0', [build('a_1', 'failed', { first_error: 'src/a.c:3: error: the runner found this', duration_s: 900 }), build('b_1', 'failed')]), 'd'.repeat(40)),
+        manifest: withRecipes(
+          manifest(D, 'm0', [build('a_1', 'failed', { first_error: 'src/a.c:3: error: the runner found this', duration_s: 900 }), build('b_1', 'failed')]),
+          'd'.repeat(40),
+        ),
       },
       { machine: 'm1', manifest: withRecipes(manifest(D, 'm1', [build('c_1', 'succeeded', { duration_s: 100 })]), 'd'.repeat(40)) },
     ],

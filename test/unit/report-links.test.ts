@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { compareUrl, rangeText } from '../../src/report/commit-range.js';
 import { logLink, servePageUrl } from '../../src/report/log-link.js';
+import { scheduleSchema } from '../../src/config/schema.js';
 
 const build = { key: 'nightshift/nights/2026_11_22/gpu-1/logs/torch_3.12_cu128.log', machine: 'gpu-1', id: 'torch_3.12_cu128' };
 
@@ -20,7 +21,9 @@ describe('logLink: where "Full log" points', () => {
   });
 
   it('builds the serve route with the parts encoded and no doubled slash', () => {
-    expect(servePageUrl('https://ci.example.com/nightshift/{machine}/', 'mac 1', '2026_11_22', 'a/b')).toBe('https://ci.example.com/nightshift/mac%201/nights/2026_11_22/builds/a%2Fb');
+    expect(servePageUrl('https://ci.example.com/nightshift/{machine}/', 'mac 1', '2026_11_22', 'a/b')).toBe(
+      'https://ci.example.com/nightshift/mac%201/nights/2026_11_22/builds/a%2Fb',
+    );
   });
 });
 
@@ -34,7 +37,14 @@ describe('compareUrl and rangeText: the recipes commits a cell broke between', (
   });
 
   it('gives no link for ssh, file, plain http or unknown hosts', () => {
-    for (const repo of ['git@github.com:org/recipes.git', 'file:///srv/git/recipes.git', 'http://github.com/org/recipes', 'https://git.example.com/org/recipes', 'https://github.com/org', '/srv/recipes']) {
+    for (const repo of [
+      'git@github.com:org/recipes.git',
+      'file:///srv/git/recipes.git',
+      'http://github.com/org/recipes',
+      'https://git.example.com/org/recipes',
+      'https://github.com/org',
+      '/srv/recipes',
+    ]) {
       expect(compareUrl(repo, good, bad)).toBeNull();
     }
   });
@@ -44,5 +54,28 @@ describe('compareUrl and rangeText: the recipes commits a cell broke between', (
     expect(rangeText({ tonight: bad, lastGood: null, firstBad: bad, compareUrl: null })).toBe('first failing night at 2222222 (no good night in the history)');
     expect(rangeText({ tonight: bad, lastGood: bad, firstBad: bad, compareUrl: null })).toMatch(/^2222222 on both nights .*cause is elsewhere/);
     expect(rangeText({ tonight: null, lastGood: null, firstBad: null, compareUrl: null })).toBeNull();
+  });
+});
+
+describe('report.serve_url in a schedule', () => {
+  const serveUrl = scheduleSchema.shape.report.unwrap().shape.serve_url;
+
+  it('takes an http(s) URL, with {machine} for the machine', () => {
+    for (const url of ['http://{machine}.example.com:8080', 'https://ci.example.com/nightshift/{machine}', 'http://127.0.0.1:8080'])
+      expect(serveUrl.safeParse(url).success).toBe(true);
+  });
+
+  it('refuses other schemes, spaces and credentials (the link ends up in mail)', () => {
+    for (const url of [
+      'ftp://{machine}.example.com',
+      '{machine}.example.com:8080',
+      'http://user:pw@{machine}.example.com',
+      'http://a b.example.com',
+      'http://x.example.com/?q=1',
+    ]) {
+      const parsed = serveUrl.safeParse(url);
+      expect(parsed.success).toBe(false);
+      expect(parsed.error?.issues[0]?.message).toMatch(/expected an http\(s\) URL .*like http:\/\/\{machine\}\.example\.com:8080/);
+    }
   });
 });
