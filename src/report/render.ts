@@ -388,7 +388,8 @@ function htmlFailure(cell: ReportCell, index: number): string {
   const compare = compareLink(cell);
   const valueHtml = (name: string, value: string) => {
     if (name === 'Commit range' && compare) return `<a href="${escapeHtml(compare)}" style="color:#1d4ed8;">${escapeHtml(value)}</a>`;
-    if (name === 'Recipes' || name === 'Commit range') return `<span style="${MONO}">${escapeHtml(value)}</span>`;
+    // Hashes in monospace; a sentence about them (no good night, same recipes) in the text face.
+    if (name === 'Recipes' || /^[0-9a-f]+\.\.[0-9a-f]+$/.test(value)) return `<span style="${MONO}">${escapeHtml(value)}</span>`;
     return escapeHtml(value);
   };
   // The first error line stands above the facts, full width: it is what the reader came for.
