@@ -109,6 +109,8 @@ export interface Schedule {
     from?: string;
     when: 'always' | 'failures';
     logUrl?: string;
+    /** `nightshift serve`'s URL with {machine}: a failure links to <serveUrl>/nights/<date>/builds/<id> when there is no logUrl. */
+    serveUrl?: string;
     /** Names of the environment variables (or env file entries) holding webhook URLs; the URLs never live in the file. */
     webhooks?: readonly string[];
   };

@@ -112,6 +112,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
       from: input.report.from,
       when: input.report.when,
       logUrl: input.report.log_url,
+      serveUrl: input.report.serve_url,
       webhooks: input.report.webhooks,
     },
     ...(input.queue && { queue: { url: input.queue.url, leaseMs: parseDuration(input.queue.lease)! * 1000 } }),

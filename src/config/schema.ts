@@ -284,6 +284,13 @@ export const scheduleSchema = z.strictObject({
         .regex(/^https?:\/\/.*\{key\}/, { error: "expected an http(s) URL with {key} where the log's key goes, like https://nightlies.example.com/{key}" })
         .optional()
         .describe('makes log keys links in the report: the URL of the destination root with {key}'),
+      serve_url: z
+        .string()
+        .regex(/^https?:\/\/[^\s/?#@]+(?:\/[^\s?#]*)?$/, {
+          error: "expected an http(s) URL of the machines' `nightshift serve` pages, with {machine} where the machine's name goes, like http://{machine}.example.com:8080",
+        })
+        .optional()
+        .describe("links each failure to its build's page on `nightshift serve` when there is no log_url: the server's URL, {machine} for the machine's name"),
       webhooks: z
         .array(
           z.string().superRefine((name, ctx) => {

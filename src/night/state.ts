@@ -41,6 +41,8 @@ export interface BuildRecord {
   reason?: string;
   /** Path relative to the night folder. */
   log?: string;
+  /** A build that did not succeed: the first line of its log that says what went wrong (first-error.ts). */
+  first_error?: string;
   artifacts?: ArtifactRecord[];
   /** Built by hand (`nightshift build`) outside this machine's share of the matrix: never in the nightly's upload, latest pointers or report. */
   manual?: boolean;
@@ -132,6 +134,7 @@ const buildRecordSchema = z.looseObject({
   exit_code: z.number().nullable().optional(),
   reason: optionalString,
   log: optionalString,
+  first_error: optionalString,
   artifacts: z.array(z.looseObject({ file: z.string(), size: z.number(), sha256: z.string() })).optional(),
 });
 const nightStateSchema = z.looseObject({

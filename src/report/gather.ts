@@ -15,6 +15,7 @@ import { buildManifest, readManifest, type Manifest } from '../store/manifest.js
 import { collectNight } from './collect.js';
 import { openScheduleDestination } from '../store/open.js';
 import { buildReportModel, mergeByCell, type PlannedCell } from './history.js';
+import { logLink } from './log-link.js';
 import { isFailure, type CellStatus, type ReportModel } from './model.js';
 
 export interface GatherOptions {
@@ -46,8 +47,8 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
   }));
   const machines = schedule.machines.map((m) => m.name);
   const tailLines = options.tailLines ?? 40;
-  const logUrl = (key: string) => (schedule.report?.logUrl ? schedule.report.logUrl.replace('{key}', key) : null);
-  const base = { date, schedule: schedule.name, axes: options.axes, planned, logUrl, ...(schedule.queue ? { queue: true } : {}) };
+  const links = { logUrl: schedule.report?.logUrl, serveUrl: schedule.report?.serveUrl, date };
+  const base = { date, schedule: schedule.name, axes: options.axes, planned, ...(schedule.queue ? { queue: true } : {}) };
 
   let destination: Destination | undefined;
   try {
@@ -67,15 +68,17 @@ export async function gatherReport(options: GatherOptions): Promise<ReportModel>
     return buildReportModel({
       ...base,
       destination: destination.url,
+      logUrl: (key, build) => logLink({ ...links, destinationUrl: destination!.url }, { key, ...build }),
       tonight: fleet.machines.map((m) => ({ machine: m.name, manifest: m.manifest })),
       earlier,
       tails,
       ...(degraded ? { degraded } : {}),
     });
   } catch (error) {
+    // Nothing of this night is published: no log keys to link to.
     return localReport(
       options,
-      base,
+      { ...base, logUrl: () => null },
       `the destination ${destination?.url ?? ''} could not be read (${(error as Error).message}); this report shows only ${options.machine}'s own night`,
     );
   }

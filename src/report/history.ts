@@ -4,7 +4,9 @@
  * The machines' manifests are merged by cell: with the shared queue a cell can end on two machines (one
  * cut off from Redis keeps building while another takes it over); it shows once, with its newest good result.
  */
+import { firstErrorLine } from '../night/first-error.js';
 import type { Manifest, ManifestBuild } from '../store/manifest.js';
+import { compareUrl } from './commit-range.js';
 import { isFailure, type CellChange, type CellStatus, type ReportCell, type ReportModel } from './model.js';
 
 export interface PlannedCell {
@@ -31,8 +33,8 @@ export interface ReportInput {
   earlier: readonly { date: string; manifests: readonly Manifest[] }[];
   /** Last lines of the logs of tonight's failed builds (the ones mergeByCell picks), by id. */
   tails: ReadonlyMap<string, string[]>;
-  /** A link for a log key, when the destination has one. */
-  logUrl: (key: string) => string | null;
+  /** A link for a build's log (log-link.ts), when one can be made. */
+  logUrl: (key: string, build: { machine: string; id: string }) => string | null;
   degraded?: string;
 }
 
@@ -41,6 +43,8 @@ export interface CellResult {
   status: CellStatus;
   machine: string;
   build: ManifestBuild;
+  /** The recipes commit of the manifest the build is in (null: the machine had none). */
+  commit: string | null;
   others: { machine: string; status: CellStatus }[];
 }
 
@@ -53,7 +57,7 @@ export function mergeByCell(manifests: readonly (Manifest | undefined)[]): Map<s
   const results = new Map<string, CellResult>();
   for (const manifest of manifests) {
     for (const build of manifest?.builds ?? []) {
-      const candidate: CellResult = { status: build.status as CellStatus, machine: manifest!.machine, build, others: [] };
+      const candidate: CellResult = { status: build.status as CellStatus, machine: manifest!.machine, build, commit: manifest!.recipes?.commit ?? null, others: [] };
       const current = results.get(build.id);
       if (!current) results.set(build.id, candidate);
       else if (newer(candidate, current)) results.set(build.id, { ...candidate, others: [...current.others, { machine: current.machine, status: current.status }] });
@@ -83,13 +87,16 @@ export function buildReportModel(input: ReportInput): ReportModel {
     const result = tonight.get(id);
     const build = result?.build;
     const status: CellStatus = result?.status ?? 'missing';
-    const history = earlier.map((night) => ({ date: night.date, status: night.results.get(id)?.status }));
+    const history = earlier.map((night) => ({ date: night.date, status: night.results.get(id)?.status, commit: night.results.get(id)?.commit ?? null }));
     const streak = failingStreak(input.date, status, history);
+    const tail = input.tails.get(id) ?? [];
+    const failed = build !== undefined && isFailure(status);
+    const machine = result?.machine ?? plan!.machine;
     return {
       id,
       package: build?.package ?? plan!.package,
       axes: build?.axes ?? plan!.axes,
-      machine: result?.machine ?? plan!.machine,
+      machine,
       status,
       reason: build?.reason ?? (status === 'missing' ? missingReason(plan!.machine) : null),
       duration_s: build?.duration_s ?? null,
@@ -98,7 +105,11 @@ export function buildReportModel(input: ReportInput): ReportModel {
       failing_since: streak.since,
       last_success: history.find((night) => night.status === 'succeeded')?.date ?? null,
       change: change(status, history[0]?.status),
-      log: { key: build?.log ?? null, url: build?.log ? input.logUrl(build.log) : null, tail: input.tails.get(id) ?? [] },
+      log: { key: build?.log ?? null, url: build?.log ? input.logUrl(build.log, { machine, id }) : null, tail },
+      // Older manifests have no first error line: the tail the report has is the next best place to look.
+      ...(failed ? { first_error: build.first_error ?? firstErrorLine(tail) } : {}),
+      usual_s: usualDuration(earlier.map((night) => night.results.get(id))),
+      ...(result ? { commits: commitsOf(result, status, history, streak.since, repoOf(input.tonight, result.machine)) } : {}),
       ...(result?.others.length ? { also_ran_on: result.others } : {}),
     };
   });
@@ -124,6 +135,36 @@ export function buildReportModel(input: ReportInput): ReportModel {
     ...(input.queue ? { queue: true } : {}),
     ...(input.degraded ? { degraded: input.degraded } : {}),
   };
+}
+
+/** The median duration of the cell's successful builds in earlier nights (null when it has none): what "usual" means. */
+export function usualDuration(results: readonly (CellResult | undefined)[]): number | null {
+  const durations = results
+    .filter((result) => result?.status === 'succeeded' && typeof result.build.duration_s === 'number')
+    .map((result) => result!.build.duration_s!)
+    .sort((a, b) => a - b);
+  if (!durations.length) return null;
+  const middle = Math.floor(durations.length / 2);
+  return durations.length % 2 ? durations[middle]! : (durations[middle - 1]! + durations[middle]!) / 2;
+}
+
+type NightOfCell = { date: string; status: CellStatus | undefined; commit: string | null };
+
+/**
+ * Tonight's recipes commit and, for a failure, the range it broke in: the commit of the last night the
+ * cell succeeded, and of the first night of its failing streak (tonight's when it is new).
+ */
+export function commitsOf(result: CellResult, status: CellStatus, history: readonly NightOfCell[], since: string | null, repo: string | null): NonNullable<ReportCell['commits']> {
+  if (!isFailure(status)) return { tonight: result.commit, last_good: null, first_bad: null, compare_url: null };
+  const lastGood = history.find((night) => night.status === 'succeeded')?.commit ?? null;
+  const firstBad = since === null ? result.commit : (history.find((night) => night.date === since)?.commit ?? result.commit);
+  const url = repo && lastGood && firstBad && lastGood !== firstBad ? compareUrl(repo, lastGood, firstBad) : null;
+  return { tonight: result.commit, last_good: lastGood, first_bad: firstBad, compare_url: url };
+}
+
+/** The recipes repository of a machine's manifest tonight. */
+function repoOf(tonight: ReportInput['tonight'], machine: string): string | null {
+  return tonight.find((t) => t.machine === machine)?.manifest?.recipes?.repo ?? null;
 }
 
 /** Tonight and the nights before it, as long as the cell kept failing (an unknown night ends the run). */

@@ -30,6 +30,12 @@ export interface ReportCell {
   change: CellChange;
   /** Where the full log is (a key at the destination and, when there is one, a URL), and its last lines. */
   log: { key: string | null; url: string | null; tail: string[] };
+  /** A failure: the first line of its log that says what went wrong (null when none does). */
+  first_error?: string | null;
+  /** The median duration of its successful builds in the nights the history read (null: none). */
+  usual_s?: number | null;
+  /** The recipes commits: tonight's, and for a failure the last good and first bad nights' (and a compare link). */
+  commits?: { tonight: string | null; last_good: string | null; first_bad: string | null; compare_url: string | null };
   /** The cell also ended on these machines (the shared queue took it over), with what it did there. */
   also_ran_on?: { machine: string; status: CellStatus }[];
 }

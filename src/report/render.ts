@@ -5,6 +5,7 @@
  * Everything that comes from a build (ids, machines, reasons, log lines, URLs) passes escapeHtml.
  */
 import { formatDuration } from '../units.js';
+import { rangeText, shortHash } from './commit-range.js';
 import { isFailure, type CellStatus, type ReportCell, type ReportMachine, type ReportModel } from './model.js';
 
 export interface RenderedReport {
@@ -40,11 +41,12 @@ interface Look {
   fg: string;
 }
 
-// A timeout gets its own colour and words: it is never to be mistaken for a plain failure.
+// A timeout gets its own colour and words: it is never to be mistaken for a plain failure. Every symbol
+// is one DejaVu Sans and Liberation Sans have (Linux mail readers fall back to them): no emoji.
 const LOOKS: Record<CellStatus, Look> = {
   succeeded: { symbol: '✓', word: 'succeeded', short: 'ok', bg: '#dcfce7', fg: '#14532d' },
   failed: { symbol: '✗', word: 'failed', short: 'FAILED', bg: '#dc2626', fg: '#ffffff' },
-  timed_out: { symbol: '⏱', word: 'timed out', short: 'TIMEOUT', bg: '#ea580c', fg: '#ffffff' },
+  timed_out: { symbol: '◷', word: 'timed out', short: 'TIMEOUT', bg: '#ea580c', fg: '#ffffff' },
   canceled: { symbol: '—', word: 'canceled', short: 'canceled', bg: '#d1d5db', fg: '#1f2937' },
   // The machine's fault (its Docker engine was down), not the build's: apart from failures too.
   not_run: { symbol: '⚠', word: 'not run', short: 'NOT RUN', bg: '#fde68a', fg: '#78350f' },
@@ -133,6 +135,21 @@ function gridOf(model: ReportModel): Grid {
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
 const duration = (cell: ReportCell) => (cell.duration_s === null ? '' : formatDuration(cell.duration_s));
 
+/** How tonight's duration compares with the usual one, when it differs enough to matter (a tenth and a
+ * minute): `+40%`, `−25%`. Seconds more or less on a short build are noise. */
+export function durationChange(cell: ReportCell): string {
+  if (cell.duration_s === null || !cell.usual_s || Math.abs(cell.duration_s - cell.usual_s) < 60) return '';
+  const percent = Math.round(((cell.duration_s - cell.usual_s) / cell.usual_s) * 100);
+  if (Math.abs(percent) < 10) return '';
+  return percent > 0 ? `+${percent}%` : `−${-percent}%`;
+}
+
+/** `42m (usual 30m)`; the duration alone when there is no usual one. */
+function durationWithUsual(cell: ReportCell): string {
+  if (cell.duration_s === null) return '—';
+  return cell.usual_s ? `${duration(cell)} (usual ${formatDuration(cell.usual_s)})` : duration(cell);
+}
+
 function subjectOf(night: Night): string {
   const { model } = night;
   const skipped = model.cells.filter((cell) => cell.status === 'skipped').length;
@@ -210,17 +227,28 @@ const logTail = (cell: ReportCell) =>
     .flatMap((line) => line.split('\n'))
     .slice(-LOG_TAIL_LINES)
     .map(cleanLogLine);
-/** Only web links become links: a `javascript:` or odd scheme from a manifest stays inert text. */
-const webUrl = (cell: ReportCell) => (cell.log.url && /^https?:\/\//i.test(cell.log.url) ? cell.log.url : null);
+/** Only web and file links become links: a `javascript:` or odd scheme from a manifest stays inert text. */
+const webUrl = (cell: ReportCell) => (cell.log.url && /^(?:https?:\/\/|file:\/\/\/)/i.test(cell.log.url) ? cell.log.url : null);
+/** A compare link only when it is a web page. */
+const compareLink = (cell: ReportCell) => (cell.commits?.compare_url && /^https:\/\//i.test(cell.commits.compare_url) ? cell.commits.compare_url : null);
 const logWhere = (cell: ReportCell) => cell.log.url ?? cell.log.key ?? 'no log was published';
 
+/** The recipes commit range a failure broke in, as text (the HTML links it when it can). */
+const commitsLine = (cell: ReportCell) =>
+  cell.commits ? rangeText({ tonight: cell.commits.tonight, lastGood: cell.commits.last_good, firstBad: cell.commits.first_bad, compareUrl: null }) : null;
+
 function facts(cell: ReportCell): [string, string][] {
+  const tonight = cell.commits?.tonight;
+  const range = commitsLine(cell);
   return [
     ['Machine', machineLine(cell)],
     ['Status', statusLine(cell)],
+    ...(cell.first_error ? [['First error', cleanLogLine(cell.first_error)] satisfies [string, string]] : []),
     ['Streak', streakLine(cell)],
-    ['Duration', duration(cell) || '—'],
+    ['Duration', durationWithUsual(cell)],
     ['Exit code', cell.exit_code === null ? 'none' : String(cell.exit_code)],
+    ...(tonight ? [['Recipes', shortHash(tonight)] satisfies [string, string]] : []),
+    ...(range ? [['Commit range', range] satisfies [string, string]] : []),
   ];
 }
 
@@ -290,11 +318,11 @@ function htmlChanges(night: Night): string {
   const list = (title: string, cells: ReportCell[]) =>
     cells.length === 0
       ? ''
-      : `<tr><td colspan="3" style="padding:12px 0 4px;font-size:16px;font-weight:bold;color:#111827;">${escapeHtml(`${title} (${cells.length})`)}</td></tr>` +
+      : `<tr><td colspan="2" style="padding:12px 0 4px;font-size:16px;font-weight:bold;color:#111827;">${escapeHtml(`${title} (${cells.length})`)}</td></tr>` +
         cells
           .map(
             (cell) =>
-              `<tr><td style="${cellStyle}width:1%;white-space:nowrap;">${badge(cell.status, LOOKS[cell.status].word)}</td><td style="${cellStyle}width:1%;white-space:nowrap;">${idLink(cell)}</td><td style="${cellStyle}color:#374151;">${escapeHtml(changeLine(cell))}</td></tr>`,
+              `<tr><td style="${cellStyle}width:1%;white-space:nowrap;">${badge(cell.status, LOOKS[cell.status].word)}</td><td style="${cellStyle}overflow-wrap:anywhere;">${idLink(cell)}<div style="color:#374151;">${escapeHtml(changeLine(cell))}</div></td></tr>`,
           )
           .join('');
   const rows =
@@ -309,7 +337,10 @@ function htmlGridCell(cells: ReportCell[] | undefined, top: string): string {
       const look = LOOKS[cell.status];
       const title = [cell.id, statusLine(cell), duration(cell), machineLine(cell)].filter(Boolean).join(' · ');
       const text = cell.status === 'missing' ? 'missing' : `${look.symbol} ${duration(cell)}`.trim();
-      return `<td title="${escapeHtml(title)}" style="padding:6px 4px;border:1px solid #ffffff;${top}background:${look.bg};color:${look.fg};text-align:center;font-size:13px;font-weight:bold;white-space:nowrap;">${escapeHtml(text)}</td>`;
+      // Which machine built it, and how long it took against the usual: a slow machine shows as a pattern.
+      const detail = [cell.machine, durationChange(cell)].filter(Boolean).join(' ');
+      const second = detail ? `<br><span style="font-size:11px;font-weight:normal;">${escapeHtml(detail)}</span>` : '';
+      return `<td title="${escapeHtml(title)}" style="padding:4px 6px;border:1px solid #ffffff;${top}background:${look.bg};color:${look.fg};text-align:center;font-size:13px;font-weight:bold;white-space:nowrap;line-height:1.3;">${escapeHtml(text)}${second}</td>`;
     })
     .join('');
 }
@@ -332,8 +363,10 @@ function htmlGrid(grid: Grid): string {
     .join(' ');
   return row(
     heading(`Build matrix (columns: ${grid.axis || 'builds'})`) +
+      // The grid scrolls sideways in its own box on a narrow screen; the rest of the mail stays put.
+      `<div style="overflow-x:auto;-webkit-overflow-scrolling:touch;max-width:100%;">` +
       `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="border-collapse:collapse;width:100%;">` +
-      `<tr>${th('', 'left')}${grid.columns.map((column) => th(column || '—')).join('')}</tr>${rows.join('')}</table>` +
+      `<tr>${th('', 'left')}${grid.columns.map((column) => th(column || '—')).join('')}</tr>${rows.join('')}</table></div>` +
       `<div style="margin-top:8px;line-height:2;font-size:12px;color:${MUTED};">${legend} &nbsp;blank: not in the matrix</div>`,
   );
 }
@@ -349,11 +382,26 @@ function htmlFailure(cell: ReportCell, index: number): string {
   const log = url
     ? `<a href="${escapeHtml(url)}" style="color:#1d4ed8;word-break:break-all;">${escapeHtml(url)}</a>`
     : `<span style="${MONO}word-break:break-all;">${escapeHtml(logWhere(cell))}</span>`;
+  // Long ids, reasons and error lines wrap anywhere rather than widen the card past a phone's screen.
   const fact = (name: string, html: string) =>
-    `<tr><td style="padding:2px 16px 2px 0;color:${MUTED};white-space:nowrap;vertical-align:top;">${name}</td><td style="padding:2px 0;">${html}</td></tr>`;
+    `<tr><td style="padding:2px 12px 2px 0;color:${MUTED};white-space:nowrap;vertical-align:top;">${name}</td><td style="padding:2px 0;overflow-wrap:anywhere;word-break:break-word;">${html}</td></tr>`;
+  const compare = compareLink(cell);
+  const valueHtml = (name: string, value: string) => {
+    if (name === 'Commit range' && compare) return `<a href="${escapeHtml(compare)}" style="color:#1d4ed8;">${escapeHtml(value)}</a>`;
+    // Hashes in monospace; a sentence about them (no good night, same recipes) in the text face.
+    if (name === 'Recipes' || /^[0-9a-f]+\.\.[0-9a-f]+$/.test(value)) return `<span style="${MONO}">${escapeHtml(value)}</span>`;
+    return escapeHtml(value);
+  };
+  // The first error line stands above the facts, full width: it is what the reader came for.
+  const [firstError] = facts(cell).filter(([name]) => name === 'First error');
+  const errorBox = firstError
+    ? `<div style="margin:0 0 2px;font-size:12px;color:${MUTED};">First error</div>` +
+      `<div style="margin:0 0 8px;padding:6px 8px;background:#fef2f2;border-left:3px solid #dc2626;${MONO}font-size:12px;line-height:1.45;color:#991b1b;word-break:break-all;">${escapeHtml(firstError[1])}</div>`
+    : '';
   const factRows =
     facts(cell)
-      .map(([name, value]) => fact(name, escapeHtml(value)))
+      .filter(([name]) => name !== 'First error')
+      .map(([name, value]) => fact(name, valueHtml(name, value)))
       .join('') + fact('Full log', log);
   const tail = index < MAX_TAILS ? logTail(cell) : [];
   const pre =
@@ -366,7 +414,7 @@ function htmlFailure(cell: ReportCell, index: number): string {
   return (
     `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="width:100%;margin:0 0 16px;border:1px solid #e5e7eb;border-left:5px solid ${look.bg};">` +
     `<tr><td id="f-${escapeHtml(cell.id)}" style="padding:12px 14px;">` +
-    `<div style="margin-bottom:8px;"><span style="${MONO}font-size:15px;font-weight:bold;">${escapeHtml(cell.id)}</span> ${badge(cell.status, look.word)}</div>` +
+    `<div style="margin-bottom:8px;"><span style="${MONO}font-size:15px;font-weight:bold;word-break:break-all;">${escapeHtml(cell.id)}</span> ${badge(cell.status, look.word)}</div>${errorBox}` +
     `<table role="presentation" cellpadding="0" cellspacing="0" border="0" style="font-size:13px;">${factRows}</table>${pre}</td></tr></table>`
   );
 }
@@ -388,7 +436,7 @@ function htmlFooter(night: Night, options: RenderOptions): string {
     `<div style="padding:12px 0 20px;border-top:1px solid #e5e7eb;font-size:12px;line-height:1.6;color:${MUTED};">` +
       `Machines: ${machines}<br>${queueOutageLines(model)
         .map((line) => `${escapeHtml(line)}<br>`)
-        .join('')}Results read from <span style="${MONO}">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
+        .join('')}Results read from <span style="${MONO}word-break:break-all;">${escapeHtml(model.destination)}</span>; ${history}.<br>` +
       `Sent by nightshift (report.when: ${options.when}).</div>`,
   );
 }
@@ -404,7 +452,7 @@ function renderHtml(night: Night, subject: string, options: RenderOptions): stri
     `<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n<meta name="viewport" content="width=device-width, initial-scale=1">\n<title>${escapeHtml(subject)}</title>\n</head>\n` +
     `<body style="margin:0;padding:0;background:#f3f4f6;">\n` +
     `<table role="presentation" width="100%" cellpadding="0" cellspacing="0" border="0" style="background:#f3f4f6;"><tr><td align="center" style="padding:24px 8px;">\n` +
-    `<table role="presentation" width="780" cellpadding="0" cellspacing="0" border="0" style="width:780px;max-width:100%;background:#ffffff;border:1px solid #e5e7eb;text-align:left;${FONT}color:#111827;">\n` +
+    `<table role="presentation" width="780" cellpadding="0" cellspacing="0" border="0" style="width:100%;max-width:780px;table-layout:fixed;background:#ffffff;border:1px solid #e5e7eb;text-align:left;${FONT}color:#111827;">\n` +
     [htmlHeader(night, subject), body, htmlFooter(night, options)].join('\n') +
     `\n</table>\n</td></tr></table>\n</body>\n</html>\n`
   );
@@ -428,7 +476,10 @@ function aligned(rows: string[][], indent = '  '): string[] {
 function textGrid(grid: Grid): string[] {
   const rows = grid.rows.map((gridRow) => [
     [gridRow.package, ...gridRow.values].join(' '),
-    ...grid.columns.map((column) => (gridRow.cells.get(column) ?? []).map((cell) => `${LOOKS[cell.status].short} ${duration(cell)}`.trim()).join(', ')),
+    // No machine names here: they would push a row past what a text reader shows (the HTML grid has them).
+    ...grid.columns.map((column) =>
+      (gridRow.cells.get(column) ?? []).map((cell) => [LOOKS[cell.status].short, duration(cell), durationChange(cell)].filter(Boolean).join(' ')).join(', '),
+    ),
   ]);
   const legend = 'ok = succeeded, FAILED, TIMEOUT = timed out and killed, MISSING = no result, blank = not in the matrix';
   return [`Build matrix (columns: ${grid.axis || 'builds'})`, ...aligned([['', ...grid.columns.map((column) => column || '-')], ...rows]), `  ${legend}`, ''];

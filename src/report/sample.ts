@@ -5,13 +5,28 @@
  * committed sample is exactly what the tests pin down.
  */
 import { logKey } from '../store/published-layout.js';
+import { compareUrl } from './commit-range.js';
 import { isFailure, type ReportCell, type ReportModel } from './model.js';
 
 const DATE = '2026_11_22';
 const BUCKET_URL = 'https://pytorch-nightlies-example.s3.amazonaws.com/';
 const MACHINES = ['linux-0', 'linux-1', 'linux-2'];
+const RECIPES_REPO = 'https://github.com/pytorch/builder.git';
+/** The recipes commits of the last five nights, oldest first: tonight's is the last. */
+const COMMITS = {
+  '2026_11_19': '5b1e0c4f9a7d2e8b3c6f1a0d9e8c7b6a5f4e3d2c',
+  '2026_11_20': '8d2f7a13c9e4b5a6f7081920a1b2c3d4e5f60718',
+  '2026_11_21': 'c41a9e07b2d3f4a5b6c7d8e9f0a1b2c3d4e5f607',
+  '2026_11_22': 'e93b6d25f1a0c9b8d7e6f5a4b3c2d1e0f9a8b7c6',
+} as const;
 
 type Overrides = Partial<Omit<ReportCell, 'id' | 'package' | 'axes' | 'machine'>> & { tail?: string[] };
+
+/** A failure's commits: tonight's recipes, the last good night's and the first failing night's. */
+function range(lastGood: keyof typeof COMMITS, firstBad: keyof typeof COMMITS): ReportCell['commits'] {
+  const [good, bad] = [COMMITS[lastGood], COMMITS[firstBad]];
+  return { tonight: COMMITS[DATE], last_good: good, first_bad: bad, compare_url: compareUrl(RECIPES_REPO, good, bad) };
+}
 
 /** Tonight's result for the cells that did not simply succeed again; everything else is a green rerun. */
 const TONIGHT: Record<string, Overrides> = {
@@ -24,6 +39,8 @@ const TONIGHT: Record<string, Overrides> = {
     streak: 1,
     failing_since: DATE,
     last_success: '2026_11_21',
+    first_error: "torch/csrc/Module.cpp:1873:20: error: 'PyThreadState' {aka 'struct _ts'} has no member named 'recursion_remaining'",
+    commits: range('2026_11_21', DATE),
     tail: [
       '-- Found CUDAToolkit: /usr/local/cuda-13.0/include (found version "13.0.48")',
       '-- Building for CUDA architectures: 75;80;86;90;100;120',
@@ -51,6 +68,8 @@ const TONIGHT: Record<string, Overrides> = {
     streak: 3,
     failing_since: '2026_11_20',
     last_success: '2026_11_19',
+    first_error: '/pytorch/aten/src/ATen/native/cuda/Reduce.cuh(1062): error: no instance of function template "at::native::reduce_kernel<512, 1, R>" matches the argument list',
+    commits: range('2026_11_19', '2026_11_20'),
     tail: [
       '[4410/5302] Building CUDA object caffe2/CMakeFiles/torch_cuda.dir/__/aten/src/ATen/native/transformers/cuda/attention.cu.o',
       '/pytorch/aten/src/ATen/native/cuda/Reduce.cuh(1062): error: no instance of function template "at::native::reduce_kernel<512, 1, R>" matches the argument list',
@@ -73,6 +92,9 @@ const TONIGHT: Record<string, Overrides> = {
     streak: 2,
     failing_since: '2026_11_21',
     last_success: '2026_11_20',
+    first_error: null,
+    // Same recipes as the last good night: the cause is elsewhere (here, the conda channel).
+    commits: { tonight: COMMITS[DATE], last_good: COMMITS['2026_11_20'], first_bad: COMMITS['2026_11_20'], compare_url: null },
     tail: [
       'Solving environment: ...working... ',
       'Collecting package metadata (repodata.json): ...working... done',
@@ -87,6 +109,9 @@ const TONIGHT: Record<string, Overrides> = {
     duration_s: 4512,
     last_success: DATE,
   },
+  // A machine that is slower than usual tonight shows in the grid before it becomes a timeout.
+  'manywheel_3.11_cu128': { duration_s: 5460 },
+  'manywheel_3.12_cu130': { duration_s: 5210 },
 };
 
 /** Durations (s) of a good build, by package and device, so the grid shows plausible numbers. */
@@ -128,12 +153,14 @@ export function sampleReportModel(): ReportModel {
       status: 'succeeded',
       reason: null,
       duration_s: typicalDuration(planned.package, planned.axes.cuda!, index),
+      usual_s: Math.round((typicalDuration(planned.package, planned.axes.cuda!, index) * 0.97) / 60) * 60,
       exit_code: 0,
       streak: 0,
       failing_since: null,
       last_success: DATE,
       change: 'still-good',
       log: { key, url: `${BUCKET_URL}${key}`, tail: ['+ exit 0'] },
+      commits: { tonight: COMMITS[DATE], last_good: null, first_bad: null, compare_url: null },
     };
     if (machine === 'linux-2') {
       const reason = `never ran: ${machine} published nothing for this night (down, still running, or its upload failed)`;
@@ -148,6 +175,7 @@ export function sampleReportModel(): ReportModel {
         last_success: '2026_11_21',
         change: 'newly-failed',
         log: { key: null, url: null, tail: [] },
+        commits: undefined,
       };
     }
     const { tail, ...overrides } = TONIGHT[id] ?? {};

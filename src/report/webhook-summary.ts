@@ -87,7 +87,8 @@ function what(cell: ReportCell): string {
 
 const id = (cell: ReportCell) => `\`${cell.id.replaceAll('`', "'")}\``;
 const on = (cell: ReportCell) => (cell.machine ? ` on ${escape(cell.machine)}` : '');
-const logLink = (cell: ReportCell) => (cell.log.url ? ` <${cell.log.url.replaceAll('|', '%7C').replaceAll('>', '%3E')}|log>` : '');
+// Web links only: a file:// log (a local destination) opens nothing on a chat reader's machine.
+const logLink = (cell: ReportCell) => (cell.log.url && /^https?:\/\//i.test(cell.log.url) ? ` <${cell.log.url.replaceAll('|', '%7C').replaceAll('>', '%3E')}|log>` : '');
 const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
 
 /** Slack's three control characters in message text (Mattermost reads the entities the same way). */

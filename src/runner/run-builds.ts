@@ -22,6 +22,7 @@ import { listArtifacts } from '../build/artifacts.js';
 import { buildEnv, renderCommand, renderImage } from '../build/build-env.js';
 import { cacheMount } from '../build/cache.js';
 import type { ExecuteResult, Executors } from '../build/executor.js';
+import { scanLogForFirstError } from '../night/first-error.js';
 import { buildOutcome, footerLine, onFullDisk, type Outcome } from '../build/outcome.js';
 import { retryReason } from './retry.js';
 
@@ -191,6 +192,7 @@ export async function runOne(cell: Cell, slot: number, options: BuildOptions): P
       continue;
     }
     const finalLog = attempt.logPath && (await moveLog(layout, id, attempt.logPath, attempt.outcome.status));
+    const firstError = finalLog && attempt.outcome.status !== 'succeeded' ? await scanLogForFirstError(finalLog) : null;
     if (attempts.length) attempts.push(attemptRecord(layout, started, attempt, finalLog));
     const { outcome, result } = attempt;
     // A retried build's duration counts from its first attempt's start: what it cost the night.
@@ -204,6 +206,7 @@ export async function runOne(cell: Cell, slot: number, options: BuildOptions): P
         exit_code: result.exitCode,
         reason: outcome.reason,
         log: finalLog && path.relative(layout.dir, finalLog),
+        first_error: firstError ?? undefined,
         artifacts: attempt.artifacts,
         attempts: attempts.length ? attempts : undefined,
       } satisfies Partial<BuildRecord>);

@@ -35,6 +35,8 @@ export interface ManifestBuild {
   reason: string | null;
   /** Key of the build's log at the destination, null when it has none there. */
   log: string | null;
+  /** A build that did not succeed: the first line of its log that says what went wrong (absent in older manifests). */
+  first_error?: string;
   /** Artifacts published for this build (succeeded builds only). */
   artifacts: PublishedArtifact[];
   /** True when the build succeeded and every artifact of it is at the destination. */
@@ -84,6 +86,7 @@ export function buildManifest(state: NightState, publications: ReadonlyMap<strin
         exit_code: build.exit_code ?? null,
         reason: build.reason ?? null,
         log: publication?.log ?? null,
+        ...(build.first_error ? { first_error: build.first_error } : {}),
         artifacts: publication?.artifacts ?? [],
         published: build.status === 'succeeded' && (publication?.complete ?? false),
       };
@@ -117,6 +120,7 @@ const manifestSchema = z.looseObject({
       exit_code: z.number().nullable(),
       reason: nullableString,
       log: nullableString,
+      first_error: z.string().optional(),
       artifacts: z.array(publishedArtifactSchema),
       published: z.boolean(),
     }),

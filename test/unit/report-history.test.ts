@@ -186,3 +186,69 @@ describe('buildReportModel with the shared queue', () => {
     ]);
   });
 });
+
+describe('buildReportModel: first error, usual duration and recipes commits', () => {
+  const repo = 'https://github.com/example/recipes.git';
+  const withRecipes = (m: Manifest, commit: string): Manifest => ({ ...m, recipes: { repo, ref: 'main', commit } });
+  const model = buildReportModel({
+    ...input,
+    planned: [planned('a_1', 'm0'), planned('b_1', 'm0'), planned('c_1', 'm1')],
+    tonight: [
+      {
+        machine: 'm0',
+        manifest: withRecipes(
+          manifest(D, 'm0', [build('a_1', 'failed', { first_error: 'src/a.c:3: error: the runner found this', duration_s: 900 }), build('b_1', 'failed')]),
+          'd'.repeat(40),
+        ),
+      },
+      { machine: 'm1', manifest: withRecipes(manifest(D, 'm1', [build('c_1', 'succeeded', { duration_s: 100 })]), 'd'.repeat(40)) },
+    ],
+    earlier: [
+      { date: '2026_11_21', manifests: [withRecipes(manifest('2026_11_21', 'm0', [build('a_1', 'failed'), build('b_1', 'succeeded', { duration_s: 50 })]), 'c'.repeat(40))] },
+      { date: '2026_11_20', manifests: [withRecipes(manifest('2026_11_20', 'm0', [build('a_1', 'failed'), build('b_1', 'succeeded', { duration_s: 70 })]), 'b'.repeat(40))] },
+      {
+        date: '2026_11_19',
+        manifests: [
+          withRecipes(manifest('2026_11_19', 'm0', [build('a_1', 'succeeded', { duration_s: 600 }), build('b_1', 'succeeded', { duration_s: 60 })]), 'a'.repeat(40)),
+          withRecipes(manifest('2026_11_19', 'm1', [build('c_1', 'failed', { duration_s: 5 })]), 'a'.repeat(40)),
+        ],
+      },
+    ],
+    tails: new Map([
+      ['a_1', ['nightshift: a_1 on m0', 'error: from the tail']],
+      ['b_1', ['nightshift: b_1 on m0, night 2026_11_22', 'ld: cannot find -lfoo', 'collect2: error: ld returned 1 exit status', 'nightshift: failed · exit code 1']],
+    ]),
+  });
+  const cell = (id: string) => model.cells.find((c) => c.id === id)!;
+
+  it("prefers the runner's first error line; an older manifest falls back to the tail, past nightshift's own lines", () => {
+    expect(cell('a_1').first_error).toBe('src/a.c:3: error: the runner found this');
+    expect(cell('b_1').first_error).toBe('collect2: error: ld returned 1 exit status');
+    expect(cell('c_1').first_error).toBeUndefined();
+  });
+
+  it('takes the median of the successful earlier durations as usual, failures left out', () => {
+    expect(cell('b_1').usual_s).toBe(60);
+    expect(cell('a_1').usual_s).toBe(600);
+    expect(cell('c_1').usual_s).toBeNull();
+  });
+
+  it('names the recipes commits of the last good and the first bad night commits, with a compare link', () => {
+    // a_1 has failed since 2026_11_20 (three nights); it last succeeded on 2026_11_19.
+    expect(cell('a_1').commits).toEqual({
+      tonight: 'd'.repeat(40),
+      last_good: 'a'.repeat(40),
+      first_bad: 'b'.repeat(40),
+      compare_url: `https://github.com/example/recipes/compare/${'a'.repeat(40)}...${'b'.repeat(40)}`,
+    });
+    // b_1 broke tonight: the first bad commit is tonight's.
+    expect(cell('b_1').commits).toMatchObject({ last_good: 'c'.repeat(40), first_bad: 'd'.repeat(40) });
+    expect(cell('c_1').commits).toEqual({ tonight: 'd'.repeat(40), last_good: null, first_bad: null, compare_url: null });
+  });
+
+  it('passes the machine and id to the log link', () => {
+    const links: unknown[] = [];
+    buildReportModel({ ...input, logUrl: (key, b) => (links.push([key, b]), null) });
+    expect(links).toContainEqual(['nightshift/nights/x/logs/a_1.log', { machine: 'm0', id: 'a_1' }]);
+  });
+});
