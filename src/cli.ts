@@ -52,6 +52,16 @@ const commands: CommandSpec[] = [
     run: async (options, _args, io) => (await import('./commands/run.js')).run(options, io),
   },
   {
+    name: 'retry',
+    summary: "run again the builds of this machine's night that failed, timed out, were canceled or not run",
+    options: (command) =>
+      command
+        .option('--skip <glob>', 'leave out builds whose id matches (repeatable)', collect)
+        .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone")
+        .option('--dry-run', 'print what would run and write nothing'),
+    run: async (options, _args, io) => (await import('./commands/run.js')).retry(options, io),
+  },
+  {
     name: 'build',
     arguments: '<package> [pythons] [cudas]',
     summary: 'build by hand: comma lists build every combination (- for an axis the package does not use)',

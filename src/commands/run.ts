@@ -1,4 +1,7 @@
-/** `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it. */
+/**
+ * `nightshift run`: this machine's whole night, unattended. A second run of the same night resumes it.
+ * `nightshift retry`: the same run, of only the builds of the night that ended without succeeding.
+ */
 import { defaultExecutors } from '../build/executors.js';
 import { progress } from '../runner/progress.js';
 import { loadSchedule, requireMachine, type GlobalOptions } from '../context.js';
@@ -14,6 +17,7 @@ import { planResume } from '../night/resume.js';
 import { emptyNightState, readNightState } from '../night/state.js';
 import { longestExpectedFirst } from '../plan/order.js';
 import { table } from '../output/table.js';
+import { filterIds } from '../matrix/select.js';
 import { formatDuration } from '../units.js';
 import { reportOutcome } from './night-summary.js';
 
@@ -59,6 +63,29 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
     reporter.stop();
     stop.dispose();
   }
+}
+
+/** Builds that ended without succeeding: what `retry` runs again (a build still pending or running is the run's). */
+const RETRIED = new Set(['failed', 'timed_out', 'canceled', 'not_run']);
+
+export async function retry(options: Omit<RunOptions, 'only' | 'force'>, io: Io): Promise<number> {
+  const { schedule } = await loadSchedule(options);
+  const date = resolveNightDate(options.date, schedule.timezone);
+  const state = await readNightState(nightLayout(schedule.root, date).state);
+  if (!state?.builds.length) {
+    throw new NightshiftError(`night ${date} has no builds on this machine to retry (under ${schedule.root}); nightshift run starts it`, ExitCode.nothingSelected);
+  }
+  const ids = filterIds(
+    state.builds.filter((b) => RETRIED.has(b.status) && !b.manual),
+    { skip: options.skip },
+  ).map((b) => b.id);
+  if (ids.length === 0) {
+    const left = state.builds.filter((b) => b.status === 'pending' || b.status === 'running').length;
+    io.out(`nothing to retry in night ${date}: no build ended without succeeding${left ? ` (${left} not ended yet)` : ''}`);
+    return ExitCode.ok;
+  }
+  io.out(`retrying ${ids.length} build(s) of night ${date}: ${ids.join(', ')}`);
+  return run({ ...options, only: ids }, io);
 }
 
 /** What would run, in order, and what would be kept; writes nothing. */

@@ -140,6 +140,18 @@ describe.each(['docker', 'host'] as const)('a night with the %s executor', (exec
     expect(await readdir(path.join(dir(), 'logs', 'succeeded'))).toContain('bad_3.12_cpu.log');
   });
 
+  it('retry runs again only what ended without succeeding', async () => {
+    const before = await state();
+    const byId = (s: NightState, id: string) => s.builds.find((b) => b.id === id)!;
+    expect(byId(before, 'empty_3.12_cpu').status).toBe('failed');
+    expect(byId(before, 'slow_3.12_cpu').status).toBe('timed_out');
+    const retried = await cli('retry', '--skip', 'slow_*');
+    expect(retried.stdout).toMatch(/^retrying 1 build\(s\) of night \d{4}_\d\d_\d\d: empty_3\.12_cpu$/m);
+    expect(retried.exitCode).toBe(1); // empty_ still writes no artifact
+    const after = await state();
+    for (const id of ['ok_3.11_cpu', 'bad_3.12_cpu', 'slow_3.12_cpu']) expect(byId(after, id)).toEqual(byId(before, id));
+    expect(byId(after, 'empty_3.12_cpu').attempt).toBe(byId(before, 'empty_3.12_cpu').attempt + 1);
+  });
   it('--dry-run prints what would run and writes nothing', async () => {
     const before = await readFile(path.join(dir(), 'night.json'), 'utf8');
     const dry = await cli('run', '--dry-run');
