@@ -5,6 +5,7 @@
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { execa, type ResultPromise } from 'execa';
@@ -13,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { startBrowser, PHONE, type TestBrowser } from '../helpers/browser.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
+import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
 import { addDays } from '../../src/night/night-date.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -27,6 +29,10 @@ let browser: TestBrowser;
 /** A second serve, with a token; and a third that must refuse to start. Started with the first, as the machine is shared. */
 let guarded: ServeProcess;
 let unguarded: ResultPromise<{ reject: false; timeout: number }>;
+let badListen: ResultPromise<{ reject: false; timeout: number }>;
+/** Serve for the same root with a schedule whose shared queue's Redis is down. */
+let queueDown: ServeProcess;
+const REDIS_PASSWORD = 'hunter2-redis-secret';
 const yesterday = () => addDays(night.date, -1);
 const args = () => ['--config', night.configDir, '--machine', 'm1'];
 /** Lets a waiting build go on: it prints `text` and ends. */
@@ -71,7 +77,19 @@ beforeAll(async () => {
 
   runner = execa('node', [CLI, 'run', '--only', 'ok_*', '--only', 'bad_*', '--date', night.date, ...args()], { reject: false, env, extendEnv: false });
   unguarded = execa('node', [CLI, 'serve', '--listen', '0.0.0.0:0', ...args()], { reject: false, env, extendEnv: false, timeout: 10_000 });
-  [serve, guarded, browser] = await Promise.all([startServe(args(), env), startServe(args(), { ...env, NIGHTSHIFT_SERVE_TOKEN: TOKEN }), startBrowser()]);
+  badListen = execa('node', [CLI, 'serve', '--listen', 'localhost', ...args()], { reject: false, env, extendEnv: false, timeout: 10_000 });
+  const withQueue = writeConfigDir({
+    matrix: await readFile(path.join(night.configDir, 'matrix.yaml'), 'utf8'),
+    schedules: { nightly: `${await readFile(path.join(night.configDir, 'schedules', 'nightly.yaml'), 'utf8')}queue: { url: "redis://127.0.0.1:${await closedPort()}/0" }\n` },
+  });
+  // The password comes from the environment, as it does on a real machine; the page must never show it.
+  const redisEnv = { ...env, NIGHTSHIFT_REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${await closedPort()}/0` };
+  [serve, guarded, queueDown, browser] = await Promise.all([
+    startServe(args(), env),
+    startServe(args(), { ...env, NIGHTSHIFT_SERVE_TOKEN: TOKEN }),
+    startServe(['--config', withQueue], redisEnv),
+    startBrowser(),
+  ]);
 });
 
 afterAll(async () => {
@@ -82,6 +100,9 @@ afterAll(async () => {
   await serve?.stop();
   if (guarded?.process.exitCode === null) await guarded.stop();
   await unguarded;
+  await badListen;
+  await queueDown?.stop();
+  removeConfigDirs();
   await runner;
   await browser?.close();
   await night?.cleanup();
@@ -180,6 +201,20 @@ describe('the night page', () => {
   });
 });
 
+describe('the fleet', () => {
+  it("says so when the shared queue's Redis cannot be reached, and still shows this machine's builds", async () => {
+    const page = await browser.page();
+    await page.goto(`${queueDown.url}nights/${night.date}`);
+    await expect.poll(() => page.locator('#notice').textContent(), { timeout: 15_000 }).toMatch(/The shared queue cannot be read, so the fleet is not shown: cannot reach/);
+    expect(await page.locator('#fleet-url').textContent()).toMatch(/\(redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/0\)/);
+    expect(await cell(page, 'ok_3.11_cpu').getAttribute('data-status')).toBeTruthy();
+    expect(await page.content()).not.toContain(REDIS_PASSWORD);
+    expect(queueDown.output()).not.toContain(REDIS_PASSWORD);
+    expect(queueDown.process.exitCode).toBeNull(); // still serving
+    await page.close();
+  });
+});
+
 describe('a token', () => {
   it('is needed for everything but /healthz, once: ?token= sets a cookie the links then use', async () => {
     const refused = await fetch(`${guarded.url}nights/${night.date}`);
@@ -220,8 +255,20 @@ describe('listening beyond this machine', () => {
     const result = await unguarded;
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/no token is set.*Set NIGHTSHIFT_SERVE_TOKEN/);
+    const bad = await badListen;
+    expect(bad.exitCode).toBe(2);
+    expect(bad.stderr).toMatch(/--listen "localhost" is not HOST:PORT; e\.g\. --listen 127\.0\.0\.1:8080/);
   });
 });
+
+/** A loopback port nothing listens on (it was free a moment ago). */
+async function closedPort(): Promise<number> {
+  const server = net.createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as net.AddressInfo;
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
 
 interface SseEvent {
   event: string;
