@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /* global document -- inside page.waitForFunction, which runs in the browser */
-// Writes docs/serve-desktop.png and docs/serve-phone.png: the live page of `nightshift serve` while a
+// Writes docs/serve-desktop.png and docs/serve-phone.png (and docs/serve-build.png, a build's page): the live page of `nightshift serve` while a
 // small night runs. It makes a recipes repository and a configuration in a temporary folder, six earlier
 // nights and a history (so the strips and the usual durations show), starts `nightshift run` and
 // `nightshift serve --listen 127.0.0.1:0`, and photographs the page with Debian's Chromium driven by
@@ -152,7 +152,13 @@ env: { DESIRED_PYTHON: "{python}", DESIRED_CUDA: "{cuda}" }
     await phone.waitForSelector('.cell');
     await sleep(500);
     await phone.screenshot({ path: path.join(docs, 'serve-phone.png'), fullPage: true });
-    console.log('wrote docs/serve-desktop.png and docs/serve-phone.png');
+    // A failed build's page, its log complete.
+    const build = await context.newPage();
+    await build.setViewportSize({ width: 1280, height: 800 });
+    await build.goto(`${url}nights/${dateOf(0)}/builds/manywheel_3.13_cu128`);
+    await build.waitForFunction(() => /ended/.test(document.getElementById('log-state')?.textContent ?? ''));
+    await build.screenshot({ path: path.join(docs, 'serve-build.png'), fullPage: true });
+    console.log('wrote docs/serve-desktop.png, docs/serve-phone.png and docs/serve-build.png');
   } finally {
     await context.close();
     rmSync(profile, { recursive: true, force: true });

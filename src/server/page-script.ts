@@ -121,9 +121,9 @@ export const PAGE_SCRIPT = String.raw`
     var counts = {};
     night.cells.forEach(function (c) { counts[c.status] = (counts[c.status] || 0) + 1; });
     replace('summary', ORDER.filter(function (s) { return counts[s]; }).map(function (s) { return badge(s, counts[s] + ' ' + word(s)); }));
-    var facts = ['on ' + night.machine];
-    if (night.started_at) facts.push('started ' + clock(night.started_at));
-    if (night.finished_at) facts.push('finished ' + clock(night.finished_at));
+    var facts = [(boot.page === 'build' ? 'night ' + night.date + ' ' : '') + 'on ' + night.machine];
+    if (boot.page === 'night' && night.started_at) facts.push('started ' + clock(night.started_at));
+    if (boot.page === 'night' && night.finished_at) facts.push('finished ' + clock(night.finished_at));
     facts.push('times in ' + night.timezone);
     replace('facts', [document.createTextNode(facts.join(' · '))]);
   }

@@ -85,5 +85,14 @@ table.grid{border-collapse:separate;border-spacing:0;width:100%}
 .facts dd{margin:0;overflow-wrap:anywhere}
 .links{display:flex;flex-wrap:wrap;gap:4px 16px;margin-top:12px}
 pre.log{margin:0;padding:10px 12px;max-height:70vh;overflow:auto;border-radius:6px;background:#0f172a;color:#e2e8f0;font:12px/1.45 "DejaVu Sans Mono","Liberation Mono",ui-monospace,Menlo,monospace;white-space:pre-wrap;overflow-wrap:anywhere}
+@media (max-width:600px){
+.wrap{padding:10px}
+.top .wrap{padding:12px 12px 14px}
+h1{font-size:20px}
+.card{padding:12px}
+.grid th.row{white-space:normal;min-width:88px;max-width:120px;font-size:12px}
+.grid th.row b{display:block}
+.cell{min-width:112px;padding:5px 7px}
+}
 ${statusClasses}
 `;
