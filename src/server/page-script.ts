@@ -3,6 +3,8 @@
  * the page, then from each server-sent event, without reloading. Every text from the night goes in
  * through textContent, never as HTML. Plain ES2017 for any browser; no framework.
  */
+import { createHash } from 'node:crypto';
+
 export const PAGE_SCRIPT = String.raw`
 (function () {
   'use strict';
@@ -199,7 +201,10 @@ export const PAGE_SCRIPT = String.raw`
     });
     log.addEventListener('end', function (e) {
       log.close();
-      state.textContent = 'The build ended (' + word(JSON.parse(e.data).status) + '): this is the whole log.';
+      var d = JSON.parse(e.data);
+      state.textContent = d.runner_gone
+        ? 'The run of this night stopped while this build was ' + word(d.status) + '; nightshift run resumes the night.'
+        : 'The build ended (' + word(d.status) + '): this is the whole log.';
     });
     log.addEventListener('missing', function (e) {
       log.close();
@@ -233,3 +238,6 @@ export const PAGE_SCRIPT = String.raw`
   }, 1000);
 })();
 `;
+
+/** For the Content-Security-Policy: the browser runs this script and no other. */
+export const PAGE_SCRIPT_HASH = `sha256-${createHash('sha256').update(PAGE_SCRIPT).digest('base64')}`;

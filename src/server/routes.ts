@@ -150,7 +150,7 @@ async function logEvents(context: ServerContext, request: FastifyRequest, reply:
     if (!stream.closed) {
       const log = await openBuildLog(layout, cell.id);
       await log?.close();
-      if (log) await stream.send('end', JSON.stringify({ status: latest.status }));
+      if (log) await stream.send('end', JSON.stringify({ status: latest.status, ...(isFinished(latest.status) ? {} : { runner_gone: true }) }));
       else await stream.send('missing', JSON.stringify({ message: `${cell.id} has no log: it is ${latest.status.replace('_', ' ')} and never started tonight.` }));
     }
   } finally {

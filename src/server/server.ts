@@ -14,8 +14,20 @@ import { listenUrl } from './listen.js';
 import { NightReader } from './night-view.js';
 import { NightWatch } from './night-watch.js';
 import { notFoundPage } from './pages.js';
+import { PAGE_SCRIPT_HASH } from './page-script.js';
 import { ROUTES, type ServerContext } from './routes.js';
 import { SseStreams } from './sse.js';
+
+/**
+ * The page runs only its own inline script (by hash), talks only to this server, and is never framed;
+ * the address (which may carry `?token=`) is never sent to another site.
+ */
+const SECURITY_HEADERS = {
+  'content-security-policy': `default-src 'none'; script-src '${PAGE_SCRIPT_HASH}'; style-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'`,
+  'x-content-type-options': 'nosniff',
+  'referrer-policy': 'no-referrer',
+  'x-frame-options': 'DENY',
+};
 
 export interface StartServerOptions {
   schedule: Pick<Schedule, 'name' | 'file' | 'queue' | 'root' | 'timezone'>;
@@ -45,7 +57,11 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const context: ServerContext = { root: schedule.root, timezone: schedule.timezone, nights, watch, streams };
 
   // Closing ends every connection, the event streams' included: a browser never holds the process open.
-  const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true });
+  // Build ids may be long (a package and every axis value): longer route parameters than fastify's default 100.
+  const app = Fastify({ logger: false, forceCloseConnections: true, return503OnClosing: true, routerOptions: { maxParamLength: 1000 } });
+  app.addHook('onRequest', async (_request, reply) => {
+    void reply.headers(SECURITY_HEADERS);
+  });
   if (options.token !== undefined) {
     const guard = tokenGuard(options.token);
     app.addHook('onRequest', async (request, reply) => {

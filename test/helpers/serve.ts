@@ -19,7 +19,7 @@ export async function startServe(args: readonly string[], env: NodeJS.ProcessEnv
   const child = execa('node', [CLI, 'serve', '--listen', '127.0.0.1:0', ...args], { reject: false, env, extendEnv: false });
   let output = '';
   const url = await new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`serve did not say where it listens within 10s: ${output}`)), 10_000);
+    const timer = setTimeout(() => reject(new Error(`serve ${args.join(' ')} did not say where it listens within 30s: ${output}`)), 30_000);
     const take = (chunk: Buffer) => {
       output += chunk.toString();
       const found = /^nightshift serve: listening on (http:\/\/127\.0\.0\.1:\d+\/)$/m.exec(output);

@@ -76,8 +76,11 @@ beforeAll(async () => {
   env = { PATH: process.env.PATH, HOME: process.env.HOME, NIGHTSHIFT_ENV_FILE: envFile };
 
   runner = execa('node', [CLI, 'run', '--only', 'ok_*', '--only', 'bad_*', '--date', night.date, ...args()], { reject: false, env, extendEnv: false });
-  unguarded = execa('node', [CLI, 'serve', '--listen', '0.0.0.0:0', ...args()], { reject: false, env, extendEnv: false, timeout: 10_000 });
-  badListen = execa('node', [CLI, 'serve', '--listen', 'localhost', ...args()], { reject: false, env, extendEnv: false, timeout: 10_000 });
+  const tokenFile = path.join(gate, 'serve.env');
+  await writeFile(tokenFile, `# nightshift serve\nNIGHTSHIFT_SERVE_TOKEN=${TOKEN}\n`);
+  await chmod(tokenFile, 0o600);
+  unguarded = execa('node', [CLI, 'serve', '--listen', '0.0.0.0:0', ...args()], { reject: false, env, extendEnv: false, timeout: 60_000 });
+  badListen = execa('node', [CLI, 'serve', '--listen', 'localhost', ...args()], { reject: false, env, extendEnv: false, timeout: 60_000 });
   const withQueue = writeConfigDir({
     matrix: await readFile(path.join(night.configDir, 'matrix.yaml'), 'utf8'),
     schedules: { nightly: `${await readFile(path.join(night.configDir, 'schedules', 'nightly.yaml'), 'utf8')}queue: { url: "redis://127.0.0.1:${await closedPort()}/0" }\n` },
@@ -86,7 +89,8 @@ beforeAll(async () => {
   const redisEnv = { ...env, NIGHTSHIFT_REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${await closedPort()}/0` };
   [serve, guarded, queueDown, browser] = await Promise.all([
     startServe(args(), env),
-    startServe(args(), { ...env, NIGHTSHIFT_SERVE_TOKEN: TOKEN }),
+    // The token from the root-only env file, as a machine keeps it.
+    startServe(args(), { ...env, NIGHTSHIFT_ENV_FILE: tokenFile }),
     startServe(['--config', withQueue], redisEnv),
     startBrowser(),
   ]);
@@ -198,6 +202,9 @@ describe('the night page', () => {
     expect(html).toContain('&lt;script&gt;x');
     expect(html).not.toContain('<script>x');
     expect(await (await fetch(`${serve.url}healthz`)).text()).toBe('ok\n');
+    // The page runs its own script only (the browser tests above ran under this policy).
+    const page = await fetch(`${serve.url}nights/${night.date}`);
+    expect(page.headers.get('content-security-policy')).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
   });
 });
 
