@@ -15,6 +15,8 @@ import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js
 import { startBrowser, PHONE, type TestBrowser } from '../helpers/browser.js';
 import { startServe, type ServeProcess } from '../helpers/serve.js';
 import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
+import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { openNightQueue, type NightQueue } from '../../src/queue/night-queue.js';
 import { addDays } from '../../src/night/night-date.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -32,6 +34,10 @@ let unguarded: ResultPromise<{ reject: false; timeout: number }>;
 let badListen: ResultPromise<{ reject: false; timeout: number }>;
 /** Serve for the same root with a schedule whose shared queue's Redis is down. */
 let queueDown: ServeProcess;
+/** And one whose shared queue is live on a real redis-server, where two machines took builds. */
+let queueLive: ServeProcess;
+let redis: RedisServer;
+const queues: NightQueue[] = [];
 const REDIS_PASSWORD = 'hunter2-redis-secret';
 const yesterday = () => addDays(night.date, -1);
 const args = () => ['--config', night.configDir, '--machine', 'm1'];
@@ -81,17 +87,19 @@ beforeAll(async () => {
   await chmod(tokenFile, 0o600);
   unguarded = execa('node', [CLI, 'serve', '--listen', '0.0.0.0:0', ...args()], { reject: false, env, extendEnv: false, timeout: 60_000 });
   badListen = execa('node', [CLI, 'serve', '--listen', 'localhost', ...args()], { reject: false, env, extendEnv: false, timeout: 60_000 });
-  const withQueue = writeConfigDir({
-    matrix: await readFile(path.join(night.configDir, 'matrix.yaml'), 'utf8'),
-    schedules: { nightly: `${await readFile(path.join(night.configDir, 'schedules', 'nightly.yaml'), 'utf8')}queue: { url: "redis://127.0.0.1:${await closedPort()}/0" }\n` },
-  });
+  const matrix = await readFile(path.join(night.configDir, 'matrix.yaml'), 'utf8');
+  const schedule = await readFile(path.join(night.configDir, 'schedules', 'nightly.yaml'), 'utf8');
+  const withQueue = (url: string) => writeConfigDir({ matrix, schedules: { nightly: `${schedule}queue: { url: "${url}" }\n` } });
+  redis = await startRedis();
+  await seedFleet(`${redis.url}/0`);
   // The password comes from the environment, as it does on a real machine; the page must never show it.
   const redisEnv = { ...env, NIGHTSHIFT_REDIS_URL: `redis://:${REDIS_PASSWORD}@127.0.0.1:${await closedPort()}/0` };
-  [serve, guarded, queueDown, browser] = await Promise.all([
+  [serve, guarded, queueDown, queueLive, browser] = await Promise.all([
     startServe(args(), env),
     // The token from the root-only env file, as a machine keeps it.
     startServe(args(), { ...env, NIGHTSHIFT_ENV_FILE: tokenFile }),
-    startServe(['--config', withQueue], redisEnv),
+    startServe(['--config', withQueue(`redis://127.0.0.1:${await closedPort()}/0`)], redisEnv),
+    startServe(['--config', withQueue(`${redis.url}/0`)], env),
     startBrowser(),
   ]);
 });
@@ -106,6 +114,9 @@ afterAll(async () => {
   await unguarded;
   await badListen;
   await queueDown?.stop();
+  await queueLive?.stop();
+  for (const queue of queues) await queue.close();
+  await redis?.stop();
   removeConfigDirs();
   await runner;
   await browser?.close();
@@ -209,6 +220,17 @@ describe('the night page', () => {
 });
 
 describe('the fleet', () => {
+  it('shows what runs where, what waits and what ended, from the shared queue', async () => {
+    const page = await browser.page();
+    await page.goto(`${queueLive.url}nights/${night.date}`);
+    await expect.poll(() => page.locator('#fleet').textContent(), { timeout: 15_000 }).toMatch(/Running \(1\)bad_3\.12_cpu on m2 since \d\d:\d\d:\d\d/);
+    const fleet = await page.locator('#fleet').textContent();
+    expect(fleet).toMatch(/Waiting \(1\)ok_3\.12_cpu ~5m/);
+    expect(fleet).toMatch(/Ended \(1\)failed ok_3\.11_cpu on m1/);
+    expect(await page.locator('#fleet-section').isVisible()).toBe(true);
+    await page.close();
+  });
+
   it("says so when the shared queue's Redis cannot be reached, and still shows this machine's builds", async () => {
     const page = await browser.page();
     await page.goto(`${queueDown.url}nights/${night.date}`);
@@ -267,6 +289,24 @@ describe('listening beyond this machine', () => {
     expect(bad.stderr).toMatch(/--listen "localhost" is not HOST:PORT; e\.g\. --listen 127\.0\.0\.1:8080/);
   });
 });
+
+/** Two machines at work on the night's shared queue: m2 runs bad_3.12_cpu, m1 failed ok_3.11_cpu, ok_3.12_cpu waits. */
+async function seedFleet(url: string): Promise<void> {
+  const open = async (machine: string) => {
+    const queue = await openNightQueue({ url, schedule: 'nightly', date: night.date, machine, leaseMs: 60_000 });
+    queues.push(queue);
+    return queue;
+  };
+  const [m1, m2] = [await open('m1'), await open('m2')];
+  await m1.addNight([
+    { id: 'bad_3.12_cpu', estimateS: 900, needs: {} },
+    { id: 'ok_3.11_cpu', estimateS: 600, needs: {} },
+    { id: 'ok_3.12_cpu', estimateS: 300, needs: {} },
+  ]);
+  await m2.take(() => true);
+  const failed = await m1.take(() => true);
+  await m1.fail(failed!, { status: 'failed', machine: 'm1', finished_at: new Date().toISOString() });
+}
 
 /** A loopback port nothing listens on (it was free a moment ago). */
 async function closedPort(): Promise<number> {
