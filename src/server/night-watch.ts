@@ -70,11 +70,6 @@ export class NightWatch {
     this.watched.clear();
   }
 
-  /** How many nights are polled now (one poller each, whatever the number of clients). */
-  get pollers(): number {
-    return this.watched.size;
-  }
-
   private poll(date: string, entry: Watched): void {
     // A slow disk must not stack reads up: a poll still running makes this one wait for the next tick.
     if (entry.polling) return;

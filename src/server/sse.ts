@@ -84,10 +84,6 @@ export class SseStreams {
     return stream;
   }
 
-  get size(): number {
-    return this.open.size;
-  }
-
   /** Ends every open stream (the server is closing). */
   endAll(): void {
     clearInterval(this.timer);
