@@ -106,9 +106,21 @@ async function nightEvents(context: ServerContext, request: FastifyRequest, repl
   const night = await nightOf(context, request, reply, 'json');
   if (!night) return reply;
   const stream = context.streams.start(reply);
+  // A client slower than the night's changes gets the newest state once it can take more, not every one in between.
+  let next: { event: string; data: string } | undefined;
+  let sending = false;
+  const flush = async () => {
+    if (sending) return;
+    sending = true;
+    for (let event = next; event; event = next) {
+      next = undefined;
+      await stream.send(event.event, event.data);
+    }
+    sending = false;
+  };
   const unsubscribe = context.watch.subscribe(night.date, (update) => {
-    if ('text' in update) void stream.send('night', update.text);
-    else void stream.send('problem', JSON.stringify({ message: update.problem }));
+    next = 'text' in update ? { event: 'night', data: update.text } : { event: 'problem', data: JSON.stringify({ message: update.problem }) };
+    void flush();
   });
   stream.signal.addEventListener('abort', unsubscribe);
   return reply;
