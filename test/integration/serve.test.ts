@@ -64,7 +64,8 @@ beforeAll(async () => {
     estimate_s: 600,
     attempt: 1,
   });
-  const builds = [record('ok_3.11_cpu', '3.11', 'failed'), record('ok_3.12_cpu', '3.12', 'succeeded')];
+  // A reason with markup in it, as a build's output may put there: shown as text, never run.
+  const builds = [{ ...record('ok_3.11_cpu', '3.11', 'failed'), reason: '<img src=x onerror="document.title=1">broken</img>' }, record('ok_3.12_cpu', '3.12', 'succeeded')];
   await writeFile(
     path.join(before, 'night.json'),
     JSON.stringify({ version: 1, date: yesterday(), machine: 'm1', schedule: 'nightly', updated_at: new Date().toISOString(), builds }),
@@ -213,6 +214,12 @@ describe('the night page', () => {
     expect(html).toContain('&lt;script&gt;x');
     expect(html).not.toContain('<script>x');
     expect(await (await fetch(`${serve.url}healthz`)).text()).toBe('ok\n');
+    const shown = await browser.page();
+    await shown.goto(`${serve.url}nights/${yesterday()}/builds/ok_3.11_cpu`);
+    await expect.poll(() => shown.locator('#build-facts').textContent()).toContain('<img src=x onerror="document.title=1">broken</img>');
+    expect(await shown.locator('#build-facts img').count()).toBe(0);
+    expect(await shown.title()).not.toBe('1');
+    await shown.close();
     // The page runs its own script only (the browser tests above ran under this policy).
     const page = await fetch(`${serve.url}nights/${night.date}`);
     expect(page.headers.get('content-security-policy')).toMatch(/script-src 'sha256-[A-Za-z0-9+/=]+'/);
