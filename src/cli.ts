@@ -128,6 +128,18 @@ const commands: CommandSpec[] = [
     run: async (options, _args, io) => (await import('./commands/daemon.js')).daemon(options, io),
   },
   {
+    name: 'serve',
+    summary: "a read-only web page of the night, live: the builds' grid, each build's log as it is written",
+    options: (command) =>
+      command
+        .option('--listen <host:port>', 'where to listen (port 0: any free port); beyond 127.0.0.1 a token is required', '127.0.0.1:8080')
+        .option(
+          '--token <token>',
+          'the token every page needs; better set NIGHTSHIFT_SERVE_TOKEN (environment or /etc/nightshift/env): others on this machine can read --token in ps',
+        ),
+    run: async (options, _args, io) => (await import('./commands/serve.js')).serve(options, io),
+  },
+  {
     name: 'install',
     arguments: '<kind>',
     summary: 'print (or --write) what starts the nights on this machine: systemd units (install systemd) or a cron.d file (install cron)',
