@@ -1,5 +1,5 @@
 /** `nightshift serve`: the night, live, in a browser, until SIGINT or SIGTERM. See src/server/. */
-import { loadSchedule, type GlobalOptions } from '../context.js';
+import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { DEFAULT_ENV_FILE } from '../config/env-file.js';
@@ -26,7 +26,7 @@ export async function serve(options: ServeOptions, io: Io): Promise<number> {
   }
   const stop = stopOnSignals();
   try {
-    const server = await startServer({ schedule, host: listen.host, port: listen.port, token }).catch((error: unknown) => {
+    const server = await startServer({ schedule, machine: machineName(options), host: listen.host, port: listen.port, token }).catch((error: unknown) => {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EADDRINUSE' || code === 'EACCES' || code === 'EADDRNOTAVAIL') {
         throw new NightshiftError(`cannot listen on ${listen.host}:${listen.port} (${code}): choose another --listen address or port`, ExitCode.usage, { cause: error });

@@ -5,6 +5,7 @@
 function addresses(part: (text: string) => string) {
   return {
     healthz: '/healthz',
+    metrics: '/metrics',
     current: '/',
     night: (date: string) => `/nights/${part(date)}`,
     nightJson: (date: string) => `/api/nights/${part(date)}`,

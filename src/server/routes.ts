@@ -23,6 +23,8 @@ export interface ServerContext {
   streams: SseStreams;
   /** How often a log follower looks for more (ms). */
   logPollMs?: number;
+  /** This machine's figures in Prometheus text, read from the files at each scrape (metrics.ts). */
+  metrics: () => Promise<{ contentType: string; body: string }>;
 }
 
 type Handler = (context: ServerContext, request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
@@ -37,6 +39,7 @@ type Params = { date?: string; id?: string };
 
 export const ROUTES: Route[] = [
   { url: patterns.healthz, public: true, handler: async (_context, _request, reply) => reply.type('text/plain; charset=utf-8').send('ok\n') },
+  { url: patterns.metrics, handler: metricsText },
   { url: patterns.current, handler: currentNight },
   { url: patterns.night('date'), handler: nightHtml },
   { url: patterns.build('date', 'id'), handler: buildHtml },
@@ -47,6 +50,12 @@ export const ROUTES: Route[] = [
 ];
 
 const HTML = 'text/html; charset=utf-8';
+
+/** Prometheus scrapes it (with the token as a bearer token when one is set). */
+async function metricsText(context: ServerContext, _request: FastifyRequest, reply: FastifyReply) {
+  const { contentType, body } = await context.metrics();
+  return reply.type(contentType).header('cache-control', 'no-store').send(body);
+}
 
 /** The schedule's night now when it exists, else the newest night. */
 async function currentNight(context: ServerContext, _request: FastifyRequest, reply: FastifyReply) {

@@ -17,6 +17,7 @@ import { notFoundPage } from './pages.js';
 import { PAGE_SCRIPT_HASH } from './page-script.js';
 import { ROUTES, type ServerContext } from './routes.js';
 import { SseStreams } from './sse.js';
+import { renderMetrics } from './metrics.js';
 
 /**
  * The page runs only its own inline script (by hash), talks only to this server, and is never framed;
@@ -30,7 +31,9 @@ const SECURITY_HEADERS = {
 };
 
 export interface StartServerOptions {
-  schedule: Pick<Schedule, 'name' | 'file' | 'queue' | 'root' | 'timezone'>;
+  schedule: Schedule;
+  /** This machine's name: the `machine` label of /metrics. */
+  machine: string;
   host: string;
   port: number;
   /** Every route but the public ones needs it; undefined = open (loopback only, the command checks). */
@@ -54,7 +57,8 @@ export async function startServer(options: StartServerOptions): Promise<RunningS
   const fleet = schedule.queue ? new FleetReader({ schedule, env: options.env }) : undefined;
   const watch = new NightWatch({ nights, fleet, intervalMs: options.pollMs });
   const streams = new SseStreams();
-  const context: ServerContext = { root: schedule.root, timezone: schedule.timezone, nights, watch, streams };
+  const metrics = () => renderMetrics({ schedule, machine: options.machine, env: options.env });
+  const context: ServerContext = { root: schedule.root, timezone: schedule.timezone, nights, watch, streams, metrics };
 
   // Closing ends every connection, the event streams' included: a browser never holds the process open.
   // Build ids may be long (a package and every axis value): longer route parameters than fastify's default 100.

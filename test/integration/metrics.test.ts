@@ -20,6 +20,7 @@ import { openNightQueue, type NightQueue } from '../../src/queue/night-queue.js'
 import { BUILD_DURATION_BUCKETS, renderMetrics } from '../../src/server/metrics.js';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { startRedis, type RedisServer } from '../helpers/redis.js';
+import { startServe } from '../helpers/serve.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 const RULES = path.resolve(import.meta.dirname, '../../examples/prometheus/nightshift-alerts.yml');
@@ -174,6 +175,32 @@ describe('a finished night', () => {
     expect(valueOf(samples, 'nightshift_upload_objects', { result: 'skipped' })).toBe(state.upload!.skipped);
     expect(state.upload!.skipped).toBe(state.builds.filter((b) => b.log !== undefined).length);
     expect(valueOf(samples, 'nightshift_upload_bytes')).toBe(total(written.map(([, file]) => file.size)));
+  });
+});
+
+describe('GET /metrics of nightshift serve', () => {
+  it('serves the same figures as Prometheus text, with the token as a bearer token when one is set', async () => {
+    const state = await stateOf(night.date);
+    const env = { PATH: process.env.PATH, HOME: process.env.HOME, NIGHTSHIFT_SERVE_TOKEN: 'metrics-test-token', NIGHTSHIFT_REDIS_URL: '' };
+    const server = await startServe(['--config', night.configDir, '--machine', 'm1'], env);
+    try {
+      const refused = await fetch(new URL('metrics', server.url));
+      expect(refused.status).toBe(401);
+      const response = await fetch(new URL('metrics', server.url), { headers: { authorization: 'Bearer metrics-test-token' } });
+      expect(response.status).toBe(200);
+      expect(response.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+      const body = await response.text();
+      const check = await execa('promtool', ['check', 'metrics'], { input: body, reject: false });
+      expect(check.exitCode, `${check.stdout}${check.stderr}`).toBe(0);
+      const samples = parseSamples(body);
+      for (const status of BUILD_STATUSES) {
+        expect(valueOf(samples, 'nightshift_builds', { status }), status).toBe(state.builds.filter((b) => b.status === status).length);
+      }
+      expect(valueOf(samples, 'nightshift_last_night_finished_timestamp_seconds')).toBe(Date.parse(state.finished_at!) / 1000);
+      expect(body).not.toContain('metrics-test-token');
+    } finally {
+      expect(await server.stop()).toBe(0);
+    }
   });
 });
 
