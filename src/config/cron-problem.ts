@@ -23,12 +23,13 @@ const SECOND: CronField = { label: 'second', min: 0, max: 59 };
 
 export const CRON_EXAMPLE = '"5 0 * * *" (minute hour day-of-month month day-of-week)';
 
-/** The first thing wrong with the expression, as a phrase ("hour 25 is out of range 0-23"); undefined when no field explains it. */
+/**
+ * The first field of the expression that is wrong, as a phrase ("hour 25 is out of range 0-23");
+ * undefined when it has not five (or six, with seconds) fields, or when no field explains the refusal.
+ */
 export function cronProblem(expression: string): string | undefined {
   const parts = expression.trim().split(/\s+/).filter(Boolean);
-  if (parts.length !== 5 && parts.length !== 6) {
-    return `expected 5 fields (minute hour day-of-month month day-of-week), got ${parts.length}`;
-  }
+  if (parts.length !== 5 && parts.length !== 6) return undefined;
   const fields = parts.length === 6 ? [SECOND, ...FIVE_FIELDS] : FIVE_FIELDS;
   for (const [index, text] of parts.entries()) {
     const problem = fieldProblem(text, fields[index]!);

@@ -175,8 +175,12 @@ function isTimeZone(zone: string): boolean {
 export const cronExpression = z.string().refine((text) => cron.validate(text), {
   error: (issue) => {
     const given = JSON.stringify(issue.input);
-    const problem = typeof issue.input === 'string' ? cronProblem(issue.input) : undefined;
-    return problem ? `${problem} in ${given}; a cron expression is like ${CRON_EXAMPLE}` : `expected a cron expression like ${CRON_EXAMPLE}, got ${given}`;
+    const text = typeof issue.input === 'string' ? issue.input : '';
+    const problem = cronProblem(text);
+    if (problem) return `${problem} in ${given}; a cron expression is like ${CRON_EXAMPLE}`;
+    const fields = text.trim().split(/\s+/).filter(Boolean).length;
+    const count = fields !== 5 && fields !== 6 ? ` (${fields} field${fields === 1 ? '' : 's'}, not 5)` : '';
+    return `expected a cron expression like ${CRON_EXAMPLE}, got ${given}${count}`;
   },
 });
 

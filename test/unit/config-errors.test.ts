@@ -469,7 +469,7 @@ const cases: Case[] = [
   scheduleCase(
     'cron with four fields',
     [['cron: "5 0 * * *"', 'cron: "5 0 * *"']],
-    inSchedule(1, 7, ['cron'], /expected 5 fields \(minute hour day-of-month month day-of-week\), got 4 in "5 0 \* \*"; a cron expression is like "5 0 \* \* \*"/),
+    inSchedule(1, 7, ['cron'], /expected a cron expression like "5 0 \* \* \*" \(minute hour day-of-month month day-of-week\), got "5 0 \* \*" \(4 fields, not 5\)/),
   ),
   scheduleCase('cron minute 61', [['cron: "5 0 * * *"', 'cron: "61 0 * * *"']], inSchedule(1, 7, ['cron'], /minute 61 is out of range 0-59 in "61 0 \* \* \*"/)),
   scheduleCase('cron hour 25', [['cron: "5 0 * * *"', 'cron: "30 25 * * *"']], inSchedule(1, 7, ['cron'], /hour 25 is out of range 0-23 in "30 25 \* \* \*"/)),
@@ -484,7 +484,11 @@ const cases: Case[] = [
     [['cron: "5 0 * * *"', 'cron: "5 0 30 2 *"']],
     inSchedule(1, 7, ['cron'], /expected a cron expression like "5 0 \* \* \*".*, got "5 0 30 2 \*"/),
   ),
-  scheduleCase('report cron', [['cron: "0 7 * * *"', 'cron: "at seven"']], inSchedule(14, 9, ['report', 'cron'], /expected 5 fields .*, got 2 in "at seven"/)),
+  scheduleCase(
+    'report cron',
+    [['cron: "0 7 * * *"', 'cron: "at seven"']],
+    inSchedule(14, 9, ['report', 'cron'], /expected a cron expression like .*, got "at seven" \(2 fields, not 5\)/),
+  ),
   scheduleCase(
     'unknown time zone',
     [['timezone: America/Los_Angeles', 'timezone: America/Los_Angels']],
