@@ -1,27 +1,9 @@
 import { defineConfig } from 'vitest/config';
 
 // Integration files that must not share the machine with another test file: they stop the Docker engine
-// or Redis, send real signals, kill processes mid-build, or measure leases, retries and timeouts against
-// the clock. They run one at a time, after everything else.
-const ALONE = [
-  'containment',
-  'cron-triggers',
-  'daemon',
-  'daemon-dst',
-  'destinations',
-  'executors',
-  'faults-disk',
-  'faults-engine',
-  'faults-output',
-  'fleet',
-  'fleet-faults',
-  'fleet-status',
-  'night-lock',
-  'night-queue',
-  'serve',
-  'signals',
-  'watch',
-].map((name) => `test/integration/${name}.test.ts`);
+// (faults-engine), or measure leases, cron triggers and retries against the clock under kills and
+// signals. They run one at a time, after everything else; the rest run two at a time.
+const ALONE = ['daemon', 'destinations', 'faults-engine', 'fleet-faults', 'signals'].map((name) => `test/integration/${name}.test.ts`);
 
 // Two cores: the fast unit tests and the integration files that can share the machine run two at a
 // time, then the ALONE files one at a time. Projects run in the same group must agree on maxWorkers.
