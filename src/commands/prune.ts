@@ -61,7 +61,7 @@ function pruneJson(result: PruneResult, options: { root: string; keepDays: numbe
       removed: result.removed.map((night) => ({ date: night, bytes: result.removedBytes.get(night) ?? 0 })),
       kept: result.kept.map((night) => ({ date: night, reason: result.reasons.get(night) ?? null })),
     },
-    containers_removed: result.containersRemoved,
+    containers_removed: result.containersRemoved.map(containerJson),
     caches: caches
       ? {
           dir: caches.dir,
@@ -76,6 +76,12 @@ function pruneJson(result: PruneResult, options: { root: string; keepDays: numbe
     errors: result.errors,
     notes: result.notes,
   };
+}
+
+/** `name (night 2026_11_20)`, as leftover-containers.ts names a container it removed, as {name, night}. */
+function containerJson(text: string): { name: string; night: string | null } {
+  const match = /^(.*) \(night (\d{4}_\d\d_\d\d)\)$/.exec(text);
+  return match ? { name: match[1]!, night: match[2]! } : { name: text, night: null };
 }
 
 function parseKeepDays(text: string): number {
