@@ -30,6 +30,7 @@ const commands: CommandSpec[] = [
   {
     name: 'validate',
     summary: 'check matrix.yaml and the schedules; list every problem at once',
+    options: (command) => command.option('--json', 'print JSON: {ok, problems: [{file, line, col, path, message}], matrix, schedules}'),
     run: async (options, _args, io) => (await import('./commands/validate.js')).validate(options, io),
   },
   {
@@ -70,12 +71,14 @@ const commands: CommandSpec[] = [
         .option('--axis <name=values>', 'values of another axis, e.g. --axis abi=cxx11-abi (repeatable)', collect)
         .option('--slots <n>', 'builds at once (default 1, showing the log live)')
         .option('--upload', "publish the results like the night's run does; builds outside this machine's share go under manual/ (default: keep them local)")
-        .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone"),
+        .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone")
+        .option('--json', 'print JSON at the end: the builds with status, duration, log and artifacts (the live log goes to stderr)'),
     run: async (options, args, io) => (await import('./commands/build.js')).build(options, args, io),
   },
   {
     name: 'upload',
     summary: "publish a night's successes, logs and manifest; only what the destination lacks is sent",
+    options: (command) => command.option('--json', 'print JSON: {to, uploaded, skipped, bytes, failed: [{key, error}], manifest}'),
     run: async (options, _args, io) => (await import('./commands/upload.js')).upload(options, io),
   },
   {
@@ -98,7 +101,10 @@ const commands: CommandSpec[] = [
     name: 'wait',
     arguments: '[ids...]',
     summary: 'block until the builds (default: all of the night) end; exit 0 if all succeeded',
-    options: (command) => command.option('--timeout <duration>', 'give up after this long (e.g. 30m), exit 1'),
+    options: (command) =>
+      command
+        .option('--timeout <duration>', 'give up after this long (e.g. 30m), exit 6')
+        .option('--json', 'print JSON at the end: {ended, builds: [{id, status, duration_s, reason}]} (the lines as builds end go to stderr)'),
     run: async (options, args, io) => (await import('./commands/wait.js')).wait(options, args, io),
   },
   {
@@ -108,7 +114,8 @@ const commands: CommandSpec[] = [
       command
         .option('--print', 'print the text version and send nothing')
         .option('--send', 'mail it to report.to and post it to report.webhooks (once per night each)')
-        .option('--resend', 'mail and post it again although it went'),
+        .option('--resend', 'mail and post it again although it went')
+        .option('--json', 'print JSON: the report (counts, machines, cells with streaks) and what was sent (the text of --print goes to stderr)'),
     run: async (options, _args, io) => (await import('./commands/report.js')).report(options, io),
   },
   {
@@ -117,7 +124,8 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option('--keep-days <n>', "nights to keep, tonight included (default: the schedule's keep_days)")
-        .option('--dry-run', 'print what would be removed and remove nothing'),
+        .option('--dry-run', 'print what would be removed and remove nothing')
+        .option('--json', 'print JSON: nights removed and kept, containers removed, caches trimmed, bytes freed'),
     run: async (options, _args, io) => (await import('./commands/prune.js')).prune(options, io),
   },
   {

@@ -11,6 +11,7 @@ import { defaultExecutors } from '../build/executors.js';
 import { progress } from '../runner/progress.js';
 import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
+import { humanOutput, printJson } from '../output/json.js';
 import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
@@ -21,6 +22,7 @@ import { machineBudget, runNight } from '../runner/run-night.js';
 import { machineBuilds } from '../runner/scheduled-night.js';
 import { uploadManual } from '../store/upload-manual.js';
 import { reportOutcome } from './night-summary.js';
+import { buildJson, uploadJson } from './json-shapes.js';
 import type { RunnerEvent } from '../runner/run-builds.js';
 import { nightLayout } from '../night/layout.js';
 
@@ -29,12 +31,15 @@ export interface BuildOptions extends GlobalOptions {
   slots?: string;
   refreshRecipes?: boolean;
   upload?: boolean;
+  json?: boolean;
 }
 
 /** Positional lists fill these axes, in this order; `-` stands for an axis the package does not use. */
 const POSITIONAL_AXES = ['python', 'cuda'] as const;
 
 export async function build(options: BuildOptions, [packageName, ...lists]: string[], io: Io): Promise<number> {
+  // With --json the live log, progress and summary go to stderr; stdout gets the builds' records at the end.
+  const human = humanOutput(io, options.json);
   const { config, schedule } = await loadSchedule(options);
   const date = resolveNightDate(options.date, schedule.timezone);
   const machine = machineName(options);
@@ -53,12 +58,12 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const nightly = new Map(config.cells.map((cell) => [cell.id, cell]));
   const cells = requested.map((cell) => (share.has(cell.id) ? nightly.get(cell.id)! : cell));
   const manual = new Set(cells.filter((cell) => !share.has(cell.id)).map((cell) => cell.id));
-  if (manual.size) io.out(`manual build(s), not part of the nightly (outside ${machine}'s share of the matrix): ${[...manual].join(', ')}`);
+  if (manual.size) human.out(`manual build(s), not part of the nightly (outside ${machine}'s share of the matrix): ${[...manual].join(', ')}`);
 
   const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   // One build at a time: show its log live, as the old build_docker.sh did; several: show progress.
-  const live = slots === 1 ? liveLog(nightLayout(schedule.root, date), io) : undefined;
-  const reporter = live ? undefined : progress(io, cells.length);
+  const live = slots === 1 ? liveLog(nightLayout(schedule.root, date), human) : undefined;
+  const reporter = live ? undefined : progress(human, cells.length);
   try {
     const outcome = await runNight(
       {
@@ -84,20 +89,36 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
           live?.onEvent(event);
           reporter?.onEvent(event);
         },
-        say: (line) => io.out(line),
+        say: (line) => human.out(line),
       },
     );
     await live?.done();
     reporter?.stop();
-    const code = reportOutcome(outcome, io, stop.signal.aborted);
+    human.flush();
+    const code = reportOutcome(outcome, human, stop.signal.aborted);
     const sent = options.upload && !stop.signal.aborted ? outcome.ran.filter((b) => b.manual).map((b) => b.id) : [];
-    if (sent.length === 0) return code;
-    const upload = await uploadManual({ schedule, cells: config.cells, night: outcome.layout, state: outcome.state, ids: sent });
-    io.out(`manual build(s) to ${upload.to}: ${upload.uploaded} uploaded, ${upload.skipped} already there${upload.failed.length ? `, ${upload.failed.length} failed` : ''}`);
-    for (const failure of upload.failed) io.out(`  not uploaded ${failure.key || upload.to}: ${failure.error}`);
-    return upload.failed.length && code === ExitCode.ok ? ExitCode.serviceUnavailable : code;
+    const manualUpload = sent.length ? await uploadManual({ schedule, cells: config.cells, night: outcome.layout, state: outcome.state, ids: sent }) : undefined;
+    if (manualUpload) {
+      const { to, uploaded, skipped, failed } = manualUpload;
+      human.out(`manual build(s) to ${to}: ${uploaded} uploaded, ${skipped} already there${failed.length ? `, ${failed.length} failed` : ''}`);
+      for (const failure of failed) human.out(`  not uploaded ${failure.key || to}: ${failure.error}`);
+    }
+    if (options.json) {
+      printJson(io, {
+        date: outcome.layout.date,
+        machine,
+        night: outcome.layout.dir,
+        stopped: stop.signal.aborted,
+        builds: outcome.ran.map((b) => buildJson(b, outcome.layout.dir)),
+        kept: outcome.kept,
+        upload: outcome.upload ? uploadJson(outcome.upload, outcome.state.upload?.bytes) : null,
+        manual_upload: manualUpload ? uploadJson(manualUpload, undefined) : null,
+      });
+    }
+    return manualUpload?.failed.length && code === ExitCode.ok ? ExitCode.serviceUnavailable : code;
   } finally {
     reporter?.stop();
+    human.flush();
     stop.dispose();
   }
 }

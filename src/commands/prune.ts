@@ -4,17 +4,20 @@
  */
 import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
+import { humanOutput, printJson } from '../output/json.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { addDays, resolveNightDate } from '../night/night-date.js';
 import { pruneNights, type PruneResult } from '../runner/prune.js';
 import { MAX_KEEP_DAYS, type KeepReason } from '../night/prune-select.js';
 import type { TrimCachesResult } from '../runner/cache-trim.js';
+import type { CacheEntry } from '../night/cache-select.js';
 import { formatSize } from '../units.js';
 
 export interface PruneOptions extends GlobalOptions {
   /** Overrides the schedule's keep_days (text as given on the command line). */
   keepDays?: string;
   dryRun?: boolean;
+  json?: boolean;
 }
 
 export async function prune(options: PruneOptions, io: Io): Promise<number> {
@@ -29,11 +32,56 @@ export async function prune(options: PruneOptions, io: Io): Promise<number> {
   // Not nightshift's root: a configuration problem, and nothing else was looked at.
   if (result.refused) return ExitCode.usage;
 
+  if (options.json) printJson(io, pruneJson(result, { root: schedule.root, keepDays, dryRun, machine }));
+  // With --json the plain lines go to stderr: stdout holds the JSON alone.
+  const human = humanOutput(io, options.json);
   const oldestKept = addDays(result.today, -(keepDays - 1));
   const what = keepDays === 1 ? 'only tonight' : `${keepDays} nights, ${oldestKept} to ${result.today}`;
-  io.out(`${dryRun ? 'dry run: ' : ''}nights under ${schedule.root}: keeping ${what}`);
-  for (const line of resultLines(result, dryRun)) io.out(line);
+  human.out(`${dryRun ? 'dry run: ' : ''}nights under ${schedule.root}: keeping ${what}`);
+  for (const line of resultLines(result, dryRun)) human.out(line);
   return result.errors.length ? ExitCode.serviceUnavailable : ExitCode.ok;
+}
+
+/**
+ * `prune --json`: what went (with --dry-run: would go) and what stayed, with why, and the bytes freed by
+ * the nights and caches removed.
+ */
+function pruneJson(result: PruneResult, options: { root: string; keepDays: number; dryRun: boolean; machine: string }) {
+  const nightBytes = result.removed.reduce((sum, night) => sum + (result.removedBytes.get(night) ?? 0), 0);
+  const caches = result.caches;
+  const cacheBytes = caches?.removed.reduce((sum, cache) => sum + cache.bytes, 0) ?? 0;
+  const cacheJson = (cache: CacheEntry) => ({ key: cache.key, bytes: cache.bytes, last_used_at: new Date(cache.lastUsedMs).toISOString() });
+  return {
+    root: options.root,
+    today: result.today,
+    keep_days: options.keepDays,
+    dry_run: options.dryRun,
+    machine: options.machine,
+    nights: {
+      removed: result.removed.map((night) => ({ date: night, bytes: result.removedBytes.get(night) ?? 0 })),
+      kept: result.kept.map((night) => ({ date: night, reason: result.reasons.get(night) ?? null })),
+    },
+    containers_removed: result.containersRemoved.map(containerJson),
+    caches: caches
+      ? {
+          dir: caches.dir,
+          cap_bytes: caches.capBytes,
+          total_bytes: caches.totalBytes,
+          bytes_after: caches.bytesAfter,
+          removed: caches.removed.map(cacheJson),
+          kept: caches.kept.map((cache) => ({ ...cacheJson(cache), reason: caches.reasons.get(cache.key) ?? null })),
+        }
+      : null,
+    bytes_freed: nightBytes + cacheBytes,
+    errors: result.errors,
+    notes: result.notes,
+  };
+}
+
+/** `name (night 2026_11_20)`, as leftover-containers.ts names a container it removed, as {name, night}. */
+function containerJson(text: string): { name: string; night: string | null } {
+  const match = /^(.*) \(night (\d{4}_\d\d_\d\d)\)$/.exec(text);
+  return match ? { name: match[1]!, night: match[2]! } : { name: text, night: null };
 }
 
 function parseKeepDays(text: string): number {

@@ -5,15 +5,19 @@
  */
 import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
+import { humanOutput, printJson } from '../output/json.js';
 import { ExitCode } from '../errors.js';
+import { nightLayout } from '../night/layout.js';
 import { nightDate, resolveNightDate } from '../night/night-date.js';
 import { reportNightDate } from '../daemon/due.js';
-import { deliverReport } from '../report/deliver.js';
+import { deliverReport, type DeliveredReport } from '../report/deliver.js';
+import { readSentRecord, readWebhookRecord } from '../report/sent-record.js';
 
 export interface ReportOptions extends GlobalOptions {
   print?: boolean;
   send?: boolean;
   resend?: boolean;
+  json?: boolean;
 }
 
 export async function report(options: ReportOptions, io: Io): Promise<number> {
@@ -23,7 +27,9 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
   const now = new Date();
   const date =
     options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
-  await deliverReport({
+  // With --json the printed report and what the delivery says go to stderr; stdout gets the JSON.
+  const human = humanOutput(io, options.json);
+  const delivered = await deliverReport({
     config,
     schedule,
     date,
@@ -31,8 +37,58 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
     print: options.print,
     send: options.send,
     resend: options.resend,
-    out: (text) => io.out(text),
+    out: (text) => human.out(text),
     warn: (text) => io.err(`nightshift: ${text}`),
   });
+  if (options.json) printJson(io, await reportJson(delivered, nightLayout(schedule.root, date), (text) => io.err(`nightshift: warning: ${text}`)));
   return ExitCode.ok;
+}
+
+/**
+ * `report --json`: the report model (src/report/model.ts) with every optional field present, where it
+ * was written, and the records of what went out (report.sent.json, report.webhooks.json) as they stand.
+ */
+async function reportJson({ model, subject }: DeliveredReport, layout: ReturnType<typeof nightLayout>, warn: (text: string) => void) {
+  const mail = await readSentRecord(layout.dir);
+  const webhooks = await readWebhookRecord(layout.dir);
+  for (const problem of [mail.problem, webhooks.problem]) if (problem) warn(problem);
+  return {
+    date: model.date,
+    schedule: model.schedule,
+    subject,
+    destination: model.destination,
+    degraded: model.degraded ?? null,
+    queue: model.queue ?? false,
+    written: { html: layout.reportHtml, text: layout.reportText },
+    sent: { mail: mail.record ?? null, webhooks: webhooks.record },
+    counts: model.counts,
+    history: model.history,
+    axes: model.axes,
+    machines: model.machines.map((m) => ({
+      name: m.name,
+      reported: m.reported,
+      builds: m.builds,
+      failed: m.failed,
+      queue_outages: (m.queueOutages ?? []).map((o) => ({ from: o.from, to: o.to ?? null })),
+    })),
+    cells: model.cells.map((c) => ({
+      id: c.id,
+      package: c.package,
+      axes: c.axes,
+      machine: c.machine,
+      status: c.status,
+      reason: c.reason,
+      duration_s: c.duration_s,
+      exit_code: c.exit_code,
+      streak: c.streak,
+      failing_since: c.failing_since,
+      last_success: c.last_success,
+      change: c.change,
+      first_error: c.first_error ?? null,
+      usual_s: c.usual_s ?? null,
+      log: c.log,
+      commits: c.commits ?? null,
+      also_ran_on: c.also_ran_on ?? [],
+    })),
+  };
 }

@@ -40,8 +40,14 @@ export interface DeliverOptions {
   warn: (text: string) => void;
 }
 
+/** The report delivered: its model and subject (for `report --json`). */
+export interface DeliveredReport {
+  model: ReportModel;
+  subject: string;
+}
+
 /** Writes the report of `date` to its night folder and, with `send` or `resend`, mails it and posts it to the webhooks once; throws when either cannot. */
-export async function deliverReport(options: DeliverOptions): Promise<void> {
+export async function deliverReport(options: DeliverOptions): Promise<DeliveredReport> {
   const { config, schedule, date, out } = options;
   const layout = nightLayout(schedule.root, date);
   const axes = [...new Set(config.matrix.packages.flatMap((p) => p.axes.map((a) => a.name)))];
@@ -53,13 +59,14 @@ export async function deliverReport(options: DeliverOptions): Promise<void> {
   await mkdir(layout.dir, { recursive: true });
   await writeFileAtomic(layout.reportHtml, rendered.html);
   await writeFileAtomic(layout.reportText, rendered.text);
+  const delivered = { model, subject: rendered.subject };
 
   if (options.print) {
     out(`Subject: ${rendered.subject}\n\n${rendered.text}`);
-    return;
+    return delivered;
   }
   out(`${rendered.subject}\nwritten to ${layout.reportHtml} and ${path.basename(layout.reportText)}`);
-  if (!options.send && !options.resend) return;
+  if (!options.send && !options.resend) return delivered;
   const settings = schedule.report;
   const webhooks = settings?.webhooks ?? [];
   if (!settings || (settings.to.length === 0 && webhooks.length === 0)) {
@@ -71,7 +78,7 @@ export async function deliverReport(options: DeliverOptions): Promise<void> {
   const resend = options.resend ?? false;
   if (!renderReport(model, { when: settings.when })) {
     out('every build succeeded and report.when is failures: no mail, no webhook post');
-    return;
+    return delivered;
   }
   // The mail and the webhooks each get their chance whatever the other did; their failures are reported together.
   const failures: NightshiftError[] = [];
@@ -88,6 +95,7 @@ export async function deliverReport(options: DeliverOptions): Promise<void> {
     await attempt(() => postWebhooksOnce({ names: webhooks, model, nightDir: layout.dir, resend, out, warn: options.warn, retry: options.webhookRetry }));
   }
   if (failures.length > 0) throw combined(failures);
+  return delivered;
 }
 
 /** The send-once rule: a night whose report.sent.json is there is not mailed again, unless `resend`. */

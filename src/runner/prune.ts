@@ -4,6 +4,8 @@
  * in src/night/cache-select.ts; removing a night is remove-night.ts, the containers
  * leftover-containers.ts, the caches cache-trim.ts.
  */
+import { folderSize } from '../files.js';
+import { nightLayout } from '../night/layout.js';
 import { nightDate } from '../night/night-date.js';
 import { listNights, lockedNights } from '../night/nights.js';
 import { pruneToday, selectNightsToPrune, type KeepReason } from '../night/prune-select.js';
@@ -37,6 +39,8 @@ export interface PruneResult {
   refused?: string;
   /** Nights removed (with dryRun: that would be), oldest first. */
   removed: string[];
+  /** Bytes each removed night took (with dryRun: would free), measured before it went. */
+  removedBytes: ReadonlyMap<string, number>;
   /** Nights kept, oldest first. */
   kept: string[];
   /** Why each kept night is kept. */
@@ -58,7 +62,7 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
   const notes: string[] = [];
   const refused = await rootRefusal(root);
   if (refused) {
-    return { today: pruneToday(today, clockToday), refused, removed: [], kept: [], reasons: new Map(), containersRemoved: [], errors: [refused], notes };
+    return { today: pruneToday(today, clockToday), refused, removed: [], removedBytes: new Map(), kept: [], reasons: new Map(), containersRemoved: [], errors: [refused], notes };
   }
   const nights = await listNights(root).catch((error: unknown) => {
     errors.push(`could not list the nights under ${root}: ${(error as Error).message}`);
@@ -74,11 +78,15 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
   const containersRemoved = await removeLeftoverContainers({ root, machine: options.machine, keep: locked, dryRun, docker: options.docker ?? 'docker', errors, notes });
 
   const removed: string[] = [];
+  const removedBytes = new Map<string, number>();
   const kept = [...selection.keep];
   for (const night of selection.remove) {
+    const bytes = await folderSize(nightLayout(root, night).dir);
     const outcome = dryRun ? 'removed' : await removeNightFolder(root, night);
-    if (outcome === 'removed') removed.push(night);
-    else if (outcome === 'locked') {
+    if (outcome === 'removed') {
+      removed.push(night);
+      removedBytes.set(night, bytes);
+    } else if (outcome === 'locked') {
       kept.push(night);
       reasons.set(night, 'locked');
     } else errors.push(outcome.error);
@@ -86,5 +94,5 @@ export async function pruneNights(options: PruneNightsOptions): Promise<PruneRes
   // Caches after the nights: a cache's trouble never keeps old nights (or their logs) from going, nor the reverse.
   const caches = options.cacheSizeBytes === undefined ? undefined : await trimCaches({ root, capBytes: options.cacheSizeBytes, dryRun });
   errors.push(...(caches?.errors ?? []));
-  return { today: selection.today, removed, kept: kept.sort(), reasons, containersRemoved, errors, notes, caches };
+  return { today: selection.today, removed, removedBytes, kept: kept.sort(), reasons, containersRemoved, errors, notes, caches };
 }

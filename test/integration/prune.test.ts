@@ -5,12 +5,13 @@
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm, utimes, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { execa } from 'execa';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { pruneNights } from '../../src/runner/prune.js';
+import { folderSize } from '../../src/files.js';
 import { addDays, nightDate } from '../../src/night/night-date.js';
 import { markRoot, ROOT_MARKER } from '../../src/night/root-marker.js';
 import { removeConfigDirs, writeConfigDir } from '../helpers/config-dir.js';
@@ -94,6 +95,72 @@ describe('nightshift prune', () => {
     expect(result.stdout).toMatch(/^would remove night 2026_11_10$/m);
     expect(result.stdout).toMatch(/^would remove night 2026_11_19$/m);
     expect(result.stdout).not.toMatch(/^removed/m);
+  });
+
+  /** What `prune --json` prints. */
+  interface PruneJson {
+    dry_run: boolean;
+    keep_days: number;
+    today: string;
+    nights: { removed: { date: string; bytes: number }[]; kept: { date: string; reason: string | null }[] };
+    containers_removed: { name: string; night: string | null }[];
+    caches: { dir: string; cap_bytes: number; removed: { key: string; bytes: number; last_used_at: string }[]; kept: { key: string; reason: string | null }[] } | null;
+    bytes_freed: number;
+    errors: string[];
+  }
+  const OLD_NIGHTS = ['2026_11_10', '2026_11_15', '2026_11_18', '2026_11_19'];
+
+  it('--json: the nights removed with their bytes, those kept with why, and the caches trimmed; the plain lines on stderr', async () => {
+    // A cap of 100k: the cache unused for five days goes, the one used today stays.
+    configDir = writeConfigDir({
+      matrix: 'recipes: { repo: "file:///nonexistent/recipes.git", ref: main }\naxes:\n  python: ["3.12"]\npackages:\n  wheel:\n    executor: host\n    command: ["true"]\n',
+      schedules: { nightly: `cron: "5 0 * * *"\ntimezone: UTC\nroot: "${root}"\nkeep_days: 3\ncache_size: 100k\nmachines:\n  m1: { slots: 1 }\n` },
+    });
+    for (const [key, kib, daysAgo] of [
+      ['old', 200, 5],
+      ['new', 10, 0],
+    ] as const) {
+      await mkdir(path.join(root, 'cache', key), { recursive: true });
+      await writeFile(path.join(root, 'cache', key, 'obj'), Buffer.alloc(kib * 1024, 1));
+      const when = new Date(Date.now() - daysAgo * 86_400_000);
+      await utimes(path.join(root, 'cache', key), when, when);
+    }
+    const sizes = new Map<string, number>();
+    for (const name of [...OLD_NIGHTS, 'cache/old']) sizes.set(name, await folderSize(path.join(root, name)));
+
+    const result = await cli('--json');
+    expect(result.exitCode).toBe(0);
+    const answer = JSON.parse(result.stdout) as PruneJson;
+    expect(answer).toMatchObject({ dry_run: false, keep_days: 3, today: TODAY, containers_removed: [], errors: [] });
+    expect(answer.nights.removed).toEqual(OLD_NIGHTS.map((date) => ({ date, bytes: sizes.get(date) })));
+    for (const night of answer.nights.removed) expect(existsSync(path.join(root, night.date))).toBe(false);
+    expect(answer.nights.kept).toEqual([
+      { date: '2026_11_20', reason: 'recent' },
+      { date: '2026_11_21', reason: 'recent' },
+      { date: TODAY, reason: 'today' },
+      { date: '2026_11_23', reason: 'future' },
+    ]);
+    expect(await nightsLeft()).toEqual(answer.nights.kept.map((k) => k.date));
+    expect(answer.caches).toMatchObject({ dir: path.join(root, 'cache'), cap_bytes: 100 * 1024, kept: [{ key: 'new', reason: 'within-cap' }] });
+    expect(answer.caches!.removed).toEqual([{ key: 'old', bytes: sizes.get('cache/old'), last_used_at: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) as unknown }]);
+    expect(existsSync(path.join(root, 'cache', 'old'))).toBe(false);
+    expect(answer.bytes_freed).toBe([...sizes.values()].reduce((sum, bytes) => sum + bytes, 0));
+    // Each removed night held a 64 KiB artifact.
+    expect(answer.bytes_freed).toBeGreaterThan(4 * 64 * 1024 + 200 * 1024);
+    expect(result.stderr).toMatch(/^removed night 2026_11_10$/m);
+  });
+
+  it('--dry-run --json: what would go and the bytes it would free, with nothing removed', async () => {
+    const before = await present();
+    const sizes = await Promise.all(OLD_NIGHTS.map((night) => folderSize(path.join(root, night))));
+    const result = await cli('--dry-run', '--json');
+    expect(result.exitCode).toBe(0);
+    const answer = JSON.parse(result.stdout) as PruneJson;
+    expect(answer.dry_run).toBe(true);
+    expect(answer.nights.removed).toEqual(OLD_NIGHTS.map((date, i) => ({ date, bytes: sizes[i] })));
+    expect(answer.bytes_freed).toBe(sizes.reduce((sum, bytes) => sum + bytes, 0));
+    expect(await present()).toEqual(before);
+    expect(result.stderr).toMatch(/^would remove night 2026_11_10$/m);
   });
 
   it('--keep-days overrides keep_days', async () => {
@@ -229,6 +296,8 @@ describe('nightshift prune and leftover containers', () => {
     expect(dry.exitCode).toBe(0);
     expect(dry.stdout).toMatch(new RegExp(`^would remove leftover container ${old} \\(night 2026_11_10\\)$`, 'm'));
     expect((await containersWithLabel(tag)).sort()).toHaveLength(7);
+    const dryJson = JSON.parse((await cli('--dry-run', '--json')).stdout) as { containers_removed: { name: string; night: string | null }[] };
+    expect(dryJson.containers_removed).toContainEqual({ name: old, night: '2026_11_10' });
 
     const result = await cli();
     expect(result.stderr).toBe('');

@@ -163,6 +163,46 @@ describe('nightshift report', () => {
     }
   });
 
+  it('--json: the report model and the records of what was sent, as report.sent.json says; --print --json shows the text on stderr', async () => {
+    interface ReportJson {
+      date: string;
+      subject: string;
+      counts: { total: number; failed: number; missing: number };
+      machines: { name: string; reported: boolean }[];
+      cells: { id: string; status: string; streak: number; failing_since: string | null; change: string; first_error: string | null }[];
+      written: { html: string; text: string };
+      sent: { mail: { sent_at: string; to: string[]; subject: string } | null; webhooks: Record<string, unknown> };
+    }
+    const result = await cli('--json');
+    expect(result.exitCode).toBe(0);
+    const report = JSON.parse(result.stdout) as ReportJson;
+    expect(report.date).toBe(TONIGHT);
+    expect(report.subject).toBe(`nightshift ${TONIGHT}: 3 of ${plan.length} builds failed, 1 machine missing`);
+    expect(report.counts).toMatchObject({ total: plan.length, failed: 3 });
+    expect(report.machines.map((m) => [m.name, m.reported])).toEqual([
+      ['m0', true],
+      ['m1', true],
+      ['m2', false],
+    ]);
+    const cell = (id: string) => report.cells.find((c) => c.id === id)!;
+    expect(cell(role.stillFailing)).toMatchObject({ status: 'failed', streak: 3, failing_since: '2026_11_20', change: 'still-failing' });
+    expect(cell(role.newlyBroken)).toMatchObject({ status: 'failed', streak: 1, change: 'newly-failed' });
+    expect(cell(role.fixed)).toMatchObject({ status: 'succeeded', streak: 0, change: 'fixed' });
+    expect(cell(role.timedOut).status).toBe('timed_out');
+    expect(report.cells.filter((c) => c.status === 'missing').length).toBe(plan.filter((b) => b.machine === 'm2').length);
+    // The --send before mailed it: the record is the file's.
+    const record = JSON.parse(await readFile(path.join(root, TONIGHT, 'report.sent.json'), 'utf8')) as unknown;
+    expect(report.sent.mail).toEqual(record);
+    expect(report.sent.webhooks).toEqual({});
+    expect(await readFile(report.written.text, 'utf8')).toContain(`error: ${role.timedOut} broke`);
+    expect(result.stderr).toMatch(/written to .*report\.html/);
+
+    const printed = await cli('--print', '--json');
+    expect(printed.exitCode).toBe(0);
+    expect((JSON.parse(printed.stdout) as ReportJson).subject).toBe(report.subject);
+    expect(printed.stderr).toMatch(new RegExp(`^Subject: nightshift ${TONIGHT}: 3 of`, 'm'));
+  });
+
   it('an SMTP server that refuses leaves the report on disk and exits 4', async () => {
     await rm(path.join(root, TONIGHT), { recursive: true, force: true });
     const smtp = await startSmtpServer({ reject: { code: 550, message: 'relaying denied' } });

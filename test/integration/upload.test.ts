@@ -103,6 +103,37 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     expect(again.stdout).toMatch(/: 0 uploaded, \d+ already there, 0 failed/);
   });
 
+  it('upload --json prints the outcome night.json records, and the manifest it names is there', async () => {
+    const again = await runCli(['upload', '--json', ...args()]);
+    expect(again.exitCode).toBe(0);
+    const outcome = JSON.parse(again.stdout) as {
+      date: string;
+      machine: string;
+      to: string;
+      uploaded: number;
+      skipped: number;
+      bytes: number;
+      failed: unknown[];
+      manifest: string;
+      latest: string[];
+    };
+    const recorded = (await state()).upload!;
+    expect(outcome).toMatchObject({ date: night.date, machine: 'm1', uploaded: 0, failed: [], latest: [] }); // the pointers already named this night: none moved
+    expect(outcome.skipped).toBeGreaterThan(0);
+    expect(outcome).toMatchObject({
+      to: recorded.to,
+      started_at: recorded.started_at,
+      finished_at: recorded.finished_at,
+      uploaded: recorded.uploaded,
+      skipped: recorded.skipped,
+      bytes: recorded.bytes,
+      manifest: recorded.manifest,
+    });
+    expect((await json<Manifest>(outcome.manifest)).date).toBe(night.date);
+    // The human lines moved to stderr.
+    expect(again.stderr).toMatch(/: 0 uploaded, \d+ already there, 0 failed/);
+  });
+
   it('moves latest pointers only on success, and never back to an older night', async () => {
     const tomorrow = nextDay(night.date);
     await night.commit({ 'ok.sh': '[ "$NIGHTSHIFT_PYTHON" = 3.11 ] && exit 1\necho new > "$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"\n' }, 'break 3.11');
@@ -189,5 +220,25 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
       expect(caughtUp.exitCode).toBe(0);
       expect(await destination.getBytes(`${later}/ok/3.12/pkg-3.12.whl`)).toBeDefined();
       expect((await state(later)).upload!.failed).toEqual([]);
+    });
+
+  if (kind === 's3')
+    it('upload --json names each object that failed and the bytes of a catch-up; exit 4, then 0', async () => {
+      const later = nextDay(nextDay(night.date));
+      await destination.delete(`${later}/ok/3.12/pkg-3.12.whl`);
+      await server!.stop();
+      const offline = await runCli(['upload', '--json', ...args(later)]);
+      expect(offline.exitCode).toBe(4);
+      const failed = (JSON.parse(offline.stdout) as { failed: { key: string; error: string }[] }).failed;
+      expect(failed.length).toBeGreaterThan(0);
+      expect(failed).toEqual((await state(later)).upload!.failed);
+      await server!.start();
+      const caughtUp = await runCli(['upload', '--json', ...args(later)]);
+      expect(caughtUp.exitCode).toBe(0);
+      const outcome = JSON.parse(caughtUp.stdout) as { uploaded: number; bytes: number; failed: unknown[] };
+      expect(outcome.failed).toEqual([]);
+      expect(outcome.uploaded).toBeGreaterThan(0);
+      expect(outcome.bytes).toBe((await state(later)).upload!.bytes);
+      expect(outcome.bytes).toBeGreaterThanOrEqual('wheel of ok_3.12_cpu\n'.length);
     });
 });

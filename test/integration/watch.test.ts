@@ -10,7 +10,7 @@ import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
-import type { NightState } from '../../src/night/state.js';
+import { readNightState, type NightState } from '../../src/night/state.js';
 import { addDays, nightDate } from '../../src/night/night-date.js';
 
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
@@ -183,5 +183,82 @@ describe('disk space around a night', () => {
     } finally {
       await full.cleanup();
     }
+  });
+});
+
+describe('--json for scripts: build and wait', () => {
+  // A night of its own: the nights above stay as their tests left them.
+  const date = () => addDays(night.date, 1);
+  const jsonArgs = () => ['--config', night.configDir, '--machine', 'm1', '--date', date()];
+  // Through its journal: what a run wrote a moment ago is there.
+  const records = async () => (await readNightState(path.join(night.root, date(), 'night.json')))!;
+  interface BuildJson {
+    id: string;
+    status: string;
+    duration_s: number | null;
+    exit_code: number | null;
+    reason: string | null;
+    log: string | null;
+    artifacts: { file: string; size: number; sha256: string }[];
+    manual: boolean;
+  }
+  /** The fields night.json has for a build, as --json prints them. */
+  const fromNightJson = (b: NightState['builds'][number]) => ({
+    id: b.id,
+    status: b.status,
+    duration_s: b.duration_s ?? null,
+    exit_code: b.exit_code ?? null,
+    reason: b.reason ?? null,
+    log: b.log ? path.join(night.root, date(), b.log) : null,
+    artifacts: b.artifacts ?? [],
+  });
+
+  it('build --json: the live log on stderr, the builds as night.json records them on stdout', async () => {
+    const built = await runCli(['build', 'ok', '3.12', 'cpu', '--json', ...jsonArgs()]);
+    expect(built.exitCode).toBe(0);
+    const answer = JSON.parse(built.stdout) as { date: string; machine: string; night: string; builds: BuildJson[]; upload: unknown };
+    expect(answer).toMatchObject({ date: date(), machine: 'm1', night: path.join(night.root, date()), upload: null });
+    const recorded = (await records()).builds.find((b) => b.id === 'ok_3.12_cpu')!;
+    expect(answer.builds).toEqual([expect.objectContaining(fromNightJson(recorded))]);
+    expect(answer.builds[0]!.artifacts).toEqual([expect.objectContaining({ file: 'pkg.whl', size: 'artifact\n'.length })]);
+    expect(await readFile(answer.builds[0]!.log!, 'utf8')).toMatch(/line 10 of ok_3\.12_cpu/);
+    // Whole lines, in order, then the summary.
+    expect(built.stderr).toMatch(/^line 1 of ok_3\.12_cpu\n[\s\S]*^line 10 of ok_3\.12_cpu\n[\s\S]*^night \d{4}_\d\d_\d\d: 1 succeeded$/m);
+
+    const failed = await runCli(['build', 'bad', '3.12', 'cpu', '--json', ...jsonArgs()]);
+    expect(failed.exitCode).toBe(1);
+    const bad = (JSON.parse(failed.stdout) as { builds: BuildJson[] }).builds;
+    expect(bad).toEqual([expect.objectContaining({ id: 'bad_3.12_cpu', status: 'failed', exit_code: 3, artifacts: [] })]);
+    expect(failed.stderr).toMatch(/compiler error: something broke/);
+  });
+
+  it('wait --json: one object at the end, with how the waiting ended; exit codes as without it', async () => {
+    // The chatty build talks for 3s: a wait of 1s runs out first.
+    const chatty = runCli(['build', 'ok', '3.11', 'cpu', ...jsonArgs()]);
+    for (let i = 0; !(await records().then((s) => s.builds.some((b) => b.id === 'ok_3.11_cpu' && b.status === 'running'))); i++) {
+      if (i > 200) throw new Error('the build never started');
+      await sleep(50);
+    }
+    const impatient = await runCli(['wait', 'ok_3.11_cpu', '--timeout', '1s', '--json', ...jsonArgs()]);
+    expect(impatient.exitCode, impatient.stderr).toBe(6);
+    expect(JSON.parse(impatient.stdout)).toMatchObject({ ended: 'timeout', builds: [{ id: 'ok_3.11_cpu', status: 'running', duration_s: null }] });
+    expect(impatient.stderr).toMatch(/still waiting for ok_3\.11_cpu after 1s/);
+    expect((await chatty).exitCode).toBe(0);
+
+    const all = await runCli(['wait', '--json', ...jsonArgs()]);
+    expect(all.exitCode).toBe(1); // bad failed
+    const answer = JSON.parse(all.stdout) as { date: string; machine: string; ended: string; builds: BuildJson[] };
+    expect(answer).toMatchObject({ date: date(), machine: 'm1', ended: 'finished' });
+    expect(answer.builds).toEqual((await records()).builds.map((b) => expect.objectContaining(fromNightJson(b)) as unknown));
+    expect(answer.builds.map((b) => [b.id, b.status]).sort()).toEqual([
+      ['bad_3.12_cpu', 'failed'],
+      ['ok_3.11_cpu', 'succeeded'],
+      ['ok_3.12_cpu', 'succeeded'],
+    ]);
+    expect(all.stderr).toMatch(/^succeeded ok_3\.12_cpu after /m);
+
+    const good = await runCli(['wait', 'ok_3.12_cpu', '--json', ...jsonArgs()]);
+    expect(good.exitCode).toBe(0);
+    expect((JSON.parse(good.stdout) as { builds: BuildJson[] }).builds.map((b) => [b.id, b.status])).toEqual([['ok_3.12_cpu', 'succeeded']]);
   });
 });

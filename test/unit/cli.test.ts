@@ -36,6 +36,39 @@ describe('nightshift validate', () => {
     expect(result.stderr).not.toMatch(/\n\s+at /);
   });
 
+  it("--json: the checked files with each machine's share, nothing else on stdout", async () => {
+    const result = await runCli(['validate', '--config', repo, '--json']);
+    expect(result.exitCode).toBe(0);
+    const answer = JSON.parse(result.stdout) as {
+      ok: boolean;
+      problems: unknown[];
+      matrix: { file: string; builds: number; packages: number };
+      schedules: { file: string; name: string; machines: { name: string; builds: number }[]; notes: string[] }[];
+    };
+    expect(answer.ok).toBe(true);
+    expect(answer.problems).toEqual([]);
+    expect(answer.matrix).toMatchObject({ builds: 23, packages: 2 });
+    expect(answer.matrix.file).toMatch(/matrix\.yaml$/);
+    const nightly = answer.schedules.find((s) => s.name === 'nightly')!;
+    expect(nightly.machines.map((m) => m.name)).toEqual(['linux-0', 'linux-1', 'linux-2']);
+    expect(nightly.machines.reduce((sum, m) => sum + m.builds, 0)).toBe(23);
+    expect(nightly.notes.join('\n')).toMatch(/upload\.key .* gives \d+ cells/);
+  });
+
+  it('--json: every problem with file, line, col and path on stdout; the usual list on stderr; exit 2', async () => {
+    const result = await runCli(['validate', '--config', broken, '--json']);
+    expect(result.exitCode).toBe(2);
+    const answer = JSON.parse(result.stdout) as { ok: boolean; problems: { file: string; line: number; col: number; path: string; message: string }[] };
+    expect(answer.ok).toBe(false);
+    expect(answer.problems.map(({ file, ...rest }) => ({ file: path.basename(file), ...rest }))).toEqual([
+      { file: 'matrix.yaml', line: 8, col: 14, path: 'packages.wheel.timeout', message: 'expected a duration like 90m or 4h, got "soon"' },
+      { file: 'nightly.yaml', line: 3, col: 8, path: 'machines.a.slotz', message: 'unknown key "slotz"; did you mean "slots"?' },
+    ]);
+    // Scripts that read only the exit code and stderr see what they saw without --json.
+    expect(result.stderr).toMatch(/matrix\.yaml:8:14 packages\.wheel\.timeout: expected a duration/);
+    expect(result.stderr).toMatch(/2 problems in the configuration/);
+  });
+
   it('names an unknown schedule and the ones that exist', async () => {
     const result = await runCli(['validate', '--config', repo, '--schedule', 'nighlty']);
     expect(result.exitCode).toBe(2);
