@@ -69,6 +69,7 @@ const commands: CommandSpec[] = [
     options: (command) =>
       command
         .option('--axis <name=values>', 'values of another axis, e.g. --axis abi=cxx11-abi (repeatable)', collect)
+        .option('--set <axis.attribute=value>', 'an attribute for values matrix.yaml does not list, e.g. --set cuda.version=13.0 (repeatable)', collect)
         .option('--slots <n>', 'builds at once (default 1, showing the log live)')
         .option('--upload', "publish the results like the night's run does; builds outside this machine's share go under manual/ (default: keep them local)")
         .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone")

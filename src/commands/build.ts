@@ -15,6 +15,7 @@ import { humanOutput, printJson } from '../output/json.js';
 import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
+import { buildEnv, renderCacheKey, renderCommand, renderImage } from '../build/build-env.js';
 import { loadEstimates, orderSeconds } from '../runner/estimates.js';
 import { followLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
@@ -28,6 +29,8 @@ import { nightLayout } from '../night/layout.js';
 
 export interface BuildOptions extends GlobalOptions {
   axis?: string[];
+  /** `axis.attribute=value`: attributes for values the matrix does not list (`--set cuda.version=13.0`). */
+  set?: string[];
   slots?: string;
   refreshRecipes?: boolean;
   upload?: boolean;
@@ -47,7 +50,8 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const spec = config.matrix.packages.find((p) => p.name === packageName);
   if (!spec)
     throw new NightshiftError(`no package "${packageName!}" in ${config.matrix.file}${didYouMean(packageName!, names) || `; packages: ${names.join(', ')}`}`, ExitCode.usage);
-  const requested = manualCells(spec, requestedValues(spec, lists, options.axis ?? []));
+  const requested = manualCells(spec, requestedValues(spec, lists, options.axis ?? []), attributesToSet(spec, options.set ?? []));
+  for (const cell of requested) checkTemplates(cell, config.matrix.env, { date, machine, matrixFile: config.matrix.file });
   const slots = options.slots === undefined ? 1 : Number(options.slots);
   if (!Number.isInteger(slots) || slots < 1) throw new NightshiftError(`--slots must be a whole number of at least 1, got ${options.slots!}`, ExitCode.usage);
 
@@ -166,8 +170,48 @@ function requestedValues(spec: PackageSpec, lists: readonly string[], axisOption
   return values;
 }
 
+/** `--set axis.attribute=value` options, checked: axis name to the attributes given. */
+function attributesToSet(spec: PackageSpec, options: readonly string[]): Map<string, Record<string, string>> {
+  const attributes = new Map<string, Record<string, string>>();
+  for (const option of options) {
+    const match = /^([a-z][a-z0-9]*)\.([A-Za-z_][A-Za-z0-9_]*)=(.*)$/.exec(option);
+    if (!match) throw new NightshiftError(`--set ${JSON.stringify(option)}: write it as axis.attribute=value, e.g. --set cuda.version=13.0`, ExitCode.usage);
+    const [, axis, name, value] = match as unknown as [string, string, string, string];
+    if (!spec.axes.some((a) => a.name === axis)) {
+      throw new NightshiftError(`--set ${option}: ${spec.name} has no ${axis} axis (its axes: ${spec.axes.map((a) => a.name).join(', ') || 'none'})`, ExitCode.usage);
+    }
+    attributes.set(axis, { ...attributes.get(axis), [name]: value });
+  }
+  return attributes;
+}
+
+/**
+ * Every template of the build resolves (validation proved it for the matrix's values, not for new
+ * ones): a new value lacking an attribute a template needs is refused before anything runs, with the
+ * --set that gives it.
+ */
+function checkTemplates(cell: Cell, matrixEnv: Readonly<Record<string, string>>, night: { date: string; machine: string; matrixFile: string }): void {
+  try {
+    renderImage(cell, night.date, night.machine);
+    renderCommand(cell, night.date, night.machine);
+    renderCacheKey(cell, night.date, night.machine);
+    buildEnv({ cell, matrixEnv, date: night.date, machine: night.machine });
+  } catch (error) {
+    const ref = error instanceof NightshiftError ? /\{([a-z][a-z0-9]*)\.([A-Za-z_][A-Za-z0-9_]*)\} cannot be filled in/.exec(error.message) : null;
+    const value = ref ? cell.values[ref[1]!] : undefined;
+    if (!ref || !value) throw error;
+    const listed = cell.package.axes.find((a) => a.name === ref[1])?.values.some((v) => v.value === value.value);
+    throw new NightshiftError(
+      `${cell.id}: {${ref[1]!}.${ref[2]!}} cannot be filled in: ${ref[1]!} ${value.value} ${listed ? 'has no attribute' : `is not in ${night.matrixFile}, so it has no attribute`} ${ref[2]!}; ` +
+        `give it with --set ${ref[1]!}.${ref[2]!}=VALUE`,
+      ExitCode.usage,
+      { cause: error },
+    );
+  }
+}
+
 /** Every combination of the requested values; values not in the matrix are allowed but must be safe. */
-function manualCells(spec: PackageSpec, values: Map<string, string[]>): Cell[] {
+function manualCells(spec: PackageSpec, values: Map<string, string[]>, attributes: Map<string, Record<string, string>>): Cell[] {
   let combos: Record<string, string>[] = [{ package: spec.name }];
   for (const axis of spec.axes) {
     for (const value of values.get(axis.name)!) {
@@ -176,7 +220,31 @@ function manualCells(spec: PackageSpec, values: Map<string, string[]>): Cell[] {
     }
     combos = combos.flatMap((combo) => values.get(axis.name)!.map((value) => ({ ...combo, [axis.name]: value })));
   }
-  return combos.map((combo) => includedCell(spec, combo)!);
+  for (const axis of attributes.keys()) {
+    const known = spec.axes.find((a) => a.name === axis)!.values.map((v) => v.value);
+    if (values.get(axis)!.every((value) => known.includes(value))) {
+      throw new NightshiftError(
+        `--set ${axis}.…: every ${axis} asked for (${values.get(axis)!.join(', ')}) is in matrix.yaml with its own attributes; --set gives attributes to values it does not list`,
+        ExitCode.usage,
+      );
+    }
+  }
+  return combos.map((combo) => withAttributes(includedCell(spec, combo)!, attributes));
+}
+
+/**
+ * The cell with the --set attributes on its values that matrix.yaml does not list. A listed value keeps
+ * the matrix's attributes: its build is the nightly's cell, and a build id names one build.
+ */
+function withAttributes(cell: Cell, attributes: Map<string, Record<string, string>>): Cell {
+  const listed = (axis: string, value: string) => cell.package.axes.find((a) => a.name === axis)?.values.some((v) => v.value === value) ?? false;
+  const values = Object.fromEntries(
+    Object.entries(cell.values).map(([axis, value]) => {
+      const given = attributes.get(axis);
+      return [axis, given && !listed(axis, value.value) ? { ...value, attrs: { ...value.attrs, ...given } } : value];
+    }),
+  );
+  return { ...cell, values };
 }
 
 /** Prints each build's log as it is written, one build after another. */

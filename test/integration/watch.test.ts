@@ -3,13 +3,16 @@
  * the follower at will), waiting for builds. Host executor: what is watched here is nightshift itself.
  */
 import { existsSync } from 'node:fs';
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { runCli } from '../helpers/run-cli.js';
+import { writeConfigDir } from '../helpers/config-dir.js';
+import { makeRecipesRepo } from '../helpers/git.js';
 import { readNightState, type NightState } from '../../src/night/state.js';
 import { addDays, nightDate } from '../../src/night/night-date.js';
 
@@ -260,5 +263,35 @@ describe('--json for scripts: build and wait', () => {
     const good = await runCli(['wait', 'ok_3.12_cpu', '--json', ...jsonArgs()]);
     expect(good.exitCode).toBe(0);
     expect((JSON.parse(good.stdout) as { builds: BuildJson[] }).builds.map((b) => [b.id, b.status])).toEqual([['ok_3.12_cpu', 'succeeded']]);
+  });
+});
+
+describe('a hand build of a value matrix.yaml does not list', () => {
+  it('says which attribute a template needs and how to give it; --set gives it', async () => {
+    const repo = await makeRecipesRepo({ files: { 'build.sh': 'echo "building for CUDA $CUDA_VERSION"\necho wheel > "$NIGHTSHIFT_OUT/w.whl"\n' } });
+    const root = await mkdtemp(path.join(os.tmpdir(), 'nightshift-root-'));
+    try {
+      const configDir = writeConfigDir({
+        matrix:
+          `recipes: { repo: "${repo.url}", ref: main }\naxes:\n  python: ["3.12"]\n  cuda:\n    - { value: cu126, version: "12.6" }\n` +
+          `packages:\n  wheel:\n    executor: host\n    command: ["sh", "-c", "exec sh \\"$NIGHTSHIFT_RECIPES/build.sh\\""]\n    timeout: 1m\nenv:\n  CUDA_VERSION: "{cuda.version}"\n`,
+        schedules: { nightly: `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: {}\n` },
+      });
+      const at = ['--config', configDir, '--machine', 'm1', '--date', '2031-03-04'];
+      const refused = await runCli(['build', 'wheel', '3.12', 'cu130', ...at]);
+      expect(refused.exitCode).toBe(2);
+      expect(refused.stderr).toMatch(
+        /wheel_3\.12_cu130: \{cuda\.version\} cannot be filled in: cuda cu130 is not in .*matrix\.yaml, so it has no attribute version; give it with --set cuda\.version=VALUE/,
+      );
+      const built = await runCli(['build', 'wheel', '3.12', 'cu130', '--set', 'cuda.version=13.0', ...at]);
+      expect(built.exitCode, built.stderr).toBe(0);
+      expect(built.stdout).toMatch(/building for CUDA 13\.0/);
+      const listed = await runCli(['build', 'wheel', '3.12', 'cu126', '--set', 'cuda.version=13.0', ...at]);
+      expect(listed.exitCode).toBe(2);
+      expect(listed.stderr).toMatch(/every cuda asked for \(cu126\) is in matrix\.yaml with its own attributes/);
+    } finally {
+      await repo.cleanup();
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });
