@@ -130,7 +130,7 @@ async function cancelBuilds(wait: Waiting, builds: readonly BuildRecord[], named
   io.out(`asked the ${runner.purpose} of night ${layout.date} (pid ${runner.pid}) to cancel ${ids.length} build(s); waiting for them to end: ${ids.join(', ')}`);
 
   const left = new Set(ids);
-  const notCanceled: BuildRecord[] = [];
+  const notCanceled: { id: string; status: string; why: string }[] = [];
   const deadline = Date.now() + WAIT_S * 1000;
   for (;;) {
     // Requests first: the runner records a build's end before it removes its request, so a request gone and a
@@ -141,7 +141,8 @@ async function cancelBuilds(wait: Waiting, builds: readonly BuildRecord[], named
     for (const id of [...left]) {
       const build = state?.builds.find((b) => b.id === id);
       if (build && isFinished(build)) io.out(ended(build));
-      else if (!requested.has(id) || runnerGone) notCanceled.push(build ?? ({ id, status: 'pending' } as BuildRecord));
+      else if (runnerGone) notCanceled.push({ id, status: build?.status ?? 'pending', why: `the run of pid ${runner.pid} ended before it got to it` });
+      else if (!requested.has(id)) notCanceled.push({ id, status: build?.status ?? 'pending', why: `the run of pid ${runner.pid} does not run it` });
       else continue;
       left.delete(id);
     }
@@ -153,8 +154,8 @@ async function cancelBuilds(wait: Waiting, builds: readonly BuildRecord[], named
     await sleep(wait.pollMs);
   }
   if (notCanceled.length === 0) return ExitCode.ok;
-  const why = wait.queue ? ' (a build waiting in the shared queue cannot be canceled; one running on another machine is canceled there)' : '';
-  for (const build of notCanceled) io.out(`not canceled: ${build.id} stays ${build.status}: the run of pid ${runner.pid} does not run it${why}`);
+  const queue = wait.queue ? ' (a build waiting in the shared queue cannot be canceled; one running on another machine is canceled there)' : '';
+  for (const build of notCanceled) io.out(`not canceled: ${build.id} stays ${build.status}: ${build.why}${queue}`);
   return ExitCode.nothingSelected;
 }
 

@@ -138,6 +138,19 @@ describe('nightshift cancel (the whole night)', () => {
     const nothing = await runCli(['cancel', ...args(date)]);
     expect(nothing.exitCode).toBe(3);
     expect(nothing.stderr).toMatch(/no run of night 2031_03_02 is going on/);
+
+    // A run of one build: a pending build of the night that this run does not run is left as it is (exit 3).
+    const left = before.find((b) => b.status === 'pending')!.id;
+    runner = execa('node', [CLI, 'run', '--only', 'slow_3.11_cpu', ...args(date)], { reject: false });
+    await until(async () => (await builds(date))['slow_3.11_cpu']?.status === 'running', 'the rerun to start');
+    const notHers = await runCli(['cancel', left, ...args(date)]);
+    expect(notHers.exitCode).toBe(3);
+    expect(notHers.stdout).toMatch(new RegExp(`^not canceled: ${left.replaceAll('.', '\\.')} stays pending: the run of pid ${runner.pid!} does not run it$`, 'm'));
+    expect((await builds(date))[left]?.status).toBe('pending');
+    const only = await runCli(['cancel', 'slow_3.11_cpu', ...args(date)]);
+    expect(only.exitCode).toBe(0);
+    expect(only.stdout).toMatch(/^canceled slow_3\.11_cpu after \S+ \(canceled by nightshift cancel\)$/m);
+    expect((await runner).exitCode).toBe(1);
   });
 
   it('refuses a night run by another host, naming it, and says so for a night that does not exist', async () => {
