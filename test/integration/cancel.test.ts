@@ -10,6 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { execa, type ResultPromise } from 'execa';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
+import { fleet, outcomes, useFleet } from '../helpers/fleet.js';
 import { processesWith } from '../helpers/processes.js';
 import { runCli } from '../helpers/run-cli.js';
 import { readNightState, type BuildRecord } from '../../src/night/state.js';
@@ -214,5 +215,37 @@ describe('nightshift cancel of a night the daemon runs', () => {
       await daemon;
       await fixture.cleanup();
     }
+  });
+});
+
+describe('nightshift cancel with the shared queue', () => {
+  useFleet();
+
+  it('cancels a build this machine runs and ends it for the fleet: no other machine builds it', async () => {
+    const night = await fleet({ cells: 3, seconds: 4, machines: 2, slots: 1 });
+    const m1 = night.run('m1');
+    const m2 = night.run('m2');
+    let mine = '';
+    await until(async () => {
+      mine = ((await night.state('m1'))?.builds ?? []).find((b) => b.status === 'running')?.id ?? '';
+      return mine !== '';
+    }, 'm1 to run a build');
+    const canceled = await night.cli('m1', ['cancel', mine]);
+    expect(canceled.stderr).toBe('');
+    expect(canceled.exitCode).toBe(0);
+    expect(canceled.stdout).toMatch(new RegExp(`^canceled ${mine} after \\S+ \\(canceled by nightshift cancel\\)$`, 'm'));
+
+    const [r1, r2] = await Promise.all([m1, m2]);
+    expect(r1.exitCode, String(r1.stderr)).toBe(1);
+    expect(r2.exitCode, String(r2.stderr)).toBe(0);
+    const built = await outcomes(night, ['m1', 'm2']);
+    // Every cell ended once; the canceled one was not handed to m2.
+    expect(built.filter((b) => b.id === mine)).toEqual([{ machine: 'm1', id: mine, status: 'canceled' }]);
+    expect(
+      built
+        .filter((b) => b.status === 'succeeded')
+        .map((b) => b.id)
+        .sort(),
+    ).toEqual(['job_01', 'job_02', 'job_03'].filter((id) => id !== mine));
   });
 });
