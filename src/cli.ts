@@ -109,6 +109,12 @@ const commands: CommandSpec[] = [
     run: async (options, args, io) => (await import('./commands/wait.js')).wait(options, args, io),
   },
   {
+    name: 'cancel',
+    arguments: '[ids...]',
+    summary: "stop the night's run (no ids), or only the builds named (ids or globs); waits until they have ended",
+    run: async (options, args, io) => (await import('./commands/cancel.js')).cancel(options, args, io),
+  },
+  {
     name: 'report',
     summary: 'the morning report of a night across the fleet: written to the night folder, mailed with --send',
     options: (command) =>

@@ -16,6 +16,7 @@ import { pendingRecord } from '../night/resume.js';
 import type { EndRecord, NightJob, NightQueue } from '../queue/night-queue.js';
 import { Admission, type Budget } from './admission.js';
 import { needsOf, runOne, SlotNumbers, type BuildOptions } from './run-builds.js';
+import { CANCELED_BY_REQUEST } from '../night/cancel-requests.js';
 
 export interface QueuedBuildsOptions extends BuildOptions {
   queue: NightQueue;
@@ -57,6 +58,13 @@ export async function runQueuedBuilds(options: QueuedBuildsOptions): Promise<Bui
     wake();
   };
   signal.addEventListener('abort', wakeUp, { once: true });
+  // `nightshift cancel` stops a build running here through its own signal (runOne); one waiting in the queue is not this machine's to cancel.
+  const stopWatching =
+    options.cancels?.onRequest((id) => {
+      if (running.has(id)) return;
+      if (!ended.has(id)) say(`${id} is not running on this machine, so it is not canceled: a build waiting in the shared queue cannot be canceled`);
+      void options.cancels!.dismiss(id).catch(() => undefined);
+    }) ?? (() => undefined);
 
   const mayTake = (id: string): boolean => {
     const cell = cells.get(id);
@@ -117,8 +125,10 @@ export async function runQueuedBuilds(options: QueuedBuildsOptions): Promise<Bui
 
   const endInQueue = (job: NightJob, record: BuildRecord, lost: boolean) => {
     const id = record.id;
-    if (record.status === 'succeeded' || record.status === 'failed' || record.status === 'timed_out') ended.set(id, record);
-    if (record.status === 'canceled' || record.status === 'not_run') {
+    // Canceled by `nightshift cancel`: ended for the whole fleet, not given back for another machine to run.
+    const canceledByRequest = record.status === 'canceled' && record.reason === CANCELED_BY_REQUEST;
+    if (record.status === 'succeeded' || record.status === 'failed' || record.status === 'timed_out' || canceledByRequest) ended.set(id, record);
+    if ((record.status === 'canceled' && !canceledByRequest) || record.status === 'not_run') {
       // Another machine runs it: this one was stopped, or could not run it.
       if (record.status === 'not_run') notHere.add(id);
       if (!lost) inQueue(`giving ${id} back`, queue.release(job));
@@ -165,6 +175,7 @@ export async function runQueuedBuilds(options: QueuedBuildsOptions): Promise<Bui
     });
   }
   await Promise.all(running.values());
+  stopWatching();
   // What the queue must know (ends, builds given back) is waited for; after a stop signal only briefly:
   // the locks of what does not get through run out, and other machines take those builds over.
   await (signal.aborted ? Promise.race([Promise.all(queueWork), sleep(QUEUE_SETTLE_MS)]) : Promise.all(queueWork));

@@ -25,6 +25,7 @@ import type { ExecuteResult, Executors } from '../build/executor.js';
 import { scanLogForFirstError } from '../night/first-error.js';
 import { buildOutcome, footerLine, onFullDisk, type Outcome } from '../build/outcome.js';
 import { retryReason } from './retry.js';
+import { CANCELED_BY_REQUEST, type CancelWatch } from '../night/cancel-requests.js';
 
 export type RunnerEvent =
   | { type: 'start'; id: string; slot: number }
@@ -46,6 +47,8 @@ export interface RunBuildsOptions {
   executors: Executors;
   /** Aborted on SIGINT/SIGTERM: nothing new starts, running builds are killed and marked canceled. */
   signal: AbortSignal;
+  /** Requests of `nightshift cancel`: a running build named is stopped, a waiting one ends canceled without starting. */
+  cancels?: CancelWatch;
   onEvent?: (event: RunnerEvent) => void;
   now?: () => Date;
 }
@@ -65,13 +68,15 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
     if (reason === undefined || options.signal.aborted) continue;
     waiting.splice(waiting.indexOf(build), 1);
     try {
-      records.push(await refuse(build.cell, reason, options));
+      records.push(await endUnstarted(build.cell, 'failed', reason, options));
     } catch (error) {
       errors.push(error);
     }
   }
 
   let running = 0;
+  const started = new Set<string>();
+  let stopWatching = () => {};
   await new Promise<void>((resolve) => {
     const settle = () => {
       if (running === 0 && (options.signal.aborted || waiting.length === 0 || admission.pick(waiting) === undefined)) resolve();
@@ -88,6 +93,7 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
         admission.start(build);
         const slot = freeSlots.take();
         running++;
+        started.add(id);
         runOne(build.cell, slot, options)
           .then(
             (record) => void records.push(record),
@@ -96,15 +102,37 @@ export async function runBuilds(options: RunBuildsOptions): Promise<BuildRecord[
           .finally(() => {
             admission.finish(build);
             freeSlots.give(slot);
+            started.delete(id);
             running--;
             pump();
           });
       }
       settle();
     };
+    // A waiting build named by `nightshift cancel` ends now, without starting; a running one is stopped by its own signal (runOne).
+    stopWatching =
+      options.cancels?.onRequest((id) => {
+        const at = waiting.findIndex((b) => b.id === id);
+        if (at === -1 || options.signal.aborted) {
+          if (!started.has(id)) void options.cancels!.dismiss(id).catch(() => undefined); // not a build this run starts
+          return;
+        }
+        const build = waiting.splice(at, 1)[0]!;
+        running++;
+        endUnstarted(build.cell, 'canceled', CANCELED_BY_REQUEST, options)
+          .then(
+            (record) => void records.push(record),
+            (error: unknown) => void errors.push(error),
+          )
+          .finally(() => {
+            running--;
+            pump();
+          });
+      }) ?? stopWatching;
     options.signal.addEventListener('abort', settle, { once: true });
     pump();
   });
+  stopWatching();
   // Only nightshift's own bookkeeping can throw here (a failed build is a record); the other builds ran.
   // It is never swallowed: night.json no longer says where the night stands.
   if (errors.length) throw bookkeepingError(errors[0], options.store.file);
@@ -143,15 +171,18 @@ export function needsOf(cell: Cell): Needs {
   return { memory: memoryBytes, cpus, gpus };
 }
 
-/** A build that can never fit this machine: recorded as failed with the reason, never started. */
-async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Promise<BuildRecord> {
+/**
+ * A build that ends without starting: one that can never fit this machine (failed), or one `nightshift cancel`
+ * named before it started (canceled). Recorded with the reason; its request, if any, is handled.
+ */
+async function endUnstarted(cell: Cell, status: 'failed' | 'canceled', reason: string, options: BuildOptions): Promise<BuildRecord> {
   const { layout, store } = options;
   const now = options.now ?? (() => new Date());
   const at = now().toISOString();
   const state = await store.update((s) => {
     const record = s.builds.find((b) => b.id === cell.id)!;
     Object.assign(record, {
-      status: 'failed',
+      status,
       image: renderImage(cell, layout.date, options.machine),
       started_at: undefined,
       finished_at: at,
@@ -163,18 +194,21 @@ async function refuse(cell: Cell, reason: string, options: RunBuildsOptions): Pr
     } satisfies Partial<BuildRecord>);
   });
   const record = state.builds.find((b) => b.id === cell.id)!;
-  await masterLine(layout, 'run', `failed ${cell.id} without running: ${reason}`);
+  await masterLine(layout, 'run', `${status} ${cell.id} without running: ${reason}`);
+  if (options.cancels?.requested(cell.id)) await options.cancels.handled(cell.id);
   options.onEvent?.({ type: 'finish', id: cell.id, slot: 0, record });
   return record;
 }
 
 /** What running one build needs of the runner's options. */
-export type BuildOptions = Pick<RunBuildsOptions, 'layout' | 'matrix' | 'machine' | 'store' | 'executors' | 'signal' | 'onEvent' | 'now'>;
+export type BuildOptions = Pick<RunBuildsOptions, 'layout' | 'matrix' | 'machine' | 'store' | 'executors' | 'signal' | 'cancels' | 'onEvent' | 'now'>;
 
 /** Runs one build (and the retries its package allows) in `slot`; its record must be in night.json. Resolves with its final record. */
 export async function runOne(cell: Cell, slot: number, options: BuildOptions): Promise<BuildRecord> {
   const { layout, store } = options;
   const id = cell.id;
+  // Named by `nightshift cancel` between being taken and starting: it never starts.
+  if (options.cancels?.requested(id)) return endUnstarted(cell, 'canceled', CANCELED_BY_REQUEST, options);
   // Every attempt of a retried build, each with its own log; the last one's log is the build's log.
   const attempts: AttemptRecord[] = [];
   for (let number = 1; ; number++) {
@@ -213,6 +247,7 @@ export async function runOne(cell: Cell, slot: number, options: BuildOptions): P
     });
     const record = state.builds.find((b) => b.id === id)!;
     await masterLine(layout, `slot-${slot}`, `${outcome.status} ${id} after ${formatDuration(record.duration_s ?? 0)}${outcome.reason ? ` (${outcome.reason})` : ''}`);
+    if (options.cancels?.requested(id)) await options.cancels.handled(id);
     options.onEvent?.({ type: 'finish', id, slot, record });
     return record;
   }
@@ -247,6 +282,9 @@ async function runAttempt(cell: Cell, slot: number, options: BuildOptions, numbe
   const { layout, store, machine } = options;
   const now = options.now ?? (() => new Date());
   const id = cell.id;
+  // The night's stop signal, or this build's own request of `nightshift cancel`: either kills it like a timeout does.
+  const canceledByRequest = options.cancels?.signalFor(id);
+  const signal = canceledByRequest ? AbortSignal.any([options.signal, canceledByRequest]) : options.signal;
   const outDir = artifactDir(layout, id);
   const logPath = runningLog(layout, id);
   const image = renderImage(cell, layout.date, machine);
@@ -317,7 +355,7 @@ async function runAttempt(cell: Cell, slot: number, options: BuildOptions, numbe
       cache,
       logFd,
       timeoutMs: cell.package.timeoutS * 1000,
-      signal: options.signal,
+      signal,
     });
   } catch (error) {
     // An executor bug must not take the night down: record it as this build's failure.
@@ -335,6 +373,7 @@ async function runAttempt(cell: Cell, slot: number, options: BuildOptions, numbe
     machine,
     logError: logError === undefined ? undefined : (logError as Error).message,
   });
+  if (outcome.status === 'canceled' && canceledByRequest?.aborted && !options.signal.aborted) outcome = { status: 'canceled', reason: CANCELED_BY_REQUEST };
   if (outcome.status === 'failed' && (isDiskFull(logError) || (await diskFullUnder(layout.dir)))) {
     // A failed build's partial files are of no use, and the night's records need the space.
     await rm(outDir, { recursive: true, force: true });
@@ -343,7 +382,7 @@ async function runAttempt(cell: Cell, slot: number, options: BuildOptions, numbe
     outcome = onFullDisk(outcome, mountPointOf(layout.dir));
   }
   const retry =
-    logFd !== undefined && !options.signal.aborted
+    logFd !== undefined && !signal.aborted
       ? retryReason(cell.package.retry, number, outcome, result.exitCode, outcome.status === 'failed' && cell.package.retry ? await readLogTail(logPath) : '')
       : undefined;
   if (logFd !== undefined) {

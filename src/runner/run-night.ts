@@ -26,6 +26,7 @@ import { emptyNightState, NightStateStore, readNightState, type BuildRecord, typ
 import { redactedRedisUrl } from '../config/queue-url.js';
 import type { NightCell } from '../queue/night-queue.js';
 import { runFromQueue } from './queued-night.js';
+import { clearCancelRequests, watchCancelRequests } from '../night/cancel-requests.js';
 
 export interface NightRequest {
   matrix: Matrix;
@@ -90,6 +91,9 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
   assertNightOwner(await readNightState(layout.state), machine, layout.dir);
   const lock = await acquireNightLock(layout.lock, { purpose: request.purpose });
   const master = (line: string) => appendMasterLog(layout, 'run', line);
+  // `nightshift cancel ID` asks this run (the lock's holder) to cancel builds; requests for an earlier run are void.
+  await clearCancelRequests(layout).catch(() => undefined);
+  const cancels = watchCancelRequests(layout);
   try {
     await master(`${request.purpose} started by pid ${process.pid} on ${machine}: ${request.cells.length} build(s) selected`);
     if (unmarked) await master(unmarked);
@@ -152,6 +156,7 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       store,
       executors: collaborators.executors,
       signal: collaborators.signal,
+      cancels,
       onEvent: collaborators.onEvent,
       now,
     };
@@ -179,6 +184,8 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
       request.upload && !collaborators.signal.aborted ? await uploadNight({ schedule: request.schedule, cells: request.allCells, night: layout, store, now }) : undefined;
     return { layout, state: store.get(), ran, kept: resume.kept, upload };
   } finally {
+    cancels.stop();
+    await clearCancelRequests(layout).catch(() => undefined);
     await lock.release();
   }
 }
