@@ -6,6 +6,7 @@
  */
 import { formatDuration } from '../units.js';
 import { rangeText, shortHash } from './commit-range.js';
+import { STATUS_COLOURS } from './status-colours.js';
 import { isFailure, type CellStatus, type ReportCell, type ReportMachine, type ReportModel } from './model.js';
 
 export interface RenderedReport {
@@ -41,20 +42,19 @@ interface Look {
   fg: string;
 }
 
-// A timeout gets its own colour and words: it is never to be mistaken for a plain failure. Every symbol
-// is one DejaVu Sans and Liberation Sans have (Linux mail readers fall back to them): no emoji.
-const LOOKS: Record<CellStatus, Look> = {
-  succeeded: { symbol: '✓', word: 'succeeded', short: 'ok', bg: '#dcfce7', fg: '#14532d' },
-  failed: { symbol: '✗', word: 'failed', short: 'FAILED', bg: '#dc2626', fg: '#ffffff' },
-  timed_out: { symbol: '◷', word: 'timed out', short: 'TIMEOUT', bg: '#ea580c', fg: '#ffffff' },
-  canceled: { symbol: '—', word: 'canceled', short: 'canceled', bg: '#d1d5db', fg: '#1f2937' },
-  // The machine's fault (its Docker engine was down), not the build's: apart from failures too.
-  not_run: { symbol: '⚠', word: 'not run', short: 'NOT RUN', bg: '#fde68a', fg: '#78350f' },
-  skipped: { symbol: '·', word: 'skipped', short: 'skipped', bg: '#f3f4f6', fg: '#6b7280' },
-  pending: { symbol: '…', word: 'pending', short: 'pending', bg: '#dbeafe', fg: '#1e3a8a' },
-  running: { symbol: '▶', word: 'still running', short: 'running', bg: '#dbeafe', fg: '#1e3a8a' },
-  missing: { symbol: '?', word: 'missing', short: 'MISSING', bg: '#f3e8ff', fg: '#6b21a8' },
+// The words of each status; its symbol and colours are status-colours.ts's, shared with the live page.
+const WORDS: Record<CellStatus, Pick<Look, 'word' | 'short'>> = {
+  succeeded: { word: 'succeeded', short: 'ok' },
+  failed: { word: 'failed', short: 'FAILED' },
+  timed_out: { word: 'timed out', short: 'TIMEOUT' },
+  canceled: { word: 'canceled', short: 'canceled' },
+  not_run: { word: 'not run', short: 'NOT RUN' },
+  skipped: { word: 'skipped', short: 'skipped' },
+  pending: { word: 'pending', short: 'pending' },
+  running: { word: 'still running', short: 'running' },
+  missing: { word: 'missing', short: 'MISSING' },
 };
+const LOOKS = Object.fromEntries(Object.entries(WORDS).map(([status, words]) => [status, { ...STATUS_COLOURS[status as CellStatus], ...words }])) as Record<CellStatus, Look>;
 const STATUS_ORDER: CellStatus[] = ['succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'running', 'pending', 'missing', 'skipped'];
 
 // ---- What the night says, computed once for both renderings ----

@@ -1,9 +1,10 @@
 /**
- * How the live page looks: the status colours (the morning report's, src/report/render.ts, so a colour
- * means the same in the mail and on the page) and the one stylesheet. Everything is inline in the page:
+ * How the live page looks: the status colours (the morning report's, src/report/status-colours.ts, so a
+ * colour means the same in the mail and on the page) and the one stylesheet. Everything is inline in the page:
  * no file, font or script from anywhere else.
  */
 import type { BuildStatus } from '../night/layout.js';
+import { STATUS_COLOURS } from '../report/status-colours.js';
 
 export interface StatusLook {
   symbol: string;
@@ -14,17 +15,23 @@ export interface StatusLook {
   mark: string;
 }
 
-export const STATUS_LOOKS: Record<BuildStatus, StatusLook> = {
-  succeeded: { symbol: '✓', word: 'succeeded', bg: '#dcfce7', fg: '#14532d', mark: '#22c55e' },
-  failed: { symbol: '✗', word: 'failed', bg: '#dc2626', fg: '#ffffff', mark: '#dc2626' },
-  timed_out: { symbol: '⏱', word: 'timed out', bg: '#ea580c', fg: '#ffffff', mark: '#ea580c' },
-  canceled: { symbol: '—', word: 'canceled', bg: '#d1d5db', fg: '#1f2937', mark: '#9ca3af' },
-  not_run: { symbol: '⚠', word: 'not run', bg: '#fde68a', fg: '#78350f', mark: '#f59e0b' },
-  skipped: { symbol: '·', word: 'skipped', bg: '#f3f4f6', fg: '#6b7280', mark: '#e5e7eb' },
-  pending: { symbol: '…', word: 'pending', bg: '#dbeafe', fg: '#1e3a8a', mark: '#93c5fd' },
-  // The report's blue, deeper: on a live page what runs now is what the eye looks for.
-  running: { symbol: '▶', word: 'running', bg: '#2563eb', fg: '#ffffff', mark: '#2563eb' },
+// The report's symbols and colours (STATUS_COLOURS); the page adds the strip's marks, and a running build
+// in the report's blue, deeper: on a live page what runs now is what the eye looks for.
+const MARKS: Record<BuildStatus, Pick<StatusLook, 'word' | 'mark'>> = {
+  succeeded: { word: 'succeeded', mark: '#22c55e' },
+  failed: { word: 'failed', mark: '#dc2626' },
+  timed_out: { word: 'timed out', mark: '#ea580c' },
+  canceled: { word: 'canceled', mark: '#9ca3af' },
+  not_run: { word: 'not run', mark: '#f59e0b' },
+  skipped: { word: 'skipped', mark: '#e5e7eb' },
+  pending: { word: 'pending', mark: '#93c5fd' },
+  running: { word: 'running', mark: '#2563eb' },
 };
+const DEEPER: Partial<Record<BuildStatus, Pick<StatusLook, 'bg' | 'fg'>>> = { running: { bg: '#2563eb', fg: '#ffffff' } };
+
+export const STATUS_LOOKS = Object.fromEntries(
+  Object.entries(MARKS).map(([status, look]) => [status, { ...STATUS_COLOURS[status as BuildStatus], ...look, ...DEEPER[status as BuildStatus] }]),
+) as Record<BuildStatus, StatusLook>;
 
 /** The order statuses are counted and explained in. */
 export const STATUS_ORDER: BuildStatus[] = ['running', 'pending', 'succeeded', 'failed', 'timed_out', 'canceled', 'not_run', 'skipped'];
