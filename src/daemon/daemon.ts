@@ -365,8 +365,9 @@ export class Daemon {
     this.log('report.started', `report ${date} started${running}`, { date });
     try {
       await this.deps.report(context, date, send, (line) => this.log('report.progress', `report ${date}: ${line}`, { date }));
-      if (send) this.log('report.finished', `report ${date} done`, { date, mailed: true });
-      else this.log('report.finished', `report ${date} written, not mailed: report.to names no recipients`, { date, mailed: false });
+      const sent = [settings.to.length > 0 ? 'mailed' : '', settings.webhooks?.length ? `posted to ${settings.webhooks.length} webhook(s)` : ''].filter(Boolean).join(' and ');
+      if (send) this.log('report.finished', `report ${date} done: ${sent}`, { date, mailed: settings.to.length > 0 });
+      else this.log('report.finished', `report ${date} written, not sent: report.to and report.webhooks name no one`, { date, mailed: false });
     } catch (error) {
       this.log('report.failed', `report ${date} not mailed: ${(error as Error).message}`, { date, mailed: false });
     }

@@ -145,7 +145,7 @@ describe('nightshift daemon', () => {
     expect((await state()).builds.map((b) => b.attempt)).toEqual([2, 2]);
 
     // 5. The report comes on its own trigger, after the night: written to the night folder (no recipients: not mailed).
-    await second.waitFor(new RegExp(`report ${date} written, not mailed: report.to names no recipients`), { from: finished });
+    await second.waitFor(new RegExp(`report ${date} written, not sent: report.to and report.webhooks name no one`), { from: finished });
     const report = path.join(night.root, date, 'report.html');
     expect((await stat(report)).mtimeMs).toBeGreaterThanOrEqual(finishedAt - 1000);
     // Made after this machine published the night: only the other machine (which never runs here) is missing.

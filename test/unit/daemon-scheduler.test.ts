@@ -93,20 +93,20 @@ describe('the report', () => {
     await vi.advanceTimersByTimeAsync(DAY);
     expect(mailing.reports.map((r) => [r.date, r.send, r.at.toISOString()])).toEqual([['2026_05_05', true, '2026-05-06T07:00:00.000Z']]);
     expect(messages(mailing, 'report.progress')).toEqual(['report 2026_05_05: written to /nonexistent/report.html']);
-    expect(messages(mailing, 'report.finished')).toEqual(['report 2026_05_05 done']);
+    expect(messages(mailing, 'report.finished')).toEqual(['report 2026_05_05 done: mailed']);
     await mailing.daemon.stop('SIGTERM');
 
     const silent = await started(makeHarness({ cron: '5 0 * * *', report: { cron: '0 7 * * *' } }));
     await vi.advanceTimersByTimeAsync(DAY);
     expect(silent.reports.map((r) => [r.date, r.send])).toEqual([['2026_05_07', false]]);
-    expect(messages(silent, 'report.finished')).toEqual(['report 2026_05_07 written, not mailed: report.to names no recipients']);
+    expect(messages(silent, 'report.finished')).toEqual(['report 2026_05_07 written, not sent: report.to and report.webhooks name no one']);
     await silent.daemon.stop('SIGTERM');
 
     // Webhooks without recipients: sent all the same (deliverReport posts to the webhooks and mails no one).
     const posting = await started(makeHarness({ cron: '5 0 * * *', report: { cron: '0 7 * * *', webhooks: ['NIGHTSHIFT_SLACK_WEBHOOK'] } }));
     await vi.advanceTimersByTimeAsync(DAY);
     expect(posting.reports.map((r) => [r.date, r.send])).toEqual([['2026_05_08', true]]);
-    expect(messages(posting, 'report.finished')).toEqual(['report 2026_05_08 done']);
+    expect(messages(posting, 'report.finished')).toEqual(['report 2026_05_08 done: posted to 1 webhook(s)']);
   });
 
   it('a report that fails is logged and the daemon goes on', async () => {
