@@ -73,8 +73,16 @@ const commands: CommandSpec[] = [
         .option('--slots <n>', 'builds at once (default 1, showing the log live)')
         .option('--upload', "publish the results like the night's run does; builds outside this machine's share go under manual/ (default: keep them local)")
         .option('--refresh-recipes', "clone the recipes again instead of reusing this night's clone")
+        .option('--keep', "leave a failed docker build's container running for docker exec (labelled; nightshift prune removes it)")
         .option('--json', 'print JSON at the end: the builds with status, duration, log and artifacts (the live log goes to stderr)'),
     run: async (options, args, io) => (await import('./commands/build.js')).build(options, args, io),
+  },
+  {
+    name: 'shell',
+    arguments: '<id>',
+    summary: 'debug a build: a shell in its image with its environment, recipes, cache and /out (a host build: in its work folder)',
+    options: (command) => command.option('--command <cmd>', 'run this with sh -c instead of an interactive shell'),
+    run: async (options, args, io) => (await import('./commands/shell.js')).shell(options, args, io),
   },
   {
     name: 'upload',

@@ -28,6 +28,12 @@ export interface DockerExecutorOptions {
   engineWaitMs?: number;
   /** How often the engine is asked meanwhile; default 2 s. */
   enginePollMs?: number;
+  /**
+   * `build --keep`: a build whose command fails leaves its container running (labelled `nightshift.keep=1`,
+   * removed by `nightshift prune`) for `docker exec`; `onKept` is told its name.
+   */
+  keepFailed?: boolean;
+  onKept?: (kept: { id: string; name: string }) => void;
 }
 
 /** `nightshift-<date>-<id>-<nonce>`, with characters Docker refuses in names replaced by '-'. */
@@ -68,20 +74,18 @@ export function envFileText(env: Readonly<Record<string, string>>): string {
     .join('');
 }
 
-/** The `docker run` argv; the environment comes from `envFile` (see envFileText). */
-export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: string): string[] {
+/** What a build's container is made of, whether it runs the build or a debug shell (`nightshift shell`). */
+export type ContainerSetup = Pick<ExecuteOptions, 'id' | 'date' | 'machine' | 'root' | 'image' | 'resources' | 'network' | 'recipesDir' | 'outDir' | 'cache'>;
+
+/**
+ * The `docker run` options every container of a build shares: its labels, mounts, environment file,
+ * resources and network, then the image. Whatever runs in the build's container — the build itself or a
+ * debug shell — gets these, so it sees what the build saw.
+ */
+export function containerArgs(options: ContainerSetup, envFile: string): string[] {
   if (!options.image) throw new Error(`${options.id}: a docker build needs an image`);
   const { gpus, memory, memoryBytes, cpus } = options.resources;
   return [
-    'run',
-    '--rm',
-    '--init',
-    '--name',
-    name,
-    // Output already goes to the build log through the client. Docker's default json-file driver
-    // would keep a second copy under /var/lib/docker and caps line-heavy output at a few MB/s.
-    '--log-driver',
-    'none',
     '--label',
     `nightshift.night=${options.date}`,
     '--label',
@@ -103,8 +107,34 @@ export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: st
     ...(cpus !== undefined ? ['--cpus', String(cpus)] : []),
     ...(options.network !== undefined ? ['--network', options.network] : []),
     options.image,
-    ...options.command,
   ];
+}
+
+// Output already goes to the build log through the client. Docker's default json-file driver would keep
+// a second copy under /var/lib/docker and caps line-heavy output at a few MB/s.
+const NO_LOG_DRIVER = ['--log-driver', 'none'];
+
+/** The `docker run` argv; the environment comes from `envFile` (see envFileText). */
+export function dockerRunArgs(options: ExecuteOptions, name: string, envFile: string): string[] {
+  return ['run', '--rm', '--init', '--name', name, ...NO_LOG_DRIVER, ...containerArgs(options, envFile), ...options.command];
+}
+
+/** The label of a failed build's container that `build --keep` left for `docker exec`. */
+export const KEEP_LABEL = 'nightshift.keep';
+
+// Longer than any build's timeout; `sleep infinity` is not in every image's sleep.
+const KEEP_ALIVE = ['sleep', '2147483647'];
+
+/**
+ * With `--keep`, the container is started detached, kept alive by `sleep`, and the build runs in it
+ * through `docker exec`: when it fails, the container is simply not removed, and a person can
+ * `docker exec` into the very filesystem the build left.
+ */
+export function keptContainerArgs(options: ExecuteOptions, name: string, envFile: string): { start: string[]; exec: string[] } {
+  return {
+    start: ['run', '--detach', '--init', '--name', name, ...NO_LOG_DRIVER, '--label', `${KEEP_LABEL}=1`, ...containerArgs(options, envFile), ...KEEP_ALIVE],
+    exec: ['exec', name, ...options.command],
+  };
 }
 
 export class DockerExecutor implements Executor {
@@ -112,6 +142,8 @@ export class DockerExecutor implements Executor {
   private readonly env: Readonly<Record<string, string>> | undefined;
   private readonly engineWaitMs: number;
   private readonly enginePollMs: number;
+  private readonly keepFailed: boolean;
+  private readonly onKept: ((kept: { id: string; name: string }) => void) | undefined;
   /** Set while the engine is known to be gone after a whole wait: later builds do not wait again. */
   private engineGaveUp = false;
 
@@ -120,6 +152,8 @@ export class DockerExecutor implements Executor {
     this.env = options.env;
     this.engineWaitMs = options.engineWaitMs ?? 5 * 60_000;
     this.enginePollMs = options.enginePollMs ?? 2000;
+    this.keepFailed = options.keepFailed ?? false;
+    this.onKept = options.onKept;
   }
 
   /**
@@ -195,8 +229,17 @@ export class DockerExecutor implements Executor {
     try {
       const envFile = path.join(envDir, 'build.env');
       await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });
-      const args = dockerRunArgs(options, name, envFile);
       const logStart = fstatSync(options.logFd).size;
+      let args = dockerRunArgs(options, name, envFile);
+      if (this.keepFailed) {
+        const kept = keptContainerArgs(options, name, envFile);
+        const started = await this.startKept(kept.start, options.logFd);
+        if (started !== undefined) {
+          await removeContainer(this.docker, name, this.env);
+          return { ...(await this.outcome(started, options, logStart)), timedOut: false, canceled: false, durationMs: elapsed() };
+        }
+        args = kept.exec;
+      }
 
       // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
       const log = options.logFd as unknown as 3;
@@ -215,16 +258,30 @@ export class DockerExecutor implements Executor {
         if (trigger.reason) return trigger.result(elapsed());
         // With --rm the client returns the container's own exit code only once the daemon has removed
         // it; 125-127 may be docker's own failures, after which nothing is assumed.
-        removed = result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
-        return { ...(await this.outcome(result, options, logStart)), timedOut: false, canceled: false, durationMs: elapsed() };
+        removed = !this.keepFailed && result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
+        const outcome = await this.outcome(result, options, logStart);
+        if (this.keepFailed && outcome.exitCode !== null && outcome.exitCode !== 0) {
+          removed = true;
+          writeSync(options.logFd, `\nnightshift: --keep: the container ${name} is kept for debugging: docker exec -it ${name} sh; nightshift prune removes it\n`);
+          this.onKept?.({ id: options.id, name });
+        }
+        return { ...outcome, timedOut: false, canceled: false, durationMs: elapsed() };
       } finally {
         trigger.dispose();
-        // Whatever else happened to the client, the container must not outlive the build.
+        // Whatever else happened to the client, the container must not outlive the build (unless kept).
         if (!removed) await removeContainer(this.docker, name, this.env);
       }
     } finally {
       await rm(envDir, { recursive: true, force: true });
     }
+  }
+
+  /** Starts a kept container (detached, kept alive); undefined when it runs, else docker's result (its complaint is in the log). */
+  private async startKept(args: string[], logFd: number): Promise<Result | undefined> {
+    const log = logFd as unknown as 3;
+    // stdout is only the container's id; docker's complaints go to the log, where outcome() reads them.
+    const started = await execa(this.docker, args, { ...this.clientEnv(), stdin: 'ignore', stdout: 'ignore', stderr: log, reject: false });
+    return started.exitCode === 0 ? undefined : started;
   }
 
   /** The exit code of a build that ended by itself, why docker could not start it, or the engine's fault. */

@@ -73,14 +73,7 @@ export class HostExecutor implements Executor {
     }
     const cacheError = await cacheStartError(options.cache);
     if (cacheError) return { exitCode: null, timedOut: false, canceled: false, startError: cacheError, durationMs: elapsed() };
-    const env: Record<string, string> = {
-      ...hostEnvironment(),
-      ...options.env,
-      NIGHTSHIFT_RECIPES: options.workDir,
-      NIGHTSHIFT_OUT: options.outDir,
-      // No container: the build finds its cache folder itself.
-      ...(options.cache && { NIGHTSHIFT_CACHE: options.cache.hostDir }),
-    };
+    const env = hostBuildEnv(options);
     const executable = findExecutable(file, env.PATH, options.workDir);
     if (typeof executable !== 'string') return { exitCode: null, timedOut: false, canceled: false, startError: executable.error, durationMs: elapsed() };
     const wrap = await this.wrapper();
@@ -114,6 +107,18 @@ export class HostExecutor implements Executor {
       await forgetBuild(pidFile);
     }
   }
+}
+
+/** A host build's environment: this machine's (without secrets), the build's, and its folders. */
+export function hostBuildEnv(options: Pick<ExecuteOptions, 'env' | 'workDir' | 'outDir' | 'cache'>): Record<string, string> {
+  return {
+    ...hostEnvironment(),
+    ...options.env,
+    NIGHTSHIFT_RECIPES: options.workDir,
+    NIGHTSHIFT_OUT: options.outDir,
+    // No container: the build finds its cache folder itself.
+    ...(options.cache && { NIGHTSHIFT_CACHE: options.cache.hostDir }),
+  };
 }
 
 /** A fresh copy each run, so parallel or repeated host builds never share a writable tree. */

@@ -7,7 +7,8 @@
 import type { Cell, PackageSpec } from '../config/model.js';
 import { didYouMean } from '../config/did-you-mean.js';
 import { idPart } from '../config/schema.js';
-import { defaultExecutors } from '../build/executors.js';
+import { DockerExecutor } from '../build/docker-executor.js';
+import { HostExecutor } from '../build/host-executor.js';
 import { progress } from '../runner/progress.js';
 import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
@@ -35,6 +36,8 @@ export interface BuildOptions extends GlobalOptions {
   refreshRecipes?: boolean;
   upload?: boolean;
   json?: boolean;
+  /** Leave a failed docker build's container running for `docker exec` (removed by `nightshift prune`). */
+  keep?: boolean;
 }
 
 /** Positional lists fill these axes, in this order; `-` stands for an axis the package does not use. */
@@ -64,6 +67,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const manual = new Set(cells.filter((cell) => !share.has(cell.id)).map((cell) => cell.id));
   if (manual.size) human.out(`manual build(s), not part of the nightly (outside ${machine}'s share of the matrix): ${[...manual].join(', ')}`);
 
+  const kept: { id: string; name: string }[] = [];
   const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   // One build at a time: show its log live, as the old build_docker.sh did; several: show progress.
   const live = slots === 1 ? liveLog(nightLayout(schedule.root, date), human) : undefined;
@@ -87,7 +91,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
         manual,
       },
       {
-        executors: defaultExecutors(),
+        executors: { docker: new DockerExecutor({ keepFailed: options.keep ?? false, onKept: (k) => kept.push(k) }), host: new HostExecutor() },
         signal: stop.signal,
         onEvent: (event) => {
           live?.onEvent(event);
@@ -100,6 +104,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
     reporter?.stop();
     human.flush();
     const code = reportOutcome(outcome, human, stop.signal.aborted);
+    for (const { id, name } of kept) human.out(`kept ${name} (${id}) for debugging: docker exec -it ${name} sh; nightshift prune removes it`);
     const sent = options.upload && !stop.signal.aborted ? outcome.ran.filter((b) => b.manual).map((b) => b.id) : [];
     const manualUpload = sent.length ? await uploadManual({ schedule, cells: config.cells, night: outcome.layout, state: outcome.state, ids: sent }) : undefined;
     if (manualUpload) {

@@ -1,7 +1,8 @@
 /**
  * This machine's leftover build containers: left by a runner that was killed (killing the docker client
- * does not stop its container). Every container removed carries this machine's and this root's
- * nightshift labels, and its night has no live run.
+ * does not stop its container), a failed build's container `build --keep` left for `docker exec`
+ * (`nightshift.keep=1`), a debug shell's (`nightshift shell`). Every container removed carries this
+ * machine's and this root's nightshift labels, and its night has no live run.
  */
 import { execa } from 'execa';
 import { removeContainers } from '../build/docker-executor.js';
