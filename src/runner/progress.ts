@@ -61,7 +61,7 @@ export function progress(io: ProgressOutput, total: number, now: () => number = 
     const builds = [...running].map(([id, b]) => `  ${paint.status('▸', 'running')} ${id} ${paint.dim(`slot ${b.slot} · ${formatDuration((now() - b.since) / 1000)}`)}`);
     const shown = builds.length > MAX_RUNNING_LINES ? [...builds.slice(0, MAX_RUNNING_LINES), `  +${builds.length - MAX_RUNNING_LINES} more`] : builds;
     // One row each: a line the terminal wraps would leave its first part behind when erased.
-    const width = Math.max(20, (io.columns ?? 80) - 1);
+    const width = Math.max(20, (io.columns || 80) - 1);
     return [statusLine(), ...shown].map((line) => fitWidth(line, width));
   };
 
@@ -130,8 +130,8 @@ export function progress(io: ProgressOutput, total: number, now: () => number = 
       timed(`${paint.status(record.status)} ${record.id}${took}${record.reason ? ` (${record.reason})` : ''}`);
     },
     say(text) {
-      if (!live || stopped || drawn === 0) return guarded((t) => io.out(t), text);
-      write(`${erase()}${text}\n${draw()}`);
+      if (live && !stopped && drawn > 0) write(`${erase()}${text}\n${draw()}`);
+      else guarded((t) => io.out(t), text);
     },
     warn(text) {
       if (live && !stopped) {

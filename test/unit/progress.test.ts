@@ -1,3 +1,4 @@
+/* eslint-disable no-control-regex -- the terminal's escape sequences are what these tests read */
 import { describe, expect, it } from 'vitest';
 import { progress } from '../../src/runner/progress.js';
 import type { BuildRecord } from '../../src/night/state.js';
@@ -89,7 +90,11 @@ describe('progress', () => {
     // Nothing drawn yet: the row is cleared anyway (it may hold the terminal's ^C).
     expect(written.slice(0, 2)).toEqual(['\r\x1b[K', '[err]nightshift: early warning\n']);
     expect(written[3]).toMatch(/^\r\x1b\[J00:00:00 start a_1/);
-    expect(written.slice(4, 7)).toEqual(['\x1b[1F\x1b[J', '[err]nightshift: SIGINT: stopping; running builds are killed and marked canceled\n', expect.stringMatching(/^1 running/)]);
+    expect(written.slice(4, 7)).toEqual([
+      '\x1b[1F\x1b[J',
+      '[err]nightshift: SIGINT: stopping; running builds are killed and marked canceled\n',
+      expect.stringMatching(/^1 running/),
+    ]);
     expect(written[7]).toMatch(/^\x1b\[1F\x1b\[Jrecipes main at 0123456789ab\n1 running/);
   });
 
