@@ -70,9 +70,10 @@ export function fitWidth(text: string, width: number): string {
   let seen = 0;
   // eslint-disable-next-line no-control-regex -- matching the escapes is the point
   for (const part of text.split(/(\x1b\[[0-9;]*m)/)) {
+    const room = width - 1 - seen;
+    if (room <= 0) break;
     if (part.startsWith('\x1b[')) out += part;
     else {
-      const room = Math.max(0, width - 1 - seen);
       out += part.slice(0, room);
       seen += Math.min(part.length, room);
     }
