@@ -68,10 +68,12 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   if (manual.size) human.out(`manual build(s), not part of the nightly (outside ${machine}'s share of the matrix): ${[...manual].join(', ')}`);
 
   const kept: { id: string; name: string }[] = [];
-  const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   // One build at a time: show its log live, as the old build_docker.sh did; several: show progress.
   const live = slots === 1 ? liveLog(nightLayout(schedule.root, date), human) : undefined;
   const reporter = live ? undefined : progress(human, cells.length);
+  // The signal's message goes above the live lines, starting on its own line.
+  const stopping = (signal: string) => `nightshift: ${signal}: stopping; running builds are killed and marked canceled`;
+  const stop = stopOnSignals((signal) => (reporter ? reporter.warn(stopping(signal)) : io.err(stopping(signal))));
   try {
     const outcome = await runNight(
       {
@@ -97,7 +99,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
           live?.onEvent(event);
           reporter?.onEvent(event);
         },
-        say: (line) => human.out(line),
+        say: (line) => (reporter ? reporter.say(line) : human.out(line)),
       },
     );
     await live?.done();

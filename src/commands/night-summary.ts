@@ -1,6 +1,7 @@
 /** The lines printed when `run` or `build` ends, and the exit code they lead to. */
 import path from 'node:path';
 import type { Io } from '../output/io.js';
+import { colours } from '../output/colour.js';
 import { ExitCode } from '../errors.js';
 import type { NightOutcome } from '../runner/run-night.js';
 
@@ -8,11 +9,12 @@ export function reportOutcome(outcome: NightOutcome, io: Io, stopped: boolean): 
   const { ran, kept, layout } = outcome;
   const counts = new Map<string, number>();
   ran.forEach((b) => counts.set(b.status, (counts.get(b.status) ?? 0) + 1));
-  const parts = [...counts].map(([status, n]) => `${n} ${status}`);
+  const paint = colours(io);
+  const parts = [...counts].map(([status, n]) => paint.status(`${n} ${status}`, status));
   if (kept.length) parts.push(`${kept.length} kept from an earlier run`);
-  io.out(`night ${layout.date}: ${parts.join(', ') || 'nothing ran'}${stopped ? ' (stopped by a signal)' : ''}`);
+  io.out(`${paint.bold(`night ${layout.date}`)}: ${parts.join(', ') || 'nothing ran'}${stopped ? ' (stopped by a signal)' : ''}`);
   for (const build of ran.filter((b) => b.status !== 'succeeded')) {
-    io.out(`  ${build.status} ${build.id}: ${build.reason ?? ''} — log ${build.log ? path.join(layout.dir, build.log) : '(none)'}`);
+    io.out(`  ${paint.status(build.status)} ${build.id}: ${build.reason ?? ''} — log ${build.log ? path.join(layout.dir, build.log) : '(none)'}`);
   }
   const upload = outcome.upload;
   if (upload) {

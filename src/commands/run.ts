@@ -44,8 +44,9 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
   }
   if (options.dryRun) return dryRun(schedule, date, machine, mine, estimates, options, io);
 
-  const stop = stopOnSignals((signal) => io.err(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   const reporter = progress(io, mine.builds.length);
+  // The signal's message goes above the live lines, starting on its own line.
+  const stop = stopOnSignals((signal) => reporter.warn(`nightshift: ${signal}: stopping; running builds are killed and marked canceled`));
   try {
     const { night } = await runScheduledNight(
       { config, schedule, date, machine, only: options.only, skip: options.skip, force: options.force, refreshRecipes: options.refreshRecipes, purpose: 'run', estimates },
@@ -53,8 +54,8 @@ export async function run(options: RunOptions, io: Io): Promise<number> {
         executors: defaultExecutors(),
         signal: stop.signal,
         onEvent: (event) => reporter.onEvent(event),
-        say: (line) => io.out(line),
-        warn,
+        say: (line) => reporter.say(line),
+        warn: (line) => reporter.warn(`nightshift: ${line}`),
       },
     );
     reporter.stop();

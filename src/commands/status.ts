@@ -12,6 +12,7 @@ import { readNight, runnerGone } from '../night/read-night.js';
 import type { BuildRecord } from '../night/state.js';
 import { formatDuration } from '../units.js';
 import { table } from '../output/table.js';
+import { colours } from '../output/colour.js';
 import { redactedRedisUrl, resolveRedisUrl } from '../config/queue-url.js';
 import { readFleetSnapshot, type FleetSnapshot } from '../queue/fleet-snapshot.js';
 import { clockTime, liveFleetJson, liveFleetText } from './fleet-view.js';
@@ -66,7 +67,8 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
   const counts = new Map<string, number>();
   state.builds.filter((b) => !b.manual).forEach((b) => counts.set(b.status, (counts.get(b.status) ?? 0) + 1));
   const manual = state.builds.filter((b) => b.manual).length;
-  const summary = [...[...counts].map(([s, n]) => `${n} ${s}`), ...(manual ? [`${manual} manual`] : [])].join(', ');
+  const paint = colours(io);
+  const summary = [...[...counts].map(([s, n]) => paint.status(`${n} ${s}`, s)), ...(manual ? [`${manual} manual`] : [])].join(', ');
   const recipes = state.recipes ? ` · recipes ${state.recipes.commit.slice(0, 12)}` : '';
   io.out(`night ${state.date} on ${state.machine}${recipes} · ${summary}`);
   if (await runnerGone(layout, state.builds)) {
@@ -78,7 +80,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
   }
   const rows = state.builds.map((b) => [
     b.id,
-    b.manual ? `${b.status} (manual)` : b.status,
+    b.manual ? `${paint.status(b.status)} (manual)` : paint.status(b.status),
     b.duration_s === undefined ? '' : formatDuration(b.duration_s),
     b.exit_code === undefined || b.exit_code === null ? '' : String(b.exit_code),
     b.reason ?? '',
@@ -167,6 +169,7 @@ async function manifestStatus(schedule: Schedule, date: string, options: StatusO
     return;
   }
   io.out(`night ${date} at ${fleet.destination}`);
+  const paint = colours(io);
   const rows: string[][] = [];
   for (const { name, manifest, problem } of fleet.machines) {
     if (problem) {
@@ -178,7 +181,7 @@ async function manifestStatus(schedule: Schedule, date: string, options: StatusO
       continue;
     }
     for (const b of manifest.builds) {
-      rows.push([name, b.id, b.status, b.duration_s === null ? '' : formatDuration(b.duration_s), b.exit_code === null ? '' : String(b.exit_code), b.reason ?? '']);
+      rows.push([name, b.id, paint.status(b.status), b.duration_s === null ? '' : formatDuration(b.duration_s), b.exit_code === null ? '' : String(b.exit_code), b.reason ?? '']);
     }
   }
   if (rows.length) io.out(table([['machine', 'build', 'status', 'duration', 'exit', 'reason'], ...rows], { alignRight: [3, 4] }).join('\n'));

@@ -2,6 +2,7 @@
  * Where command output goes: the `Io` every command (and live progress) writes to, and `processIo`, the
  * process's own stdout and stderr. Tests pass their own `Io`.
  */
+import { colourWanted } from './colour.js';
 
 export interface Io {
   /** A line (or lines) on stdout. */
@@ -12,6 +13,10 @@ export interface Io {
   write(chunk: string | Uint8Array): Promise<void>;
   /** True when stdout is a terminal: live progress instead of plain lines. */
   isTTY: boolean;
+  /** True when stdout takes colour (`colourWanted` decides); absent means plain text. */
+  colour?: boolean;
+  /** The terminal's width, when stdout is one: live lines are cut to it so that redrawing stays in place. */
+  columns?: number;
 }
 
 const line = (text: string) => (text.endsWith('\n') ? text : `${text}\n`);
@@ -64,4 +69,10 @@ export const processIo: Io = {
   // @types/node says boolean; on a pipe or a file stdout has no isTTY at all (undefined).
   // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion
   isTTY: Boolean(process.stdout.isTTY),
+  // eslint-disable-next-line @typescript-eslint/no-unnecessary-type-conversion
+  colour: colourWanted({ isTTY: Boolean(process.stdout.isTTY), env: process.env }),
+  get columns() {
+    // Undefined on a pipe; a resized terminal reports its new width here.
+    return process.stdout.columns as number | undefined;
+  },
 };

@@ -23,7 +23,16 @@ const MAX_PARTIAL_LINE = 64 * 1024;
  * chunks such as a live log, passed on whole lines at a time), so stdout holds only the JSON.
  */
 export function humanOutput(io: Io, json: boolean | undefined): FlushingIo {
-  if (!json) return { out: (text) => io.out(text), err: (text) => io.err(text), write: (chunk) => io.write(chunk), isTTY: io.isTTY, flush: () => {} };
+  if (!json)
+    return {
+      out: (text) => io.out(text),
+      err: (text) => io.err(text),
+      write: (chunk) => io.write(chunk),
+      isTTY: io.isTTY,
+      colour: io.colour,
+      columns: io.columns,
+      flush: () => {},
+    };
   let partial = '';
   const decoder = new TextDecoder();
   return {
