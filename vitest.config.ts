@@ -2,8 +2,9 @@ import { defineConfig } from 'vitest/config';
 
 // Integration files that must not share the machine with another test file: they stop the Docker engine
 // (faults-engine), or measure leases, cron triggers and retries against the clock under kills and
-// signals. They run one at a time, after everything else; the rest run two at a time.
-const ALONE = ['daemon', 'destinations', 'faults-engine', 'fleet-faults', 'signals'].map((name) => `test/integration/${name}.test.ts`);
+// signals (terminal: a SIGINT a few seconds into a run must find its build running). They run one at a
+// time, after everything else; the rest run two at a time.
+const ALONE = ['daemon', 'destinations', 'faults-engine', 'fleet-faults', 'signals', 'terminal'].map((name) => `test/integration/${name}.test.ts`);
 
 // Two cores: the fast unit tests and the integration files that can share the machine run two at a
 // time, then the ALONE files one at a time. Projects run in the same group must agree on maxWorkers.
