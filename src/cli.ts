@@ -297,7 +297,7 @@ function help(root: Command, topic: string | undefined, io: Io): number {
   if (text === undefined) {
     const names = [...HELP_TOPICS.map((t) => t.name), ...commands.map((c) => c.name)];
     throw new NightshiftError(
-      `no help topic "${topic}"${didYouMean(topic, names) || ''}: topics are ${HELP_TOPICS.map((t) => t.name).join(', ')}, or a command's name`,
+      `no help topic "${topic}"${didYouMean(topic, names) || ''}. Topics: ${HELP_TOPICS.map((t) => t.name).join(', ')}, or a command's name`,
       ExitCode.usage,
     );
   }
