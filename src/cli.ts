@@ -340,7 +340,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return (root.getOptionValue('__status') as number | undefined) ?? ExitCode.ok;
   } catch (error) {
     if (error instanceof CommanderError) {
-      if (error.code === 'commander.unknownOption') explainOptions(root, ordered[0], io);
+      if (error.code === 'commander.unknownOption') explainOptions(root, ordered[0], error.message, io);
       return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
     }
     if (error instanceof NightshiftError) {
@@ -357,12 +357,22 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
 }
 
+/** Why a command that does not take a global option leaves it out: said when one is given anyway. */
+const GLOBAL_NOT_TAKEN: Partial<Record<GlobalName, string>> = {
+  date: '--date is for run, status and report (e.g. nightshift run --date 2026_11_22) and the other commands that read one night; validate checks the configuration, daemon, serve and install follow the clock',
+  machine: "--machine is for the commands that run or read a machine's nights",
+  root: '--root is for the commands that read or write the night folders',
+};
+
 /** After an unknown option (often a global one the command does not use): the options the command does take. */
-function explainOptions(root: Command, name: string | undefined, io: Io): void {
+function explainOptions(root: Command, name: string | undefined, message: string, io: Io): void {
   const command = root.commands.find((c) => c.name() === name);
   if (!command) return;
   const options = command.options.map((o) => o.long!).join(', ');
-  io.err(`nightshift ${command.name()} takes ${options || 'no options'} (nightshift ${command.name()} --help)`);
+  const given = /unknown option '--([a-z]+)/.exec(message)?.[1];
+  const takes = `takes ${options || 'no options'} (nightshift ${command.name()} --help)`;
+  if (given !== undefined && given in GLOBAL_NOT_TAKEN) io.err(`nightshift ${command.name()}: ${GLOBAL_NOT_TAKEN[given as GlobalName]!}; ${command.name()} ${takes}`);
+  else io.err(`nightshift ${command.name()} ${takes}`);
 }
 
 /** The file that could not be written, else the schedule's root (the error of a plain write names no file). */

@@ -172,11 +172,11 @@ describe('usage', () => {
     const validate = await runCli(['validate', '--config', repo, '--date', '2026_11_22']);
     expect(validate.exitCode).toBe(2);
     expect(validate.stderr).toMatch(/unknown option '--date'/);
-    expect(validate.stderr).toMatch(/nightshift validate takes --json, --config, --schedule/);
+    expect(validate.stderr).toMatch(/nightshift validate: --date is for run, status and report .*; validate takes --json, --config, --schedule/);
     const install = await runCli(['install', 'systemd', '--config', repo, '--date', '2026_11_22']);
     expect(install.exitCode).toBe(2);
     expect(install.stderr).toMatch(/unknown option '--date'/);
-    expect(install.stderr).toMatch(/nightshift install takes .*--machine, --root/);
+    expect(install.stderr).toMatch(/nightshift install: --date is for run.*; install takes .*--machine, --root/);
     // Before the command name it is the command's option all the same.
     const before = await runCli(['--date', '2026_11_22', 'daemon', '--config', repo]);
     expect(before.exitCode).toBe(2);
