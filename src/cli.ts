@@ -320,7 +320,8 @@ async function completion(root: Command, shell: string, io: Io): Promise<number>
 }
 
 function argumentWordsOf(name: string): 'ids' | string[] {
-  if (name === 'log' || name === 'wait' || name === 'cancel') return 'ids';
+  // shell (debugging one build) arrives from its own branch; its id completes like the others'.
+  if (['log', 'wait', 'cancel', 'shell'].includes(name)) return 'ids';
   if (name === 'install') return ['systemd', 'cron'];
   if (name === 'completion') return ['bash', 'zsh'];
   if (name === 'help') return [...HELP_TOPICS.map((t) => t.name), ...commands.map((c) => c.name)];
