@@ -320,7 +320,7 @@ async function completion(root: Command, shell: string, io: Io): Promise<number>
 }
 
 function argumentWordsOf(name: string): 'ids' | string[] {
-  // shell (debugging one build) arrives from its own branch; its id completes like the others'.
+  // The commands whose arguments are build ids of the night.
   if (['log', 'wait', 'cancel', 'shell'].includes(name)) return 'ids';
   if (name === 'install') return ['systemd', 'cron'];
   if (name === 'completion') return ['bash', 'zsh'];
