@@ -10,6 +10,8 @@ import { loadSchedule, type GlobalOptions } from './context.js';
 import { guardProcessOutput, processIo, type Io } from './output/io.js';
 import { ExitCode, NightshiftError } from './errors.js';
 import { diskFullError, isDiskFull, mountPointOf } from './files.js';
+import { HELP_TOPICS, helpTopic } from './commands/help-topics.js';
+import { didYouMean } from './config/did-you-mean.js';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -17,6 +19,9 @@ interface CommandSpec {
   name: string;
   summary: string;
   arguments?: string;
+  /** A few real command lines, shown at the end of --help. */
+  examples?: string[];
+  hidden?: boolean;
   options?: (command: Command) => Command;
   run: (options: GlobalOptions & Record<string, unknown>, args: string[], io: Io) => Promise<number>;
 }
@@ -35,6 +40,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'plan',
+    examples: ['nightshift plan', 'nightshift plan --all-machines --date 2026_11_22', "nightshift plan --only 'manywheel_3.1{2,3}_*' --json"],
     summary: 'show which machine builds which cell, in start order',
     options: (command) =>
       selectOptions(command)
@@ -44,6 +50,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'run',
+    examples: ['nightshift run', "nightshift run --only 'manywheel_*' --dry-run", 'nightshift run --date 2026_11_22 --force'],
     summary: "run this machine's night: clone the recipes, run its builds in slots, record the results",
     options: (command) =>
       selectOptions(command)
@@ -54,6 +61,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'retry',
+    examples: ['nightshift retry', "nightshift retry --skip 'libtorch_*' --date 2026_11_22"],
     summary: "run again the builds of this machine's night that failed, timed out, were canceled or not run",
     options: (command) =>
       command
@@ -64,6 +72,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'build',
+    examples: ['nightshift build manywheel 3.12 cu126', 'nightshift build manywheel 3.12,3.13 cpu,cu126 --slots 2', 'nightshift build libtorch - cu126 --axis abi=cxx11-abi'],
     arguments: '<package> [pythons] [cudas]',
     summary: 'build by hand: comma lists build every combination (- for an axis the package does not use)',
     options: (command) =>
@@ -92,6 +101,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'status',
+    examples: ['nightshift status', 'nightshift status --date 2026_11_22 --json', 'nightshift status --all-machines'],
     summary: 'every build of a night: status, duration, exit code, reason',
     options: (command) =>
       command
@@ -101,6 +111,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'log',
+    examples: ['nightshift log manywheel_3.12_cu126', 'nightshift log -f manywheel_3.12_cu126', "nightshift log 'manywheel_*' --date 2026_11_22"],
     arguments: '<id>',
     summary: "print a build's log wherever it is (a glob like 'manywheel_*' prints each matching build's)",
     options: (command) => command.option('-f, --follow', 'keep printing until the build ends; exit with its result'),
@@ -108,6 +119,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'wait',
+    examples: ['nightshift wait', "nightshift wait 'manywheel_3.12_*' --timeout 30m", 'nightshift wait --json > ended.json'],
     arguments: '[ids...]',
     summary: 'block until the builds (default: all of the night) end; exit 0 if all succeeded',
     options: (command) =>
@@ -118,12 +130,14 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'cancel',
+    examples: ['nightshift cancel', "nightshift cancel manywheel_3.12_cu126 'libtorch_*'"],
     arguments: '[ids...]',
     summary: "stop the night's run (no ids), or only the builds named (ids or globs); waits until they have ended",
     run: async (options, args, io) => (await import('./commands/cancel.js')).cancel(options, args, io),
   },
   {
     name: 'report',
+    examples: ['nightshift report --print', 'nightshift report --send', 'nightshift report --date 2026_11_22 --resend'],
     summary: 'the morning report of a night across the fleet: written to the night folder, mailed with --send',
     options: (command) =>
       command
@@ -152,6 +166,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'serve',
+    examples: ['nightshift serve', 'NIGHTSHIFT_SERVE_TOKEN=... nightshift serve --listen 0.0.0.0:8080'],
     summary: "a read-only web page of the night, live: the builds' grid, each build's log as it is written",
     options: (command) =>
       command
@@ -164,6 +179,7 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'install',
+    examples: ['nightshift install systemd', 'sudo nightshift install systemd --serve --write', 'sudo nightshift install cron --user nightshift --write'],
     arguments: '<kind>',
     summary: 'print (or --write) what starts the nights on this machine: systemd units (install systemd) or a cron.d file (install cron)',
     options: (command) =>
@@ -181,56 +197,191 @@ const commands: CommandSpec[] = [
   },
 ];
 
+/** The options that pick the configuration, the machine and the night; each command takes only those it reads. */
+const GLOBAL_OPTIONS = {
+  config: () => new Option('--config <dir>', 'folder holding matrix.yaml and schedules/').env('NIGHTSHIFT_CONFIG').default('.'),
+  schedule: () => new Option('--schedule <name>', 'schedule in schedules/ (default: the only one, else nightly)'),
+  machine: () => new Option('--machine <name>', "this machine's name (default: the host name)").env('NIGHTSHIFT_MACHINE'),
+  root: () => new Option('--root <dir>', "folder of the night folders (overrides the schedule's root)").env('NIGHTSHIFT_ROOT'),
+  date: () => new Option('--date <date>', "the night, YYYY_MM_DD or YYYY-MM-DD (default: today in the schedule's time zone)"),
+};
+type GlobalName = keyof typeof GLOBAL_OPTIONS;
+const ALL_GLOBALS = Object.keys(GLOBAL_OPTIONS) as GlobalName[];
+
+/**
+ * Which global options each command takes (a command not listed takes them all). Given to any other
+ * command, one is refused as an unknown option, and --help lists only these.
+ */
+const GLOBALS_OF_COMMAND: Record<string, GlobalName[]> = {
+  validate: ['config', 'schedule'],
+  // The daemon and the server follow the clock; install writes what starts the nights at their time.
+  daemon: ['config', 'schedule', 'machine', 'root'],
+  serve: ['config', 'schedule', 'machine', 'root'],
+  install: ['config', 'schedule', 'machine', 'root'],
+  completion: [],
+  help: [],
+  __complete: ['config', 'schedule', 'root', 'date'],
+};
+const globalsOf = (name: string): GlobalName[] => GLOBALS_OF_COMMAND[name] ?? ALL_GLOBALS;
+
+/** The global options given before the command name, moved after it, so that the command checks them. */
+export function globalsAfterCommand(argv: string[]): string[] {
+  const leading: string[] = [];
+  let at = 0;
+  while (at < argv.length) {
+    const name = /^--([a-z]+)(=|$)/.exec(argv[at]!)?.[1];
+    if (name === undefined || !(name in GLOBAL_OPTIONS)) break;
+    const inline = argv[at]!.includes('=');
+    leading.push(...argv.slice(at, inline ? at + 1 : at + 2));
+    at += inline ? 1 : 2;
+  }
+  if (leading.length === 0 || at >= argv.length) return argv;
+  return [argv[at]!, ...leading, ...argv.slice(at + 1)];
+}
+
+const helpCommands: CommandSpec[] = [
+  {
+    name: 'help',
+    arguments: '[topic]',
+    summary: `a command's help (nightshift help run), or a topic: ${HELP_TOPICS.map((t) => t.name).join(', ')}`,
+    examples: ['nightshift help', 'nightshift help exit-codes', 'nightshift help log'],
+    run: () => Promise.resolve(ExitCode.ok), // answered in program(), which knows the commands
+  },
+  {
+    name: 'completion',
+    arguments: '<shell>',
+    summary: 'print a completion script for bash or zsh: commands, options, build ids, machines, schedules',
+    examples: ['source <(nightshift completion bash)', "echo 'source <(nightshift completion bash)' >> ~/.bashrc", 'source <(nightshift completion zsh)'],
+    run: () => Promise.resolve(ExitCode.ok), // answered in program(), which knows the commands
+  },
+  {
+    name: '__complete',
+    arguments: '<kind>',
+    hidden: true,
+    summary: 'the words completion offers: ids, machines or schedules',
+    run: async (options, [kind], io) => (await import('./commands/completion.js')).completeWords(options, kind!, io),
+  },
+];
+
 function program(io: Io): Command {
   const root = new Command('nightshift')
     .description('Runs a nightly build matrix on a fleet of build machines.')
     .version(version(), '-V, --version')
-    .addOption(new Option('--config <dir>', 'folder holding matrix.yaml and schedules/').env('NIGHTSHIFT_CONFIG').default('.'))
-    .addOption(new Option('--schedule <name>', 'schedule in schedules/ (default: the only one, else nightly)'))
-    .addOption(new Option('--machine <name>', "this machine's name (default: the host name)").env('NIGHTSHIFT_MACHINE'))
-    .addOption(new Option('--root <dir>', "folder of the night folders (overrides the schedule's root)").env('NIGHTSHIFT_ROOT'))
-    .addOption(new Option('--date <date>', "the night, YYYY_MM_DD or YYYY-MM-DD (default: today in the schedule's time zone)"))
-    .configureHelp({ showGlobalOptions: true, sortSubcommands: false })
+    .helpCommand(false)
+    .configureHelp({ sortSubcommands: false })
     .configureOutput({ writeOut: (text) => io.out(text.trimEnd()), writeErr: (text) => io.err(text.trimEnd()) })
     .exitOverride()
-    .showSuggestionAfterError();
-  for (const spec of commands) {
-    const command = root.command(spec.name + (spec.arguments ? ` ${spec.arguments}` : '')).description(spec.summary);
+    .showSuggestionAfterError()
+    .addHelpText('after', '\nnightshift help TOPIC: exit-codes, selectors, templates, environment, files. nightshift COMMAND --help: its options.');
+  const specs: CommandSpec[] = [...commands, ...helpCommands];
+  for (const spec of specs) {
+    const command = root.command(spec.name + (spec.arguments ? ` ${spec.arguments}` : ''), { hidden: spec.hidden }).description(spec.summary);
     spec.options?.(command);
+    for (const name of globalsOf(spec.name)) command.addOption(GLOBAL_OPTIONS[name]());
+    if (spec.examples) command.addHelpText('after', `\nExamples:\n${spec.examples.map((line) => `  ${line}`).join('\n')}`);
     command.action(async (...received: unknown[]) => {
       const self = received.at(-1) as Command;
       const args = (self.processedArgs as unknown[]).flat().filter((arg): arg is string => typeof arg === 'string');
-      const status = await spec.run(self.optsWithGlobals(), args, io);
+      root.setOptionValue('__options', self.opts());
+      const status = spec.name === 'help' ? help(root, args[0], io) : spec.name === 'completion' ? await completion(root, args[0]!, io) : await spec.run(self.opts(), args, io);
       root.setOptionValue('__status', status);
     });
   }
   return root;
 }
 
+/** `nightshift help [topic|command]`. */
+function help(root: Command, topic: string | undefined, io: Io): number {
+  if (topic === undefined) {
+    root.outputHelp();
+    return ExitCode.ok;
+  }
+  const command = topic.startsWith('__') ? undefined : root.commands.find((c) => c.name() === topic);
+  if (command) {
+    command.outputHelp();
+    return ExitCode.ok;
+  }
+  const text = helpTopic(topic);
+  if (text === undefined) {
+    const names = [...HELP_TOPICS.map((t) => t.name), ...commands.map((c) => c.name)];
+    throw new NightshiftError(
+      `no help topic "${topic}"${didYouMean(topic, names) || ''}. Topics: ${HELP_TOPICS.map((t) => t.name).join(', ')}, or a command's name`,
+      ExitCode.usage,
+    );
+  }
+  io.out(text);
+  return ExitCode.ok;
+}
+
+/** `nightshift completion SHELL`: the script, built from the commands table so it never falls behind. */
+async function completion(root: Command, shell: string, io: Io): Promise<number> {
+  const { completionScript } = await import('./commands/completion.js');
+  const completed = root.commands
+    .filter((c) => !c.name().startsWith('__'))
+    .map((c) => ({
+      name: c.name(),
+      options: [...c.options.map((o) => `${o.long!}${o.required || o.optional ? '=' : ''}`), '--help'],
+      argumentWords: argumentWordsOf(c.name()),
+    }));
+  io.out(completionScript(shell, completed).trimEnd());
+  return ExitCode.ok;
+}
+
+function argumentWordsOf(name: string): 'ids' | string[] {
+  // The commands whose arguments are build ids of the night.
+  if (['log', 'wait', 'cancel', 'shell'].includes(name)) return 'ids';
+  if (name === 'install') return ['systemd', 'cron'];
+  if (name === 'completion') return ['bash', 'zsh'];
+  if (name === 'help') return [...HELP_TOPICS.map((t) => t.name), ...commands.map((c) => c.name)];
+  return [];
+}
+
 /** Runs nightshift with `argv` (without node and the script) and returns the exit code. */
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
   const root = program(io);
+  const ordered = globalsAfterCommand(argv);
   try {
     if (argv.length === 0) {
       root.outputHelp();
       return ExitCode.usage;
     }
-    await root.parseAsync(argv, { from: 'user' });
+    await root.parseAsync(ordered, { from: 'user' });
     return (root.getOptionValue('__status') as number | undefined) ?? ExitCode.ok;
   } catch (error) {
-    if (error instanceof CommanderError) return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.unknownOption') explainOptions(root, ordered[0], error.message, io);
+      return error.exitCode === 0 ? ExitCode.ok : ExitCode.usage;
+    }
     if (error instanceof NightshiftError) {
       io.err(error.plain ? error.message : `nightshift: ${error.message}`);
       return error.exitCode;
     }
     if (isDiskFull(error)) {
       // A full disk is the machine's trouble, not a bug: say where, without a stack.
-      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, root.opts<GlobalOptions>())}`);
+      io.err(`nightshift: ${await diskFullMessage(error as NodeJS.ErrnoException, (root.getOptionValue('__options') as GlobalOptions | undefined) ?? { config: '.' })}`);
       return ExitCode.serviceUnavailable;
     }
     io.err(`nightshift: internal error, please report it with the command you ran:\n${(error as Error | null | undefined)?.stack ?? String(error)}`);
     return ExitCode.bug;
   }
+}
+
+/** Why a command that does not take a global option leaves it out: said when one is given anyway. */
+const GLOBAL_NOT_TAKEN: Partial<Record<GlobalName, string>> = {
+  date: '--date is for run, status and report (e.g. nightshift run --date 2026_11_22) and the other commands that read one night; validate checks the configuration, daemon, serve and install follow the clock',
+  machine: "--machine is for the commands that run or read a machine's nights",
+  root: '--root is for the commands that read or write the night folders',
+};
+
+/** After an unknown option (often a global one the command does not use): the options the command does take. */
+function explainOptions(root: Command, name: string | undefined, message: string, io: Io): void {
+  const command = root.commands.find((c) => c.name() === name);
+  if (!command) return;
+  const options = command.options.map((o) => o.long!).join(', ');
+  const given = /unknown option '--([a-z]+)/.exec(message)?.[1];
+  const takes = `takes ${options || 'no options'} (nightshift ${command.name()} --help)`;
+  if (given !== undefined && given in GLOBAL_NOT_TAKEN) io.err(`nightshift ${command.name()}: ${GLOBAL_NOT_TAKEN[given as GlobalName]!}; ${command.name()} ${takes}`);
+  else io.err(`nightshift ${command.name()} ${takes}`);
 }
 
 /** The file that could not be written, else the schedule's root (the error of a plain write names no file). */

@@ -1,8 +1,12 @@
 import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { readFile } from 'node:fs/promises';
+import { execa } from 'execa';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/run-cli.js';
+import { ExitCode } from '../../src/errors.js';
+import { EXIT_CODE_MEANINGS, HELP_TOPICS } from '../../src/commands/help-topics.js';
 
 const repo = path.resolve(import.meta.dirname, '../..');
 let broken: string;
@@ -142,11 +146,146 @@ describe('usage', () => {
     expect(result.stdout).toMatch(/--config <dir>/);
   });
 
+  it.each(['run', 'build', 'status', 'log', 'wait', 'plan', 'report', 'serve', 'retry', 'cancel', 'install'])('%s --help ends with examples of the command', async (command) => {
+    const result = await runCli([command, '--help']);
+    expect(result.exitCode).toBe(0);
+    const examples = (result.stdout.split('\nExamples:\n')[1]?.split('\n') ?? []).filter(Boolean);
+    expect(examples.length).toBeGreaterThanOrEqual(2);
+    for (const line of examples) expect(line).toMatch(new RegExp(`^  .*nightshift ${command}( |$)`));
+  });
+
+  it('gives each command only the global options it reads, listed in its --help', async () => {
+    const help = async (command: string) => (await runCli([command, '--help'])).stdout;
+    const validate = await help('validate');
+    expect(validate).toMatch(/--config <dir>/);
+    expect(validate).toMatch(/--schedule <name>/);
+    for (const option of ['--date', '--machine', '--root']) expect(validate).not.toContain(option);
+    for (const command of ['install', 'daemon', 'serve']) {
+      const text = await help(command);
+      expect(text).toMatch(/--machine <name>/);
+      expect(text, command).not.toContain('--date');
+    }
+    expect(await help('run')).toMatch(/--date <date>[\s\S]*Examples:/);
+  });
+
+  it('refuses a global option where it means nothing, naming the options the command takes', async () => {
+    const validate = await runCli(['validate', '--config', repo, '--date', '2026_11_22']);
+    expect(validate.exitCode).toBe(2);
+    expect(validate.stderr).toMatch(/unknown option '--date'/);
+    expect(validate.stderr).toMatch(/nightshift validate: --date is for run, status and report .*; validate takes --json, --config, --schedule/);
+    const install = await runCli(['install', 'systemd', '--config', repo, '--date', '2026_11_22']);
+    expect(install.exitCode).toBe(2);
+    expect(install.stderr).toMatch(/unknown option '--date'/);
+    expect(install.stderr).toMatch(/nightshift install: --date is for run.*; install takes .*--machine, --root/);
+    // Before the command name it is the command's option all the same.
+    const before = await runCli(['--date', '2026_11_22', 'daemon', '--config', repo]);
+    expect(before.exitCode).toBe(2);
+    expect(before.stderr).toMatch(/unknown option '--date'/);
+  });
+
+  it('takes global options before the command name and from the environment', async () => {
+    const before = await runCli(['--config', repo, '--machine=linux-0', 'plan', '--json', '--date', '2026_11_22']);
+    expect(before.exitCode).toBe(0);
+    expect((JSON.parse(before.stdout) as { date: string }).date).toBe('2026_11_22');
+    const fromEnv = await execa('node', [path.join(repo, 'dist/cli.js'), 'plan', '--json'], {
+      cwd: os.tmpdir(),
+      env: { NIGHTSHIFT_CONFIG: repo, NIGHTSHIFT_MACHINE: 'linux-1' },
+      reject: false,
+    });
+    expect(fromEnv.exitCode).toBe(0);
+    expect((JSON.parse(fromEnv.stdout) as { machines: { name: string }[] }).machines.map((m) => m.name)).toEqual(['linux-1']);
+  });
+
   it('exits 2 on an unknown command or option, with a suggestion', async () => {
     const command = await runCli(['pla']);
     expect(command.exitCode).toBe(2);
     expect(command.stderr).toMatch(/Did you mean plan\?/);
     const option = await runCli(['plan', '--al-machines']);
     expect(option.exitCode).toBe(2);
+  });
+});
+
+describe('nightshift help', () => {
+  it('lists the topics; each topic prints its text', async () => {
+    const list = await runCli(['help']);
+    expect(list.exitCode).toBe(0);
+    expect(list.stdout).toMatch(/Usage: nightshift/);
+    for (const topic of HELP_TOPICS) {
+      expect(list.stdout).toContain(topic.name);
+      const result = await runCli(['help', topic.name]);
+      expect(result.exitCode, topic.name).toBe(0);
+      expect(result.stdout.trim()).toBe(topic.text);
+    }
+    expect((await runCli(['help', 'selectors'])).stdout).toMatch(/manywheel_3\.1\{2,3\}_cu12\*/);
+  });
+
+  it('help COMMAND is COMMAND --help', async () => {
+    expect((await runCli(['help', 'log'])).stdout).toBe((await runCli(['log', '--help'])).stdout);
+  });
+
+  it('names the topics when one is unknown', async () => {
+    const result = await runCli(['help', 'exit-code']);
+    expect(result.exitCode).toBe(2);
+    expect(result.stderr).toMatch(/no help topic "exit-code"; did you mean "exit-codes"\?\. Topics: exit-codes, selectors/);
+  });
+
+  it('the exit-codes topic has every ExitCode once, and the same meanings as the README table', async () => {
+    expect(EXIT_CODE_MEANINGS.map((e) => e.code).sort((a, b) => a - b)).toEqual(Object.values(ExitCode).sort((a, b) => a - b));
+    const readme = await readFile(path.join(repo, 'README.md'), 'utf8');
+    const table = readme.split('\n## Exit codes\n')[1]!.split('\n## ')[0]!;
+    const rows = [...table.matchAll(/^\| (\d+) \| (.*) \|$/gm)].map((m) => [Number(m[1]), m[2]!] as const);
+    expect(rows.map(([code]) => code)).toEqual(EXIT_CODE_MEANINGS.map((e) => e.code));
+    const text = (await runCli(['help', 'exit-codes'])).stdout;
+    for (const [code, meaning] of rows) {
+      const line = text.split('\n').find((l) => new RegExp(`^\\s*${code}  `).test(l));
+      expect(line, `exit ${code}`).toBeDefined();
+      // The topic is the README's row, shortened: it starts the same way.
+      const firstWords = meaning.replaceAll('`', '').split(/[:(,]/)[0]!.trim();
+      expect(line!, `exit ${code}`).toContain(firstWords);
+    }
+  });
+});
+
+describe('nightshift completion', () => {
+  it('prints a bash script that bash accepts, completing every command and its options', async () => {
+    const result = await runCli(['completion', 'bash']);
+    expect(result.exitCode).toBe(0);
+    const syntax = await execa('bash', ['-n'], { input: result.stdout, reject: false });
+    expect(syntax.stderr).toBe('');
+    expect(syntax.exitCode).toBe(0);
+    expect(result.stdout).toMatch(/complete -F _nightshift nightshift/);
+    for (const command of ['validate', 'plan', 'run', 'retry', 'build', 'status', 'log', 'wait', 'cancel', 'report', 'prune', 'daemon', 'serve', 'install', 'help', 'completion']) {
+      expect(result.stdout).toMatch(new RegExp(`compgen -W "[^"]*\\b${command}\\b`));
+    }
+    expect(result.stdout).not.toMatch(/compgen -W "validate [^"]*__complete/);
+    expect(result.stdout).toMatch(/ validate\) words="--json --config --schedule --help" ;;/);
+    expect(result.stdout).toMatch(/ log\) words="\$\(nightshift __complete ids/);
+  });
+
+  it('prints a zsh script (bash completion through bashcompinit) and refuses another shell', async () => {
+    const zsh = await runCli(['completion', 'zsh']);
+    expect(zsh.exitCode).toBe(0);
+    expect(zsh.stdout).toMatch(/bashcompinit/);
+    // zsh itself checks it where it is installed; bash checks the function in any case.
+    if ((await execa('sh', ['-c', 'command -v zsh'], { reject: false })).exitCode === 0) {
+      expect((await execa('zsh', ['-n'], { input: zsh.stdout, reject: false })).exitCode).toBe(0);
+    }
+    expect((await execa('bash', ['-n'], { input: zsh.stdout.replace(/^autoload .*$/m, ''), reject: false })).exitCode).toBe(0);
+    const fish = await runCli(['completion', 'fish']);
+    expect(fish.exitCode).toBe(2);
+    expect(fish.stderr).toMatch(/completion for "fish" is not available: use nightshift completion bash or nightshift completion zsh/);
+  });
+
+  it('__complete lists machines and schedules of the configuration, and prints nothing on errors', async () => {
+    expect((await runCli(['__complete', 'machines', '--config', repo])).stdout.split('\n').filter(Boolean)).toEqual(['linux-0', 'linux-1', 'linux-2']);
+    expect((await runCli(['__complete', 'schedules', '--config', repo])).stdout.split('\n').filter(Boolean)).toContain('nightly');
+    for (const argv of [
+      ['__complete', 'machines', '--config', broken],
+      ['__complete', 'ids', '--config', os.tmpdir()],
+    ]) {
+      const result = await runCli(argv);
+      expect(result).toEqual({ exitCode: 0, stdout: '', stderr: '' });
+    }
+    expect((await runCli(['help'])).stdout).not.toContain('__complete');
   });
 });
