@@ -73,7 +73,7 @@ export async function build(options: BuildOptions, [packageName, ...lists]: stri
   const reporter = live ? undefined : progress(human, cells.length);
   // The signal's message goes above the live lines, starting on its own line.
   const stopping = (signal: string) => `nightshift: ${signal}: stopping; running builds are killed and marked canceled`;
-  const stop = stopOnSignals((signal) => (reporter ? reporter.warn(stopping(signal)) : io.err(stopping(signal))));
+  const stop = stopOnSignals((signal) => (reporter ? reporter.warn(stopping(signal)) : live ? live.interrupt(stopping(signal)) : io.err(stopping(signal))));
   try {
     const outcome = await runNight(
       {
@@ -258,11 +258,21 @@ function withAttributes(cell: Cell, attributes: Map<string, Record<string, strin
 function liveLog(layout: ReturnType<typeof nightLayout>, io: Io) {
   let chain = Promise.resolve();
   const finished = new Set<string>();
+  // Whether the log shown so far ends a line: a message printed while it streams must start its own.
+  let atLineStart = true;
+  const write = (chunk: Uint8Array) => {
+    if (chunk.length) atLineStart = chunk[chunk.length - 1] === 0x0a;
+    return io.write(chunk);
+  };
   return {
     onEvent(event: RunnerEvent) {
       if (event.type === 'finish') finished.add(event.id);
-      else chain = chain.then(() => followLog({ layout, id: event.id, write: (chunk) => io.write(chunk), ended: () => Promise.resolve(finished.has(event.id)), pollMs: 100 }));
+      else chain = chain.then(() => followLog({ layout, id: event.id, write, ended: () => Promise.resolve(finished.has(event.id)), pollMs: 100 }));
     },
     done: () => chain,
+    /** `text` on stderr, on a line of its own even when the log stopped mid-line (or the terminal echoed ^C). */
+    interrupt(text: string) {
+      io.err(`${atLineStart && !io.isTTY ? '' : '\n'}${text}`);
+    },
   };
 }

@@ -74,4 +74,14 @@ describe('on a terminal', () => {
     expect(screen).toMatch(/· 0 failed · \S*1 canceled/);
     expect(screen).toMatch(/night \d{4}_\d\d_\d\d\S*: .*1 canceled.*\(stopped by a signal\)/);
   });
+
+  it("Ctrl-C during a hand build's live log that stopped mid-line: the message still starts its own line", async () => {
+    await night.commit({ 'slow.sh': 'printf "compiling step 1 of 9"\nsleep 30\n' }, 'a build that stops talking mid-line');
+    const build = ['build', 'slow', '3.12', 'cpu', '--refresh-recipes', '--config', night.configDir, '--machine', 'm1', '--date', night.date];
+    const result = await onTerminal(build, {}, ['timeout', '--preserve-status', '-s', 'INT', '3']);
+    const screen = result.stdout;
+    expect(result.exitCode, screen).toBe(5);
+    expect(screen).toContain('compiling step 1 of 9');
+    expect(screen).toMatch(/compiling step 1 of 9\r?\n(\r?\n)?nightshift: SIGINT: stopping/);
+  });
 });
