@@ -1,6 +1,6 @@
 /**
  * Shapes several commands' `--json` share, so a script reads a build or an upload the same way from
- * each: a build's record as `status --json` prints it (`build`, `wait`), an upload's outcome (`upload`, `build --upload`).
+ * each: a build's record as `status --json`, `build` and `wait` print it, an upload's outcome (`upload`, `build --upload`).
  */
 import path from 'node:path';
 import type { BuildRecord } from '../night/state.js';

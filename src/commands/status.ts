@@ -1,5 +1,4 @@
 /** `nightshift status`: every build of a night with status, duration, exit code and reason. */
-import path from 'node:path';
 import { loadSchedule, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import type { Schedule } from '../config/model.js';
@@ -7,9 +6,9 @@ import { ExitCode, messageOf, NightshiftError } from '../errors.js';
 import { collectNight } from '../report/collect.js';
 import { describeNextRuns, nextRuns } from '../daemon/next-runs.js';
 import { openScheduleDestination } from '../store/open.js';
+import { buildJson } from './json-shapes.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { readNight, runnerGone } from '../night/read-night.js';
-import type { BuildRecord } from '../night/state.js';
 import { formatDuration } from '../units.js';
 import { table } from '../output/table.js';
 import { colours } from '../output/colour.js';
@@ -32,7 +31,6 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
     if (!options.json) io.out(describeNextRuns(next));
     throw error;
   });
-  const logPath = (b: BuildRecord) => (b.log ? path.join(layout.dir, b.log) : null);
   if (options.json) {
     io.out(
       JSON.stringify(
@@ -44,18 +42,7 @@ export async function status(options: StatusOptions, io: Io): Promise<number> {
           finished_at: state.finished_at ?? null,
           queue: state.queue ? { url: redactedRedisUrl(state.queue.url), unreachable_since: state.queue.unreachable_since ?? null } : null,
           next: { night: next.night?.at.toISOString() ?? null, report: next.report?.at.toISOString() ?? null },
-          builds: state.builds.map((b) => ({
-            id: b.id,
-            status: b.status,
-            started_at: b.started_at ?? null,
-            finished_at: b.finished_at ?? null,
-            exit_code: b.exit_code ?? null,
-            duration_s: b.duration_s ?? null,
-            reason: b.reason ?? null,
-            log: logPath(b),
-            artifacts: b.artifacts ?? [],
-            manual: b.manual ?? false,
-          })),
+          builds: state.builds.map((b) => buildJson(b, layout.dir)),
         },
         null,
         2,
