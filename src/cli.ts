@@ -224,19 +224,28 @@ const GLOBALS_OF_COMMAND: Record<string, GlobalName[]> = {
 };
 const globalsOf = (name: string): GlobalName[] => GLOBALS_OF_COMMAND[name] ?? ALL_GLOBALS;
 
+/**
+ * Who and where this machine is: given before the command name (an alias like `nightshift --config /etc/nightshift
+ * --machine build-01`), they apply to the commands that use them and are passed over by the others, as
+ * NIGHTSHIFT_MACHINE and NIGHTSHIFT_ROOT are. After the command name, a command takes only its own.
+ */
+const AMBIENT: readonly GlobalName[] = ['machine', 'root'];
+
 /** The global options given before the command name, moved after it, so that the command checks them. */
 export function globalsAfterCommand(argv: string[]): string[] {
-  const leading: string[] = [];
+  const leading: [name: GlobalName, words: string[]][] = [];
   let at = 0;
   while (at < argv.length) {
     const name = /^--([a-z]+)(=|$)/.exec(argv[at]!)?.[1];
     if (name === undefined || !(name in GLOBAL_OPTIONS)) break;
     const inline = argv[at]!.includes('=');
-    leading.push(...argv.slice(at, inline ? at + 1 : at + 2));
+    leading.push([name as GlobalName, argv.slice(at, inline ? at + 1 : at + 2)]);
     at += inline ? 1 : 2;
   }
   if (leading.length === 0 || at >= argv.length) return argv;
-  return [argv[at]!, ...leading, ...argv.slice(at + 1)];
+  const takes = globalsOf(argv[at]!);
+  const kept = leading.filter(([name]) => takes.includes(name) || !AMBIENT.includes(name)).flatMap(([, words]) => words);
+  return [argv[at]!, ...kept, ...argv.slice(at + 1)];
 }
 
 const helpCommands: CommandSpec[] = [

@@ -181,6 +181,12 @@ describe('usage', () => {
     const before = await runCli(['--date', '2026_11_22', 'daemon', '--config', repo]);
     expect(before.exitCode).toBe(2);
     expect(before.stderr).toMatch(/unknown option '--date'/);
+    // Who and where the machine is, given before the command (an alias), is passed over where it means nothing, as NIGHTSHIFT_MACHINE is.
+    const alias = await runCli(['--config', repo, '--machine', 'linux-0', '--root', os.tmpdir(), 'validate']);
+    expect(alias.exitCode, alias.stderr).toBe(0);
+    const after = await runCli(['validate', '--config', repo, '--machine', 'linux-0']);
+    expect(after.exitCode).toBe(2);
+    expect(after.stderr).toMatch(/unknown option '--machine'/);
   });
 
   it('takes global options before the command name and from the environment', async () => {
