@@ -13,6 +13,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { chromium } from 'playwright-core';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.mjs';
 
 const repo = path.resolve(import.meta.dirname, '..');
 const cli = path.join(repo, 'dist', 'cli.js');
@@ -119,18 +120,9 @@ env: { DESIRED_PYTHON: "{python}", DESIRED_CUDA: "{cuda}" }
 
   const profile = mkdtempSync(path.join(tmpdir(), 'nightshift-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--hide-scrollbars',
-    ],
+    args: [...CHROMIUM_FLAGS, '--hide-scrollbars'],
   });
   try {
     const page = await context.newPage();

@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from './chromium.mjs';
 import { renderReport } from '../dist/report/render.js';
 import { sampleReportModel } from '../dist/report/sample.js';
 
@@ -24,16 +25,10 @@ if (!process.argv.includes('--no-screenshot')) {
   try {
     // Everything that would reach the network or a GPU is off: the report must render from the file alone.
     execFileSync(
-      process.env.CHROMIUM ?? 'chromium',
+      CHROMIUM_PATH,
       [
         '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
+        ...CHROMIUM_FLAGS,
         '--hide-scrollbars',
         `--user-data-dir=${profile}`,
         `--screenshot=${png}`,

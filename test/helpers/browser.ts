@@ -1,12 +1,10 @@
-// Debian's Chromium, driven by playwright-core: headless, no sandbox (the tests run as root), and no
-// background traffic (the test machine's network is closed; without these flags Chromium keeps trying
-// to reach Google's hosts). Each browser gets an empty profile of its own, removed when it closes.
+// Debian's Chromium, driven by playwright-core, started as scripts/chromium.mjs says (headless, no
+// sandbox, no background traffic). Each browser gets an empty profile of its own, removed when it closes.
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Page } from 'playwright-core';
-
-export const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM_FLAGS, CHROMIUM_PATH } from '../../scripts/chromium.mjs';
 
 /** A phone's width, as the report and the live page must fit it. */
 export const PHONE = { width: 390, height: 844 } as const;
@@ -21,9 +19,9 @@ export interface TestBrowser {
 export async function startBrowser(): Promise<TestBrowser> {
   const profile = await mkdtemp(join(tmpdir(), 'nightshift-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
+    executablePath: CHROMIUM_PATH,
     headless: true,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [...CHROMIUM_FLAGS],
     viewport: DESKTOP,
   });
   return {
