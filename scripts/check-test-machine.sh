@@ -32,6 +32,7 @@ have flock || problems+=("flock is missing (Debian package util-linux): the gene
 have redis-server || problems+=("redis-server is missing (Debian package redis-server): the queue's tests start their own Redis servers with it")
 have promtool || problems+=("promtool is missing (Debian package prometheus): the metrics tests check /metrics and the example alert rules with it")
 have chromium || problems+=("chromium is missing (Debian package chromium): the server's and the report's page tests drive it with playwright-core")
+have zsh || problems+=("zsh is missing (Debian package zsh): the zsh completion is tried in a real zsh")
 [ -d /usr/share/fonts/truetype/dejavu ] || problems+=("the DejaVu fonts are missing (Debian package fonts-dejavu-core): the report's glyph test renders with them")
 [ -d /usr/share/fonts/truetype/liberation ] || problems+=("the Liberation fonts are missing (Debian package fonts-liberation): the report's glyph test renders with them")
 python3 -m pip --version >/dev/null 2>&1 || problems+=("python3 -m pip is missing (Debian package python3-pip): the pip channel's tests download wheels from the index with it")

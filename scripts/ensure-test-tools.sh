@@ -9,6 +9,7 @@
 #                                                   on the example alert rules; its service is never started
 #   python3 -m pip   (Debian package python3-pip)   the pip channel's tests download from the index with real pip
 #   chromium         (Debian package chromium)      the server's and the report's tests drive it with playwright-core
+#   zsh              (Debian package zsh)           the zsh completion is tried in a real zsh, through its own pty (zpty)
 #   DejaVu, Liberation fonts (fonts-dejavu-core, fonts-liberation)  the report's glyph test renders with them
 #
 #   - All present: exit 0 quietly.
@@ -31,6 +32,7 @@ have redis-server || missing+=(redis-server)
 have promtool || missing+=(prometheus)
 python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 have chromium || missing+=(chromium)
+have zsh || missing+=(zsh)
 [ -d /usr/share/fonts/truetype/dejavu ] || missing+=(fonts-dejavu-core)
 [ -d /usr/share/fonts/truetype/liberation ] || missing+=(fonts-liberation)
 
@@ -44,7 +46,7 @@ ensure-test-tools: the nightshift tests need Debian packages that are missing: $
   (systemd-analyze verifies the generated units, crontab -n parses the generated cron file, flock is the cron lines' lock,
   the queue's tests start their own redis-server, the metrics tests check /metrics and the alert rules with promtool,
   the pip channel's tests run python3 -m pip, the page tests drive chromium and render with the DejaVu and Liberation
-  fonts; the tests FAIL without them, they are never skipped)
+  fonts, the completion tests run zsh; the tests FAIL without them, they are never skipped)
 On Debian/Ubuntu, as root:
   apt-get update && apt-get install -y ${missing[*]}
 or run this script as root:  sudo bash scripts/ensure-test-tools.sh  (it also keeps redis-server's and prometheus' own services from starting)
@@ -92,7 +94,7 @@ if [ "${#services[@]}" -gt 0 ]; then
   fi
 fi
 
-for tool in systemd-analyze crontab flock redis-server promtool chromium; do
+for tool in systemd-analyze crontab flock redis-server promtool chromium zsh; do
   if ! have "$tool"; then
     echo "ensure-test-tools: $tool is still missing after installing ${missing[*]}" >&2
     exit 1

@@ -7,7 +7,7 @@
 #   2. The tests' tools: systemd-analyze, crontab, flock, redis-server, and     (scripts/ensure-test-tools.sh)
 #      python3-pip (real pip downloads from the pip channel's index), chromium and the DejaVu and
 #      Liberation fonts (the page tests, through playwright-core), prometheus (its promtool checks
-#      /metrics and the example alert rules)
+#      /metrics and the example alert rules), zsh (the zsh completion is tried in a real zsh)
 #      (redis-server and prometheus: the packages only, their services are not started; the tests
 #      start their own servers)
 #   3. The test image nightshift-test/busybox:latest, from the static busybox   (scripts/make-test-image.sh)

@@ -212,12 +212,20 @@ const ALL_GLOBALS = Object.keys(GLOBAL_OPTIONS) as GlobalName[];
  * Which global options each command takes (a command not listed takes them all). Given to any other
  * command, one is refused as an unknown option, and --help lists only these.
  */
+const READ_A_NIGHT: GlobalName[] = ['config', 'schedule', 'root', 'date'];
 const GLOBALS_OF_COMMAND: Record<string, GlobalName[]> = {
   validate: ['config', 'schedule'],
   // The daemon and the server follow the clock; install writes what starts the nights at their time.
   daemon: ['config', 'schedule', 'machine', 'root'],
   serve: ['config', 'schedule', 'machine', 'root'],
   install: ['config', 'schedule', 'machine', 'root'],
+  // These read a night folder, whose night.json names the machine that ran it.
+  status: READ_A_NIGHT,
+  log: READ_A_NIGHT,
+  wait: READ_A_NIGHT,
+  cancel: READ_A_NIGHT,
+  upload: READ_A_NIGHT,
+  shell: READ_A_NIGHT,
   completion: [],
   help: [],
   __complete: ['config', 'schedule', 'root', 'date'],
@@ -378,7 +386,8 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
 /** Why a command that does not take a global option leaves it out: said when one is given anyway. */
 const GLOBAL_NOT_TAKEN: Partial<Record<GlobalName, string>> = {
   date: '--date is for run, status and report (e.g. nightshift run --date 2026_11_22) and the other commands that read one night; validate checks the configuration, daemon, serve and install follow the clock',
-  machine: "--machine is for the commands that run or read a machine's nights",
+  machine:
+    "--machine is for the commands that plan, run or report a machine's nights (plan, run, retry, build, report, prune, daemon, serve, install); a night's folder names the machine that ran it, so the commands that read one need no --machine",
   root: '--root is for the commands that read or write the night folders',
 };
 

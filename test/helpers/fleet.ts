@@ -83,21 +83,22 @@ upload: { to: "file://${dest}/{date}", key: "{id}/{file}" }
 `;
   const configDir = writeConfigDir({ matrix, schedules: { nightly: schedule } });
   const date = `2031_01_${String(++nights).padStart(2, '0')}`;
-  const args = (machine: string) => ['--config', configDir, '--machine', machine, '--root', roots[machine]!, '--date', date];
+  // --machine before the command, as in a machine's alias: the commands that read a night pass it over.
+  const args = (machine: string) => ['--config', configDir, '--root', roots[machine]!, '--date', date];
   return {
     date,
     configDir,
     roots,
     dest,
     run(machine) {
-      const child = execa('node', [CLI, 'run', ...args(machine)], { reject: false, env: { NIGHTSHIFT_REDIS_URL: '' } });
+      const child = execa('node', [CLI, '--machine', machine, 'run', ...args(machine)], { reject: false, env: { NIGHTSHIFT_REDIS_URL: '' } });
       children.push(child);
       return child;
     },
     // Through the reader every command uses: night.json and its journal.
     state: (machine) => readNightState(path.join(roots[machine]!, date, 'night.json')),
     async cli(machine, extra) {
-      const result = await execa('node', [CLI, ...extra, ...args(machine)], { reject: false });
+      const result = await execa('node', [CLI, '--machine', machine, ...extra, ...args(machine)], { reject: false });
       return { exitCode: result.exitCode, stdout: result.stdout, stderr: result.stderr };
     },
   };

@@ -32,7 +32,7 @@ afterEach(async () => {
 // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- unset when the before-hook failed
 afterAll(() => night?.cleanup());
 
-const args = (date: string) => ['--config', night.configDir, '--machine', 'm1', '--date', date];
+const args = (date: string) => ['--config', night.configDir, '--date', date];
 const builds = async (date: string): Promise<Record<string, BuildRecord>> =>
   Object.fromEntries(((await readNightState(path.join(night.root, date, 'night.json')))?.builds ?? []).map((b) => [b.id, b]));
 
@@ -46,7 +46,7 @@ async function until(condition: () => Promise<boolean>, what: string, timeoutMs 
 
 /** Starts `nightshift run` of the slow and quick builds (as `runner`) and returns once both slow ones run. */
 async function startNight(date: string): Promise<void> {
-  runner = execa('node', [CLI, 'run', '--only', 'slow_*', '--only', 'ok_*', ...args(date)], { reject: false });
+  runner = execa('node', [CLI, 'run', '--machine', 'm1', '--only', 'slow_*', '--only', 'ok_*', ...args(date)], { reject: false });
   await until(async () => {
     const now = await builds(date);
     return now['slow_3.11_cpu']?.status === 'running' && now['slow_3.12_cpu']?.status === 'running';
@@ -142,7 +142,7 @@ describe('nightshift cancel (the whole night)', () => {
 
     // A run of one build: a pending build of the night that this run does not run is left as it is (exit 3).
     const left = before.find((b) => b.status === 'pending')!.id;
-    runner = execa('node', [CLI, 'run', '--only', 'slow_3.11_cpu', ...args(date)], { reject: false });
+    runner = execa('node', [CLI, 'run', '--machine', 'm1', '--only', 'slow_3.11_cpu', ...args(date)], { reject: false });
     await until(async () => (await builds(date))['slow_3.11_cpu']?.status === 'running', 'the rerun to start');
     const notHers = await runCli(['cancel', left, ...args(date)]);
     expect(notHers.exitCode).toBe(3);
@@ -181,7 +181,7 @@ describe('nightshift cancel of a night the daemon runs', () => {
     try {
       await until(() => Promise.resolve(/night \d{4}_\d\d_\d\d started/.test(log)), 'the daemon to start a night');
       const date = /night (\d{4}_\d\d_\d\d) started/.exec(log)![1]!;
-      const at = ['--config', fixture.configDir, '--machine', 'm1', '--date', date];
+      const at = ['--config', fixture.configDir, '--date', date];
       const statuses = async () => Object.fromEntries(((await readNightState(path.join(fixture.root, date, 'night.json')))?.builds ?? []).map((b) => [b.id, b.status]));
       await until(async () => {
         const now = await statuses();

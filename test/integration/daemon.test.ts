@@ -155,7 +155,8 @@ describe('nightshift daemon', () => {
     for (const line of second.lines) expect(Object.keys(JSON.parse(line) as object).slice(0, 2)).toEqual(['time', 'event']);
 
     // `nightshift status` shows the night and when the next night and report come.
-    const status = await runCli(['status', ...args]);
+    // Given before the command, as in an alias, --machine is passed over by status.
+    const status = await runCli([...args, 'status']);
     expect(status.exitCode).toBe(0);
     expect(status.stdout).toMatch(/slow_3\.11_cpu\s+succeeded/);
     expect(status.stdout).toMatch(new RegExp(`^next night \\d{4}-\\d\\d-\\d\\d \\S+ \\S+ · next report \\d{4}-\\d\\d-\\d\\d \\S+ \\S+, sent by ${machine}$`, 'm'));

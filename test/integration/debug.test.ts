@@ -15,16 +15,16 @@ let onHost: NightFixture;
 let keptBuild: CliResult;
 let goodBuild: CliResult;
 let keptName: string;
-const args = (night: NightFixture) => ['--config', night.configDir, '--machine', 'm1', '--date', night.date];
+const args = (night: NightFixture) => ['--config', night.configDir, '--date', night.date];
 const SECRET = 'smtp://user:hunter2@mail.example';
 
 beforeAll(async () => {
   await dockerAvailable();
   [inDocker, onHost] = await Promise.all([makeNightFixture({ executor: 'docker' }), makeNightFixture({ executor: 'host' })]);
-  keptBuild = await runCli(['build', 'bad', '3.12', 'cpu', '--keep', ...args(inDocker)]);
+  keptBuild = await runCli(['build', '--machine', 'm1', 'bad', '3.12', 'cpu', '--keep', ...args(inDocker)]);
   keptName = /kept (\S+) \(bad_3\.12_cpu\)/.exec(keptBuild.stdout)?.[1] ?? '';
-  goodBuild = await runCli(['build', 'ok', '3.11', 'cpu', '--keep', ...args(inDocker)]);
-  expect((await runCli(['build', 'bad', '3.12', 'cpu', ...args(onHost)])).exitCode).toBe(1);
+  goodBuild = await runCli(['build', '--machine', 'm1', 'ok', '3.11', 'cpu', '--keep', ...args(inDocker)]);
+  expect((await runCli(['build', '--machine', 'm1', 'bad', '3.12', 'cpu', ...args(onHost)])).exitCode).toBe(1);
 }, 60_000);
 
 afterAll(async () => {

@@ -61,7 +61,7 @@ packages:
     timeout: 1m
 `;
     const configDir = writeConfigDir({ matrix, schedules: { nightly: `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: { slots: 1 }\n` } });
-    const cli = (...args: string[]) => execa('node', [CLI, ...args, '--config', configDir, '--machine', 'm1', '--date', DATE], { reject: false });
+    const cli = (...args: string[]) => execa('node', [CLI, '--machine', 'm1', ...args, '--config', configDir, '--date', DATE], { reject: false });
     return { configDir, root, cli };
   }
   const state = async (root: string) => JSON.parse(await readFile(path.join(root, DATE, 'night.json'), 'utf8')) as NightState;

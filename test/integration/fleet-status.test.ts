@@ -183,10 +183,10 @@ describe('status of this machine', () => {
     const state = emptyNightState({ date: DATE, machine: 'm1', schedule: 'nightly' }, new Date('2026-12-01T02:00:00Z'));
     state.queue = { url: 'redis://:***@redis.example.com:6379/0', unreachable_since: '2026-12-01T02:47:12Z' };
     await writeNightState(path.join(dir, 'night.json'), state);
-    const result = await nightshift(['status', '--machine', 'm1', '--date', DATE]);
+    const result = await nightshift(['status', '--date', DATE]);
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toContain('the shared queue at redis://:***@redis.example.com:6379/0 has been unreachable since 02:47; running builds go on, nothing new starts');
-    const json = JSON.parse((await nightshift(['status', '--machine', 'm1', '--json', '--date', DATE])).stdout) as { queue: object };
+    const json = JSON.parse((await nightshift(['status', '--json', '--date', DATE])).stdout) as { queue: object };
     expect(json.queue).toEqual({ url: 'redis://:***@redis.example.com:6379/0', unreachable_since: '2026-12-01T02:47:12Z' });
   });
 });

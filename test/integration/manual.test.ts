@@ -20,6 +20,8 @@ let handOutside: CliResult;
 let handOther: CliResult;
 let nightly: CliResult;
 const args = (machine = 'm1') => ['--config', night.configDir, '--machine', machine, '--date', night.date];
+// status and log read the night folder, which names its machine.
+const readArgs = () => ['--config', night.configDir, '--date', night.date];
 const nightDir = () => path.join(night.root, night.date);
 const state = async () => JSON.parse(await readFile(path.join(nightDir(), 'night.json'), 'utf8')) as NightState;
 const published = (key: string) => path.join(folder, key);
@@ -80,10 +82,10 @@ describe("hand builds outside the machine's share", () => {
   });
 
   it('show as manual in status', async () => {
-    const status = await runCli(['status', ...args()]);
+    const status = await runCli(['status', ...readArgs()]);
     expect(status.stdout).toMatch(/, 2 manual/);
     expect(status.stdout).toMatch(/ok_3\.14_cpu\s+succeeded \(manual\)/);
-    const json = JSON.parse((await runCli(['status', '--json', ...args()])).stdout) as { builds: { id: string; manual: boolean }[] };
+    const json = JSON.parse((await runCli(['status', '--json', ...readArgs()])).stdout) as { builds: { id: string; manual: boolean }[] };
     expect(
       json.builds
         .filter((b) => b.manual)
@@ -106,7 +108,7 @@ describe("a hand build of a cell in the machine's share", () => {
     expect(record.manual).toBeUndefined();
     expect(await readFile(path.join(nightDir(), 'logs/failed/bad_3.12_cpu.attempt-1.log'), 'utf8')).toMatch(/something broke/);
     expect(await readFile(path.join(nightDir(), 'logs/failed/bad_3.12_cpu.log'), 'utf8')).toMatch(/attempt two/);
-    expect((await runCli(['log', 'bad_3.12_cpu', ...args()])).stdout).toMatch(/^(?![\s\S]*something broke)[\s\S]*attempt two/);
+    expect((await runCli(['log', 'bad_3.12_cpu', ...readArgs()])).stdout).toMatch(/^(?![\s\S]*something broke)[\s\S]*attempt two/);
   });
 });
 

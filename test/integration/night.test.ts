@@ -17,7 +17,7 @@ describe.each(['docker', 'host'] as const)('a night with the %s executor', (exec
   const dir = () => path.join(night.root, night.date);
   const state = async () => JSON.parse(await readFile(path.join(dir(), 'night.json'), 'utf8')) as NightState;
   const build = async (id: string) => (await state()).builds.find((b) => b.id === id)!;
-  const cli = (...args: string[]) => runCli([...args, '--config', night.configDir, '--machine', 'm1', '--date', night.date]);
+  const cli = (...args: string[]) => runCli(['--machine', 'm1', ...args, '--config', night.configDir, '--date', night.date]);
 
   beforeAll(async () => {
     if (executor === 'docker') await dockerAvailable();

@@ -232,7 +232,7 @@ describe.each(['file', 's3'] as const)('a pip nightly channel on %s', (kind) => 
   });
 
   it('`nightshift upload` again rewrites no page that is unchanged', async () => {
-    const again = await runCli(['upload', '--config', configDir, '--machine', 'm1', '--date', d3, '--root', path.join(`${folder}-root`, 'm1')]);
+    const again = await runCli(['upload', '--config', configDir, '--date', d3, '--root', path.join(`${folder}-root`, 'm1')]);
     expect(again.exitCode).toBe(0);
     const lines = (await readFile(path.join(`${folder}-root`, 'm1', d3, 'logs', 'master', 'upload.log'), 'utf8')).trim().split('\n');
     // Nothing left to remove either; the wheel the cu128 pointer names is still kept.

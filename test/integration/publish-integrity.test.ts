@@ -31,7 +31,7 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
   let destination: Destination;
   let swapped: Awaited<ReturnType<typeof runCli>>;
   let swapDate: string;
-  const args = (date: string) => ['--config', night.configDir, '--machine', 'm1', '--date', date];
+  const args = (date: string) => ['--config', night.configDir, '--date', date];
   const json = async <T>(key: string) => JSON.parse((await destination.getBytes(key))!.toString('utf8')) as T;
   const state = async (date: string) => JSON.parse(await readFile(path.join(night.root, date, 'night.json'), 'utf8')) as NightState;
   const failures = async (date: string) => new Map((await state(date)).upload!.failed.map((f) => [f.key, f.error]));
@@ -54,7 +54,7 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
     // slow_* times out after 4s: the night is still going when the left-behind process swaps the files.
     night = await makeNightFixture({ executor: 'host', slowTimeout: '4s', scheduleExtra: upload });
     // A good night first, so that the cells have latest pointers to keep.
-    expect((await runCli(['run', '--only', 'ok_*', ...args(night.date)])).exitCode).toBe(0);
+    expect((await runCli(['run', '--machine', 'm1', '--only', 'ok_*', ...args(night.date)])).exitCode).toBe(0);
     // Then a process on the host (a build's left-behind daemon where builds are not contained, or anything
     // else with write access) replaces the artifacts once their builds have ended and been recorded: by a
     // link to a root-only host file (3.12), or by other bytes (3.11). The night is still going (slow_* times
@@ -84,7 +84,7 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
       ],
       { reject: false },
     );
-    swapped = await runCli(['run', '--only', 'ok_* slow_*', ...args(swapDate)]);
+    swapped = await runCli(['run', '--machine', 'm1', '--only', 'ok_* slow_*', ...args(swapDate)]);
     swapper.kill();
   }, 120_000);
   afterAll(async () => {
@@ -142,7 +142,7 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
     // Something else already put other content at the key ok_3.12_cpu's wheel renders to.
     const key = `${date}/ok/3.12/pkg-3.12.whl`;
     await destination.putBytes(key, 'another build\n', { sha256: sha256('another build\n') });
-    const run = await runCli(['run', '--only', 'ok_*', ...args(date)]);
+    const run = await runCli(['run', '--machine', 'm1', '--only', 'ok_*', ...args(date)]);
     expect(run.exitCode).toBe(4);
     expect((await failures(date)).get(key)).toMatch(
       new RegExp(
@@ -166,9 +166,9 @@ describe.each(['s3', 'file'] as const)('publishing only what was built, to %s', 
 
   it('lets the same build replace its own object of the night: a rebuild with --force publishes the new bytes', async () => {
     const date = addDays(night.date, 3);
-    expect((await runCli(['run', '--only', 'ok_3.11_cpu', ...args(date)])).exitCode).toBe(0);
+    expect((await runCli(['run', '--machine', 'm1', '--only', 'ok_3.11_cpu', ...args(date)])).exitCode).toBe(0);
     await night.commit({ 'ok.sh': 'echo "rebuilt $NIGHTSHIFT_BUILD_ID" > "$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"\n' }, 'rebuild');
-    const rebuilt = await runCli(['run', '--force', '--refresh-recipes', '--only', 'ok_3.11_cpu', ...args(date)]);
+    const rebuilt = await runCli(['run', '--machine', 'm1', '--force', '--refresh-recipes', '--only', 'ok_3.11_cpu', ...args(date)]);
     expect(rebuilt.exitCode).toBe(0);
     expect((await destination.getBytes(`${date}/ok/3.11/pkg-3.11.whl`))!.toString()).toBe('rebuilt ok_3.11_cpu\n');
   });

@@ -20,7 +20,7 @@ describe('retry of transient failures', () => {
   let root: string;
   let configDir: string;
   let run: Awaited<ReturnType<typeof runCli>>;
-  const cli = (...args: string[]) => runCli([...args, '--config', configDir, '--machine', 'm1', '--date', DATE]);
+  const cli = (...args: string[]) => runCli(['--machine', 'm1', ...args, '--config', configDir, '--date', DATE]);
   const dir = () => path.join(root, DATE);
   const state = async () => JSON.parse(await readFile(path.join(dir(), 'night.json'), 'utf8')) as NightState;
   const build = async (id: string) => (await state()).builds.find((b) => b.id === id)!;

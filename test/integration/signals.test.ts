@@ -18,7 +18,7 @@ const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 describe('stopping a night', () => {
   let night: NightFixture;
   let child: ResultPromise | undefined;
-  const args = () => ['--config', night.configDir, '--machine', 'm1', '--date', night.date];
+  const args = () => ['--config', night.configDir, '--date', night.date];
   const statePath = () => path.join(night.root, night.date, 'night.json');
   const state = async () => JSON.parse(await readFile(statePath(), 'utf8')) as NightState;
   const statuses = async () => Object.fromEntries((await state()).builds.map((b) => [b.id, b.status]));
@@ -44,10 +44,10 @@ describe('stopping a night', () => {
   });
 
   it('SIGTERM kills and removes running containers, marks them canceled and exits within 30 s', async () => {
-    child = execa('node', [CLI, 'run', '--only', 'slow_*', ...args()], { reject: false });
+    child = execa('node', [CLI, 'run', '--machine', 'm1', '--only', 'slow_*', ...args()], { reject: false });
     await until(twoRunning, 'two running builds');
 
-    const second = await runCli(['run', '--only', 'slow_*', ...args()]);
+    const second = await runCli(['run', '--machine', 'm1', '--only', 'slow_*', ...args()]);
     expect(second.exitCode).toBe(2);
     expect(second.stderr).toMatch(new RegExp(`pid ${child.pid!}`));
 
@@ -68,7 +68,7 @@ describe('stopping a night', () => {
   });
 
   it('a runner killed outright is cleaned up and resumed by the next run', async () => {
-    child = execa('node', [CLI, 'run', '--only', 'slow_*', ...args()], { reject: false });
+    child = execa('node', [CLI, 'run', '--machine', 'm1', '--only', 'slow_*', ...args()], { reject: false });
     await until(twoRunning, 'two running builds');
     const orphans = await containersWithLabel(`nightshift.night=${night.date}`);
     child.kill('SIGKILL');
@@ -80,7 +80,7 @@ describe('stopping a night', () => {
     expect(status.stdout).toMatch(/runner of this night is gone/);
 
     await night.commit({ 'slow.sh': 'echo "quick now" > "$NIGHTSHIFT_OUT/slow.whl"\n' }, 'make the slow build quick');
-    const resumed = await runCli(['run', '--only', 'slow_*', '--refresh-recipes', ...args()]);
+    const resumed = await runCli(['run', '--machine', 'm1', '--only', 'slow_*', '--refresh-recipes', ...args()]);
     expect(resumed.stderr).toBe('');
     expect(resumed.exitCode).toBe(0);
     const remaining = await containersWithLabel(`nightshift.night=${night.date}`);

@@ -45,7 +45,7 @@ packages:
 `,
     schedules: { nightly: `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: { slots: ${slots} }\n` },
   });
-  return { dir: path.join(root, DATE), args: ['--config', configDir, '--machine', 'm1', '--date', DATE] };
+  return { dir: path.join(root, DATE), args: ['--config', configDir, '--date', DATE] };
 }
 
 const finished = (state: NightState | undefined) => state?.builds.filter((b) => FINISHED_STATUSES.includes(b.status)).length ?? 0;
@@ -65,7 +65,7 @@ describe('night.json while a runner writes it, and after the runner is killed', 
   it('readers see whole states moving forward; a kill -9 loses no recorded end; the next run resumes', async () => {
     const { dir, args } = await night(150, 'true');
     const file = path.join(dir, 'night.json');
-    const runner = execa('node', [CLI, 'run', ...args], { reject: false });
+    const runner = execa('node', [CLI, 'run', '--machine', 'm1', ...args], { reject: false });
     let seen = 0;
     let reads = 0;
     // Readers in this process, the writer in another: every read is a whole state, never fewer ends than the one before.
@@ -96,7 +96,7 @@ describe('night.json while a runner writes it, and after the runner is killed', 
     const shown = JSON.parse(status.stdout) as { builds: { id: string; status: string }[] };
     expect(shown.builds.filter((b) => b.status === 'succeeded').map((b) => b.id)).toEqual(expect.arrayContaining(recorded));
 
-    const resumed = await runCli(['run', ...args]);
+    const resumed = await runCli(['run', '--machine', 'm1', ...args]);
     expect(resumed.exitCode).toBe(0);
     const final = (await readNightState(file))!;
     expect(final.builds.every((b) => b.status === 'succeeded')).toBe(true);
@@ -115,7 +115,7 @@ describe('night.json while a runner writes it, and after the runner is killed', 
       'test -f scripts/build.sh',
     ].join(' && ');
     const { dir, args } = await night(2, script, 2);
-    const result = await runCli(['run', ...args]);
+    const result = await runCli(['run', '--machine', 'm1', ...args]);
     expect(result.exitCode).toBe(0);
     const state = (await readNightState(path.join(dir, 'night.json')))!;
     const commit = state.recipes!.commit;

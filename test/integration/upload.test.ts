@@ -30,7 +30,7 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
   let night: NightFixture;
   let destination: Destination;
   let first: Awaited<ReturnType<typeof runCli>>;
-  const args = (date = night.date) => ['--config', night.configDir, '--machine', 'm1', '--date', date];
+  const args = (date = night.date) => ['--config', night.configDir, '--date', date];
   const json = async <T>(key: string) => JSON.parse((await destination.getBytes(key))!.toString('utf8')) as T;
   const state = async (date = night.date) => JSON.parse(await readFile(path.join(night.root, date, 'night.json'), 'utf8')) as NightState;
 
@@ -48,7 +48,7 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     }
     // m2 claims opt_* and never runs: the fleet view must show it as missing.
     night = await makeNightFixture({ executor: 'host', machines: 'machines:\n  m1: { slots: 2 }\n  m2: { builds: ["opt_*"] }\n', scheduleExtra: upload });
-    first = await runCli(['run', ...args()]);
+    first = await runCli(['run', '--machine', 'm1', ...args()]);
   }, 120_000);
   afterAll(async () => {
     await server?.stop();
@@ -137,7 +137,7 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
   it('moves latest pointers only on success, and never back to an older night', async () => {
     const tomorrow = nextDay(night.date);
     await night.commit({ 'ok.sh': '[ "$NIGHTSHIFT_PYTHON" = 3.11 ] && exit 1\necho new > "$NIGHTSHIFT_OUT/pkg-$NIGHTSHIFT_PYTHON.whl"\n' }, 'break 3.11');
-    expect((await runCli(['run', '--only', 'ok_*', ...args(tomorrow)])).exitCode).toBe(1);
+    expect((await runCli(['run', '--machine', 'm1', '--only', 'ok_*', ...args(tomorrow)])).exitCode).toBe(1);
     expect((await json<LatestPointer>('nightshift/latest/ok_3.11_cpu.json')).date).toBe(night.date);
     expect((await json<LatestPointer>('nightshift/latest/ok_3.12_cpu.json')).date).toBe(tomorrow);
     // Publishing the older night again leaves the newer pointer where it is.
@@ -211,7 +211,7 @@ describe.each(['s3', 'file'] as const)('publishing to %s', (kind) => {
     it('a server that went away is caught up by nightshift upload', async () => {
       const later = nextDay(nextDay(night.date));
       await server!.stop();
-      const offline = await runCli(['run', '--only', 'ok_3.12_cpu', ...args(later)]);
+      const offline = await runCli(['run', '--machine', 'm1', '--only', 'ok_3.12_cpu', ...args(later)]);
       expect(offline.exitCode).toBe(4);
       expect(offline.stderr).toMatch(/some uploads failed; `nightshift upload` tries them again/);
       expect((await state(later)).upload!.failed.length).toBeGreaterThan(0);

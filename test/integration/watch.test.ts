@@ -19,7 +19,7 @@ import { addDays, nightDate } from '../../src/night/night-date.js';
 const CLI = path.resolve(import.meta.dirname, '../../dist/cli.js');
 
 let night: NightFixture;
-const args = () => ['--config', night.configDir, '--machine', 'm1', '--date', night.date];
+const args = () => ['--config', night.configDir, '--date', night.date];
 const state = async () => JSON.parse(await readFile(path.join(night.root, night.date, 'night.json'), 'utf8')) as NightState;
 
 beforeAll(async () => {
@@ -35,7 +35,7 @@ afterAll(() => night?.cleanup());
 
 describe('nightshift build', () => {
   it('builds every combination of the comma lists, printing the log live', async () => {
-    const result = await runCli(['build', 'opt', '3.11,3.12', 'cpu', ...args()]);
+    const result = await runCli(['build', '--machine', 'm1', 'opt', '3.11,3.12', 'cpu', ...args()]);
     expect(result.stderr).toBe('');
     expect(result.exitCode).toBe(0);
     expect(result.stdout).toMatch(/built, but wrote nothing[\s\S]*nightshift: succeeded[\s\S]*built, but wrote nothing[\s\S]*nightshift: succeeded/);
@@ -50,21 +50,21 @@ describe('nightshift build', () => {
   });
 
   it('builds values that are not in the matrix, and exits 1 when a build fails', async () => {
-    expect((await runCli(['build', 'opt', '3.14', 'cpu', ...args()])).exitCode).toBe(0);
+    expect((await runCli(['build', '--machine', 'm1', 'opt', '3.14', 'cpu', ...args()])).exitCode).toBe(0);
     expect((await state()).builds.map((b) => b.id)).toContain('opt_3.14_cpu');
-    const failed = await runCli(['build', 'bad', '3.12', 'cpu', ...args()]);
+    const failed = await runCli(['build', '--machine', 'm1', 'bad', '3.12', 'cpu', ...args()]);
     expect(failed.exitCode).toBe(1);
     expect(failed.stdout).toMatch(/compiler error: something broke/);
   });
 
   it('says what is missing or wrong in the request', async () => {
-    const missing = await runCli(['build', 'opt', ...args()]);
+    const missing = await runCli(['build', '--machine', 'm1', 'opt', ...args()]);
     expect(missing.exitCode).toBe(2);
     expect(missing.stderr).toMatch(/say which python, cuda to build: nightshift build opt PYTHONS CUDAS/);
-    const unknown = await runCli(['build', 'otp', '3.12', 'cpu', ...args()]);
+    const unknown = await runCli(['build', '--machine', 'm1', 'otp', '3.12', 'cpu', ...args()]);
     expect(unknown.exitCode).toBe(2);
     expect(unknown.stderr).toMatch(/no package "otp".*did you mean "opt"/);
-    const unsafe = await runCli(['build', 'opt', '3.12;rm', 'cpu', ...args()]);
+    const unsafe = await runCli(['build', '--machine', 'm1', 'opt', '3.12;rm', 'cpu', ...args()]);
     expect(unsafe.exitCode).toBe(2);
     expect(unsafe.stderr).toMatch(/python "3\.12;rm" cannot be used/);
   });
@@ -89,7 +89,7 @@ describe('nightshift log', () => {
 
 describe('following and waiting while a night runs', () => {
   it('log --follow can stop and start again; wait returns when the builds end', async () => {
-    const runner = execa('node', [CLI, 'run', '--only', 'ok_*', ...args()], { reject: false });
+    const runner = execa('node', [CLI, 'run', '--machine', 'm1', '--only', 'ok_*', ...args()], { reject: false });
     const running = async () => (await state()).builds.some((b) => b.id === 'ok_3.11_cpu' && b.status === 'running');
     for (let i = 0; !(await running().catch(() => false)); i++) {
       if (i > 200) throw new Error('the build never started');
@@ -127,7 +127,7 @@ describe('following and waiting while a night runs', () => {
   });
 
   it('later nights order builds by the durations history recorded', async () => {
-    const dry = await runCli(['run', '--dry-run', '--force', ...args()]);
+    const dry = await runCli(['run', '--machine', 'm1', '--dry-run', '--force', ...args()]);
     const order = [...dry.stdout.matchAll(/^\s*\d+\s+(\S+)/gm)].map((m) => m[1]);
     // ok_* were estimated at 10m, above slow_ (20m) and bad_/empty_ (30m) ... but took about 3s, so
     // history puts them last, with opt_ which also succeeded; never-successful builds keep their estimates.
@@ -192,7 +192,7 @@ describe('disk space around a night', () => {
 describe('--json for scripts: build and wait', () => {
   // A night of its own: the nights above stay as their tests left them.
   const date = () => addDays(night.date, 1);
-  const jsonArgs = () => ['--config', night.configDir, '--machine', 'm1', '--date', date()];
+  const jsonArgs = () => ['--config', night.configDir, '--date', date()];
   // Through its journal: what a run wrote a moment ago is there.
   const records = async () => (await readNightState(path.join(night.root, date(), 'night.json')))!;
   interface BuildJson {
@@ -217,7 +217,7 @@ describe('--json for scripts: build and wait', () => {
   });
 
   it('build --json: the live log on stderr, the builds as night.json records them on stdout', async () => {
-    const built = await runCli(['build', 'ok', '3.12', 'cpu', '--json', ...jsonArgs()]);
+    const built = await runCli(['build', '--machine', 'm1', 'ok', '3.12', 'cpu', '--json', ...jsonArgs()]);
     expect(built.exitCode).toBe(0);
     const answer = JSON.parse(built.stdout) as { date: string; machine: string; night: string; builds: BuildJson[]; upload: unknown };
     expect(answer).toMatchObject({ date: date(), machine: 'm1', night: path.join(night.root, date()), upload: null });
@@ -228,7 +228,7 @@ describe('--json for scripts: build and wait', () => {
     // Whole lines, in order, then the summary.
     expect(built.stderr).toMatch(/^line 1 of ok_3\.12_cpu\n[\s\S]*^line 10 of ok_3\.12_cpu\n[\s\S]*^night \d{4}_\d\d_\d\d: 1 succeeded$/m);
 
-    const failed = await runCli(['build', 'bad', '3.12', 'cpu', '--json', ...jsonArgs()]);
+    const failed = await runCli(['build', '--machine', 'm1', 'bad', '3.12', 'cpu', '--json', ...jsonArgs()]);
     expect(failed.exitCode).toBe(1);
     const bad = (JSON.parse(failed.stdout) as { builds: BuildJson[] }).builds;
     expect(bad).toEqual([expect.objectContaining({ id: 'bad_3.12_cpu', status: 'failed', exit_code: 3, artifacts: [] })]);
@@ -237,7 +237,7 @@ describe('--json for scripts: build and wait', () => {
 
   it('wait --json: one object at the end, with how the waiting ended; exit codes as without it', async () => {
     // The chatty build talks for 3s: a wait of 1s runs out first.
-    const chatty = runCli(['build', 'ok', '3.11', 'cpu', ...jsonArgs()]);
+    const chatty = runCli(['build', '--machine', 'm1', 'ok', '3.11', 'cpu', ...jsonArgs()]);
     for (let i = 0; !(await records().then((s) => s.builds.some((b) => b.id === 'ok_3.11_cpu' && b.status === 'running'))); i++) {
       if (i > 200) throw new Error('the build never started');
       await sleep(50);
@@ -277,16 +277,16 @@ describe('a hand build of a value matrix.yaml does not list', () => {
           `packages:\n  wheel:\n    executor: host\n    command: ["sh", "-c", "exec sh \\"$NIGHTSHIFT_RECIPES/build.sh\\""]\n    timeout: 1m\nenv:\n  CUDA_VERSION: "{cuda.version}"\n`,
         schedules: { nightly: `cron: "0 1 * * *"\nroot: "${root}"\nmachines:\n  m1: {}\n` },
       });
-      const at = ['--config', configDir, '--machine', 'm1', '--date', '2031-03-04'];
-      const refused = await runCli(['build', 'wheel', '3.12', 'cu130', ...at]);
+      const at = ['--config', configDir, '--date', '2031-03-04'];
+      const refused = await runCli(['build', '--machine', 'm1', 'wheel', '3.12', 'cu130', ...at]);
       expect(refused.exitCode).toBe(2);
       expect(refused.stderr).toMatch(
         /wheel_3\.12_cu130: \{cuda\.version\} cannot be filled in: cuda cu130 is not in .*matrix\.yaml, so it has no attribute version; give it with --set cuda\.version=VALUE/,
       );
-      const built = await runCli(['build', 'wheel', '3.12', 'cu130', '--set', 'cuda.version=13.0', ...at]);
+      const built = await runCli(['build', '--machine', 'm1', 'wheel', '3.12', 'cu130', '--set', 'cuda.version=13.0', ...at]);
       expect(built.exitCode, built.stderr).toBe(0);
       expect(built.stdout).toMatch(/building for CUDA 13\.0/);
-      const listed = await runCli(['build', 'wheel', '3.12', 'cu126', '--set', 'cuda.version=13.0', ...at]);
+      const listed = await runCli(['build', '--machine', 'm1', 'wheel', '3.12', 'cu126', '--set', 'cuda.version=13.0', ...at]);
       expect(listed.exitCode).toBe(2);
       expect(listed.stderr).toMatch(/every cuda asked for \(cu126\) is in matrix\.yaml with its own attributes/);
     } finally {

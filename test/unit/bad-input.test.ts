@@ -23,7 +23,7 @@ describe('--root', () => {
     const file = path.join(tmp, 'a-file');
     await writeFile(file, 'not a folder');
     for (const command of ['status', 'run', 'prune', 'upload', 'wait']) {
-      const result = await runCli([command, '--config', repo, '--machine', 'linux-0', '--root', file]);
+      const result = await runCli(['--machine', 'linux-0', command, '--config', repo, '--root', file]);
       expect(result.exitCode, `${command}: ${result.stderr}`).toBe(2);
       expect(result.stderr).toMatch(/--root .*a-file is a file, not a folder; .*give a folder/);
       expect(result.stderr).not.toMatch(/ENOTDIR|\n\s+at /);
@@ -31,7 +31,7 @@ describe('--root', () => {
   });
 
   it('under a file is a usage error too', async () => {
-    const result = await runCli(['status', '--config', repo, '--machine', 'linux-0', '--root', path.join(tmp, 'a-file', 'nights')]);
+    const result = await runCli(['status', '--config', repo, '--root', path.join(tmp, 'a-file', 'nights')]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toMatch(/lies under a file, not a folder/);
   });

@@ -166,6 +166,11 @@ describe('usage', () => {
       expect(text, command).not.toContain('--date');
     }
     expect(await help('run')).toMatch(/--date <date>[\s\S]*Examples:/);
+    for (const command of ['status', 'log', 'wait', 'cancel', 'upload', 'shell']) {
+      const text = await help(command);
+      expect(text, command).toMatch(/--date <date>/);
+      expect(text, command).not.toContain('--machine');
+    }
   });
 
   it('refuses a global option where it means nothing, naming the options the command takes', async () => {
@@ -187,6 +192,10 @@ describe('usage', () => {
     const after = await runCli(['validate', '--config', repo, '--machine', 'linux-0']);
     expect(after.exitCode).toBe(2);
     expect(after.stderr).toMatch(/unknown option '--machine'/);
+    // A night's folder names its machine: the commands that read one take no --machine, and say why.
+    const status = await runCli(['status', '--config', repo, '--machine', 'linux-0']);
+    expect(status.exitCode).toBe(2);
+    expect(status.stderr).toMatch(/nightshift status: --machine is for .*; a night's folder names the machine that ran it/);
   });
 
   it('takes global options before the command name and from the environment', async () => {
