@@ -1,19 +1,46 @@
 /** `nightshift help <topic>`: short texts about what several commands share, kept here in one place. */
 import { ExitCode, type ExitCodeValue } from '../errors.js';
 
-/** What each exit code means, in the order of the README's table; the test holds it to ExitCode. */
+/** What each exit code means, word for word the README's table (without its backticks); the test holds both to ExitCode. */
 export const EXIT_CODE_MEANINGS: readonly { code: ExitCodeValue; meaning: string }[] = [
   { code: ExitCode.ok, meaning: 'all good' },
-  { code: ExitCode.buildsFailed, meaning: 'some builds failed' },
+  { code: ExitCode.buildsFailed, meaning: 'some builds did not succeed: failed, timed out, or canceled one by one (nightshift cancel ID); wait: one it waited for' },
   { code: ExitCode.usage, meaning: 'configuration or usage error (every problem listed)' },
-  { code: ExitCode.nothingSelected, meaning: 'nothing selected (--only matched no build; cancel with no run of the night going on)' },
-  { code: ExitCode.serviceUnavailable, meaning: 'an outside service (Docker, git remote, S3, SMTP, Redis) or the machine itself (a full disk) is unusable' },
-  { code: ExitCode.canceled, meaning: 'canceled: run or build stopped by a signal or nightshift cancel; run again goes on where it stopped' },
+  {
+    code: ExitCode.nothingSelected,
+    meaning:
+      'nothing selected: --only matched no build, an id or glob names no build of the night, no such night, a build with no log yet (log), a night with no builds to retry (retry), no run of the night going on (cancel)',
+  },
+  {
+    code: ExitCode.serviceUnavailable,
+    meaning:
+      'an outside service (Docker, git remote, S3, SMTP, Redis, a webhook) or the machine itself is unusable: builds not_run because the Docker engine was down, objects not uploaded, a report not delivered, a prune that could not remove everything, the shared queue unreachable (status --all-machines, after showing the manifests), a full disk (the message names the file and where to free space)',
+  },
+  {
+    code: ExitCode.canceled,
+    meaning:
+      'canceled: run, retry or build stopped by a signal (SIGINT, SIGTERM) or by nightshift cancel without ids before it was done, or every build wait waited for that did not succeed was canceled; nightshift run again goes on where it stopped',
+  },
   { code: ExitCode.waitTimedOut, meaning: 'wait --timeout ran out with builds still going; cancel waited 60 s and what it canceled has not ended' },
   { code: ExitCode.bug, meaning: 'a bug in nightshift: please report it with the command you ran' },
 ];
 
-const exitCodes = ['Exit codes of every command:', '', ...EXIT_CODE_MEANINGS.map(({ code, meaning }) => `  ${String(code).padStart(2)}  ${meaning}`)].join('\n');
+/** A meaning folded to lines of at most `width` characters, the later ones under the first. */
+function fold(text: string, width: number, indent: string): string {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  return [...lines, line].join(`\n${indent}`);
+}
+
+const exitCodes = ['Exit codes of every command:', '', ...EXIT_CODE_MEANINGS.map(({ code, meaning }) => `  ${String(code).padStart(2)}  ${fold(meaning, 90, '      ')}`)].join(
+  '\n',
+);
 
 const selectors = `Selectors pick builds by id, in schedules (machines.NAME.builds) and with --only and --skip
 (run, plan), --skip (retry), and the ids of log, wait and cancel.
