@@ -16,6 +16,7 @@ import { humanOutput, printJson } from '../output/json.js';
 import { stopOnSignals } from '../runner/signals.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
+import { withAttributes } from '../matrix/unlisted-values.js';
 import { buildEnv, renderCacheKey, renderCommand, renderImage } from '../build/build-env.js';
 import { loadEstimates, orderSeconds } from '../runner/estimates.js';
 import { followLog } from '../night/follow-log.js';
@@ -237,21 +238,6 @@ function manualCells(spec: PackageSpec, values: Map<string, string[]>, attribute
     }
   }
   return combos.map((combo) => withAttributes(includedCell(spec, combo)!, attributes));
-}
-
-/**
- * The cell with the --set attributes on its values that matrix.yaml does not list. A listed value keeps
- * the matrix's attributes: its build is the nightly's cell, and a build id names one build.
- */
-function withAttributes(cell: Cell, attributes: Map<string, Record<string, string>>): Cell {
-  const listed = (axis: string, value: string) => cell.package.axes.find((a) => a.name === axis)?.values.some((v) => v.value === value) ?? false;
-  const values = Object.fromEntries(
-    Object.entries(cell.values).map(([axis, value]) => {
-      const given = attributes.get(axis);
-      return [axis, given && !listed(axis, value.value) ? { ...value, attrs: { ...value.attrs, ...given } } : value];
-    }),
-  );
-  return { ...cell, values };
 }
 
 /** Prints each build's log as it is written, one build after another. */

@@ -16,6 +16,7 @@ import { loadSchedule, type GlobalOptions, type ScheduleContext } from '../conte
 import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
+import { withAttributes } from '../matrix/unlisted-values.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { pickBuilds, readNight } from '../night/read-night.js';
 import { artifactDir, workDir } from '../night/layout.js';
@@ -101,7 +102,9 @@ function cellOf(record: BuildRecord, config: ScheduleContext['config']): Cell {
   const nightly = config.cells.find((cell) => cell.id === record.id);
   if (nightly) return nightly;
   const spec = config.matrix.packages.find((p) => p.name === record.package);
-  const cell = spec && includedCell(spec, { package: spec.name, ...record.axes });
+  const listed = spec && includedCell(spec, { package: spec.name, ...record.axes });
+  // A hand build of values matrix.yaml does not list: with the attributes it was given (build --set).
+  const cell = listed && withAttributes(listed, new Map(Object.entries(record.attributes ?? {})));
   if (!cell) {
     throw new NightshiftError(
       `${record.id} is in night.json but ${config.matrix.file} no longer makes it (package ${record.package} or its axes changed); restore the configuration the night ran with`,

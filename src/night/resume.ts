@@ -4,6 +4,7 @@
  * the caller kills what is left of them (containers, host processes) before they run again. Cells built by
  * hand outside this machine's share are marked `manual`: kept apart from the nightly everywhere.
  */
+import { unlistedAttributes } from '../matrix/unlisted-values.js';
 import type { Cell } from '../config/model.js';
 import type { BuildRecord, NightState } from './state.js';
 
@@ -41,6 +42,7 @@ export function planResume(
 }
 
 export function pendingRecord(cell: Cell, order: number, estimateS: number): BuildRecord {
+  const attributes = unlistedAttributes(cell);
   return {
     id: cell.id,
     package: cell.package.name,
@@ -51,6 +53,7 @@ export function pendingRecord(cell: Cell, order: number, estimateS: number): Bui
     order,
     estimate_s: estimateS,
     attempt: 0,
+    ...(attributes && { attributes }),
   };
 }
 

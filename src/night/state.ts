@@ -46,6 +46,8 @@ export interface BuildRecord {
   artifacts?: ArtifactRecord[];
   /** Built by hand (`nightshift build`) outside this machine's share of the matrix: never in the nightly's upload, latest pointers or report. */
   manual?: boolean;
+  /** Attributes given by hand (`build --set cuda.version=13.0`) to axis values matrix.yaml does not list, by axis. */
+  attributes?: Record<string, Record<string, string>>;
   /** Every attempt of a build its package's `retry` ran again, the last one included; absent otherwise. */
   attempts?: AttemptRecord[];
 }
@@ -135,6 +137,7 @@ const buildRecordSchema = z.looseObject({
   reason: optionalString,
   log: optionalString,
   first_error: optionalString,
+  attributes: z.record(z.string(), z.record(z.string(), z.string())).optional(),
   artifacts: z.array(z.looseObject({ file: z.string(), size: z.number(), sha256: z.string() })).optional(),
 });
 const nightStateSchema = z.looseObject({

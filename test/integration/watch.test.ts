@@ -286,6 +286,12 @@ describe('a hand build of a value matrix.yaml does not list', () => {
       const built = await runCli(['build', '--machine', 'm1', 'wheel', '3.12', 'cu130', '--set', 'cuda.version=13.0', ...at]);
       expect(built.exitCode, built.stderr).toBe(0);
       expect(built.stdout).toMatch(/building for CUDA 13\.0/);
+      // night.json keeps what was given, so the build can be entered again later as it ran.
+      const record = (await readNightState(path.join(root, '2031_03_04', 'night.json')))!.builds.find((b) => b.id === 'wheel_3.12_cu130')!;
+      expect(record.attributes).toEqual({ cuda: { version: '13.0' } });
+      const shell = await runCli(['shell', 'wheel_3.12_cu130', '--command', 'echo "CUDA=$CUDA_VERSION"', ...at]);
+      expect(shell.exitCode, shell.stderr).toBe(0);
+      expect(shell.stdout).toBe('CUDA=13.0\n');
       const listed = await runCli(['build', '--machine', 'm1', 'wheel', '3.12', 'cu126', '--set', 'cuda.version=13.0', ...at]);
       expect(listed.exitCode).toBe(2);
       expect(listed.stderr).toMatch(/every cuda asked for \(cu126\) is in matrix\.yaml with its own attributes/);
