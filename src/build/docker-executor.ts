@@ -125,6 +125,9 @@ export const KEEP_LABEL = 'nightshift.keep';
 // Longer than any build's timeout; `sleep infinity` is not in every image's sleep.
 const KEEP_ALIVE = ['sleep', '2147483647'];
 
+/** Docker's complaint when the image has no `sleep` to keep the container alive. */
+const lacksKeepAlive = (dockerSaid: string | undefined) => dockerSaid !== undefined && /exec: "sleep": executable file not found/.test(dockerSaid);
+
 /**
  * With `--keep`, the container is started detached, kept alive by `sleep`, and the build runs in it
  * through `docker exec`: when it fails, the container is simply not removed, and a person can
@@ -132,7 +135,9 @@ const KEEP_ALIVE = ['sleep', '2147483647'];
  */
 export function keptContainerArgs(options: ExecuteOptions, name: string, envFile: string): { start: string[]; exec: string[] } {
   return {
-    start: ['run', '--detach', '--init', '--name', name, ...NO_LOG_DRIVER, '--label', `${KEEP_LABEL}=1`, ...containerArgs(options, envFile), ...KEEP_ALIVE],
+    // sleep itself is PID 1, without --init: an image lacking it then fails `docker run` at once, where
+    // docker-init would start, fail to exec it and leave a dead container behind.
+    start: ['run', '--detach', '--name', name, ...NO_LOG_DRIVER, '--label', `${KEEP_LABEL}=1`, ...containerArgs(options, envFile), ...KEEP_ALIVE],
     exec: ['exec', name, ...options.command],
   };
 }
@@ -229,16 +234,23 @@ export class DockerExecutor implements Executor {
     try {
       const envFile = path.join(envDir, 'build.env');
       await writeFile(envFile, envFileText(containerEnv(options)), { mode: 0o600 });
-      const logStart = fstatSync(options.logFd).size;
+      let logStart = fstatSync(options.logFd).size;
       let args = dockerRunArgs(options, name, envFile);
-      if (this.keepFailed) {
+      let keep = this.keepFailed;
+      if (keep) {
         const kept = keptContainerArgs(options, name, envFile);
         const started = await this.startKept(kept.start, options.logFd);
-        if (started !== undefined) {
+        if (started === undefined) args = kept.exec;
+        else {
           await removeContainer(this.docker, name, this.env);
-          return { ...(await this.outcome(started, options, logStart)), timedOut: false, canceled: false, durationMs: elapsed() };
+          if (!lacksKeepAlive(readLogTail(options.logFd, logStart))) {
+            return { ...(await this.outcome(started, options, logStart)), timedOut: false, canceled: false, durationMs: elapsed() };
+          }
+          // An image without sleep cannot be kept alive: the build still runs, as it would without --keep.
+          writeSync(options.logFd, `nightshift: --keep: ${options.image!} has no sleep command to keep its container alive; the build runs without --keep\n`);
+          keep = false;
+          logStart = fstatSync(options.logFd).size;
         }
-        args = kept.exec;
       }
 
       // execa's types list fds 1-9 only; any open fd works at run time (handed to the child as is).
@@ -258,9 +270,9 @@ export class DockerExecutor implements Executor {
         if (trigger.reason) return trigger.result(elapsed());
         // With --rm the client returns the container's own exit code only once the daemon has removed
         // it; 125-127 may be docker's own failures, after which nothing is assumed.
-        removed = !this.keepFailed && result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
+        removed = !keep && result.exitCode !== undefined && (result.exitCode < 125 || result.exitCode > 127);
         const outcome = await this.outcome(result, options, logStart);
-        if (this.keepFailed && outcome.exitCode !== null && outcome.exitCode !== 0) {
+        if (keep && outcome.exitCode !== null && outcome.exitCode !== 0) {
           removed = true;
           writeSync(options.logFd, `\nnightshift: --keep: the container ${name} is kept for debugging: docker exec -it ${name} sh; nightshift prune removes it\n`);
           this.onKept?.({ id: options.id, name });

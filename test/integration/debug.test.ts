@@ -4,11 +4,13 @@
  * running for `docker exec`, until `nightshift prune` removes it. Real Docker with the local test image,
  * real git recipes, the CLI itself.
  */
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { makeNightFixture, type NightFixture } from '../helpers/night-fixture.js';
 import { runCli, type CliResult } from '../helpers/run-cli.js';
-import { containersWithLabel, docker, dockerAvailable, removeContainersWithLabel } from '../helpers/docker.js';
+import { containersWithLabel, docker, dockerAvailable, removeContainersWithLabel, TEST_IMAGE } from '../helpers/docker.js';
+import { readNightState } from '../../src/night/state.js';
 
 let inDocker: NightFixture;
 let onHost: NightFixture;
@@ -103,6 +105,35 @@ describe('build --keep', () => {
     expect(goodBuild.stdout).not.toMatch(/^kept /m);
     // The night's only container is the failed build's (the debug shells' were removed as they ended).
     expect(await containersWithLabel(`nightshift.night=${inDocker.date}`)).toEqual([keptName]);
+  });
+
+  it('runs the build as usual, said in its log, when the image has no sleep to keep the container alive', async () => {
+    // The test image without its sleep: made from it locally, as every image here is.
+    const image = `nightshift-test/no-sleep:${process.pid}`;
+    const maker = `nightshift-test-no-sleep-${process.pid}`;
+    const night = await makeNightFixture({ executor: 'docker' });
+    try {
+      expect((await docker(['run', '--name', maker, TEST_IMAGE, 'rm', '/bin/sleep'])).exitCode).toBe(0);
+      expect((await docker(['commit', maker, image])).exitCode).toBe(0);
+      const matrix = path.join(night.configDir, 'matrix.yaml');
+      await writeFile(matrix, (await readFile(matrix, 'utf8')).replaceAll(TEST_IMAGE, image));
+
+      const build = await runCli(['build', '--machine', 'm1', 'bad', '3.12', 'cpu', '--keep', ...args(night)]);
+      expect(build.exitCode).toBe(1);
+      expect(build.stdout).toContain(`nightshift: --keep: ${image} has no sleep command to keep its container alive; the build runs without --keep`);
+      // The build itself ran (its own failure, not a start error), and nothing is left behind.
+      expect((await readNightState(path.join(night.root, night.date, 'night.json')))!.builds.find((b) => b.id === 'bad_3.12_cpu')).toMatchObject({
+        status: 'failed',
+        exit_code: 3,
+      });
+      expect(build.stdout).not.toMatch(/^kept /m);
+      expect(await containersWithLabel(`nightshift.night=${night.date}`)).toEqual([]);
+    } finally {
+      await docker(['rm', '-f', maker]);
+      await docker(['rmi', '-f', image]);
+      await removeContainersWithLabel(`nightshift.night=${night.date}`);
+      await night.cleanup();
+    }
   });
 
   it('nightshift prune removes the kept container', async () => {
