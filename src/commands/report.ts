@@ -10,7 +10,7 @@ import { ExitCode } from '../errors.js';
 import { nightLayout } from '../night/layout.js';
 import { nightDate, resolveNightDate } from '../night/night-date.js';
 import { reportNightDate } from '../daemon/due.js';
-import { deliverReport, type DeliveredReport } from '../report/deliver.js';
+import { sendReport, writeReport, type DeliveredReport } from '../report/deliver.js';
 import { readSentRecord, readWebhookRecord } from '../report/sent-record.js';
 
 export interface ReportOptions extends GlobalOptions {
@@ -29,7 +29,7 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
     options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
   // With --json the printed report and what the delivery says go to stderr; stdout gets the JSON.
   const human = humanOutput(io, options.json);
-  const delivered = await deliverReport({
+  const delivery = {
     config,
     schedule,
     date,
@@ -37,10 +37,17 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
     print: options.print,
     send: options.send,
     resend: options.resend,
-    out: (text) => human.out(text),
-    warn: (text) => io.err(`nightshift: ${text}`),
-  });
-  if (options.json) printJson(io, await reportJson(delivered, nightLayout(schedule.root, date), (text) => io.err(`nightshift: warning: ${text}`)));
+    out: (text: string) => human.out(text),
+    warn: (text: string) => io.err(`nightshift: ${text}`),
+  };
+  const written = await writeReport(delivery);
+  // A mail or webhook that failed is said (and its exit code kept) after the JSON, which shows what did go.
+  const failure = await sendReport(written, delivery).then(
+    () => undefined,
+    (error: unknown) => (error instanceof Error ? error : new Error(String(error))),
+  );
+  if (options.json) printJson(io, await reportJson(written, nightLayout(schedule.root, date), (text) => io.err(`nightshift: warning: ${text}`)));
+  if (failure !== undefined) throw failure;
   return ExitCode.ok;
 }
 

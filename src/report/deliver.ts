@@ -40,7 +40,7 @@ export interface DeliverOptions {
   warn: (text: string) => void;
 }
 
-/** The report delivered: its model and subject (for `report --json`). */
+/** The report written (and perhaps sent): its model and subject (for `report --json`). */
 export interface DeliveredReport {
   model: ReportModel;
   subject: string;
@@ -48,6 +48,13 @@ export interface DeliveredReport {
 
 /** Writes the report of `date` to its night folder and, with `send` or `resend`, mails it and posts it to the webhooks once; throws when either cannot. */
 export async function deliverReport(options: DeliverOptions): Promise<DeliveredReport> {
+  const written = await writeReport(options);
+  await sendReport(written, options);
+  return written;
+}
+
+/** Gathers the report of `date` and writes it to its night folder, whatever is sent afterwards. */
+export async function writeReport(options: DeliverOptions): Promise<DeliveredReport> {
   const { config, schedule, date, out } = options;
   const layout = nightLayout(schedule.root, date);
   const axes = [...new Set(config.matrix.packages.flatMap((p) => p.axes.map((a) => a.name)))];
@@ -59,14 +66,16 @@ export async function deliverReport(options: DeliverOptions): Promise<DeliveredR
   await mkdir(layout.dir, { recursive: true });
   await writeFileAtomic(layout.reportHtml, rendered.html);
   await writeFileAtomic(layout.reportText, rendered.text);
-  const delivered = { model, subject: rendered.subject };
+  if (options.print) out(`Subject: ${rendered.subject}\n\n${rendered.text}`);
+  else out(`${rendered.subject}\nwritten to ${layout.reportHtml} and ${path.basename(layout.reportText)}`);
+  return { model, subject: rendered.subject };
+}
 
-  if (options.print) {
-    out(`Subject: ${rendered.subject}\n\n${rendered.text}`);
-    return delivered;
-  }
-  out(`${rendered.subject}\nwritten to ${layout.reportHtml} and ${path.basename(layout.reportText)}`);
-  if (!options.send && !options.resend) return delivered;
+/** With `send` or `resend` (and not `print`), mails the written report and posts it to the webhooks once; throws when either cannot. */
+export async function sendReport({ model }: DeliveredReport, options: DeliverOptions): Promise<void> {
+  const { schedule, out } = options;
+  const layout = nightLayout(schedule.root, options.date);
+  if (options.print || (!options.send && !options.resend)) return;
   const settings = schedule.report;
   const webhooks = settings?.webhooks ?? [];
   if (!settings || (settings.to.length === 0 && webhooks.length === 0)) {
@@ -78,7 +87,7 @@ export async function deliverReport(options: DeliverOptions): Promise<DeliveredR
   const resend = options.resend ?? false;
   if (!renderReport(model, { when: settings.when })) {
     out('every build succeeded and report.when is failures: no mail, no webhook post');
-    return delivered;
+    return;
   }
   // The mail and the webhooks each get their chance whatever the other did; their failures are reported together.
   const failures: NightshiftError[] = [];
@@ -95,7 +104,6 @@ export async function deliverReport(options: DeliverOptions): Promise<DeliveredR
     await attempt(() => postWebhooksOnce({ names: webhooks, model, nightDir: layout.dir, resend, out, warn: options.warn, retry: options.webhookRetry }));
   }
   if (failures.length > 0) throw combined(failures);
-  return delivered;
 }
 
 /** The send-once rule: a night whose report.sent.json is there is not mailed again, unless `resend`. */

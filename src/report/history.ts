@@ -7,7 +7,7 @@
 import { firstErrorLine } from '../night/first-error.js';
 import type { Manifest, ManifestBuild } from '../store/manifest.js';
 import { compareUrl } from './commit-range.js';
-import { isFailure, type CellChange, type CellStatus, type ReportCell, type ReportModel } from './model.js';
+import { countCells, isFailure, type CellChange, type CellStatus, type ReportCell, type ReportModel } from './model.js';
 
 export interface PlannedCell {
   id: string;
@@ -114,8 +114,6 @@ export function buildReportModel(input: ReportInput): ReportModel {
     };
   });
 
-  const failed = cells.filter((c) => isFailure(c.status) && c.status !== 'missing').length;
-  const missing = cells.filter((c) => c.status === 'missing').length;
   return {
     date: input.date,
     schedule: input.schedule,
@@ -130,7 +128,7 @@ export function buildReportModel(input: ReportInput): ReportModel {
       ...(manifest?.queue_outages?.length ? { queueOutages: manifest.queue_outages } : {}),
     })),
     cells,
-    counts: { total: cells.length, succeeded: cells.filter((c) => c.status === 'succeeded').length, failed, missing },
+    counts: countCells(cells),
     history: earlier.map((night) => night.date),
     ...(input.queue ? { queue: true } : {}),
     ...(input.degraded ? { degraded: input.degraded } : {}),

@@ -61,7 +61,8 @@ export interface ReportModel {
   machines: ReportMachine[];
   /** Every planned cell, then any reported cell the plan did not expect; in plan order. */
   cells: ReportCell[];
-  counts: { total: number; succeeded: number; failed: number; missing: number };
+  /** `failed`: the builds' own failures (failed, timed out, canceled); `not_run`: builds the machine could not run. */
+  counts: { total: number; succeeded: number; failed: number; not_run: number; missing: number };
   /** Earlier nights the history looked at, newest first. */
   history: string[];
   /** The schedule has a shared queue: cells have no planned machine, and a missing cell is one no machine ran. */
@@ -73,4 +74,16 @@ export interface ReportModel {
 /** Did not succeed (and did run or was expected to): what the report lists. */
 export function isFailure(status: CellStatus): boolean {
   return status !== 'succeeded' && status !== 'skipped';
+}
+
+/** The night's cells counted: the machine's trouble (not run) and the missing apart from the builds' own failures. */
+export function countCells(cells: readonly Pick<ReportCell, 'status'>[]): ReportModel['counts'] {
+  const count = (test: (status: CellStatus) => boolean) => cells.filter((cell) => test(cell.status)).length;
+  return {
+    total: cells.length,
+    succeeded: count((s) => s === 'succeeded'),
+    failed: count((s) => isFailure(s) && s !== 'missing' && s !== 'not_run'),
+    not_run: count((s) => s === 'not_run'),
+    missing: count((s) => s === 'missing'),
+  };
 }

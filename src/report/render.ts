@@ -154,8 +154,7 @@ function subjectOf(night: Night): string {
   const { model } = night;
   const skipped = model.cells.filter((cell) => cell.status === 'skipped').length;
   // Builds the machine could not run are not the builds' failures: named apart so nobody hunts a bug in them.
-  const notRun = model.cells.filter((cell) => cell.status === 'not_run').length;
-  const failed = model.counts.failed - notRun;
+  const { failed, not_run: notRun } = model.counts;
   const parts = night.allGreen
     ? [`all ${model.counts.succeeded} builds succeeded${skipped ? ` (${skipped} skipped)` : ''}`]
     : [failed || !notRun ? `${failed} of ${model.counts.total} builds failed` : `${notRun} of ${model.counts.total} builds not run`];

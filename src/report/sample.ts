@@ -6,7 +6,7 @@
  */
 import { logKey } from '../store/published-layout.js';
 import { compareUrl } from './commit-range.js';
-import { isFailure, type ReportCell, type ReportModel } from './model.js';
+import { countCells, isFailure, type ReportCell, type ReportModel } from './model.js';
 
 const DATE = '2026_11_22';
 const BUCKET_URL = 'https://pytorch-nightlies-example.s3.amazonaws.com/';
@@ -181,7 +181,6 @@ export function sampleReportModel(): ReportModel {
     const { tail, ...overrides } = TONIGHT[id] ?? {};
     return { ...base, ...overrides, log: { ...base.log, tail: tail ?? base.log.tail } };
   });
-  const failed = cells.filter((cell) => isFailure(cell.status) && cell.status !== 'missing').length;
   return {
     date: DATE,
     schedule: 'nightly',
@@ -193,12 +192,7 @@ export function sampleReportModel(): ReportModel {
       return { name, reported, builds: own.length, failed: reported ? own.filter((cell) => isFailure(cell.status)).length : 0 };
     }),
     cells,
-    counts: {
-      total: cells.length,
-      succeeded: cells.filter((cell) => cell.status === 'succeeded').length,
-      failed,
-      missing: cells.filter((cell) => cell.status === 'missing').length,
-    },
+    counts: countCells(cells),
     history: ['2026_11_21', '2026_11_20', '2026_11_19', '2026_11_18', '2026_11_17'],
   };
 }

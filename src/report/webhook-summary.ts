@@ -65,8 +65,12 @@ export function webhookPayload(model: ReportModel, options?: WebhookSummaryOptio
 
 function headline(model: ReportModel, silentMachines: number): string {
   const { counts } = model;
-  const allGreen = counts.failed === 0 && counts.missing === 0 && silentMachines === 0;
-  const parts = allGreen ? [`all ${counts.succeeded} builds succeeded`] : [`${counts.failed} of ${counts.total} builds failed`];
+  const allGreen = counts.failed === 0 && counts.not_run === 0 && counts.missing === 0 && silentMachines === 0;
+  // As the mail's subject: the machine's trouble (not run) is named apart from the builds' failures.
+  const parts = allGreen
+    ? [`all ${counts.succeeded} builds succeeded`]
+    : [counts.failed || !counts.not_run ? `${counts.failed} of ${counts.total} builds failed` : `${counts.not_run} of ${counts.total} builds not run`];
+  if (!allGreen && counts.failed && counts.not_run) parts.push(`${counts.not_run} not run`);
   if (silentMachines) parts.push(`${plural(silentMachines, 'machine')} did not report`);
   if (counts.missing) parts.push(`${counts.missing} missing`);
   return `nightshift ${model.schedule} ${model.date}: ${parts.join(', ')}`;

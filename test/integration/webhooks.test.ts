@@ -279,10 +279,14 @@ describe('nightshift report --send to webhooks', () => {
     const refusing = await startSmtpServer({ reject: { code: 550, message: 'relaying denied' } });
     try {
       process.env.NIGHTSHIFT_SMTP_URL = refusing.url;
-      const mailDown = await report(dir, '--send');
+      // With --json the JSON still says what went (the webhook) and what did not (the mail), then the error.
+      const mailDown = await report(dir, '--send', '--json');
       expect(mailDown.exitCode).toBe(4);
       expect(mailDown.stderr).toMatch(/550/);
-      expect(mailDown.stdout).toContain('posted to webhook NIGHTSHIFT_TEST_HOOK');
+      expect(mailDown.stderr).toContain('posted to webhook NIGHTSHIFT_TEST_HOOK');
+      const answer = JSON.parse(mailDown.stdout) as { sent: { mail: unknown; webhooks: unknown } };
+      expect(answer.sent.mail).toBeNull();
+      expect(JSON.stringify(answer.sent.webhooks)).toContain('NIGHTSHIFT_TEST_HOOK');
       expect(endpoint.received).toHaveLength(3);
       expect(existsSync(path.join(nightRoot, TONIGHT, 'report.sent.json'))).toBe(false);
     } finally {

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { describe, expect, it } from 'vitest';
-import { isFailure, type ReportCell, type ReportModel } from '../../src/report/model.js';
+import { countCells, type ReportCell, type ReportModel } from '../../src/report/model.js';
 import { escapeHtml, LOG_TAIL_LINES, MAX_TAILS, renderReport, type RenderedReport } from '../../src/report/render.js';
 import { sampleReportModel } from '../../src/report/sample.js';
 
@@ -14,17 +14,7 @@ function render(model: ReportModel, when: 'always' | 'failures' = 'always'): Ren
 
 /** Counts as history.ts would make them, after a test edited the cells. */
 function recount(model: ReportModel): ReportModel {
-  const { cells } = model;
-  const count = (test: (cell: ReportCell) => boolean) => cells.filter(test).length;
-  return {
-    ...model,
-    counts: {
-      total: cells.length,
-      succeeded: count((cell) => cell.status === 'succeeded'),
-      failed: count((cell) => isFailure(cell.status) && cell.status !== 'missing'),
-      missing: count((cell) => cell.status === 'missing'),
-    },
-  };
+  return { ...model, counts: countCells(model.cells) };
 }
 
 function edit(model: ReportModel, id: string, change: Partial<ReportCell>): ReportModel {
@@ -299,7 +289,7 @@ describe('a night where everything breaks', () => {
         reason: 'exit code 1',
         log: { ...cell.log, tail: Array.from({ length: 40 }, (_, i) => `${cell.id} line ${i} ${longLine}`) },
       })),
-      counts: { ...model.counts, succeeded: 0, failed: model.cells.length, missing: 0 },
+      counts: { ...model.counts, succeeded: 0, failed: model.cells.length, not_run: 0, missing: 0 },
     };
     const mail = renderReport(broken, { when: 'always' })!;
     const withTail = broken.cells.filter((cell) => mail.text.includes(`${cell.id} line 39`));

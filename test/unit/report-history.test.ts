@@ -82,7 +82,7 @@ describe('buildReportModel', () => {
       ['m1', true],
       ['m2', false],
     ]);
-    expect(model.counts).toEqual({ total: 6, succeeded: 1, failed: 3, missing: 2 });
+    expect(model.counts).toEqual({ total: 6, succeeded: 1, failed: 3, not_run: 0, missing: 2 });
   });
 
   it('carries log tails and links', () => {
@@ -113,7 +113,7 @@ describe('buildReportModel with a cell that ended on two machines', () => {
     expect(model.cells.map((c) => c.id)).toEqual(['a_1', 'b_1']);
     expect(model.cells[0]).toMatchObject({ status: 'succeeded', machine: 'm0', duration_s: 3600, reason: null, also_ran_on: [{ machine: 'm1', status: 'failed' }] });
     expect(model.cells[1]!.also_ran_on).toBeUndefined();
-    expect(model.counts).toEqual({ total: 2, succeeded: 2, failed: 0, missing: 0 });
+    expect(model.counts).toEqual({ total: 2, succeeded: 2, failed: 0, not_run: 0, missing: 0 });
     // Each machine's summary counts what it built, the overlap included.
     expect(model.machines.map((m) => [m.name, m.builds, m.failed])).toEqual([
       ['m0', 1, 0],
@@ -175,7 +175,7 @@ describe('buildReportModel with the shared queue', () => {
       machine: '',
       reason: 'no machine ran it (m0 and m1 reported without it; m2 published nothing)',
     });
-    expect(model.counts).toEqual({ total: 3, succeeded: 2, failed: 0, missing: 1 });
+    expect(model.counts).toEqual({ total: 3, succeeded: 2, failed: 0, not_run: 0, missing: 1 });
   });
 
   it('counts what each machine built, and nothing planned for a silent one', () => {

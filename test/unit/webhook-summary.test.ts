@@ -1,6 +1,6 @@
 /** The morning report as a chat message: what it says, in what order, how long it may get, and what it escapes. */
 import { describe, expect, it } from 'vitest';
-import type { ReportCell, ReportModel } from '../../src/report/model.js';
+import { countCells, type ReportCell, type ReportModel } from '../../src/report/model.js';
 import { sampleReportModel } from '../../src/report/sample.js';
 import { webhookPayload, webhookSummary } from '../../src/report/webhook-summary.js';
 
@@ -68,9 +68,20 @@ describe('webhookSummary', () => {
       ...model,
       cells,
       machines: model.machines.map((machine) => ({ ...machine, reported: true, failed: 0 })),
-      counts: { total: cells.length, succeeded: cells.length, failed: 0, missing: 0 },
+      counts: { total: cells.length, succeeded: cells.length, failed: 0, not_run: 0, missing: 0 },
     };
     expect(webhookSummary(green)).toBe(`nightshift nightly 2026_11_22: all ${cells.length} builds succeeded`);
+  });
+
+  it("names builds the machine could not run apart from the builds' failures, as the mail's subject does", () => {
+    const model = sampleReportModel();
+    const [first, second, ...rest] = model.cells.map((cell): ReportCell => ({ ...cell, status: 'succeeded', reason: null }));
+    const night = (cells: ReportCell[]): ReportModel => ({ ...model, cells, machines: model.machines.map((m) => ({ ...m, reported: true })), counts: countCells(cells) });
+    const engineDown = night([{ ...first!, status: 'not_run', reason: 'not run: the Docker engine on linux-1 was down' }, second!, ...rest]);
+    expect(engineDown.counts).toMatchObject({ failed: 0, not_run: 1 });
+    expect(webhookSummary(engineDown).split('\n')[0]).toBe(`nightshift nightly 2026_11_22: 1 of ${model.cells.length} builds not run`);
+    const both = night([{ ...first!, status: 'not_run' }, { ...second!, status: 'failed', reason: 'exit code 1' }, ...rest]);
+    expect(webhookSummary(both).split('\n')[0]).toBe(`nightshift nightly 2026_11_22: 1 of ${model.cells.length} builds failed, 1 not run`);
   });
 
   it("escapes Slack's control characters in reasons and keeps a link's label its own", () => {
