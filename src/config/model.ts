@@ -123,6 +123,8 @@ export interface Queue {
   url: string;
   /** A build whose machine stops renewing it for this long is taken over. */
   leaseMs: number;
+  /** How long a night's start waits for a Redis it cannot reach before giving up (exit 4). */
+  startWaitMs: number;
 }
 
 export interface Upload {

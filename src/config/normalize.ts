@@ -115,7 +115,7 @@ export function toSchedule(input: ScheduleInput, name: string, file: string, con
       serveUrl: input.report.serve_url,
       webhooks: input.report.webhooks,
     },
-    ...(input.queue && { queue: { url: input.queue.url, leaseMs: parseDuration(input.queue.lease)! * 1000 } }),
+    ...(input.queue && { queue: { url: input.queue.url, leaseMs: parseDuration(input.queue.lease)! * 1000, startWaitMs: parseDuration(input.queue.wait_at_start)! * 1000 } }),
   };
 }
 

@@ -219,8 +219,9 @@ export const queueSchema = z
       })
       .default('2m')
       .describe('a build whose machine stops renewing it for this long is taken over by another machine (at least 10s)'),
+    wait_at_start: duration.default('15m').describe("how long a night's start waits for a Redis it cannot reach (restarting, a network blip) before giving up with exit 4"),
   })
-  .describe('machines share the night through one queue on Redis: { url, lease }');
+  .describe('machines share the night through one queue on Redis: { url, lease, wait_at_start }');
 
 export const scheduleSchema = z.strictObject({
   cron: cronExpression.describe('when the night starts, in the schedule time zone'),

@@ -57,7 +57,7 @@ export interface NightRequest {
    * may build, and `night` every cell of the night, which this machine adds to the queue (a no-op when
    * another machine added them first).
    */
-  queue?: { url: string; leaseMs: number; night: readonly NightCell[] };
+  queue?: { url: string; leaseMs: number; startWaitMs: number; night: readonly NightCell[] };
 }
 
 export interface NightCollaborators {

@@ -118,7 +118,8 @@ export async function runScheduledNight(request: ScheduledNightRequest, collabor
       refreshRecipes: request.refreshRecipes,
       purpose: request.purpose,
       upload: true,
-      queue: queueUrl && schedule.queue && { url: queueUrl.url, leaseMs: schedule.queue.leaseMs, night: queueCells(config.cells, estimates) },
+      queue: queueUrl &&
+        schedule.queue && { url: queueUrl.url, leaseMs: schedule.queue.leaseMs, startWaitMs: schedule.queue.startWaitMs, night: queueCells(config.cells, estimates) },
     },
     { executors: collaborators.executors, signal: collaborators.signal, onEvent: collaborators.onEvent, say },
   );

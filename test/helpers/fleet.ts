@@ -55,7 +55,7 @@ export interface Fleet {
 }
 
 /** A night of `cells` one-artifact builds of `seconds` each, on machines m1..mN of `slots` slots, sharing the queue. */
-export async function fleet(options: { cells: number; seconds: number; machines: number; slots: number; leaseS?: number }): Promise<Fleet> {
+export async function fleet(options: { cells: number; seconds: number; machines: number; slots: number; leaseS?: number; waitAtStartS?: number }): Promise<Fleet> {
   const base = await mkdtemp(path.join(os.tmpdir(), 'nightshift-fleet-'));
   temps.push(base);
   const names = Array.from({ length: options.machines }, (_, i) => `m${i + 1}`);
@@ -78,7 +78,7 @@ timezone: UTC
 root: "${roots.m1!}"
 machines:
 ${names.map((name) => `  ${name}: { slots: ${options.slots} }`).join('\n')}
-queue: { url: "${redis.url}/0", lease: ${options.leaseS ?? 10}s }
+queue: { url: "${redis.url}/0", lease: ${options.leaseS ?? 10}s${options.waitAtStartS === undefined ? '' : `, wait_at_start: ${options.waitAtStartS}s`} }
 upload: { to: "file://${dest}/{date}", key: "{id}/{file}" }
 `;
   const configDir = writeConfigDir({ matrix, schedules: { nightly: schedule } });

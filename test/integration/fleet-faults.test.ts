@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { fleet, ids, outcomes, redisServer, running, until, useFleet } from '../helpers/fleet.js';
+import { redisCommand } from '../helpers/redis.js';
 
 useFleet();
 
@@ -78,4 +79,42 @@ describe('a fleet sharing a night through the queue, when something fails', () =
     expect(report.stdout).toMatch(/m1 could not reach the shared queue \d\d:\d\d:\d\d UTC to \d\d:\d\d:\d\d UTC: its running builds went on/);
     expect(report.stdout).toMatch(/all 8 builds succeeded/);
   }, 120_000);
+
+  it('Redis down when the night starts: the machine waits for it, then runs the night; the wait is an outage of the night', async () => {
+    const night = await fleet({ cells: 2, seconds: 1, machines: 1, slots: 2 });
+    const back = redisServer().restart({ downMs: 5000 });
+    await until(async () => !(await answers()), 'Redis to stop');
+    const m1 = night.run('m1');
+    await back;
+    const r1 = await m1;
+    expect(r1.exitCode, String(r1.stderr)).toBe(0);
+    expect(String(r1.stdout)).toMatch(/the shared queue at redis:\/\/127\.0\.0\.1:\d+\/0 cannot be reached; waiting up to 15m for it before the night's builds start/);
+    expect(String(r1.stdout)).toMatch(/the shared queue at \S+ is reachable again/);
+    expect((await outcomes(night, ['m1'])).map((b) => [b.id, b.status]).sort()).toEqual(ids(2).map((id) => [id, 'succeeded']));
+    expect((await night.state('m1'))?.queue?.outages).toEqual([{ from: expect.any(String) as unknown, to: expect.any(String) as unknown }]);
+  }, 60_000);
+
+  it('gives up after queue.wait_at_start with exit 4, saying how long it waited', async () => {
+    const night = await fleet({ cells: 1, seconds: 1, machines: 1, slots: 1, waitAtStartS: 2 });
+    const back = redisServer().restart({ downMs: 5000 });
+    try {
+      await until(async () => !(await answers()), 'Redis to stop');
+      const started = Date.now();
+      const r1 = await night.run('m1');
+      expect(r1.exitCode).toBe(4);
+      expect(Date.now() - started).toBeGreaterThanOrEqual(2000);
+      expect(String(r1.stderr)).toMatch(/cannot reach the queue's Redis at redis:\/\/127\.0\.0\.1:\d+\/0: .* \(waited 2s, queue\.wait_at_start\)\. Check queue\.url/);
+      expect(String(r1.stderr)).not.toMatch(/internal error/);
+    } finally {
+      await back;
+    }
+  }, 60_000);
 });
+
+/** Whether the file's Redis answers PING now. */
+async function answers(): Promise<boolean> {
+  return redisCommand(redisServer().port, 'PING').then(
+    (reply) => reply.includes('PONG'),
+    () => false,
+  );
+}

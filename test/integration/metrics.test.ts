@@ -299,7 +299,7 @@ describe('with the shared queue', () => {
 
   beforeAll(async () => {
     redis = await startRedis();
-    queued = { ...schedule, queue: { url: `${redis.url}/0`, leaseMs: 30_000 } };
+    queued = { ...schedule, queue: { url: `${redis.url}/0`, leaseMs: 30_000, startWaitMs: 0 } };
     // The credentials come from the environment, as on a real machine; this Redis takes any password.
     env = { NIGHTSHIFT_REDIS_URL: `redis://:${password}@127.0.0.1:${redis.port}/0` };
     // The current night is the one that runs now (previous describe): its queue, as another machine fills it.

@@ -839,12 +839,18 @@ describe('valid configurations', () => {
     expect(config.schedules[0]!.machines[0]).toEqual({ name: 'linux-0', slots: 4, builds: undefined, memory: '16g', memoryBytes: 16 * 1024 ** 3, cpus: 4, gpus: 0 });
   });
 
-  it('keeps queue: in the model, the lease in milliseconds (default 2m), and leaves it out without queue:', async () => {
+  it('keeps queue: in the model, the lease and the wait at start in milliseconds (default 2m, 15m), and leaves it out without queue:', async () => {
     const load = async (queue: string) => (await loadConfig({ dir: writeConfigDir({ matrix: MATRIX, schedules: { nightly: `${SCHEDULE}${queue}` } }) })).schedules[0]!;
-    expect((await load('queue:\n  url: "redis://redis.example.com:6379/0"\n  lease: 90s\n')).queue).toEqual({ url: 'redis://redis.example.com:6379/0', leaseMs: 90_000 });
+    expect((await load('queue:\n  url: "redis://redis.example.com:6379/0"\n  lease: 90s\n')).queue).toEqual({
+      url: 'redis://redis.example.com:6379/0',
+      leaseMs: 90_000,
+      startWaitMs: 900_000,
+    });
     // A user name alone is no secret; rediss:// is Redis over TLS.
-    expect((await load('queue: { url: "rediss://builder@[::1]:6380" }\n')).queue).toEqual({ url: 'rediss://builder@[::1]:6380', leaseMs: 120_000 });
+    expect((await load('queue: { url: "rediss://builder@[::1]:6380" }\n')).queue).toEqual({ url: 'rediss://builder@[::1]:6380', leaseMs: 120_000, startWaitMs: 900_000 });
     expect((await load('queue: { url: "redis://redis.example.com", lease: 10s }\n')).queue?.leaseMs).toBe(10_000);
+    // How long a night's start waits for Redis (default 15m).
+    expect((await load('queue: { url: "redis://redis.example.com", wait_at_start: 5s }\n')).queue?.startWaitMs).toBe(5000);
     expect(await load('')).not.toHaveProperty('queue');
   });
 
