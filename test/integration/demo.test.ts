@@ -24,7 +24,8 @@ describe('the demo night', () => {
     await cp(source, demo, { recursive: true, filter: (file) => path.relative(source, file).split(path.sep)[0] !== 'work' });
     // The script runs <its folder>/../../dist/cli.js: the checkout's build.
     await symlink(path.join(repo, 'dist'), path.join(folder, 'dist'));
-    const env = { ...process.env, NIGHTSHIFT_MACHINE: '', NIGHTSHIFT_ROOT: '', NIGHTSHIFT_CONFIG: '', NO_COLOR: '1' };
+    // Without the recipes' pauses, which are there for a person watching.
+    const env = { ...process.env, NIGHTSHIFT_MACHINE: '', NIGHTSHIFT_ROOT: '', NIGHTSHIFT_CONFIG: '', NO_COLOR: '1', DEMO_PAUSE: '0' };
     const result = await execa('bash', [path.join(demo, 'run-demo.sh')], { reject: false, env, timeout: 120_000 });
 
     expect(result.exitCode, result.stderr).toBe(0);

@@ -82,7 +82,7 @@ describe('a fleet sharing a night through the queue, when something fails', () =
 
   it('Redis down when the night starts: the machine waits for it, then runs the night; the wait is an outage of the night', async () => {
     const night = await fleet({ cells: 2, seconds: 1, machines: 1, slots: 2 });
-    const back = redisServer().restart({ downMs: 5000 });
+    const back = redisServer().restart({ downMs: 3000 });
     await until(async () => !(await answers()), 'Redis to stop');
     const m1 = night.run('m1');
     await back;
@@ -96,7 +96,7 @@ describe('a fleet sharing a night through the queue, when something fails', () =
 
   it('gives up after queue.wait_at_start with exit 4, saying how long it waited', async () => {
     const night = await fleet({ cells: 1, seconds: 1, machines: 1, slots: 1, waitAtStartS: 2 });
-    const back = redisServer().restart({ downMs: 5000 });
+    const back = redisServer().restart({ downMs: 4000 });
     try {
       await until(async () => !(await answers()), 'Redis to stop');
       const started = Date.now();

@@ -4,7 +4,7 @@ set -eu
 echo "building wheel for python $DESIRED_PYTHON, cuda $DESIRED_CUDA (CUDA_VERSION=$CUDA_VERSION)"
 for step in configure compile link package; do
   echo "[$NIGHTSHIFT_BUILD_ID] $step"
-  sleep 1
+  sleep "${DEMO_PAUSE:-1}"   # DEMO_PAUSE=0 npm run demo: the same night without the pauses
 done
 if [ "$DESIRED_PYTHON" = "3.13" ] && [ "$DESIRED_CUDA" = "cu126" ]; then
   echo "error: nvcc does not support this compiler yet (a deliberate failure, to show the report)" >&2
