@@ -11,15 +11,17 @@ import { freePort } from '../helpers/redis.js';
 useFleet();
 
 describe('a night whose queue cannot be used', () => {
-  it('exits 4 when Redis cannot be reached, never showing the password, and refuses --force', async () => {
-    const night = await fleet({ cells: 2, seconds: 0, machines: 1, slots: 1 });
+  it('exits 4 when Redis cannot be reached by the end of wait_at_start, never showing the password, and refuses --force', async () => {
+    const night = await fleet({ cells: 2, seconds: 0, machines: 1, slots: 1, waitAtStartS: 1 });
     const port = await freePort();
     const unreachable = await execa('node', [CLI, 'run', '--config', night.configDir, '--machine', 'm1', '--root', night.roots.m1!, '--date', night.date], {
       reject: false,
       env: { NIGHTSHIFT_REDIS_URL: `redis://nightshift:s3cret-pw@127.0.0.1:${port}/0` },
     });
     expect(unreachable.exitCode).toBe(4);
+    expect(unreachable.stdout).toContain(`the shared queue at redis://nightshift:***@127.0.0.1:${port}/0 cannot be reached; waiting up to 1s`);
     expect(unreachable.stderr).toContain(`cannot reach the queue's Redis at redis://nightshift:***@127.0.0.1:${port}/0`);
+    expect(unreachable.stderr).toContain('(waited 1s, queue.wait_at_start)');
     expect(unreachable.stdout + unreachable.stderr).not.toContain('s3cret-pw');
     const forced = await night.cli('m1', ['run', '--force']);
     expect(forced.exitCode).toBe(2);
