@@ -15,6 +15,8 @@ export function buildJson(build: BuildRecord, nightDir: string) {
     exit_code: build.exit_code ?? null,
     duration_s: build.duration_s ?? null,
     reason: build.reason ?? null,
+    // A build that did not succeed: the first line of its log that says what went wrong.
+    first_error: build.first_error ?? null,
     // Absolute, like status --json: a script opens it without knowing the night folder.
     log: build.log ? path.join(nightDir, build.log) : null,
     artifacts: (build.artifacts ?? []).map((a) => ({ file: a.file, size: a.size, sha256: a.sha256 })),

@@ -38,7 +38,7 @@ afterAll(async () => {
 });
 
 describe("a failed build's first error line", () => {
-  it('is recorded in night.json and the manifest for failures only', async () => {
+  it('is recorded in night.json and the manifest for failures only, and shown by status --json', async () => {
     expect(run.exitCode).toBe(1);
     const state = JSON.parse(await readFile(path.join(night.root, night.date, 'night.json'), 'utf8')) as NightState;
     const builds = Object.fromEntries(state.builds.map((b) => [b.id, b]));
@@ -51,6 +51,13 @@ describe("a failed build's first error line", () => {
     const manifest = JSON.parse(await readFile(path.join(folder, 'nightshift/nights', night.date, 'm1/manifest.json'), 'utf8')) as Manifest;
     expect(manifest.builds.find((b) => b.id === 'bad_3.12_cpu')!.first_error).toBe('compiler error: something broke');
     expect(manifest.builds.find((b) => b.id === 'ok_3.12_cpu')!).not.toHaveProperty('first_error');
+
+    // ... and in status --json, for scripts (null where there is none).
+    const status = JSON.parse((await runCli(['status', '--json', '--config', night.configDir, '--date', night.date])).stdout) as {
+      builds: { id: string; first_error: string | null }[];
+    };
+    const shown = Object.fromEntries(status.builds.map((b) => [b.id, b.first_error]));
+    expect(shown).toMatchObject({ 'bad_3.12_cpu': 'compiler error: something broke', 'ok_3.12_cpu': null, 'slow_3.12_cpu': null });
   });
 
   it('is in the report, with the recipes commit and the serve page as the log link', async () => {
