@@ -6,7 +6,10 @@
  */
 import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import type { BuildStatus } from './layout.js';
+import { acquireNightLock, type NightLock } from './lock.js';
+import { NightshiftError } from '../errors.js';
 import { readTextIfExists, removeStaleTemps, writeJsonAtomic } from '../files.js';
 
 export const HISTORY_KEEP = 20;
@@ -30,21 +33,51 @@ export function historyPath(root: string): string {
   return path.join(root, HISTORY_FILE);
 }
 
-/** Adds entries (keeping the last HISTORY_KEEP per build, by night) and writes the file atomically. */
-export async function recordDurations(root: string, entries: readonly (HistoryEntry & { id: string })[]): Promise<void> {
+/** How long a writer waits for another process's write of the same history. */
+const LOCK_WAIT_MS = 30_000;
+
+/**
+ * Adds entries (keeping the last HISTORY_KEEP per build, by night) and writes the file atomically.
+ * Other processes on the root (a hand build, a rerun of another night) may write it too: one at a time,
+ * through history.json.lock. Resolves with why nothing was recorded when that lock stayed held.
+ */
+export async function recordDurations(root: string, entries: readonly (HistoryEntry & { id: string })[]): Promise<string | undefined> {
   const file = historyPath(root);
-  await serialized(file, async () => {
-    const history = (await readHistory(file, { keepCorrupt: true })) ?? { version: 1, builds: {} };
-    for (const { id, date, duration_s, status } of entries) {
-      const list = [...(history.builds[id] ?? []), { date, duration_s, status }];
-      // Stable sort: a rerun of the same night stays after the first run.
-      list.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
-      history.builds[id] = list.slice(-HISTORY_KEEP);
+  await mkdir(root, { recursive: true });
+  const lock = await waitForLock(`${file}.lock`);
+  if (typeof lock === 'string') return lock;
+  try {
+    await recordLocked(file, root, entries);
+  } finally {
+    await lock.release();
+  }
+  return undefined;
+}
+
+async function recordLocked(file: string, root: string, entries: readonly (HistoryEntry & { id: string })[]): Promise<void> {
+  const history = (await readHistory(file, { keepCorrupt: true })) ?? { version: 1, builds: {} };
+  for (const { id, date, duration_s, status } of entries) {
+    const list = [...(history.builds[id] ?? []), { date, duration_s, status }];
+    // Stable sort: a rerun of the same night stays after the first run.
+    list.sort((a, b) => (a.date < b.date ? -1 : a.date > b.date ? 1 : 0));
+    history.builds[id] = list.slice(-HISTORY_KEEP);
+  }
+  await removeStaleTemps(root, HISTORY_FILE);
+  await writeJsonAtomic(file, history);
+}
+
+/** The history's lock, or why it could not be had within LOCK_WAIT_MS (its live holder). */
+async function waitForLock(lockPath: string): Promise<NightLock | string> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  for (;;) {
+    try {
+      return await acquireNightLock(lockPath, { purpose: 'history' });
+    } catch (error) {
+      if (!(error instanceof NightshiftError) || !/ is busy: /.test(error.message)) throw error;
+      if (Date.now() >= deadline) return `${lockPath} stayed held for ${LOCK_WAIT_MS / 1000}s (${error.message.replace(/^.* is busy: /, '').replace(/\. Wait for it.*$/, '')})`;
     }
-    await mkdir(root, { recursive: true });
-    await removeStaleTemps(root, HISTORY_FILE);
-    await writeJsonAtomic(file, history);
-  });
+    await delay(20);
+  }
 }
 
 /** Build id → its recorded runs, oldest first; a missing or unreadable history is empty. */
@@ -83,17 +116,4 @@ export function parseHistory(text: string): BuildHistory | undefined {
 function isEntry(value: unknown): value is HistoryEntry {
   const e = value as Partial<HistoryEntry> | null;
   return typeof e?.date === 'string' && typeof e.duration_s === 'number' && Number.isFinite(e.duration_s) && typeof e.status === 'string';
-}
-
-/** One read-modify-write at a time per file in this process, so concurrent calls don't lose entries. */
-const pending = new Map<string, Promise<unknown>>();
-
-async function serialized<T>(file: string, task: () => Promise<T>): Promise<T> {
-  const result = (pending.get(file) ?? Promise.resolve()).then(task);
-  const tail = result.catch(() => undefined);
-  pending.set(file, tail);
-  void tail.then(() => {
-    if (pending.get(file) === tail) pending.delete(file);
-  });
-  return result;
 }

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { isAlive, readTextIfExists } from '../files.js';
+import { diskFullError, isAlive, isDiskFull, readTextIfExists } from '../files.js';
 
 /** A takeover lasts milliseconds; racers wait this long in all for the one doing it. */
 const TAKEOVER_ROUNDS = 100;
@@ -87,12 +87,14 @@ function heldLock(lockPath: string, info: LockInfo): NightLock {
  */
 async function createExclusive(lockPath: string, info: LockInfo): Promise<boolean> {
   const temp = uniqueSibling(lockPath, 'new');
-  await writeFile(temp, `${JSON.stringify(info)}\n`, { flag: 'wx' });
   try {
+    await writeFile(temp, `${JSON.stringify(info)}\n`, { flag: 'wx' });
     await link(temp, lockPath);
     return true;
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    // A write error names no file: name the lock.
+    if (isDiskFull(error)) throw diskFullError(lockPath, error);
     throw error;
   } finally {
     await rm(temp, { force: true });

@@ -163,12 +163,14 @@ export async function runNight(request: NightRequest, collaborators: NightCollab
     const ran = request.queue
       ? await runFromQueue({ ...slotRunner, queue: request.queue, cells: request.cells, ended: resume.ended, schedule: request.schedule.name, date, say, master })
       : await runBuilds({ ...slotRunner, cells: resume.toRun });
-    await recordDurations(
+    const notRecorded = await recordDurations(
       root,
       ran
         .filter((b) => b.duration_s !== undefined && b.status !== 'canceled' && b.status !== 'not_run' && !b.manual)
         .map((b) => ({ id: b.id, date, duration_s: b.duration_s!, status: b.status })),
     );
+    // Estimates lack one night then; the night itself is whole.
+    if (notRecorded) await master(`warning: this night's durations were not added to history.json: ${notRecorded}`);
     await store
       .update((s) => {
         s.finished_at = now().toISOString();

@@ -1,5 +1,7 @@
 import { mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { spawn } from 'node:child_process';
+import { hostname, tmpdir } from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HISTORY_KEEP, historyPath, readDurations, recordDurations, type BuildHistory } from '../../src/night/history.js';
@@ -57,6 +59,35 @@ describe('build history', () => {
   it('loses nothing when many records are made at once', async () => {
     await Promise.all(Array.from({ length: 30 }, (_, i) => recordDurations(root, [{ id: `build_${i}`, date: night(1), duration_s: i + 1, status: 'succeeded' }])));
     expect(Object.keys(await readDurations(root))).toHaveLength(30);
+  });
+
+  it("waits for another process's write (its history.json.lock) and keeps what it wrote", async () => {
+    // Another nightshift process on the root holds the lock: a live process of its own, in the lock's format.
+    const other = spawn('sleep', ['30'], { stdio: 'ignore' });
+    const lockFile = `${historyPath(root)}.lock`;
+    try {
+      await writeFile(lockFile, JSON.stringify({ pid: other.pid, host: hostname(), started_at: new Date().toISOString(), purpose: 'history' }));
+      let done = false;
+      const recording = recordDurations(root, [{ id: 'mine', date: night(2), duration_s: 60, status: 'succeeded' }]).then((problem) => ((done = true), problem));
+      await sleep(300);
+      expect(done).toBe(false);
+      // The other writer's update lands meanwhile, then it lets go.
+      await writeFile(historyPath(root), JSON.stringify({ version: 1, builds: { theirs: [{ date: night(2), duration_s: 30, status: 'succeeded' }] } }));
+      await rm(lockFile);
+      expect(await recording).toBeUndefined();
+      expect(Object.keys(await readDurations(root)).sort()).toEqual(['mine', 'theirs']);
+      expect(await readdir(root)).toEqual(['history.json']);
+    } finally {
+      other.kill();
+    }
+  });
+
+  it('takes over the lock of a writer that died', async () => {
+    const dead = spawn('true');
+    await new Promise((resolve) => dead.once('exit', resolve));
+    await writeFile(`${historyPath(root)}.lock`, JSON.stringify({ pid: dead.pid, host: hostname(), started_at: new Date().toISOString(), purpose: 'history' }));
+    expect(await recordDurations(root, [{ id: 'x', date: night(1), duration_s: 5, status: 'succeeded' }])).toBeUndefined();
+    expect(Object.keys(await readDurations(root))).toEqual(['x']);
   });
 
   it('starts fresh from a corrupt file but keeps it aside', async () => {
