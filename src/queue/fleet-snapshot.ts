@@ -8,7 +8,8 @@ import { Queue, type Job } from 'bullmq';
 import { Redis } from 'ioredis';
 import { redactedRedisUrl } from '../config/queue-url.js';
 import { ExitCode, messageOf, NightshiftError } from '../errors.js';
-import { withoutPassword, withTimeout } from './redis-text.js';
+import { withoutPassword } from './redis-text.js';
+import { withTimeout } from '../timeout.js';
 import { nightQueueName, QUEUE_PREFIX, type EndRecord, type NightCell } from './night-queue.js';
 
 export interface RunningBuild {

@@ -25,7 +25,8 @@ import { Redis } from 'ioredis';
 import type { Resources } from '../config/model.js';
 import { redactedRedisUrl } from '../config/queue-url.js';
 import { ExitCode, messageOf, NightshiftError } from '../errors.js';
-import { withoutPassword, withTimeout } from './redis-text.js';
+import { withoutPassword } from './redis-text.js';
+import { withTimeout } from '../timeout.js';
 import { StallCheck } from './stall-check.js';
 
 /** A cell of the night as the queue carries it. */

@@ -19,6 +19,7 @@ import { openScheduleDestination } from '../store/open.js';
 import { readSharedHistory } from '../store/shared-history.js';
 import { historyPath, readDurations } from '../night/history.js';
 import { addDays } from '../night/night-date.js';
+import { withTimeout } from '../timeout.js';
 
 export interface NightEstimates {
   /** For the split across machines: the same on every machine that read the same shared history. */
@@ -70,16 +71,6 @@ export async function loadEstimates(schedule: Schedule, date: string, options: L
     order: estimator(mergeDurations([shared, local])),
     sharedFrom,
   };
-}
-
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no answer within ${Math.round(ms / 1000)} s`)), ms);
-    timer.unref();
-  });
-  promise.catch(() => {}); // may settle after the timeout: never an unhandled rejection
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** The plan's options for these estimates: `split` for the split, `order` for the order on each machine. */

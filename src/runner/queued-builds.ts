@@ -9,6 +9,7 @@
  * signal) and one this machine could not run (`not_run`) go back to the queue for the others. While
  * Redis is away, running builds go on and are recorded here; their ends reach the queue when it is back.
  */
+import { setTimeout as delay } from 'node:timers/promises';
 import type { Cell } from '../config/model.js';
 import type { BuildRecord } from '../night/state.js';
 import { keepEarlierLogs } from '../night/attempt-logs.js';
@@ -209,6 +210,5 @@ async function untilAborted<T>(promise: Promise<T>, signal: AbortSignal, late?: 
   }
 }
 
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
-}
+// Never keeps the process alive by itself.
+const sleep = (ms: number): Promise<void> => delay(ms, undefined, { ref: false });
