@@ -111,10 +111,18 @@ const commands: CommandSpec[] = [
   },
   {
     name: 'log',
-    examples: ['nightshift log manywheel_3.12_cu126', 'nightshift log -f manywheel_3.12_cu126', "nightshift log 'manywheel_*' --date 2026_11_22"],
+    examples: [
+      'nightshift log manywheel_3.12_cu126',
+      'nightshift log -f manywheel_3.12_cu126',
+      "nightshift log 'manywheel_*' --date 2026_11_22",
+      'nightshift log manywheel_3.12_cu126 --attempt 1',
+    ],
     arguments: '<id>',
     summary: "print a build's log wherever it is (a glob like 'manywheel_*' prints each matching build's)",
-    options: (command) => command.option('-f, --follow', 'keep printing until the build ends; exit with its result'),
+    options: (command) =>
+      command
+        .option('-f, --follow', 'keep printing until the build ends; exit with its result')
+        .option('--attempt <n>', "an earlier attempt's log (kept when the build started again: a retry, a rerun), 1 for the first"),
     run: async (options, args, io) => (await import('./commands/log.js')).log(options, args, io),
   },
   {

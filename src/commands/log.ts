@@ -2,13 +2,17 @@
 import { loadSchedule, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { copyFrom, earlierAttemptLogs, followLog, openBuildLog } from '../night/follow-log.js';
+import { open } from 'node:fs/promises';
+import { attemptLogs, copyFrom, earlierAttemptLogs, followLog, openBuildLog } from '../night/follow-log.js';
 import { resolveNightDate } from '../night/night-date.js';
 import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
-import { readNightState } from '../night/state.js';
+import { readNightState, type BuildRecord } from '../night/state.js';
+import type { NightLayout } from '../night/layout.js';
 
 export interface LogOptions extends GlobalOptions {
   follow?: boolean;
+  /** An earlier attempt's log (kept as <id>.attempt-<N>.log when the build started again), by its number. */
+  attempt?: string;
 }
 
 export async function log(options: LogOptions, [name]: string[], io: Io): Promise<number> {
@@ -18,6 +22,7 @@ export async function log(options: LogOptions, [name]: string[], io: Io): Promis
   const builds = pickBuilds(state, [name!]);
   const write = (chunk: Uint8Array) => io.write(chunk);
 
+  if (options.attempt !== undefined) return printAttempt(layout, builds, name!, options, write);
   if (!options.follow) {
     // One build: its log as it is. A glob: each matching build's log under a header, as `tail` does with several files.
     for (const [index, build] of builds.entries()) {
@@ -34,6 +39,9 @@ export async function log(options: LogOptions, [name]: string[], io: Io): Promis
       } finally {
         await handle.close();
       }
+      // For a person: where the earlier attempts are (stdout stays the log alone).
+      const earlier = io.isTTY && builds.length === 1 ? await attemptLogs(layout, build.id) : [];
+      if (earlier.length) io.err(`nightshift: earlier attempts of ${build.id}: ${earlier.map((a) => a.attempt).join(', ')} (nightshift log ${build.id} --attempt N)`);
     }
     return ExitCode.ok;
   }
@@ -65,4 +73,26 @@ export async function log(options: LogOptions, [name]: string[], io: Io): Promis
     return ExitCode.buildsFailed;
   }
   return build.status === 'succeeded' ? ExitCode.ok : ExitCode.buildsFailed;
+}
+
+/** `log ID --attempt N`: the log an earlier attempt of one build left. */
+async function printAttempt(layout: NightLayout, builds: readonly BuildRecord[], name: string, options: LogOptions, write: (chunk: Uint8Array) => Promise<void>): Promise<number> {
+  const attempt = Number(options.attempt);
+  if (!/^[1-9]\d*$/.test(options.attempt!)) throw new NightshiftError(`--attempt ${options.attempt!}: give an attempt's number, 1 for the first`, ExitCode.usage);
+  if (options.follow) throw new NightshiftError('--attempt prints an earlier attempt, which has ended; --follow follows the latest: give one of them', ExitCode.usage);
+  if (builds.length > 1) throw new NightshiftError(`--attempt reads one build's logs, and ${name} matches ${builds.length}; name one of them`, ExitCode.usage);
+  const id = builds[0]!.id;
+  const logs = await attemptLogs(layout, id);
+  const found = logs.find((a) => a.attempt === attempt);
+  if (!found) {
+    const kept = logs.length ? `its earlier attempts' logs are ${logs.map((a) => a.attempt).join(', ')}` : 'it has no earlier attempt';
+    throw new NightshiftError(`${id} has no log of attempt ${attempt}: ${kept}; the latest is nightshift log ${id}`, ExitCode.nothingSelected);
+  }
+  const handle = await open(found.file, 'r');
+  try {
+    await copyFrom(handle, 0, write);
+  } finally {
+    await handle.close();
+  }
+  return ExitCode.ok;
 }

@@ -22,14 +22,19 @@ export async function openBuildLog(layout: NightLayout, id: string): Promise<Fil
 
 /** Logs of the build's earlier attempts (`<status>/<id>.attempt-<N>.log`, see attempt-logs.ts), oldest first. */
 export async function earlierAttemptLogs(layout: NightLayout, id: string): Promise<string[]> {
-  const found: { file: string; n: number }[] = [];
+  return (await attemptLogs(layout, id)).map((f) => f.file);
+}
+
+/** The build's earlier attempts' logs with their numbers, first attempt first. */
+export async function attemptLogs(layout: NightLayout, id: string): Promise<{ file: string; attempt: number }[]> {
+  const found: { file: string; attempt: number }[] = [];
   for (const folder of [layout.logs.succeeded, layout.logs.failed]) {
     for (const name of await readdir(folder).catch(() => [] as string[])) {
       const n = name.startsWith(`${id}.attempt-`) ? /^\.attempt-(\d+)\.log$/.exec(name.slice(id.length))?.[1] : undefined;
-      if (n !== undefined) found.push({ file: path.join(folder, name), n: Number(n) });
+      if (n !== undefined) found.push({ file: path.join(folder, name), attempt: Number(n) });
     }
   }
-  return found.sort((a, b) => a.n - b.n).map((f) => f.file);
+  return found.sort((a, b) => a.attempt - b.attempt);
 }
 
 /** Copies the file from `position` to its current end; returns the new position. */

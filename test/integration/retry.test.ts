@@ -88,6 +88,18 @@ env:
     expect(log.stdout).not.toMatch(/run 1/);
   });
 
+  it('`nightshift log ID --attempt N` shows an earlier attempt; one that was not kept is named with those that were', async () => {
+    const first = await cli('log', 'flaky_3.12', '--attempt', '1');
+    expect(first.exitCode, first.stderr).toBe(0);
+    expect(first.stdout).toMatch(/fetching sources \(run 1\)[^]*Connection reset by peer/);
+    expect(first.stdout).not.toMatch(/run 2/);
+    const missing = await cli('log', 'flaky_3.12', '--attempt', '2');
+    expect(missing.exitCode).toBe(3);
+    expect(missing.stderr).toMatch(/flaky_3\.12 has no log of attempt 2: its earlier attempts' logs are 1; the latest is nightshift log flaky_3\.12/);
+    expect((await cli('log', 'flaky_3.12', '--attempt', 'first')).exitCode).toBe(2);
+    expect((await cli('log', 'flaky_3.12', '--attempt', '1', '--follow')).stderr).toMatch(/--attempt prints an earlier attempt/);
+  });
+
   it('an exit code named in `on` runs again up to `attempts`, then fails with every log kept', async () => {
     const oom = await build('oom_3.12');
     expect(oom).toMatchObject({ status: 'failed', exit_code: 137, log: 'logs/failed/oom_3.12.log' });

@@ -61,6 +61,18 @@ describe('on a terminal', () => {
     expect(piped.stdout + piped.stderr).not.toContain('\x1b');
   });
 
+  it("log names a build's earlier attempts for a person, and prints the log alone in a pipe", async () => {
+    // The two --force runs above ran ok_3.11_cpu again, each keeping the log before it.
+    const at = ['--config', night.configDir, '--date', night.date];
+    const shown = await onTerminal(['log', 'ok_3.11_cpu', ...at]);
+    expect(shown.exitCode).toBe(0);
+    expect(shown.stdout).toContain('nightshift: earlier attempts of ok_3.11_cpu: 1, 2 (nightshift log ok_3.11_cpu --attempt N)');
+    const piped = await execa('node', [CLI, 'log', 'ok_3.11_cpu', ...at], { reject: false });
+    expect(piped.exitCode).toBe(0);
+    expect(piped.stderr).toBe('');
+    expect(piped.stdout).toMatch(/^nightshift: ok_3\.11_cpu on m1/);
+  });
+
   it("Ctrl-C: the signal's message starts its own line, and the stopped builds are counted as canceled", async () => {
     // `timeout` sends SIGINT after 3 s, as Ctrl-C would: the slow build is still running then.
     const result = await onTerminal(runArgs('--only', 'slow_*', '--only', 'ok_3.11_cpu', '--force'), {}, ['timeout', '--preserve-status', '-s', 'INT', '3']);
