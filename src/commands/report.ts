@@ -3,6 +3,7 @@
  * night folder first (report.html, report.txt); `--send` mails it, `--print` shows the text instead.
  * The delivery itself is src/report/deliver.ts, which the daemon calls too.
  */
+import { existsSync } from 'node:fs';
 import { loadSchedule, machineName, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import { humanOutput, printJson } from '../output/json.js';
@@ -22,11 +23,7 @@ export interface ReportOptions extends GlobalOptions {
 
 export async function report(options: ReportOptions, io: Io): Promise<number> {
   const { config, schedule } = await loadSchedule(options);
-  // By default the latest night whose scheduled start has come (a 07:00 report of a 23:30 night is about
-  // the night before), as the daemon does; --date names another.
-  const now = new Date();
-  const date =
-    options.date === undefined ? reportNightDate(schedule.cron, schedule.timezone, now, nightDate(now, schedule.timezone)) : resolveNightDate(options.date, schedule.timezone);
+  const date = options.date === undefined ? defaultNight(schedule) : resolveNightDate(options.date, schedule.timezone);
   // With --json the printed report and what the delivery says go to stderr; stdout gets the JSON.
   const human = humanOutput(io, options.json);
   const delivery = {
@@ -49,6 +46,18 @@ export async function report(options: ReportOptions, io: Io): Promise<number> {
   if (options.json) printJson(io, await reportJson(written, nightLayout(schedule.root, date), (text) => io.err(`nightshift: warning: ${text}`)));
   if (failure !== undefined) throw failure;
   return ExitCode.ok;
+}
+
+/**
+ * The night a report is about by default: the latest whose scheduled start has come (a 07:00 report of a
+ * 23:30 night is about the night before), as the daemon's; but today's when it has run already, started
+ * by hand before its time (`nightshift run`, then `nightshift report`).
+ */
+function defaultNight(schedule: { cron: string; timezone: string; root: string }): string {
+  const now = new Date();
+  const today = nightDate(now, schedule.timezone);
+  const scheduled = reportNightDate(schedule.cron, schedule.timezone, now, today);
+  return scheduled !== today && existsSync(nightLayout(schedule.root, today).state) ? today : scheduled;
 }
 
 /**
