@@ -10,8 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { loadSchedule, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import { errnoCode, ExitCode, NightshiftError } from '../errors.js';
-import { resolveNightDate } from '../night/night-date.js';
-import { isFinished, pickBuilds, readNight } from '../night/read-night.js';
+import { isFinished, nightToRead, pickBuilds, readNight } from '../night/read-night.js';
 import { readNightLock, type LockStatus } from '../night/lock.js';
 import { listCancelRequests, writeCancelRequest } from '../night/cancel-requests.js';
 import { readNightState, type BuildRecord } from '../night/state.js';
@@ -31,7 +30,7 @@ export interface CancelOptions extends GlobalOptions {
 
 export async function cancel(options: CancelOptions, ids: string[], io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
-  const date = resolveNightDate(options.date, schedule.timezone);
+  const date = await nightToRead(schedule.root, schedule.timezone, options.date);
   const { layout, state } = await readNight(schedule.root, date);
   // Names are checked first: a typo is told with the id meant, whether or not the night runs.
   const named = ids.length ? pickBuilds(state, ids) : undefined;

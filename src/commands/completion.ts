@@ -8,7 +8,7 @@ import { loadSchedule, type GlobalOptions } from '../context.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { readNightState } from '../night/state.js';
 import { nightLayout } from '../night/layout.js';
-import { resolveNightDate } from '../night/night-date.js';
+import { nightToRead } from '../night/read-night.js';
 import type { Io } from '../output/io.js';
 
 /** What the script completes: each command with its options and what its arguments are. */
@@ -121,7 +121,7 @@ async function dynamicWords(options: GlobalOptions, kind: string): Promise<strin
   const { schedule } = await loadSchedule(options);
   if (kind === 'machines') return schedule.machines.map((m) => m.name);
   if (kind === 'ids') {
-    const date = resolveNightDate(options.date, schedule.timezone);
+    const date = await nightToRead(schedule.root, schedule.timezone, options.date);
     const state = await readNightState(nightLayout(schedule.root, date).state);
     return state?.builds.map((build) => build.id) ?? [];
   }

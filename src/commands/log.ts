@@ -4,8 +4,7 @@ import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { open } from 'node:fs/promises';
 import { attemptLogs, copyFrom, earlierAttemptLogs, followLog, openBuildLog } from '../night/follow-log.js';
-import { resolveNightDate } from '../night/night-date.js';
-import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
+import { isFinished, nightToRead, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
 import { readNightState, type BuildRecord } from '../night/state.js';
 import type { NightLayout } from '../night/layout.js';
 
@@ -17,7 +16,7 @@ export interface LogOptions extends GlobalOptions {
 
 export async function log(options: LogOptions, [name]: string[], io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
-  const date = resolveNightDate(options.date, schedule.timezone);
+  const date = await nightToRead(schedule.root, schedule.timezone, options.date);
   const { layout, state } = await readNight(schedule.root, date);
   const builds = pickBuilds(state, [name!]);
   const write = (chunk: Uint8Array) => io.write(chunk);

@@ -17,8 +17,7 @@ import type { Io } from '../output/io.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { includedCell } from '../matrix/expand.js';
 import { withAttributes } from '../matrix/unlisted-values.js';
-import { resolveNightDate } from '../night/night-date.js';
-import { pickBuilds, readNight } from '../night/read-night.js';
+import { nightToRead, pickBuilds, readNight } from '../night/read-night.js';
 import { artifactDir, workDir } from '../night/layout.js';
 import type { BuildRecord } from '../night/state.js';
 import { buildEnv, renderImage } from '../build/build-env.js';
@@ -39,7 +38,7 @@ const INTERACTIVE = ['sh', '-c', 'if command -v bash >/dev/null 2>&1; then exec 
 
 export async function shell(options: ShellOptions, [id]: string[], io: Io): Promise<number> {
   const { config, schedule } = await loadSchedule(options);
-  const date = resolveNightDate(options.date, schedule.timezone);
+  const date = await nightToRead(schedule.root, schedule.timezone, options.date);
   const { layout, state } = await readNight(schedule.root, date);
   const picked = pickBuilds(state, [id!]);
   if (picked.length !== 1) {

@@ -7,8 +7,7 @@ import { collectNight } from '../report/collect.js';
 import { describeNextRuns, nextRuns } from '../daemon/next-runs.js';
 import { openScheduleDestination } from '../store/open.js';
 import { buildJson } from './json-shapes.js';
-import { resolveNightDate } from '../night/night-date.js';
-import { readNight, runnerGone } from '../night/read-night.js';
+import { nightToRead, readNight, runnerGone } from '../night/read-night.js';
 import { formatDuration } from '../units.js';
 import { table } from '../output/table.js';
 import { colours } from '../output/colour.js';
@@ -23,7 +22,7 @@ export interface StatusOptions extends GlobalOptions {
 
 export async function status(options: StatusOptions, io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
-  const date = resolveNightDate(options.date, schedule.timezone);
+  const date = await nightToRead(schedule.root, schedule.timezone, options.date);
   if (options.allMachines) return fleetStatus(schedule, date, options, io);
   // When the daemon starts the next night and report: shown even before the first night exists.
   const next = nextRuns(schedule, new Date());

@@ -4,8 +4,7 @@ import { loadSchedule, type GlobalOptions } from '../context.js';
 import type { Io } from '../output/io.js';
 import { humanOutput, printJson } from '../output/json.js';
 import { ExitCode, NightshiftError } from '../errors.js';
-import { resolveNightDate } from '../night/night-date.js';
-import { isFinished, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
+import { isFinished, nightToRead, pickBuilds, readNight, runnerGone } from '../night/read-night.js';
 import type { BuildRecord } from '../night/state.js';
 import { formatDuration, parseDuration } from '../units.js';
 import { buildJson } from './json-shapes.js';
@@ -23,7 +22,7 @@ type WaitEnd = 'finished' | 'runner_gone' | 'timeout';
 
 export async function wait(options: WaitOptions, ids: string[], io: Io): Promise<number> {
   const { schedule } = await loadSchedule(options);
-  const date = resolveNightDate(options.date, schedule.timezone);
+  const date = await nightToRead(schedule.root, schedule.timezone, options.date);
   const timeoutS = options.timeout === undefined ? Infinity : parseDuration(options.timeout);
   if (timeoutS === undefined) throw new NightshiftError(`--timeout ${JSON.stringify(options.timeout)} is not a duration like 90m or 4h`, ExitCode.usage);
   const deadline = Date.now() + timeoutS * 1000;

@@ -4,8 +4,22 @@ import { selector } from '../matrix/select.js';
 import { ExitCode, NightshiftError } from '../errors.js';
 import { nightLayout, FINISHED_STATUSES, type NightLayout } from './layout.js';
 import { readNightLock } from './lock.js';
+import { addDays, nightDate, resolveNightDate } from './night-date.js';
 import { listNights } from './nights.js';
 import { readNightState, type BuildRecord, type NightState } from './state.js';
+
+/**
+ * The night a command that reads or acts on one means: --date, or else today's (in the schedule's time
+ * zone) once it has begun, else last night's while its run still goes on (a night that crosses
+ * midnight), else today's.
+ */
+export async function nightToRead(root: string, timeZone: string, given: string | undefined, now: Date = new Date()): Promise<string> {
+  if (given !== undefined) return resolveNightDate(given, timeZone, now);
+  const today = nightDate(now, timeZone);
+  if ((await readNightState(nightLayout(root, today).state).catch(() => undefined)) !== undefined) return today;
+  const yesterday = addDays(today, -1);
+  return (await readNightLock(nightLayout(root, yesterday).lock))?.alive ? yesterday : today;
+}
 
 /** The night's state, or a clear error naming the nights that do exist under root. */
 export async function readNight(root: string, date: string): Promise<{ layout: NightLayout; state: NightState }> {
