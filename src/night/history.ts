@@ -8,8 +8,7 @@ import { mkdir, rename } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { BuildStatus } from './layout.js';
-import { acquireNightLock, type NightLock } from './lock.js';
-import { NightshiftError } from '../errors.js';
+import { acquireLockOrHolder, type NightLock } from './lock.js';
 import { readTextIfExists, removeStaleTemps, writeJsonAtomic } from '../files.js';
 
 export const HISTORY_KEEP = 20;
@@ -70,12 +69,9 @@ async function recordLocked(file: string, root: string, entries: readonly (Histo
 async function waitForLock(lockPath: string): Promise<NightLock | string> {
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
-    try {
-      return await acquireNightLock(lockPath, { purpose: 'history' });
-    } catch (error) {
-      if (!(error instanceof NightshiftError) || !/ is busy: /.test(error.message)) throw error;
-      if (Date.now() >= deadline) return `${lockPath} stayed held for ${LOCK_WAIT_MS / 1000}s (${error.message.replace(/^.* is busy: /, '').replace(/\. Wait for it.*$/, '')})`;
-    }
+    const taken = await acquireLockOrHolder(lockPath, { purpose: 'history' });
+    if ('release' in taken) return taken;
+    if (Date.now() >= deadline) return `${lockPath} stayed held for ${LOCK_WAIT_MS / 1000}s (pid ${taken.pid} on ${taken.host}, ${taken.purpose}, since ${taken.started_at})`;
     await delay(20);
   }
 }

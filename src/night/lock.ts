@@ -41,6 +41,13 @@ export interface AcquireOptions {
 
 /** Takes the lock or throws a NightshiftError naming its live holder. */
 export async function acquireNightLock(lockPath: string, options: AcquireOptions = {}): Promise<NightLock> {
+  const taken = await acquireLockOrHolder(lockPath, options);
+  if ('release' in taken) return taken;
+  throw lockedError(lockPath, taken);
+}
+
+/** Takes the lock, or answers its live holder (for a caller that waits its turn instead of giving up). */
+export async function acquireLockOrHolder(lockPath: string, options: AcquireOptions = {}): Promise<NightLock | LockStatus> {
   const info: LockInfo = {
     pid: process.pid,
     host: os.hostname(),
@@ -53,7 +60,7 @@ export async function acquireNightLock(lockPath: string, options: AcquireOptions
     if (await createExclusive(lockPath, info)) return heldLock(lockPath, info);
     stale = await readNightLock(lockPath);
     if (!stale) continue; // released meanwhile
-    if (stale.alive) throw lockedError(lockPath, stale);
+    if (stale.alive) return stale;
     if (!(await removeStale(lockPath, stale))) await delay(TAKEOVER_WAIT_MS);
   }
   // Only when a process died halfway through its own takeover of this very lock.
